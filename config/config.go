@@ -1,0 +1,115 @@
+// Package config loads feedwatch's config file into typed structs and
+// validates it, reporting every problem with its key path.
+package config
+
+import "time"
+
+// Config is the whole file, after ${VAR} expansion and FEEDWATCH_* overrides.
+type Config struct {
+	DataDir   string              `mapstructure:"data_dir"`
+	HTTP      HTTP                `mapstructure:"http"`
+	NATS      NATS                `mapstructure:"nats"`
+	Watcher   Watcher             `mapstructure:"watcher"`
+	Feeds     []Feed              `mapstructure:"feeds"`
+	Profiles  []Profile           `mapstructure:"profiles"`
+	Notifiers map[string]Notifier `mapstructure:"notifiers"`
+
+	// Path is the file the config was read from ("" when built in code);
+	// relative feed paths resolve against its folder.
+	Path string `mapstructure:"-"`
+}
+
+// HTTP is the operations endpoint.
+type HTTP struct {
+	// Listen is host:port for /metrics, /healthz, /readyz; "" turns it off.
+	Listen string `mapstructure:"listen"`
+}
+
+// NATS says where hits go.
+type NATS struct {
+	URL            string `mapstructure:"url"`
+	EmbeddedListen string `mapstructure:"embedded_listen"`
+	Creds          string `mapstructure:"creds"`
+	User           string `mapstructure:"user"`
+	Password       string `mapstructure:"password"`
+	Token          string `mapstructure:"token"`
+	TLSCA          string `mapstructure:"tls_ca"`
+	TLSCert        string `mapstructure:"tls_cert"`
+	TLSKey         string `mapstructure:"tls_key"`
+}
+
+// Watcher holds the polling defaults.
+type Watcher struct {
+	Interval       Duration `mapstructure:"interval"`
+	Concurrency    int      `mapstructure:"concurrency"`
+	PerHost        int      `mapstructure:"per_host"`
+	Timeout        Duration `mapstructure:"timeout"`
+	MaxBody        Size     `mapstructure:"max_body"`
+	Backfill       Duration `mapstructure:"backfill"`
+	StateRetention Duration `mapstructure:"state_retention"`
+	UserAgent      string   `mapstructure:"user_agent"`
+	// AllowPrivate lets a redirect go from a public address to a loopback,
+	// private or link-local one (intranet feeds).
+	AllowPrivate bool `mapstructure:"allow_private_redirects"`
+}
+
+// Feed is one watched feed. URL is http(s), file:// or a plain path.
+type Feed struct {
+	URL      string            `mapstructure:"url"`
+	Name     string            `mapstructure:"name"`
+	Interval Duration          `mapstructure:"interval"`
+	Tags     []string          `mapstructure:"tags"`
+	Headers  map[string]string `mapstructure:"headers"`
+}
+
+// Profile is one topic someone follows.
+type Profile struct {
+	Name     string   `mapstructure:"name"`
+	Query    string   `mapstructure:"query"`
+	Keywords []string `mapstructure:"keywords"`
+	Exclude  []string `mapstructure:"exclude"`
+	// Feeds scopes the profile: feed names or "tag:<tag>"; empty means all.
+	Feeds []string `mapstructure:"feeds"`
+	// Notify names notifiers; empty means every notifier.
+	Notify []string `mapstructure:"notify"`
+}
+
+// Notifier is one delivery channel. Type picks which fields apply:
+// console, slack, email, webhook.
+type Notifier struct {
+	Type        string   `mapstructure:"type"`
+	MaxAttempts int      `mapstructure:"max_attempts"`
+	Template    string   `mapstructure:"template"`
+	Digest      Duration `mapstructure:"digest"`
+	// RateLimit is the most messages per second this notifier sends; 0 is
+	// the channel's default.
+	RateLimit float64 `mapstructure:"rate_limit"`
+
+	// slack
+	WebhookURL string `mapstructure:"webhook_url"`
+	Token      string `mapstructure:"token"`
+	Channel    string `mapstructure:"channel"`
+
+	// email
+	Host         string   `mapstructure:"host"`
+	Port         int      `mapstructure:"port"`
+	TLS          string   `mapstructure:"tls"`
+	Username     string   `mapstructure:"username"`
+	Password     string   `mapstructure:"password"`
+	From         string   `mapstructure:"from"`
+	To           []string `mapstructure:"to"`
+	HTMLTemplate string   `mapstructure:"html_template"`
+
+	// webhook
+	URL    string `mapstructure:"url"`
+	Secret string `mapstructure:"secret"`
+
+	// Timeout bounds one delivery attempt; 0 is the channel's default.
+	Timeout Duration `mapstructure:"timeout"`
+}
+
+// Duration is a Go duration that also accepts "d" for days ("90d").
+type Duration time.Duration
+
+// Size is a byte count written with KB, MB or GB ("10MB").
+type Size int64

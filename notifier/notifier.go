@@ -1,0 +1,64 @@
+// Package notifier delivers hits: the Notifier interface every channel
+// implements, and the engine that reads hits from the bus, calls a channel,
+// and maps its answer to ack, retry later or dead letter.
+package notifier
+
+import (
+	"context"
+	"time"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+// Notifier is one delivery channel. Notify sends hits (one, or several for a
+// digest) as one message. retry reports whether a failure is worth trying
+// again; a nil error means delivered.
+type Notifier interface {
+	Notify(ctx context.Context, hits []hit.Hit) (retry bool, err error)
+}
+
+// RetryAfter is implemented by errors that carry a server's Retry-After.
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// Message is one hit as handed out by the bus; the bus implements it over a
+// JetStream message so this package does not know NATS.
+type Message interface {
+	Data() []byte
+	// Delivered is how many times the bus has handed out this message,
+	// counting this one.
+	Delivered() int
+	Ack(ctx context.Context) error
+	NakWithDelay(d time.Duration) error
+	InProgress() error
+	Term() error
+}
+
+// Source yields the hits routed to one notifier.
+type Source interface {
+	// Fetch waits up to about maxWait for at most n messages; an empty
+	// result with a nil error means none arrived.
+	Fetch(ctx context.Context, n int, maxWait time.Duration) ([]Message, error)
+}
+
+// Ledger remembers which hit ids a notifier has delivered, so a crash after
+// a send and before the ack does not send again.
+type Ledger interface {
+	Delivered(ctx context.Context, notifier, hitID string) (bool, error)
+	MarkDelivered(ctx context.Context, notifier, hitID string) error
+}
+
+// DeadLetters takes hits that will never be delivered.
+type DeadLetters interface {
+	Dead(ctx context.Context, notifier string, letter DeadLetter) error
+}
+
+// DeadLetter is the body published on feedwatch.dead.<notifier>.
+type DeadLetter struct {
+	Notifier string    `json:"notifier"`
+	Hit      hit.Hit   `json:"hit"`
+	Error    string    `json:"error"`
+	Attempts int       `json:"attempts"`
+	At       time.Time `json:"at"`
+}
