@@ -1,0 +1,300 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
+)
+
+// lookups bounds concurrent KV reads in one Seen call.
+const lookups = 16
+
+// SeenStore is item seen-state in a KV bucket whose TTL is state_retention:
+// marking an item again refreshes its age.
+type SeenStore struct{ kv jetstream.KeyValue }
+
+// Seen returns the keys that are marked seen.
+func (b *Bus) Seen() *SeenStore { return &SeenStore{kv: b.seen} }
+
+// Seen reports which of keys are marked seen.
+func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+		sem  = make(chan struct{}, lookups)
+	)
+	for _, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := s.kv.Get(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				out[k] = true
+			case errors.Is(err, jetstream.ErrKeyNotFound):
+			default:
+				errs = append(errs, fmt.Errorf("seen %s: %w", k, err))
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// MarkSeen marks keys seen now.
+func (s *SeenStore) MarkSeen(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		if _, err := s.kv.Put(ctx, k, nil); err != nil {
+			return fmt.Errorf("mark seen %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// StateStore keeps per-feed state as opaque bytes.
+type StateStore struct{ kv jetstream.KeyValue }
+
+// FeedState returns the per-feed state store.
+func (b *Bus) FeedState() *StateStore { return &StateStore{kv: b.feeds} }
+
+// Load returns the feed's state, or nil when it has none.
+func (s *StateStore) Load(ctx context.Context, feed string) ([]byte, error) {
+	e, err := s.kv.Get(ctx, kvKey(feed))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load state of feed %q: %w", feed, err)
+	}
+	return e.Value(), nil
+}
+
+// Save stores the feed's state.
+func (s *StateStore) Save(ctx context.Context, feed string, data []byte) error {
+	if _, err := s.kv.Put(ctx, kvKey(feed), data); err != nil {
+		return fmt.Errorf("save state of feed %q: %w", feed, err)
+	}
+	return nil
+}
+
+// kvKey maps a name to the KV key alphabet ([-_=./a-zA-Z0-9]), keeping it
+// readable and unique: other bytes become =XX.
+func kvKey(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			sb.WriteByte(c)
+		default:
+			fmt.Fprintf(&sb, "=%02X", c)
+		}
+	}
+	return sb.String()
+}
+
+// Alerted reports whether a hit id was already published.
+func (b *Bus) Alerted(ctx context.Context, hitID string) (bool, error) {
+	_, err := b.alerted.Get(ctx, hitID)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("alerted %s: %w", hitID, err)
+	}
+}
+
+// PublishHit stores h in the hits stream (waiting for JetStream's ack) and
+// then records its id as alerted.
+func (b *Bus) PublishHit(ctx context.Context, h hit.Hit) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode hit %s: %w", h.ID, err)
+	}
+	if _, err := b.js.Publish(ctx, HitsPrefix+h.Profile, data, jetstream.WithMsgID(h.ID)); err != nil {
+		return fmt.Errorf("publish hit %s for profile %q: %w", h.ID, h.Profile, err)
+	}
+	if _, err := b.alerted.Put(ctx, h.ID, nil); err != nil {
+		return fmt.Errorf("record hit %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Ledger returns the per-notifier record of delivered hits.
+func (b *Bus) Ledger() *Ledger { return &Ledger{kv: b.ledger} }
+
+// Ledger implements notifier.Ledger over a KV bucket.
+type Ledger struct{ kv jetstream.KeyValue }
+
+var _ notifier.Ledger = (*Ledger)(nil)
+
+// Delivered reports whether notifierName already delivered hitID.
+func (l *Ledger) Delivered(ctx context.Context, notifierName, hitID string) (bool, error) {
+	_, err := l.kv.Get(ctx, kvKey(notifierName)+"."+kvKey(hitID))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	}
+}
+
+// MarkDelivered records that notifierName delivered hitID.
+func (l *Ledger) MarkDelivered(ctx context.Context, notifierName, hitID string) error {
+	if _, err := l.kv.Put(ctx, kvKey(notifierName)+"."+kvKey(hitID), nil); err != nil {
+		return fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	}
+	return nil
+}
+
+// DeadLetters publishes undeliverable hits on feedwatch.dead.<notifier>.
+type DeadLetters struct{ js jetstream.JetStream }
+
+var _ notifier.DeadLetters = (*DeadLetters)(nil)
+
+// DeadLetters returns the dead-letter publisher.
+func (b *Bus) DeadLetters() *DeadLetters { return &DeadLetters{js: b.js} }
+
+// Dead publishes one dead letter.
+func (d *DeadLetters) Dead(ctx context.Context, notifierName string, l notifier.DeadLetter) error {
+	data, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode dead letter: %w", err)
+	}
+	opts := []jetstream.PublishOpt{}
+	if l.Hit.ID != "" {
+		opts = append(opts, jetstream.WithMsgID(notifierName+"."+l.Hit.ID))
+	}
+	if _, err := d.js.Publish(ctx, DeadPrefix+notifierName, data, opts...); err != nil {
+		return fmt.Errorf("dead-letter for notifier %q: %w", notifierName, err)
+	}
+	return nil
+}
+
+// ConsumerName is the durable consumer of a notifier.
+func ConsumerName(notifierName string) string { return "notify-" + notifierName }
+
+// ConsumerOptions shape one notifier's consumer.
+type ConsumerOptions struct {
+	// Profiles routed to the notifier; nil means every profile.
+	Profiles    []string
+	AckWait     time.Duration
+	MaxInFlight int
+}
+
+// EnsureConsumer creates or updates the durable consumer notify-<name>,
+// filtered to the notifier's profiles. A new consumer starts at new hits:
+// both `watch` and `notify` create consumers before any hit is published,
+// so none is missed, and a notifier added later is not flooded with history.
+func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions) (*Source, error) {
+	filters := []string{HitsSubjects}
+	if o.Profiles != nil {
+		filters = filters[:0]
+		for _, p := range o.Profiles {
+			filters = append(filters, HitsPrefix+p)
+		}
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1000
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       ConsumerName(name),
+		Description:   fmt.Sprintf("feedwatch notifier %q", name),
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: o.MaxInFlight,
+	}
+	if len(filters) == 1 {
+		cfg.FilterSubject = filters[0]
+	} else {
+		cfg.FilterSubjects = filters
+	}
+	c, err := b.js.Consumer(ctx, HitsStream, cfg.Durable)
+	if err == nil {
+		// Keep the consumer's position: only the routing and limits change.
+		old := c.CachedInfo().Config
+		cfg.DeliverPolicy = old.DeliverPolicy
+		cfg.OptStartSeq = old.OptStartSeq
+		cfg.OptStartTime = old.OptStartTime
+	}
+	c, err = b.js.CreateOrUpdateConsumer(ctx, HitsStream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer for notifier %q: %w", name, err)
+	}
+	return &Source{c: c}, nil
+}
+
+// Source implements notifier.Source over a pull consumer.
+type Source struct{ c jetstream.Consumer }
+
+var _ notifier.Source = (*Source)(nil)
+
+// Fetch waits up to maxWait for at most n messages.
+func (s *Source) Fetch(ctx context.Context, n int, maxWait time.Duration) ([]notifier.Message, error) {
+	if maxWait <= 0 {
+		maxWait = time.Second
+	}
+	// The deadline becomes the pull request's expiry; ctx ending cancels it.
+	fctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	batch, err := s.c.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	var out []notifier.Message
+	for m := range batch.Messages() {
+		out = append(out, &message{m: m})
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return out, fmt.Errorf("fetch: %w", err)
+	}
+	return out, nil
+}
+
+type message struct{ m jetstream.Msg }
+
+func (m *message) Data() []byte { return m.m.Data() }
+
+func (m *message) Delivered() int {
+	md, err := m.m.Metadata()
+	if err != nil {
+		return 1
+	}
+	return int(md.NumDelivered)
+}
+
+// Ack waits for the server to confirm, so an ack lost on the way is seen.
+func (m *message) Ack(ctx context.Context) error      { return m.m.DoubleAck(ctx) }
+func (m *message) NakWithDelay(d time.Duration) error { return m.m.NakWithDelay(d) }
+func (m *message) InProgress() error                  { return m.m.InProgress() }
+func (m *message) Term() error                        { return m.m.Term() }
