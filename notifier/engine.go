@@ -1,0 +1,561 @@
+package notifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+const (
+	defaultMaxAttempts = 10
+	defaultBaseBackoff = time.Second
+	defaultMaxBackoff  = 10 * time.Minute
+	defaultAckWait     = 30 * time.Second // JetStream's default
+
+	// fetchWait bounds one Fetch so the loop notices shutdown and digest
+	// windows promptly.
+	fetchWait = time.Second
+	// shutdownGrace is how long in-flight sends may run on after Run's
+	// context ends before they are cut and handed back.
+	shutdownGrace = 5 * time.Second
+	// MaxDigest is the most hits one digest message carries; a larger
+	// window goes out as several messages (Slack allows 50 blocks).
+	MaxDigest = 40
+	// maxDigestHeld bounds the hits one digest window holds in memory.
+	maxDigestHeld = 1000
+	// pendingEvery is how often a PendingCounter source is asked.
+	pendingEvery = 5 * time.Second
+)
+
+// PendingCounter may be implemented by a Source that knows how many
+// messages wait unfetched; the engine adds them to feedwatch_notify_pending.
+type PendingCounter interface {
+	Pending(ctx context.Context) (int, error)
+}
+
+// EngineOptions configure one notifier's delivery loop.
+type EngineOptions struct {
+	Name     string
+	Notifier Notifier
+	Source   Source
+	Ledger   Ledger
+	Dead     DeadLetters
+	// MaxAttempts is how many deliveries a hit gets before it is
+	// dead-lettered; 0 means 10.
+	MaxAttempts int
+	// Digest > 0 gathers hits for that long and sends them as one message.
+	Digest time.Duration
+	// RateLimit is the most messages per second; 0 is unlimited.
+	RateLimit float64
+	// MaxInFlight is how many sends run at once; 0 means 1.
+	MaxInFlight int
+	// AckWait is the consumer's AckWait; slow sends call InProgress well
+	// before it runs out. 0 means JetStream's default, 30 s.
+	AckWait time.Duration
+	// BaseBackoff and MaxBackoff shape the retry delay
+	// base*2^(attempt-1), capped; defaults 1 s and 10 min.
+	BaseBackoff, MaxBackoff time.Duration
+	Logger                  *slog.Logger
+	Metrics                 *Metrics // may be nil
+	// Now stamps dead letters; waits use the real clock.
+	Now func() time.Time
+}
+
+// Engine reads hits routed to one notifier and delivers each once: Ack on
+// success, NakWithDelay on a retryable failure, dead letter and Term when
+// the channel refuses for good or attempts run out.
+type Engine struct {
+	o       EngineOptions
+	log     *slog.Logger
+	limiter *rate.Limiter
+	held    atomic.Int64 // messages fetched and not yet settled
+
+	srcPending atomic.Int64
+	lastAsked  time.Time // only the fetch loop touches it
+
+	grace time.Duration // shutdownGrace; shorter in tests
+}
+
+// NewEngine checks the options and fills in defaults.
+func NewEngine(o EngineOptions) (*Engine, error) {
+	switch {
+	case o.Name == "":
+		return nil, errors.New("new engine: name is required")
+	case o.Notifier == nil:
+		return nil, fmt.Errorf("new engine %q: notifier is required", o.Name)
+	case o.Source == nil:
+		return nil, fmt.Errorf("new engine %q: source is required", o.Name)
+	case o.Ledger == nil:
+		return nil, fmt.Errorf("new engine %q: ledger is required", o.Name)
+	case o.Dead == nil:
+		return nil, fmt.Errorf("new engine %q: dead letters are required", o.Name)
+	case o.MaxAttempts < 0, o.MaxInFlight < 0, o.RateLimit < 0, o.Digest < 0,
+		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0:
+		return nil, fmt.Errorf("new engine %q: negative option", o.Name)
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = defaultMaxAttempts
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 1
+	}
+	if o.AckWait == 0 {
+		o.AckWait = defaultAckWait
+	}
+	if o.BaseBackoff == 0 {
+		o.BaseBackoff = defaultBaseBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = defaultMaxBackoff
+	}
+	if o.MaxBackoff < o.BaseBackoff {
+		o.MaxBackoff = o.BaseBackoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace}
+	if o.RateLimit > 0 {
+		// A burst of one: the limit is a steady pace, as Slack asks.
+		e.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), 1)
+	}
+	return e, nil
+}
+
+// Run fetches and delivers until ctx ends. Then it stops fetching, lets
+// sends in flight finish for up to 5 s, hands back (NakWithDelay(0)) what
+// is left, and returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	sendCtx, stop := graceContext(ctx, e.grace)
+	defer stop()
+	defer e.o.Metrics.setPending(e.o.Name, 0)
+	if e.o.Digest > 0 {
+		return e.runDigest(ctx, sendCtx)
+	}
+	return e.runEach(ctx, sendCtx)
+}
+
+// graceContext is a context that ends grace after parent does (or when
+// stop is called): sends outlive a shutdown request, briefly.
+func graceContext(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	go func() {
+		select {
+		case <-parent.Done():
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// entry is one fetched message and its decoded hit.
+type entry struct {
+	msg Message
+	hit hit.Hit
+}
+
+func (e *Engine) runEach(ctx, sendCtx context.Context) error {
+	slots := make(chan struct{}, e.o.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		n := 1
+	more:
+		for n < cap(slots) {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		msgs, err := e.fetch(ctx, n, fetchWait)
+		for i := len(msgs); i < n; i++ {
+			<-slots
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if !e.pause(ctx, err) {
+				return nil
+			}
+			continue
+		}
+		for i, m := range msgs {
+			if i >= n {
+				slots <- struct{}{} // the source returned more than asked
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				e.handle(ctx, sendCtx, m)
+			}()
+		}
+	}
+}
+
+// fetch asks the source and keeps the pending gauge current.
+func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	msgs, err := e.o.Source.Fetch(ctx, n, wait)
+	e.held.Add(int64(len(msgs)))
+	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= pendingEvery && ctx.Err() == nil {
+		e.lastAsked = time.Now()
+		if p, perr := pc.Pending(ctx); perr == nil {
+			e.srcPending.Store(int64(p))
+		}
+	}
+	e.updatePending()
+	return msgs, err
+}
+
+func (e *Engine) updatePending() {
+	e.o.Metrics.setPending(e.o.Name, float64(e.held.Load()+e.srcPending.Load()))
+}
+
+func (e *Engine) settled(n int) {
+	e.held.Add(-int64(n))
+	e.updatePending()
+}
+
+// pause logs a fetch failure and waits a moment before the next try;
+// false means ctx ended.
+func (e *Engine) pause(ctx context.Context, err error) bool {
+	e.log.Warn("fetch hits failed", "error", err)
+	t := time.NewTimer(e.o.BaseBackoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// handle delivers one message in per-hit mode.
+func (e *Engine) handle(ctx, sendCtx context.Context, m Message) {
+	en, ok := e.accept(sendCtx, m)
+	if !ok {
+		return
+	}
+	e.deliver(ctx, sendCtx, []entry{en})
+}
+
+// accept decodes a message and checks the ledger. It settles (dead letter
+// or ack) what must not be sent and reports whether to send the rest.
+func (e *Engine) accept(ctx context.Context, m Message) (entry, bool) {
+	h, err := decode(m.Data())
+	if err != nil {
+		e.deadLetter(ctx, entry{msg: m}, err)
+		return entry{}, false
+	}
+	sent, err := e.o.Ledger.Delivered(ctx, e.o.Name, h.ID)
+	if err != nil {
+		// Without the ledger, send anyway: a possible repeat is better than
+		// a late or missed alert, and the hit id lets receivers drop it.
+		e.log.Warn("read delivery ledger failed; sending anyway", "hit", h.ID, "error", err)
+	}
+	if sent {
+		e.ack(ctx, m, h.ID)
+		e.o.Metrics.delivery(e.o.Name, ResultDuplicate)
+		e.settled(1)
+		return entry{}, false
+	}
+	return entry{msg: m, hit: h}, true
+}
+
+// decode reads one hit message body.
+func decode(data []byte) (hit.Hit, error) {
+	var h hit.Hit
+	if err := json.Unmarshal(data, &h); err != nil {
+		return h, fmt.Errorf("decode hit: %w; body starts %q", err, prefix(data, 120))
+	}
+	if h.V > hit.Version {
+		return h, fmt.Errorf("decode hit: unsupported version %d", h.V)
+	}
+	if h.ID == "" {
+		return h, errors.New("decode hit: no id")
+	}
+	return h, nil
+}
+
+func prefix(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+// deliver sends entries as one message and settles them all by the result.
+func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
+	if e.limiter != nil {
+		if err := e.limiter.Wait(ctx); err != nil {
+			e.requeue(ens)
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		e.requeue(ens)
+		return
+	}
+	hits := make([]hit.Hit, len(ens))
+	msgs := make([]Message, len(ens))
+	for i, en := range ens {
+		hits[i], msgs[i] = en.hit, en.msg
+	}
+	stop := e.keepAlive(msgs)
+	start := time.Now()
+	retry, err := e.notify(sendCtx, hits)
+	e.o.Metrics.observe(e.o.Name, time.Since(start).Seconds())
+	stop()
+	switch {
+	case err == nil:
+		for _, en := range ens {
+			if merr := e.o.Ledger.MarkDelivered(sendCtx, e.o.Name, en.hit.ID); merr != nil {
+				e.log.Warn("record delivery in ledger failed", "hit", en.hit.ID, "error", merr)
+			}
+			e.ack(sendCtx, en.msg, en.hit.ID)
+			e.o.Metrics.delivery(e.o.Name, ResultDelivered)
+		}
+		e.settled(len(ens))
+	case sendCtx.Err() != nil:
+		// Shutdown cut the send: hand the hits back untouched.
+		e.requeue(ens)
+	default:
+		e.failed(sendCtx, ens, retry, err)
+	}
+}
+
+// notify calls the channel, turning a panic into a retryable error: one
+// bad hit must not take the daemon down.
+func (e *Engine) notify(ctx context.Context, hits []hit.Hit) (retry bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			retry, err = true, fmt.Errorf("notifier panicked: %v", r)
+		}
+	}()
+	return e.o.Notifier.Notify(ctx, hits)
+}
+
+func (e *Engine) ack(ctx context.Context, m Message, id string) {
+	if err := m.Ack(ctx); err != nil {
+		// The ledger stops the redelivery from sending again.
+		e.log.Warn("ack hit failed", "hit", id, "error", err)
+	}
+}
+
+// failed settles a failed send: retry later, or dead-letter.
+func (e *Engine) failed(ctx context.Context, ens []entry, retry bool, err error) {
+	var delay time.Duration
+	retried := 0
+	for _, en := range ens {
+		attempts := en.msg.Delivered()
+		if !retry || attempts >= e.o.MaxAttempts {
+			e.deadLetter(ctx, en, err)
+			continue
+		}
+		delay = e.backoff(attempts, err)
+		if nerr := en.msg.NakWithDelay(delay); nerr != nil {
+			e.log.Warn("nak hit failed", "hit", en.hit.ID, "error", nerr)
+		}
+		e.o.Metrics.delivery(e.o.Name, ResultRetry)
+		e.settled(1)
+		retried++
+	}
+	if retried > 0 {
+		e.log.Warn("delivery failed; will retry", "hits", retried, "hit", ens[0].hit.ID,
+			"attempt", ens[0].msg.Delivered(), "retry_in", delay, "error", err)
+	}
+}
+
+// deadLetter publishes the hit with the last error and terminates the
+// message. When the dead-letter publish fails the message is retried later
+// instead: it must not vanish.
+func (e *Engine) deadLetter(ctx context.Context, en entry, cause error) {
+	attempts := en.msg.Delivered()
+	letter := DeadLetter{
+		Notifier: e.o.Name,
+		Hit:      en.hit,
+		Error:    cause.Error(),
+		Attempts: attempts,
+		At:       e.o.Now().UTC(),
+	}
+	defer e.settled(1)
+	if err := e.o.Dead.Dead(ctx, e.o.Name, letter); err != nil {
+		e.log.Error("publish dead letter failed; will retry", "hit", en.hit.ID, "error", err, "cause", cause)
+		if nerr := en.msg.NakWithDelay(e.backoff(attempts, nil)); nerr != nil {
+			e.log.Warn("nak hit failed", "hit", en.hit.ID, "error", nerr)
+		}
+		e.o.Metrics.delivery(e.o.Name, ResultRetry)
+		return
+	}
+	if err := en.msg.Term(); err != nil {
+		e.log.Warn("terminate dead hit failed", "hit", en.hit.ID, "error", err)
+	}
+	e.o.Metrics.delivery(e.o.Name, ResultDead)
+	e.o.Metrics.deadLetter(e.o.Name)
+	e.log.Error("hit dead-lettered", "hit", en.hit.ID, "profile", en.hit.Profile,
+		"attempts", attempts, "error", cause)
+}
+
+// requeue hands messages back for immediate redelivery (shutdown).
+func (e *Engine) requeue(ens []entry) {
+	for _, en := range ens {
+		if err := en.msg.NakWithDelay(0); err != nil {
+			e.log.Warn("hand back hit failed", "hit", en.hit.ID, "error", err)
+		}
+		e.o.Metrics.delivery(e.o.Name, ResultRequeued)
+	}
+	e.settled(len(ens))
+}
+
+// backoff is base*2^(attempt-1) capped at MaxBackoff, or the server's
+// Retry-After when that is longer.
+func (e *Engine) backoff(attempt int, err error) time.Duration {
+	d := e.o.BaseBackoff
+	for i := 1; i < attempt && d < e.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, e.o.MaxBackoff)
+	var ra RetryAfter
+	if errors.As(err, &ra) {
+		if r := ra.RetryAfter(); r > d {
+			d = r
+		}
+	}
+	return d
+}
+
+// keepAlive calls InProgress on msgs every third of AckWait until stopped,
+// so a slow send or a digest window keeps its lease.
+func (e *Engine) keepAlive(msgs []Message) (stop func()) {
+	if len(msgs) == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(e.o.AckWait/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				for _, m := range msgs {
+					if err := m.InProgress(); err != nil {
+						e.log.Debug("extend hit lease failed", "error", err)
+					}
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
+// runDigest gathers hits for one window, then sends them together. They
+// stay un-acked (their lease kept alive) until the digest is delivered.
+func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
+	var batch []entry
+	var msgs []Message
+	var windowEnd time.Time
+	stopKeep := func() {}
+	defer func() { stopKeep() }()
+	for {
+		if ctx.Err() != nil {
+			stopKeep()
+			e.requeue(batch)
+			return nil
+		}
+		if len(batch) > 0 && !time.Now().Before(windowEnd) {
+			stopKeep()
+			stopKeep = func() {}
+			e.flush(ctx, sendCtx, batch, msgs)
+			batch, msgs = nil, nil
+			continue
+		}
+		wait := fetchWait
+		if len(batch) > 0 {
+			wait = max(min(wait, time.Until(windowEnd)), time.Millisecond)
+		}
+		room := maxDigestHeld - len(batch)
+		if room <= 0 {
+			sleep(ctx, wait) // the loop top flushes, or hands back on shutdown
+			continue
+		}
+		fetched, err := e.fetch(ctx, min(room, 256), wait)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.pause(ctx, err)
+			}
+			continue
+		}
+		added := false
+		for _, m := range fetched {
+			en, ok := e.accept(sendCtx, m)
+			if !ok {
+				continue
+			}
+			if len(batch) == 0 {
+				windowEnd = time.Now().Add(e.o.Digest)
+			}
+			batch = append(batch, en)
+			msgs = append(msgs, m)
+			added = true
+		}
+		if added {
+			stopKeep()
+			stopKeep = e.keepAlive(msgs)
+		}
+	}
+}
+
+// flush sends a window's hits, MaxDigest per message, keeping the later
+// chunks' leases alive while the earlier ones go out.
+func (e *Engine) flush(ctx, sendCtx context.Context, batch []entry, msgs []Message) {
+	for len(batch) > 0 {
+		n := min(len(batch), MaxDigest)
+		stop := e.keepAlive(msgs[n:])
+		e.deliver(ctx, sendCtx, batch[:n])
+		stop()
+		batch, msgs = batch[n:], msgs[n:]
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

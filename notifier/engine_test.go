@@ -1,0 +1,554 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+type harness struct {
+	q      *fakeQueue
+	ledger *fakeLedger
+	dead   *fakeDead
+	reg    *prometheus.Registry
+	eng    *Engine
+	cancel context.CancelFunc
+	done   chan error
+	grace  time.Duration
+}
+
+func start(t *testing.T, n Notifier, mod func(*EngineOptions), setup func(*harness)) *harness {
+	t.Helper()
+	h := &harness{q: newFakeQueue(), ledger: newFakeLedger(), dead: &fakeDead{}, reg: prometheus.NewRegistry(), grace: 50 * time.Millisecond}
+	if setup != nil {
+		setup(h)
+	}
+	o := EngineOptions{
+		Name: "hook", Notifier: n, Source: h.q, Ledger: h.ledger, Dead: h.dead,
+		Metrics: NewMetrics(h.reg), AckWait: time.Hour,
+		Now: func() time.Time { return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) },
+	}
+	if mod != nil {
+		mod(&o)
+	}
+	eng, err := NewEngine(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.grace = h.grace
+	h.eng = eng
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- eng.Run(ctx) }()
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+func (h *harness) stop(t *testing.T) {
+	t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	if err := <-h.done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if v := h.q.violations(); len(v) > 0 {
+		t.Errorf("message protocol violations: %v", v)
+	}
+}
+
+func (h *harness) counter(t *testing.T, result string) float64 {
+	return counterValue(t, h.eng.o.Metrics.deliveries.WithLabelValues("hook", result))
+}
+
+func TestEngineDeliversEachHitOnce(t *testing.T) {
+	for _, inFlight := range []int{1, 4} {
+		t.Run(fmt.Sprintf("in_flight_%d", inFlight), func(t *testing.T) {
+			rec := newRecorder()
+			h := start(t, rec, func(o *EngineOptions) { o.MaxInFlight = inFlight }, func(h *harness) {
+				for i := range 50 {
+					h.q.add(testHit(i))
+				}
+			})
+			waitFor(t, "all acked", h.q.settledAll)
+			h.stop(t)
+			for i := range 50 {
+				id := testHit(i).ID
+				if n := rec.count(id); n != 1 {
+					t.Errorf("%s sent %d times", id, n)
+				}
+				if ok, _ := h.ledger.Delivered(context.Background(), "hook", id); !ok {
+					t.Errorf("%s not in ledger", id)
+				}
+			}
+			for _, r := range h.q.all {
+				if s := h.q.snapshot(r); !s.acked || len(s.naks) > 0 || s.delivered != 1 {
+					t.Errorf("%s: acked=%v naks=%v delivered=%d", r.id, s.acked, s.naks, s.delivered)
+				}
+			}
+			if got := h.counter(t, ResultDelivered); got != 50 {
+				t.Errorf("delivered metric = %v", got)
+			}
+		})
+	}
+}
+
+// retryErr is a retryable failure that may carry a Retry-After.
+type retryErr struct{ after time.Duration }
+
+func (e retryErr) Error() string { return "status 503" }
+func (e retryErr) RetryAfter() time.Duration {
+	return e.after
+}
+
+func TestEngineRetriesWithBackoff(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		failures int
+		want     []time.Duration
+	}{
+		{"exponential", errors.New("status 500"), 3, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		{"retry-after longer wins", retryErr{30 * time.Second}, 2, []time.Duration{30 * time.Second, 30 * time.Second}},
+		{"backoff longer wins", retryErr{time.Millisecond}, 2, []time.Duration{time.Second, 2 * time.Second}},
+		{"wrapped retry-after", fmt.Errorf("post: %w", retryErr{time.Minute}), 1, []time.Duration{time.Minute}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
+				if int(calls.Add(1)) <= tt.failures {
+					return true, tt.err
+				}
+				return false, nil
+			})
+			var r *record
+			h := start(t, n, nil, func(h *harness) { r = h.q.add(testHit(1)) })
+			waitFor(t, "acked", h.q.settledAll)
+			h.stop(t)
+			s := h.q.snapshot(r)
+			if !s.acked || s.termed {
+				t.Fatalf("acked=%v termed=%v", s.acked, s.termed)
+			}
+			if fmt.Sprint(s.naks) != fmt.Sprint(tt.want) {
+				t.Errorf("nak delays = %v, want %v", s.naks, tt.want)
+			}
+			if int(calls.Load()) != tt.failures+1 {
+				t.Errorf("sends = %d, want %d", calls.Load(), tt.failures+1)
+			}
+			if len(h.dead.all()) != 0 {
+				t.Errorf("unexpected dead letters")
+			}
+		})
+	}
+}
+
+func TestEngineBackoffCap(t *testing.T) {
+	e, err := NewEngine(EngineOptions{Name: "x", Notifier: newRecorder(), Source: newFakeQueue(),
+		Ledger: newFakeLedger(), Dead: &fakeDead{}, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 500: 10 * time.Second} {
+		if got := e.backoff(attempt, nil); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", attempt, got, want)
+		}
+	}
+	if got := e.backoff(1, retryErr{time.Hour}); got != time.Hour {
+		t.Errorf("Retry-After beyond the cap = %v, want 1h", got)
+	}
+}
+
+func TestEngineDeadLetters(t *testing.T) {
+	tests := []struct {
+		name         string
+		retry        bool
+		wantAttempts int
+		wantNaks     int
+	}{
+		{"permanent failure", false, 1, 0},
+		{"attempts exhausted", true, 3, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
+				return tt.retry, errors.New("slack: status 400 invalid_blocks")
+			})
+			var r *record
+			h := start(t, n, func(o *EngineOptions) { o.MaxAttempts = 3 }, func(h *harness) { r = h.q.add(testHit(7)) })
+			waitFor(t, "termed", h.q.settledAll)
+			h.stop(t)
+			s := h.q.snapshot(r)
+			if !s.termed || s.acked || len(s.naks) != tt.wantNaks {
+				t.Errorf("termed=%v acked=%v naks=%v", s.termed, s.acked, s.naks)
+			}
+			dl := h.dead.all()
+			if len(dl) != 1 {
+				t.Fatalf("dead letters = %d", len(dl))
+			}
+			if dl[0].Hit.ID != testHit(7).ID || dl[0].Attempts != tt.wantAttempts || dl[0].Notifier != "hook" ||
+				dl[0].Error != "slack: status 400 invalid_blocks" || dl[0].At.IsZero() {
+				t.Errorf("dead letter = %+v", dl[0])
+			}
+			if got := counterValue(t, h.eng.o.Metrics.dead.WithLabelValues("hook")); got != 1 {
+				t.Errorf("dead metric = %v", got)
+			}
+		})
+	}
+}
+
+func TestEngineUndecodableIsDeadLettered(t *testing.T) {
+	rec := newRecorder()
+	var bad, future, good *record
+	h := start(t, rec, nil, func(h *harness) {
+		bad = h.q.addRaw("bad", []byte("{not json"))
+		future = h.q.addRaw("future", []byte(`{"v": 9, "id": "x"}`))
+		good = h.q.add(testHit(1))
+	})
+	waitFor(t, "settled", h.q.settledAll)
+	h.stop(t)
+	if !h.q.snapshot(bad).termed || !h.q.snapshot(future).termed || !h.q.snapshot(good).acked {
+		t.Errorf("bad and future should be termed, good acked")
+	}
+	dl := h.dead.all()
+	if len(dl) != 2 || !strings.Contains(dl[0].Error+dl[1].Error, "decode hit") {
+		t.Errorf("dead letters = %+v", dl)
+	}
+	if rec.count(testHit(1).ID) != 1 || len(rec.calls) != 1 {
+		t.Errorf("calls = %v", rec.calls)
+	}
+}
+
+func TestEngineDeadLetterPublishFailureRetries(t *testing.T) {
+	n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) { return false, errors.New("status 404") })
+	var r *record
+	h := start(t, n, nil, func(h *harness) {
+		h.dead.fail = 1
+		r = h.q.add(testHit(1))
+	})
+	waitFor(t, "termed", h.q.settledAll)
+	h.stop(t)
+	if s := h.q.snapshot(r); !s.termed || len(s.naks) != 1 || len(h.dead.all()) != 1 {
+		t.Errorf("want one nak then a dead letter: %+v, letters %d", s, len(h.dead.all()))
+	}
+}
+
+func TestEngineLedgerPreventsResend(t *testing.T) {
+	t.Run("already in ledger", func(t *testing.T) {
+		rec := newRecorder()
+		var r *record
+		h := start(t, rec, nil, func(h *harness) {
+			_ = h.ledger.MarkDelivered(context.Background(), "hook", testHit(1).ID)
+			r = h.q.add(testHit(1))
+		})
+		waitFor(t, "acked", h.q.settledAll)
+		h.stop(t)
+		if rec.count(testHit(1).ID) != 0 || !h.q.snapshot(r).acked {
+			t.Errorf("a ledgered hit was sent again")
+		}
+		if h.counter(t, ResultDuplicate) != 1 {
+			t.Errorf("duplicate metric = %v", h.counter(t, ResultDuplicate))
+		}
+	})
+	t.Run("crash between send and ack", func(t *testing.T) {
+		rec := newRecorder()
+		var r *record
+		h := start(t, rec, nil, func(h *harness) {
+			r = h.q.add(testHit(1))
+			r.failAcks = 1 // the ack is lost; the bus redelivers
+		})
+		waitFor(t, "acked", h.q.settledAll)
+		h.stop(t)
+		s := h.q.snapshot(r)
+		if s.delivered != 2 || !s.acked {
+			t.Errorf("delivered=%d acked=%v, want a redelivery that is acked", s.delivered, s.acked)
+		}
+		if n := rec.count(testHit(1).ID); n != 1 {
+			t.Errorf("sent %d times, want 1", n)
+		}
+	})
+	t.Run("restarted engine", func(t *testing.T) {
+		// The first engine sends and records, then "dies" before its ack
+		// lands; a fresh engine over the same ledger does not send again.
+		rec := newRecorder()
+		q, ledger := newFakeQueue(), newFakeLedger()
+		r := q.add(testHit(1))
+		r.dropAcks = 1
+		run := func(until func() bool) {
+			eng, err := NewEngine(EngineOptions{Name: "hook", Notifier: rec, Source: q, Ledger: ledger, Dead: &fakeDead{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- eng.Run(ctx) }()
+			waitFor(t, "delivery", until)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(func() bool { return q.snapshot(r).dropAcks == 0 })
+		q.redeliver(r)
+		run(func() bool { return q.snapshot(r).acked })
+		if n := rec.count(testHit(1).ID); n != 1 {
+			t.Errorf("sent %d times across restarts, want 1", n)
+		}
+		if s := q.snapshot(r); s.delivered != 2 {
+			t.Errorf("delivered = %d, want 2", s.delivered)
+		}
+	})
+}
+
+func TestEngineKeepsLeaseDuringSlowSend(t *testing.T) {
+	reached := make(chan struct{})
+	var calls atomic.Int32
+	n := notifierFunc(func(ctx context.Context, _ []hit.Hit) (bool, error) {
+		calls.Add(1)
+		<-reached // released once the lease was extended three times
+		return false, nil
+	})
+	var r *record
+	h := start(t, n, func(o *EngineOptions) { o.AckWait = 3 * time.Millisecond }, func(h *harness) {
+		r = h.q.add(testHit(1))
+		r.onInProgress, r.wantIP = reached, 3
+	})
+	waitFor(t, "acked", h.q.settledAll)
+	h.stop(t)
+	s := h.q.snapshot(r)
+	if s.inProgress < 3 || s.delivered != 1 || calls.Load() != 1 {
+		t.Errorf("inProgress=%d delivered=%d sends=%d", s.inProgress, s.delivered, calls.Load())
+	}
+}
+
+func TestEngineDigest(t *testing.T) {
+	t.Run("one message, acked after delivery", func(t *testing.T) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var got [][]string
+		var q *fakeQueue
+		var recs []*record
+		n := notifierFunc(func(_ context.Context, hits []hit.Hit) (bool, error) {
+			for _, r := range recs {
+				if q.snapshot(r).acked {
+					t.Errorf("%s acked before its digest was delivered", r.id)
+				}
+			}
+			<-release
+			mu.Lock()
+			defer mu.Unlock()
+			ids := make([]string, len(hits))
+			for i, h := range hits {
+				ids[i] = h.ID
+			}
+			got = append(got, ids)
+			return false, nil
+		})
+		h := start(t, n, func(o *EngineOptions) {
+			o.Digest = 20 * time.Millisecond
+			o.AckWait = 3 * time.Millisecond
+		}, func(h *harness) {
+			q = h.q
+			for i := range 5 {
+				recs = append(recs, h.q.add(testHit(i)))
+			}
+			// Hold the send until every hit's lease has been extended.
+			recs[4].onInProgress, recs[4].wantIP = release, 5
+		})
+		waitFor(t, "acked", h.q.settledAll)
+		h.stop(t)
+		if len(got) != 1 || len(got[0]) != 5 {
+			t.Fatalf("digest sends = %v, want one with 5 hits", got)
+		}
+		for _, r := range recs {
+			if s := h.q.snapshot(r); s.delivered != 1 || !s.acked {
+				t.Errorf("%s: delivered=%d acked=%v", r.id, s.delivered, s.acked)
+			}
+		}
+	})
+	t.Run("retry keeps every hit", func(t *testing.T) {
+		var calls atomic.Int32
+		rec := newRecorder()
+		n := notifierFunc(func(ctx context.Context, hits []hit.Hit) (bool, error) {
+			if calls.Add(1) == 1 {
+				return true, errors.New("smtp 451 try later")
+			}
+			return rec.Notify(ctx, hits)
+		})
+		h := start(t, n, func(o *EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
+			for i := range 3 {
+				h.q.add(testHit(i))
+			}
+		})
+		waitFor(t, "acked", h.q.settledAll)
+		h.stop(t)
+		for i := range 3 {
+			if rec.count(testHit(i).ID) != 1 {
+				t.Errorf("%s delivered %d times", testHit(i).ID, rec.count(testHit(i).ID))
+			}
+			if s := h.q.snapshot(h.q.all[i]); len(s.naks) != 1 || !s.acked {
+				t.Errorf("%s: naks=%v acked=%v", s.id, s.naks, s.acked)
+			}
+		}
+	})
+	t.Run("large window split", func(t *testing.T) {
+		rec := newRecorder()
+		h := start(t, rec, func(o *EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
+			for i := range MaxDigest + 5 {
+				h.q.add(testHit(i))
+			}
+		})
+		waitFor(t, "acked", h.q.settledAll)
+		h.stop(t)
+		total := 0
+		for _, c := range rec.calls {
+			if len(c) > MaxDigest {
+				t.Errorf("digest of %d hits exceeds %d", len(c), MaxDigest)
+			}
+			total += len(c)
+		}
+		if total != MaxDigest+5 {
+			t.Errorf("hits sent = %d", total)
+		}
+	})
+	t.Run("shutdown hands the window back", func(t *testing.T) {
+		rec := newRecorder()
+		h := start(t, rec, func(o *EngineOptions) { o.Digest = time.Hour }, func(h *harness) {
+			h.q.add(testHit(1))
+		})
+		waitFor(t, "fetched", func() bool { return h.q.snapshot(h.q.all[0]).delivered == 1 })
+		h.stop(t)
+		if s := h.q.snapshot(h.q.all[0]); s.acked || fmt.Sprint(s.naks) != "[0s]" || len(rec.calls) != 0 {
+			t.Errorf("want the hit handed back unsent: %+v", s)
+		}
+	})
+}
+
+func TestEngineShutdown(t *testing.T) {
+	t.Run("in-flight send finishes", func(t *testing.T) {
+		started, release := make(chan struct{}), make(chan struct{})
+		n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
+			close(started)
+			<-release
+			return false, nil
+		})
+		h := start(t, n, nil, func(h *harness) {
+			h.q.add(testHit(1))
+			h.grace = time.Minute
+		})
+		<-started
+		h.cancel()
+		close(release)
+		if err := <-h.done; err != nil {
+			t.Fatal(err)
+		}
+		h.cancel = nil
+		if !h.q.snapshot(h.q.all[0]).acked {
+			t.Errorf("the send finished but the hit was not acked")
+		}
+	})
+	t.Run("send cut after the grace is handed back", func(t *testing.T) {
+		started := make(chan struct{})
+		n := notifierFunc(func(ctx context.Context, _ []hit.Hit) (bool, error) {
+			close(started)
+			<-ctx.Done()
+			return true, ctx.Err()
+		})
+		h := start(t, n, nil, func(h *harness) { h.q.add(testHit(1)) })
+		<-started
+		h.stop(t)
+		s := h.q.snapshot(h.q.all[0])
+		if s.acked || s.termed || fmt.Sprint(s.naks) != "[0s]" {
+			t.Errorf("want NakWithDelay(0): %+v", s)
+		}
+		if len(h.dead.all()) != 0 {
+			t.Errorf("a shutdown must not dead-letter")
+		}
+	})
+}
+
+func TestEnginePanickingNotifierRetries(t *testing.T) {
+	var calls atomic.Int32
+	n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
+		if calls.Add(1) == 1 {
+			panic("boom")
+		}
+		return false, nil
+	})
+	h := start(t, n, nil, func(h *harness) { h.q.add(testHit(1)) })
+	waitFor(t, "acked", h.q.settledAll)
+	h.stop(t)
+	if s := h.q.snapshot(h.q.all[0]); !s.acked || len(s.naks) != 1 {
+		t.Errorf("want one retry then ack: %+v", s)
+	}
+}
+
+func TestEngineRateLimitStillDelivers(t *testing.T) {
+	rec := newRecorder()
+	h := start(t, rec, func(o *EngineOptions) { o.RateLimit = 1000; o.MaxInFlight = 2 }, func(h *harness) {
+		for i := range 10 {
+			h.q.add(testHit(i))
+		}
+	})
+	waitFor(t, "acked", h.q.settledAll)
+	h.stop(t)
+	if len(rec.calls) != 10 {
+		t.Errorf("sends = %d", len(rec.calls))
+	}
+}
+
+func TestNewEngineRejectsBadOptions(t *testing.T) {
+	ok := EngineOptions{Name: "x", Notifier: newRecorder(), Source: newFakeQueue(), Ledger: newFakeLedger(), Dead: &fakeDead{}}
+	tests := map[string]func(*EngineOptions){
+		"no name":     func(o *EngineOptions) { o.Name = "" },
+		"no notifier": func(o *EngineOptions) { o.Notifier = nil },
+		"no source":   func(o *EngineOptions) { o.Source = nil },
+		"no ledger":   func(o *EngineOptions) { o.Ledger = nil },
+		"no dead":     func(o *EngineOptions) { o.Dead = nil },
+		"negative":    func(o *EngineOptions) { o.RateLimit = -1 },
+	}
+	for name, mod := range tests {
+		t.Run(name, func(t *testing.T) {
+			o := ok
+			mod(&o)
+			if _, err := NewEngine(o); err == nil {
+				t.Error("want an error")
+			}
+		})
+	}
+	if _, err := NewEngine(ok); err != nil {
+		t.Errorf("valid options: %v", err)
+	}
+}
+
+func TestNewMetricsTwiceReusesSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, b := NewMetrics(reg), NewMetrics(reg)
+	a.delivery("x", ResultDelivered)
+	b.delivery("x", ResultDelivered)
+	if got := counterValue(t, a.deliveries.WithLabelValues("x", ResultDelivered)); got != 2 {
+		t.Errorf("got %v, want 2", got)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}

@@ -1,0 +1,255 @@
+// Package render holds what every channel shares to turn a hit into text:
+// the text/template helpers, the cleaning of untrusted feed text, and the
+// sample hit that config checks and send-test render.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+// Snippet markers: the matcher wraps matched words in «…».
+const (
+	MarkOpen  = "«"
+	MarkClose = "»"
+)
+
+// Funcs are the helpers available to every notifier template.
+func Funcs() template.FuncMap {
+	return template.FuncMap{
+		"date":     Date,
+		"truncate": Truncate,
+		"join":     strings.Join,
+		"json":     jsonString,
+		"oneline":  OneLine,
+		"upper":    strings.ToUpper,
+		"lower":    strings.ToLower,
+	}
+}
+
+// Parse parses a text template with the shared helpers. Missing map keys
+// are errors so a typo fails at config check, not silently at send time.
+func Parse(name, text string) (*template.Template, error) {
+	return template.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(text)
+}
+
+// Execute renders t with the hit as its data.
+func Execute(t *template.Template, h hit.Hit) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, h); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// Check parses text and renders it on the sample hit, the config-time proof
+// that a template works. The error is the template package's own message.
+func Check(name, text string) error {
+	t, err := Parse(name, text)
+	if err != nil {
+		return err
+	}
+	_, err = Execute(t, SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	return err
+}
+
+// Date formats a time (or *time.Time; nil gives "") in UTC, minute precision.
+func Date(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	default:
+		return ""
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// StripControl removes control characters (C0, C1, DEL) except newline and
+// tab, and invalid UTF-8: feed text must not move a terminal cursor, end a
+// mail header, or carry escape sequences.
+func StripControl(s string) string {
+	if !needsStrip(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+				continue
+			}
+		}
+		if r == '\n' || r == '\t' || !isControl(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func needsStrip(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if r != '\n' && r != '\t' && isControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func isControl(r rune) bool {
+	// Bidi overrides and line/paragraph separators also break one-line
+	// fields (subjects, headers) and can disguise text.
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+}
+
+// OneLine strips control characters, turns any whitespace run (newlines
+// included) into one space and trims: for subjects, headers and titles.
+func OneLine(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range StripControl(s) {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Truncate cuts s to at most n runes, ending with "…" when it cut.
+func Truncate(n int, s string) string {
+	if n <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	rs := []rune(s)
+	return strings.TrimRightFunc(string(rs[:n-1]), unicode.IsSpace) + "…"
+}
+
+// Markers replaces the snippet's «…» pairs with open and close. An unpaired
+// marker is left as it is.
+func Markers(s, open, close string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, MarkOpen)
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i+len(MarkOpen):], MarkClose)
+		if j < 0 {
+			break
+		}
+		word := s[i+len(MarkOpen) : i+len(MarkOpen)+j]
+		b.WriteString(s[:i])
+		if strings.TrimSpace(word) == "" {
+			b.WriteString(word)
+		} else {
+			b.WriteString(open + word + close)
+		}
+		s = s[i+len(MarkOpen)+j+len(MarkClose):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// SafeLink returns link when it is an absolute http(s) URL, else "": feed
+// links may be javascript: or data: URLs.
+func SafeLink(link string) string {
+	link = strings.TrimSpace(link)
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	return u.String()
+}
+
+// Title is the hit's display title: its item title on one line, or a
+// stand-in when the feed gave none.
+func Title(h hit.Hit) string {
+	if t := OneLine(h.Item.Title); t != "" {
+		return t
+	}
+	if l := SafeLink(h.Item.Link); l != "" {
+		return l
+	}
+	return fmt.Sprintf("untitled item in %s", OneLine(FeedName(h)))
+}
+
+// FeedName is the feed's title when known, else its configured name.
+func FeedName(h hit.Hit) string {
+	if h.Feed.Title != "" && h.Feed.Name != "" && h.Feed.Title != h.Feed.Name {
+		return OneLine(h.Feed.Title) + " (" + OneLine(h.Feed.Name) + ")"
+	}
+	if h.Feed.Title != "" {
+		return OneLine(h.Feed.Title)
+	}
+	return OneLine(h.Feed.Name)
+}
+
+// SampleHit is a realistic hit for template checks and send-test.
+func SampleHit(now time.Time) hit.Hit {
+	now = now.UTC().Truncate(time.Second)
+	published := now.Add(-47 * time.Minute)
+	itemID := "https://news.example.org/world/asia/2026/xinjiang-cotton-report"
+	return hit.Hit{
+		V:          hit.Version,
+		ID:         hit.ID("xinjiang", "world\x00"+itemID),
+		Profile:    "xinjiang",
+		DetectedAt: now,
+		Feed: hit.Feed{
+			Name:  "world",
+			URL:   "https://news.example.org/world/rss",
+			Title: "Example News – World",
+		},
+		Item: hit.Item{
+			ID:         itemID,
+			Title:      "Forced labour fears over Xinjiang cotton in global supply chains",
+			Link:       "https://news.example.org/world/asia/2026/xinjiang-cotton-report",
+			Published:  &published,
+			Authors:    []string{"A. Reporter"},
+			Categories: []string{"Asia", "Human rights"},
+			Summary: "A new report traces cotton picked in Xinjiang through spinning mills " +
+				"to garments sold in Europe, as campaigners say Uyghur workers are " +
+				"transferred to factories under state labour programmes.",
+		},
+		Matches: []hit.Match{
+			{Field: "title", Text: "Xinjiang", Term: "xinjiang"},
+			{Field: "summary", Text: "Uyghur", Term: "uyghur*"},
+		},
+		Snippet: "…traces cotton picked in «Xinjiang» through spinning mills to garments " +
+			"sold in Europe, as campaigners say «Uyghur» workers are transferred…",
+	}
+}
