@@ -1,0 +1,520 @@
+// Package fetch reads one feed document over HTTP(S) or from a file, with
+// conditional requests, size, time and redirect limits, and classified errors.
+// It keeps no state: the caller passes the validators in and stores the ones
+// that come back.
+package fetch
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Kind classifies a fetch failure; it doubles as the result label of a poll.
+type Kind string
+
+// Error kinds.
+const (
+	KindStatus    Kind = "http_status"
+	KindGone      Kind = "gone"
+	KindTimeout   Kind = "timeout"
+	KindTooLarge  Kind = "too_large"
+	KindRedirect  Kind = "redirect"
+	KindNetwork   Kind = "network"
+	KindFile      Kind = "file"
+	KindBadSource Kind = "bad_source"
+)
+
+// Error is a classified fetch failure.
+type Error struct {
+	Kind   Kind
+	Status int
+	// RetryAfter is the server's Retry-After on 429/503, else 0.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Kind == KindStatus || e.Kind == KindGone {
+		return fmt.Sprintf("http status %d", e.Status)
+	}
+	return string(e.Kind) + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrTooLarge is wrapped by errors for bodies over the limit.
+var ErrTooLarge = errors.New("body exceeds max_body")
+
+// MaxRedirects is the number of redirects followed per request.
+const MaxRedirects = 5
+
+// Config configures a Fetcher.
+type Config struct {
+	// Client is used as is except for its redirect policy; nil builds one.
+	Client    *http.Client
+	Timeout   time.Duration // whole request including the body; 0 = 30s
+	MaxBody   int64         // after decompression; 0 = 10 MB
+	UserAgent string
+	// AllowPrivateRedirects permits a redirect from a public address into
+	// loopback, private or link-local space (intranet feeds).
+	AllowPrivateRedirects bool
+	// BaseDir resolves relative file paths.
+	BaseDir string
+	// IsPrivate overrides the address classification (tests); nil = default.
+	IsPrivate func(netip.AddrPort) bool
+	// Concurrency and PerHost size the built client's connection pool.
+	Concurrency, PerHost int
+}
+
+// Fetcher fetches documents. It is safe for concurrent use.
+type Fetcher struct {
+	client    *http.Client
+	timeout   time.Duration
+	maxBody   int64
+	userAgent string
+	allowPriv bool
+	baseDir   string
+	isPrivate func(netip.AddrPort) bool
+}
+
+// New builds a Fetcher.
+func New(cfg Config) *Fetcher {
+	f := &Fetcher{
+		timeout:   cfg.Timeout,
+		maxBody:   cfg.MaxBody,
+		userAgent: cfg.UserAgent,
+		allowPriv: cfg.AllowPrivateRedirects,
+		baseDir:   cfg.BaseDir,
+		isPrivate: cfg.IsPrivate,
+	}
+	if f.timeout <= 0 {
+		f.timeout = 30 * time.Second
+	}
+	if f.maxBody <= 0 {
+		f.maxBody = 10 << 20
+	}
+	if f.userAgent == "" {
+		f.userAgent = "feedwatch"
+	}
+	if f.isPrivate == nil {
+		f.isPrivate = IsPrivate
+	}
+	var c http.Client
+	if cfg.Client != nil {
+		c = *cfg.Client
+	} else {
+		c.Transport = f.transport(cfg.Concurrency, cfg.PerHost)
+	}
+	c.CheckRedirect = f.checkRedirect
+	f.client = &c
+	return f
+}
+
+func (f *Fetcher) transport(concurrency, perHost int) *http.Transport {
+	if concurrency <= 0 {
+		concurrency = 32
+	}
+	if perHost <= 0 {
+		perHost = 2
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, ControlContext: f.controlDial}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          concurrency * 2,
+		MaxIdleConnsPerHost:   perHost,
+		IdleConnTimeout:       60 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: f.timeout,
+		// We ask for gzip ourselves and inflate under the size cap.
+		DisableCompression: true,
+	}
+}
+
+// Request is one fetch.
+type Request struct {
+	URL          string
+	ETag         string
+	LastModified string
+	Headers      map[string]string
+}
+
+// Response is a successful fetch.
+type Response struct {
+	NotModified  bool
+	Status       int
+	Body         []byte
+	ContentType  string
+	ETag         string
+	LastModified string
+	// MovedTo is the final URL when every redirect hop was permanent
+	// (301/308); the caller should poll it from now on.
+	MovedTo string
+	// MaxAge is how long the server says the document stays fresh
+	// (Cache-Control max-age, else Expires minus Date); 0 when unknown.
+	MaxAge time.Duration
+}
+
+type hopKey struct{}
+
+// hops is per-request redirect state shared by CheckRedirect, the trace
+// and the dialer through the request context.
+type hops struct {
+	permanent  bool
+	moved      string
+	redirected bool
+	sawPublic  bool
+}
+
+// Fetch performs req. A file:// URL or a plain path reads a file.
+func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
+	src := strings.TrimSpace(req.URL)
+	u, err := url.Parse(src)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		if err == nil && u.Scheme != "" && u.Scheme != "file" && len(u.Scheme) > 1 {
+			return nil, &Error{Kind: KindBadSource, Err: fmt.Errorf("unsupported scheme %q", u.Scheme)}
+		}
+		return f.readFile(ctx, src)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	st := &hops{permanent: true}
+	ctx = context.WithValue(ctx, hopKey{}, st)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(ci httptrace.GotConnInfo) {
+			if ap, err := netip.ParseAddrPort(ci.Conn.RemoteAddr().String()); err == nil && !f.isPrivate(ap) {
+				st.sawPublic = true
+			}
+		},
+	})
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, &Error{Kind: KindBadSource, Err: err}
+	}
+	for k, v := range req.Headers {
+		hr.Header.Set(k, v)
+	}
+	hr.Header.Set("User-Agent", f.userAgent)
+	hr.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+	hr.Header.Set("Accept-Encoding", "gzip, deflate")
+	if req.ETag != "" {
+		hr.Header.Set("If-None-Match", req.ETag)
+	}
+	if req.LastModified != "" {
+		hr.Header.Set("If-Modified-Since", req.LastModified)
+	}
+	resp, err := f.client.Do(hr)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode}
+	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
+		out.MovedTo = st.moved
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		out.NotModified = true
+		out.ETag = resp.Header.Get("ETag")
+		out.LastModified = resp.Header.Get("Last-Modified")
+		out.MaxAge = maxAge(resp.Header)
+		return out, nil
+	case resp.StatusCode == http.StatusGone:
+		return nil, &Error{Kind: KindGone, Status: resp.StatusCode, Err: errors.New("gone")}
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		e := &Error{Kind: KindStatus, Status: resp.StatusCode, Err: errors.New(resp.Status)}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			e.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, e
+	}
+	body, err := f.readBody(ctx, resp)
+	if err != nil {
+		return nil, err
+	}
+	out.Body = body
+	out.ContentType = resp.Header.Get("Content-Type")
+	out.ETag = resp.Header.Get("ETag")
+	out.LastModified = resp.Header.Get("Last-Modified")
+	out.MaxAge = maxAge(resp.Header)
+	return out, nil
+}
+
+func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+	var r io.Reader = resp.Body
+	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		if resp.ContentLength > f.maxBody {
+			return nil, &Error{Kind: KindTooLarge, Err: fmt.Errorf("%w: content-length %d > %d", ErrTooLarge, resp.ContentLength, f.maxBody)}
+		}
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, classifyBody(ctx, fmt.Errorf("gzip: %w", err))
+		}
+		defer zr.Close()
+		r = zr
+	case "deflate":
+		// "deflate" is zlib by the RFC, raw deflate in practice; peek.
+		br := newPeekReader(resp.Body)
+		if br.isZlib() {
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, classifyBody(ctx, fmt.Errorf("deflate: %w", err))
+			}
+			defer zr.Close()
+			r = zr
+		} else {
+			fr := flate.NewReader(br)
+			defer fr.Close()
+			r = fr
+		}
+	default:
+		return nil, &Error{Kind: KindNetwork, Err: fmt.Errorf("unsupported content-encoding %q", enc)}
+	}
+	return readLimited(ctx, r, f.maxBody, resp.ContentLength)
+}
+
+// readLimited reads at most max bytes of r; more is KindTooLarge. Counting
+// happens after decompression so a gzip bomb stops at max.
+func readLimited(ctx context.Context, r io.Reader, max, hint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if hint > 0 && hint <= max {
+		buf.Grow(int(hint) + bytes.MinRead)
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, classifyBody(ctx, err)
+	}
+	if n > max {
+		return nil, &Error{Kind: KindTooLarge, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)}
+	}
+	return buf.Bytes(), nil
+}
+
+func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
+	p := src
+	if strings.HasPrefix(p, "file://") {
+		u, err := url.Parse(p)
+		if err != nil {
+			return nil, &Error{Kind: KindBadSource, Err: err}
+		}
+		p = u.Path
+		if p == "" {
+			p = u.Opaque
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			// file://relative/path: treat host as the first path element.
+			p = filepath.Join(u.Host, p)
+		}
+	}
+	if !filepath.IsAbs(p) && f.baseDir != "" {
+		p = filepath.Join(f.baseDir, p)
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		return nil, &Error{Kind: KindFile, Err: err}
+	}
+	defer fh.Close()
+	var hint int64
+	if fi, err := fh.Stat(); err == nil {
+		if fi.Size() > f.maxBody {
+			return nil, &Error{Kind: KindTooLarge, Err: fmt.Errorf("%w: file is %d bytes", ErrTooLarge, fi.Size())}
+		}
+		hint = fi.Size()
+	}
+	body, err := readLimited(ctx, fh, f.maxBody, hint)
+	if err != nil {
+		var fe *Error
+		if errors.As(err, &fe) && fe.Kind == KindNetwork {
+			fe.Kind = KindFile
+		}
+		return nil, err
+	}
+	return &Response{Status: 200, Body: body}, nil
+}
+
+func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
+	st, _ := req.Context().Value(hopKey{}).(*hops)
+	if len(via) > MaxRedirects {
+		return &Error{Kind: KindRedirect, Err: fmt.Errorf("more than %d redirects", MaxRedirects)}
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return &Error{Kind: KindRedirect, Err: fmt.Errorf("redirect to scheme %q refused", req.URL.Scheme)}
+	}
+	if st != nil {
+		st.redirected = true
+		if req.Response == nil || (req.Response.StatusCode != http.StatusMovedPermanently && req.Response.StatusCode != http.StatusPermanentRedirect) {
+			st.permanent = false
+		}
+		if st.permanent {
+			st.moved = req.URL.String()
+		}
+		if !f.allowPriv && st.sawPublic {
+			if err := f.refusePrivate(req.Context(), req.URL); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// refusePrivate fails when u's host is (or resolves to) a private address.
+func (f *Fetcher) refusePrivate(ctx context.Context, u *url.URL) error {
+	host := u.Hostname()
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	pn, _ := strconv.Atoi(port)
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			return &Error{Kind: KindNetwork, Err: fmt.Errorf("resolve redirect target: %w", err)}
+		}
+		addrs = ips
+	}
+	for _, a := range addrs {
+		if f.isPrivate(netip.AddrPortFrom(a.Unmap(), uint16(pn))) {
+			return &Error{Kind: KindRedirect, Err: errors.New("redirect from a public to a private address refused")}
+		}
+	}
+	return nil
+}
+
+// controlDial refuses, at connect time, a private address reached through
+// a redirect from a public one (DNS may change between check and dial).
+func (f *Fetcher) controlDial(ctx context.Context, network, address string, _ syscall.RawConn) error {
+	st, _ := ctx.Value(hopKey{}).(*hops)
+	if st == nil || f.allowPriv || !st.redirected || !st.sawPublic {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil
+	}
+	if f.isPrivate(ap) {
+		return &Error{Kind: KindRedirect, Err: errors.New("redirect from a public to a private address refused")}
+	}
+	return nil
+}
+
+// IsPrivate reports whether ap is loopback, private, link-local,
+// unspecified or otherwise not a public unicast address.
+func IsPrivate(ap netip.AddrPort) bool {
+	a := ap.Addr().Unmap()
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsUnspecified() || a.IsMulticast() || a.IsInterfaceLocalMulticast() {
+		return true
+	}
+	if a.Is4() {
+		b := a.As4()
+		// 100.64.0.0/10 carrier-grade NAT, 0.0.0.0/8.
+		if (b[0] == 100 && b[1]&0xC0 == 64) || b[0] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func classify(ctx context.Context, err error) error {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return classifyBody(ctx, err)
+}
+
+func classifyBody(ctx context.Context, err error) error {
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &Error{Kind: KindTimeout, Err: errors.New("deadline exceeded")}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Kind: KindTimeout, Err: err}
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &Error{Kind: KindNetwork, Err: err}
+}
+
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func maxAge(h http.Header) time.Duration {
+	for _, part := range strings.Split(h.Get("Cache-Control"), ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if k == "no-cache" || k == "no-store" {
+			return 0
+		}
+		if ok && k == "max-age" {
+			if s, err := strconv.Atoi(strings.Trim(v, `"`)); err == nil && s > 0 {
+				return time.Duration(s) * time.Second
+			}
+		}
+	}
+	if exp := h.Get("Expires"); exp != "" {
+		et, err := http.ParseTime(exp)
+		if err != nil {
+			return 0
+		}
+		base := time.Now()
+		if d, err := http.ParseTime(h.Get("Date")); err == nil {
+			base = d
+		}
+		if d := et.Sub(base); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

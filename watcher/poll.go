@@ -1,0 +1,375 @@
+package watcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"time"
+
+	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/watcher/fetch"
+	"github.com/feedwatch/feedwatch/watcher/parse"
+)
+
+// Seen-key refresh policy. SPEC: an item stays remembered until
+// state_retention has passed since it was last seen in its feed, so keys of
+// items still present must be re-marked now and then. Re-marking every item
+// on every poll would cost a KV write per item per poll (20 items x 50,000
+// feeds every 5 minutes); instead, whenever a poll parses the document and
+// the feed's keys were last refreshed more than refreshInterval (24 h) ago,
+// every key present is re-marked in one MarkSeen call: at most one batch per
+// feed per day. A feed that answers 304 or an identical body for longer than
+// forceFullAfter (7 days) gets one unconditional GET that is parsed, so its
+// keys are refreshed too. Retention must therefore exceed ~8 days; the
+// default is 90.
+const forceFullAfter = 7 * 24 * time.Hour
+
+// stateSaveEvery bounds how long an unchanged state goes unsaved (each
+// 304 would otherwise cost a KV write); the schedule after a restart is
+// recomputed from it.
+const stateSaveEvery = 6 * time.Hour
+
+// errSink marks a failure of the sink or the seen store: not the feed's
+// fault, so no backoff.
+var errSink = errors.New("sink")
+
+var errorsAlreadyRunning = errors.New("watcher: already running")
+
+// pollFeed polls f once and returns when it is next due, or stop when the
+// feed is gone (410). Only the worker running f touches f.st.
+func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
+	started := time.Now()
+	now := w.now()
+	interval := f.cfg.Interval
+	if interval <= 0 {
+		interval = w.opts.Interval
+	}
+	f.interval = interval
+	if !f.loaded {
+		next, poll, stop := w.loadState(ctx, f, now, interval)
+		if !poll {
+			return next, stop
+		}
+	}
+	result, n, next, stop := w.poll(ctx, f, now, interval)
+	if result == "canceled" {
+		// Shutdown: state left as it was; the poll repeats after restart.
+		return now, false
+	}
+	w.m.polls.WithLabelValues(result).Inc()
+	w.m.duration.Observe(time.Since(started).Seconds())
+	if n > 0 {
+		w.m.newItems.Add(float64(n))
+	}
+	src := f.cfg.URL
+	if f.st.MovedTo != "" {
+		src = f.st.MovedTo
+	}
+	w.setStatus(f.name, func(s *FeedStatus) {
+		s.URL = src
+		s.LastPoll = now
+		s.Result = result
+		s.NextDue = next
+		s.Error = f.st.LastError
+		s.Gone = f.st.Gone
+		s.Failures = f.st.Failures
+	})
+	return next, stop
+}
+
+// loadState reads f's stored state once, at its first poll. It returns
+// poll=false with the time to come back when the stored schedule says the
+// feed is not due yet (restart), or when the state store failed.
+func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interval time.Duration) (next time.Time, poll, stop bool) {
+	b, err := w.opts.State.Load(ctx, f.name)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("load feed state", "feed", f.name, "err", err)
+		}
+		// Without state we cannot tell a first poll from a later one
+		// (backfill): try again shortly rather than guess.
+		return now.Add(30 * time.Second), false, false
+	}
+	f.loaded = true
+	st, err := decodeState(b)
+	if err != nil || st.ConfigURL != f.cfg.URL {
+		if err != nil {
+			w.log.Warn("discard unreadable feed state", "feed", f.name, "err", err)
+		}
+		st = feedState{ConfigURL: f.cfg.URL}
+	}
+	f.st = st
+	if st.Gone {
+		w.log.Error("feed is gone (410), not polling; change its url or remove it", "feed", f.name)
+		w.setStatus(f.name, func(s *FeedStatus) { s.Gone = true; s.Result = string(fetch.KindGone); s.Error = st.LastError })
+		return time.Time{}, false, true
+	}
+	if st.LastError != "" {
+		f.errKind = "restored"
+	}
+	if st.NextDue.After(now) {
+		w.setStatus(f.name, func(s *FeedStatus) { s.NextDue = st.NextDue; s.LastPoll = st.LastPoll })
+		return st.NextDue, false, false
+	}
+	if !st.LastPoll.IsZero() {
+		// Overdue after a restart: spread these polls over up to 30 s so a
+		// restart of a large instance does not fire them all at once. A
+		// feed never polled before is polled right away.
+		spread := min(interval, 30*time.Second)
+		return now.Add(time.Duration(rand.Int64N(int64(spread) + 1))), false, false
+	}
+	return now, true, false
+}
+
+// poll fetches, parses and delivers; it returns the result label, the
+// number of new items, the next due time and whether to stop polling.
+func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+	st := &f.st
+	before := *st
+	src := f.cfg.URL
+	if st.MovedTo != "" {
+		src = st.MovedTo
+	}
+	forceFull := st.Primed && now.Sub(st.Refreshed) > forceFullAfter
+	req := fetch.Request{URL: src, Headers: f.cfg.Headers}
+	if !forceFull {
+		req.ETag, req.LastModified = st.ETag, st.LastModified
+	}
+	resp, err := w.fetcher.Fetch(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		return "canceled", 0, now, false
+	}
+	if err != nil {
+		return w.fail(ctx, f, before, err, now, interval)
+	}
+	if resp.MovedTo != "" && resp.MovedTo != st.MovedTo {
+		w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
+		st.MovedTo = resp.MovedTo
+	}
+	if resp.NotModified {
+		if resp.ETag != "" {
+			st.ETag = resp.ETag
+		}
+		return w.succeed(ctx, f, before, "not_modified", 0, resp.MaxAge, 0, now, interval)
+	}
+	hash := bodyHash(resp.Body)
+	if hash == st.BodyHash && st.Primed && !forceFull {
+		// Many servers ignore conditional requests: same bytes, same items.
+		st.ETag, st.LastModified = resp.ETag, resp.LastModified
+		return w.succeed(ctx, f, before, "unchanged", 0, resp.MaxAge, 0, now, interval)
+	}
+	doc, err := parse.Parse(resp.Body, resp.ContentType, w.opts.MaxItems)
+	if err != nil {
+		return w.fail(ctx, f, before, err, now, interval)
+	}
+	fi := item.Feed{Name: f.name, URL: f.cfg.URL, Title: doc.Title, Tags: f.cfg.Tags}
+	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
+	if err != nil && ctx.Err() != nil {
+		return "canceled", 0, now, false
+	}
+	if err != nil {
+		// Keep the old validators and hash: the items must come back.
+		return w.fail(ctx, f, before, err, now, interval)
+	}
+	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
+	return w.succeed(ctx, f, before, "ok", n, resp.MaxAge, doc.TTL, now, interval)
+}
+
+// deliver hands the unseen items to the sink and marks them seen after it
+// accepted them. At the feed's first poll, items older than Backfill (or
+// undated) are marked seen without being delivered.
+func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed, now time.Time) (int, error) {
+	st := &f.st
+	keys := make([]string, 0, 2*len(ks))
+	for _, k := range ks {
+		keys = append(keys, k.it.Key)
+		if k.alt != "" {
+			keys = append(keys, k.alt)
+		}
+	}
+	var seen map[string]bool
+	if len(keys) > 0 {
+		var err error
+		seen, err = w.opts.Seen.Seen(ctx, keys)
+		if err != nil {
+			return 0, fmt.Errorf("%w: seen lookup: %v", errSink, err)
+		}
+	}
+	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
+	backfill := w.opts.Backfill
+	if backfill == 0 {
+		backfill = DefaultBackfill
+	}
+	var fresh []item.Item
+	var mark []string
+	for _, k := range ks {
+		old := seen[k.it.Key] || (k.alt != "" && seen[k.alt])
+		if old {
+			if refresh {
+				mark = append(mark, k.it.Key)
+				if k.alt != "" {
+					mark = append(mark, k.alt)
+				}
+			}
+			continue
+		}
+		mark = append(mark, k.it.Key)
+		if k.alt != "" {
+			mark = append(mark, k.alt)
+		}
+		if !st.Primed && backfill > 0 && (k.it.Published == nil || k.it.Published.Before(now.Add(-backfill))) {
+			continue // backfill: remembered, not alerted
+		}
+		fresh = append(fresh, k.it)
+	}
+	if len(fresh) > 0 {
+		if err := w.opts.Sink.Handle(ctx, fi, fresh); err != nil {
+			return 0, fmt.Errorf("%w: %v", errSink, err)
+		}
+	}
+	if len(mark) > 0 {
+		if err := w.opts.Seen.MarkSeen(ctx, mark); err != nil {
+			// Delivered but not marked: they will be offered again (the
+			// sink's downstream dedups by hit ID); never dropped.
+			return 0, fmt.Errorf("%w: mark seen: %v", errSink, err)
+		}
+	}
+	if refresh || !st.Primed {
+		st.Refreshed = now
+	}
+	st.Primed = true
+	return len(fresh), nil
+}
+
+func (w *Watcher) succeed(ctx context.Context, f *feed, before feedState, result string, n int, maxAge, ttl time.Duration, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+	st := &f.st
+	if f.errKind != "" {
+		w.log.Info("feed recovered", "feed", f.name, "after_failures", st.Failures)
+		f.errKind = ""
+	}
+	st.Failures = 0
+	st.LastError = ""
+	d := interval
+	// Server hints may lengthen the interval, never shorten it, and not
+	// beyond a day (a far Expires must not silence a feed).
+	if hint := max(maxAge, ttl); hint > d {
+		d = min(hint, max(interval, maxHintInterval))
+	}
+	next := now.Add(jitter(d))
+	st.LastPoll = now
+	st.NextDue = next
+	w.saveState(ctx, f, before, now)
+	return result, n, next, false
+}
+
+func (w *Watcher) fail(ctx context.Context, f *feed, before feedState, err error, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+	st := &f.st
+	kind := errKind(err)
+	msg := fmt.Sprintf("poll feed %q: %v", f.name, err)
+	st.LastPoll = now
+	st.LastError = msg
+	if kind == string(fetch.KindGone) {
+		st.Gone = true
+		st.NextDue = time.Time{}
+		w.log.Error("feed is gone (410), polling stopped; change its url or remove it", "feed", f.name)
+		f.errKind = kind
+		w.saveState(ctx, f, before, now)
+		return kind, 0, time.Time{}, true
+	}
+	var d time.Duration
+	if kind == "sink" {
+		// Downstream trouble: retry at the normal pace, no backoff.
+		d = interval
+	} else {
+		st.Failures++
+		d = backoff(interval, st.Failures)
+		var fe *fetch.Error
+		if errors.As(err, &fe) && fe.RetryAfter > d {
+			d = min(fe.RetryAfter, max(interval, maxHintInterval))
+		}
+	}
+	if f.errKind != kind {
+		w.log.Warn("poll failed", "feed", f.name, "kind", kind, "err", msg, "retry_in", d.Round(time.Second))
+		f.errKind = kind
+	}
+	next := now.Add(jitter(d))
+	st.NextDue = next
+	w.saveState(ctx, f, before, now)
+	return kind, 0, next, false
+}
+
+// backoff doubles the wait per consecutive failure, from interval up to 6 h
+// (or interval, if that is longer).
+func backoff(interval time.Duration, failures int) time.Duration {
+	d := interval
+	for i := 1; i < failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, max(maxBackoff, interval))
+}
+
+func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) {
+	st := &f.st
+	st.ConfigURL = f.cfg.URL
+	changed := st.MovedTo != before.MovedTo || st.ETag != before.ETag || st.LastModified != before.LastModified ||
+		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
+		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
+		st.LastError != before.LastError
+	if !changed && now.Sub(st.Saved) < stateSaveEvery {
+		return
+	}
+	prevSaved := st.Saved
+	st.Saved = now
+	b, err := st.encode()
+	if err == nil {
+		err = w.opts.State.Save(ctx, f.name, b)
+	}
+	if err != nil {
+		st.Saved = prevSaved
+		if ctx.Err() == nil {
+			w.log.Warn("save feed state", "feed", f.name, "err", err)
+		}
+	}
+}
+
+// errKind maps an error to its result label.
+func errKind(err error) string {
+	var fe *fetch.Error
+	if errors.As(err, &fe) {
+		return string(fe.Kind)
+	}
+	var pe *parse.Error
+	if errors.As(err, &pe) {
+		return string(pe.Kind)
+	}
+	if errors.Is(err, errSink) {
+		return "sink"
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "canceled"
+	}
+	return "error"
+}
+
+func bodyHash(b []byte) string {
+	s := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(s[:16])
+}
+
+// redact drops credentials and the query (tokens live there) from a URL
+// for logs.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable url>"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}

@@ -1,0 +1,265 @@
+package watcher
+
+import (
+	"container/heap"
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"time"
+)
+
+// feed is the scheduler's record of one feed. The scheduler goroutine owns
+// due/index/queued/running/removed; a worker owns st while running.
+type feed struct {
+	cfg     FeedConfig
+	name    string
+	host    string
+	due     time.Time
+	index   int // in the heap, -1 when not
+	running bool
+	removed bool
+	waiting bool // parked in a per-host queue
+
+	loaded   bool
+	st       feedState
+	errKind  string // last poll's error kind, "" when ok (for logging on change)
+	interval time.Duration
+}
+
+// dueHeap orders feeds by due time: one heap and one timer serve every
+// feed, instead of a goroutine and timer per feed (which cost ~4-8 KB of
+// stack each at 50,000 feeds and wake the runtime scheduler constantly).
+type dueHeap []*feed
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *dueHeap) Push(x any) {
+	f := x.(*feed)
+	f.index = len(*h)
+	*h = append(*h, f)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	n := len(old)
+	f := old[n-1]
+	old[n-1] = nil
+	f.index = -1
+	*h = old[:n-1]
+	return f
+}
+
+type done struct {
+	f    *feed
+	next time.Time
+	stop bool // 410 Gone: poll no more
+}
+
+// scheduler is Run's state; only Run's goroutine touches it.
+type scheduler struct {
+	w        *Watcher
+	feeds    map[string]*feed
+	h        dueHeap
+	inFlight int
+	perHost  map[string]int
+	parked   map[string][]*feed // due but waiting for a per-host slot
+	jobs     chan *feed
+	results  chan done
+}
+
+// Run polls until ctx ends, then waits for in-flight polls (which see the
+// cancelled context and return quickly) and returns nil.
+func (w *Watcher) Run(ctx context.Context) error {
+	w.mu.Lock()
+	if w.running {
+		w.mu.Unlock()
+		return errorsAlreadyRunning
+	}
+	w.running = true
+	w.mu.Unlock()
+
+	s := &scheduler{
+		w:       w,
+		feeds:   make(map[string]*feed),
+		perHost: make(map[string]int),
+		parked:  make(map[string][]*feed),
+		jobs:    make(chan *feed, w.opts.Concurrency),
+		results: make(chan done, w.opts.Concurrency),
+	}
+	var wg sync.WaitGroup
+	for range w.opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range s.jobs {
+				next, stop := w.pollFeed(ctx, f)
+				s.results <- done{f: f, next: next, stop: stop}
+			}
+		}()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.applyPending()
+		s.dispatch()
+		wait := time.Hour
+		if len(s.h) > 0 {
+			wait = s.h[0].due.Sub(w.now())
+		}
+		if wait < 0 {
+			wait = 0
+		}
+		if wait > time.Minute {
+			// Re-check regularly: the injected clock may jump.
+			wait = time.Minute
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			close(s.jobs)
+			// Drain results so workers never block, then wait for them.
+			go func() {
+				wg.Wait()
+				close(s.results)
+			}()
+			for range s.results {
+			}
+			w.mu.Lock()
+			w.running = false
+			w.mu.Unlock()
+			return nil
+		case r := <-s.results:
+			s.finish(r)
+		case <-w.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// dispatch starts every due feed that the global and per-host limits allow.
+func (s *scheduler) dispatch() {
+	now := s.w.now()
+	for s.inFlight < s.w.opts.Concurrency && len(s.h) > 0 && !s.h[0].due.After(now) {
+		f := heap.Pop(&s.h).(*feed)
+		if f.host != "" && s.perHost[f.host] >= s.w.opts.PerHost {
+			f.waiting = true
+			s.parked[f.host] = append(s.parked[f.host], f)
+			continue
+		}
+		s.start(f)
+	}
+}
+
+func (s *scheduler) start(f *feed) {
+	f.running = true
+	s.inFlight++
+	if f.host != "" {
+		s.perHost[f.host]++
+	}
+	s.jobs <- f // never blocks: buffer == concurrency >= inFlight
+}
+
+func (s *scheduler) finish(r done) {
+	f := r.f
+	f.running = false
+	s.inFlight--
+	if f.host != "" {
+		s.perHost[f.host]--
+		if s.perHost[f.host] <= 0 {
+			delete(s.perHost, f.host)
+		}
+		// Hand the freed host slot to the oldest parked feed of that host.
+		if q := s.parked[f.host]; len(q) > 0 {
+			next := q[0]
+			q[0] = nil
+			if len(q) == 1 {
+				delete(s.parked, f.host)
+			} else {
+				s.parked[f.host] = q[1:]
+			}
+			next.waiting = false
+			if !next.removed {
+				s.start(next)
+			}
+		}
+	}
+	if f.removed || r.stop {
+		return
+	}
+	f.due = r.next
+	heap.Push(&s.h, f)
+}
+
+// applyPending applies the latest SetFeeds list.
+func (s *scheduler) applyPending() {
+	w := s.w
+	w.mu.Lock()
+	if !w.hasNew {
+		w.mu.Unlock()
+		return
+	}
+	cfgs := w.pending
+	w.hasNew = false
+	w.mu.Unlock()
+
+	now := w.now()
+	keep := make(map[string]bool, len(cfgs))
+	spreadN := 0
+	for _, c := range cfgs {
+		name := feedName(c)
+		keep[name] = true
+		if f, ok := s.feeds[name]; ok {
+			if c.URL != f.cfg.URL {
+				// A different URL is a different feed: fresh state.
+				f.loaded = true
+				f.st = feedState{}
+				f.host = hostOf(c.URL)
+				f.errKind = ""
+				if f.index >= 0 {
+					heap.Remove(&s.h, f.index)
+					f.due = now
+					heap.Push(&s.h, f)
+				}
+			}
+			if !reflect.DeepEqual(c, f.cfg) {
+				f.cfg = c
+			}
+			continue
+		}
+		f := &feed{cfg: c, name: name, host: hostOf(c.URL), index: -1}
+		// A feed is polled within startSpread of being added; its stored
+		// state (loaded by the first poll) may push it later. Spreading over
+		// a couple of seconds, not the whole interval, keeps a freshly
+		// configured feed responsive while avoiding a thundering herd.
+		f.due = now.Add(time.Duration(float64(w.opts.startSpread) * float64(spreadN%1000) / 1000))
+		spreadN++
+		s.feeds[name] = f
+		heap.Push(&s.h, f)
+		w.setStatus(name, func(st *FeedStatus) { st.URL = c.URL; st.NextDue = f.due })
+	}
+	for name, f := range s.feeds {
+		if keep[name] {
+			continue
+		}
+		f.removed = true
+		if f.index >= 0 {
+			heap.Remove(&s.h, f.index)
+		}
+		delete(s.feeds, name)
+		w.mu.Lock()
+		delete(w.status, name)
+		w.mu.Unlock()
+	}
+	w.m.feeds.Set(float64(len(s.feeds)))
+}
+
+// jitter lengthens d by 0-20% (mean +10%): polls of feeds that share an
+// interval drift apart, and the interval is never shortened below d.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Float64()*0.2*float64(d))
+}

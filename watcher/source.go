@@ -1,0 +1,43 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/watcher/fetch"
+	"github.com/feedwatch/feedwatch/watcher/parse"
+)
+
+// Fetch reads one source (http(s) URL, file:// URL or plain path) once,
+// with the limits and parsing of opts, and no state, for `feedwatch match`.
+// Items carry their Key. If opts.Feeds has an entry with this URL, its name,
+// tags and headers are used; else the source is the feed's name.
+func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.Item, error) {
+	opts = withDefaults(opts)
+	fi := item.Feed{Name: source, URL: source}
+	var headers map[string]string
+	for _, fc := range opts.Feeds {
+		if fc.URL == source {
+			fi.Name = feedName(fc)
+			fi.Tags = fc.Tags
+			headers = fc.Headers
+			break
+		}
+	}
+	resp, err := newFetcher(opts).Fetch(ctx, fetch.Request{URL: source, Headers: headers})
+	if err != nil {
+		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
+	}
+	doc, err := parse.Parse(resp.Body, resp.ContentType, opts.MaxItems)
+	if err != nil {
+		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
+	}
+	fi.Title = doc.Title
+	ks := assignKeys(fi, doc.Link, doc.Items)
+	items := make([]item.Item, len(ks))
+	for i, k := range ks {
+		items[i] = k.it
+	}
+	return fi, items, nil
+}

@@ -1,0 +1,41 @@
+package watcher
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// feedState is what survives a restart, per feed (JSON in the StateStore).
+type feedState struct {
+	// ConfigURL is the configured URL this state belongs to; state for
+	// another URL is ignored (the config changed while we were down).
+	ConfigURL string `json:"config_url"`
+	// MovedTo is the URL after a permanent redirect (301/308).
+	MovedTo      string    `json:"moved_to,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	BodyHash     string    `json:"body_hash,omitempty"`
+	LastPoll     time.Time `json:"last_poll,omitzero"`
+	NextDue      time.Time `json:"next_due,omitzero"`
+	Failures     int       `json:"failures,omitempty"`
+	LastError    string    `json:"last_error,omitempty"`
+	Gone         bool      `json:"gone,omitempty"`
+	// Primed: the first successful parse (with backfill) happened.
+	Primed bool `json:"primed,omitempty"`
+	// Refreshed is when the seen keys of the items present were last
+	// re-marked (see refresh policy in poll.go).
+	Refreshed time.Time `json:"refreshed,omitzero"`
+	// Saved is when this state was last written.
+	Saved time.Time `json:"saved,omitzero"`
+}
+
+func decodeState(b []byte) (feedState, error) {
+	var st feedState
+	if len(b) == 0 {
+		return st, nil
+	}
+	err := json.Unmarshal(b, &st)
+	return st, err
+}
+
+func (st feedState) encode() ([]byte, error) { return json.Marshal(st) }
