@@ -17,6 +17,9 @@ type Config struct {
 	// Path is the file the config was read from ("" when built in code);
 	// relative feed paths resolve against its folder.
 	Path string `mapstructure:"-"`
+
+	// src maps key paths to file lines for problems found after Load.
+	src *source
 }
 
 // HTTP is the operations endpoint.

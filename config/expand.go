@@ -1,0 +1,99 @@
+package config
+
+import (
+	"sort"
+	"strings"
+)
+
+// expand replaces ${NAME} in s with getenv(NAME). ${NAME:-default} uses the
+// default when the variable is unset or empty; $${ is a literal "${". A lone
+// "$" is left alone, so passwords with dollars need no escaping. It returns
+// the names of missing variables and, for malformed references, a reason
+// that never quotes s (s may be a secret).
+func expand(s string, getenv func(string) string) (out string, missing []string, bad string) {
+	if !strings.Contains(s, "${") {
+		return s, nil, ""
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		if i > 0 && s[i-1] == '$' {
+			// "$${" is the escape: drop one "$", keep "${" literally.
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return "", nil, `"${" without a closing "}" (write "$${" for a literal "${")`
+		}
+		ref := s[i+2 : i+2+end]
+		s = s[i+2+end+1:]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validEnvName(name) {
+			return "", nil, `a "${...}" reference holds no valid variable name (letters, digits, _)`
+		}
+		v := getenv(name)
+		if v == "" && hasDef {
+			v = def
+		}
+		if v == "" && !hasDef {
+			missing = append(missing, name)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), missing, ""
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// expandTree expands every string value (not keys) in place.
+func expandTree(v any, path string, getenv func(string) string, ps *Problems) any {
+	switch t := v.(type) {
+	case string:
+		out, missing, bad := expand(t, getenv)
+		if bad != "" {
+			*ps = append(*ps, Problem{Path: path, Msg: bad})
+			return t
+		}
+		for _, name := range missing {
+			*ps = append(*ps, problemf(path, "environment variable %s is not set (use ${%s:-} to allow it empty)", name, name))
+		}
+		return out
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			t[k] = expandTree(t[k], joinPath(path, k), getenv, ps)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = expandTree(e, indexPath(path, i), getenv, ps)
+		}
+		return t
+	}
+	return v
+}

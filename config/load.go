@@ -1,0 +1,374 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// Defaults, as the SPEC lists them.
+const (
+	DefaultDataDir        = "./data"
+	DefaultListen         = "127.0.0.1:7070"
+	DefaultInterval       = Duration(5 * time.Minute)
+	DefaultConcurrency    = 32
+	DefaultPerHost        = 2
+	DefaultTimeout        = Duration(30 * time.Second)
+	DefaultMaxBody        = Size(10 << 20)
+	DefaultBackfill       = Duration(24 * time.Hour)
+	DefaultStateRetention = Duration(90 * 24 * time.Hour)
+	DefaultMaxAttempts    = 10
+	DefaultEmailPort      = 587
+	DefaultEmailTLSPort   = 465
+	DefaultEmailTLS       = "starttls"
+	ProjectURL            = "https://github.com/feedwatch/feedwatch"
+)
+
+// UserAgent is the default User-Agent for a version.
+func UserAgent(version string) string {
+	if version == "" {
+		version = "dev"
+	}
+	return "feedwatch/" + version + " (+" + ProjectURL + ")"
+}
+
+// Option changes how Load works.
+type Option func(*options)
+
+type options struct {
+	version string
+	checks  []func(*Config) []Problem
+}
+
+// WithVersion sets the version in the default user_agent ("dev" without it).
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithChecks adds checks the config package cannot know (query syntax,
+// notifier templates); Load passes them to Validate so every problem is
+// reported at once.
+func WithChecks(checks ...func(*Config) []Problem) Option {
+	return func(o *options) { o.checks = append(o.checks, checks...) }
+}
+
+// Load reads the file at path, expands ${VAR}, applies FEEDWATCH_*
+// overrides, decodes strictly, applies defaults and runs Validate. On any
+// problem with the content it returns a nil *Config and Problems holding
+// every problem found; a file it cannot read is a plain wrapped error.
+// getenv is os.Getenv in production; nil means an empty environment.
+func Load(path string, getenv func(string) string, opts ...Option) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, getenv, opts...)
+}
+
+// Parse is Load on bytes already read; path names the file (its extension
+// picks the syntax, its folder anchors relative paths).
+func Parse(path string, data []byte, getenv func(string) string, opts ...Option) (*Config, error) {
+	o := options{version: "dev"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if abs, err := filepath.Abs(path); err == nil && path != "" {
+		path = abs
+	}
+	src := &source{lines: map[string]int{}}
+	if path != "" {
+		src.file = filepath.Base(path)
+	}
+	finish := func(ps Problems, c *Config) (*Config, error) {
+		for i := range ps {
+			if ps[i].Line == 0 && ps[i].Path != "" {
+				ps[i].Line = src.lineNear(ps[i].Path)
+			}
+			ps[i].File = src.file
+		}
+		sortProblems(ps)
+		if len(ps) > 0 {
+			return nil, ps
+		}
+		return c, nil
+	}
+
+	r, ps := parseRaw(formatOf(path), data)
+	src.lines = r.lines
+	if len(ps) > 0 {
+		return finish(ps, nil)
+	}
+	tree := expandTree(r.tree, "", getenv, &ps).(map[string]any)
+	for p, name := range applyEnv(tree, getenv) {
+		// The value came from the environment, not the file.
+		delete(src.lines, p)
+		src.env = append(src.env, envOrigin{path: p, name: name})
+	}
+
+	ck := &checker{}
+	clean := ck.object("", tree, reflect.TypeFor[Config]())
+	ps = append(ps, ck.ps...)
+
+	// Viper lower-cases every key; header names keep their spelling by
+	// going around it.
+	headers := takeHeaders(clean)
+	// Viper also drops empty maps and splits keys at dots, so each
+	// notifier decodes on its own, keeping its name as written.
+	notifiers, _ := clean["notifiers"].(map[string]any)
+	delete(clean, "notifiers")
+
+	v := viper.New()
+	setDefaults(v)
+	if err := v.MergeConfigMap(clean); err != nil {
+		ps = append(ps, Problem{Msg: "cannot read the settings: " + redact(err.Error(), ck.secrets)})
+		return finish(ps, nil)
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c, viper.DecodeHook(DecodeHook)); err != nil {
+		// The checker already caught every shape problem we know of;
+		// this is a last resort, so scrub whatever mapstructure quotes.
+		ps = append(ps, Problem{Msg: "cannot decode the settings: " + redact(err.Error(), ck.secrets)})
+		return finish(ps, nil)
+	}
+	for _, name := range sortedKeys(notifiers) {
+		var n Notifier
+		nv := viper.New()
+		entry, _ := notifiers[name].(map[string]any)
+		if err := nv.MergeConfigMap(entry); err == nil {
+			err = nv.UnmarshalExact(&n, viper.DecodeHook(DecodeHook))
+			if err != nil {
+				ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact(err.Error(), ck.secrets)})
+				continue
+			}
+		}
+		if c.Notifiers == nil {
+			c.Notifiers = map[string]Notifier{}
+		}
+		c.Notifiers[name] = n
+	}
+	for i := range c.Feeds {
+		if i < len(headers) {
+			c.Feeds[i].Headers = headers[i]
+		}
+	}
+	c.Path = path
+	c.src = src
+	c.applyDefaults(notifiers, o.version)
+
+	ps = append(ps, c.Validate(o.checks...)...)
+	ps = dedupe(ps)
+	for i := range ps {
+		ps[i].Msg = redact(ps[i].Msg, ck.secrets)
+		for _, e := range src.env {
+			if ps[i].Path == e.path {
+				ps[i].Msg += " (set by $" + e.name + ")"
+			}
+		}
+	}
+	return finish(ps, &c)
+}
+
+// source remembers where a loaded config came from.
+type source struct {
+	file  string         // base name
+	lines map[string]int // key path -> line
+	env   []envOrigin    // keys set from FEEDWATCH_* variables
+}
+
+type envOrigin struct{ path, name string }
+
+// lineNear returns the line of path or of its nearest parent that has one.
+func (s *source) lineNear(path string) int {
+	if s == nil {
+		return 0
+	}
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := s.lines[p]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+func setDefaults(v *viper.Viper) {
+	v.SetDefault("data_dir", DefaultDataDir)
+	v.SetDefault("http.listen", DefaultListen)
+	v.SetDefault("watcher.interval", DefaultInterval)
+	v.SetDefault("watcher.concurrency", DefaultConcurrency)
+	v.SetDefault("watcher.per_host", DefaultPerHost)
+	v.SetDefault("watcher.timeout", DefaultTimeout)
+	v.SetDefault("watcher.max_body", DefaultMaxBody)
+	v.SetDefault("watcher.backfill", DefaultBackfill)
+	v.SetDefault("watcher.state_retention", DefaultStateRetention)
+}
+
+// applyDefaults fills what depends on other values or on presence in the
+// file: derived feed names and intervals, notifier defaults, and relative
+// paths, which resolve against the config file's folder.
+func (c *Config) applyDefaults(rawNotifiers map[string]any, version string) {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Watcher.UserAgent == "" {
+		c.Watcher.UserAgent = UserAgent(version)
+	}
+	if c.Path != "" {
+		dir := filepath.Dir(c.Path)
+		for _, p := range []*string{&c.DataDir, &c.NATS.Creds, &c.NATS.TLSCA, &c.NATS.TLSCert, &c.NATS.TLSKey} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
+	for i := range c.Feeds {
+		f := &c.Feeds[i]
+		f.Name = f.DisplayName()
+		if f.Interval == 0 {
+			f.Interval = c.Watcher.Interval
+		}
+	}
+	for name, n := range c.Notifiers {
+		set, _ := rawNotifiers[name].(map[string]any)
+		if _, ok := set["max_attempts"]; !ok {
+			n.MaxAttempts = DefaultMaxAttempts
+		}
+		if n.Type == "email" {
+			if _, ok := set["tls"]; !ok || n.TLS == "" {
+				n.TLS = DefaultEmailTLS
+			}
+			if _, ok := set["port"]; !ok {
+				n.Port = DefaultEmailPort
+				if n.TLS == "tls" {
+					n.Port = DefaultEmailTLSPort
+				}
+			}
+		}
+		c.Notifiers[name] = n
+	}
+}
+
+// takeHeaders removes each feed's headers from the tree, keeping them by
+// feed index.
+func takeHeaders(clean map[string]any) []map[string]string {
+	feeds, _ := clean["feeds"].([]any)
+	out := make([]map[string]string, len(feeds))
+	for i, f := range feeds {
+		m, _ := f.(map[string]any)
+		h, _ := m["headers"].(map[string]any)
+		if h == nil {
+			continue
+		}
+		delete(m, "headers")
+		out[i] = make(map[string]string, len(h))
+		for k, v := range h {
+			s, _ := v.(string)
+			out[i][k] = s
+		}
+	}
+	return out
+}
+
+// applyEnv sets FEEDWATCH_<PATH> overrides for every scalar key of the
+// fixed sections (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL) and of
+// each notifier in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL).
+// It returns the paths it set with their variable names.
+func applyEnv(tree map[string]any, getenv func(string) string) map[string]string {
+	set := map[string]string{}
+	try := func(m map[string]any, path, key string) {
+		name := EnvName(joinPath(path, key))
+		if v := getenv(name); v != "" {
+			m[key] = v
+			set[joinPath(path, key)] = name
+		}
+	}
+	cfgType := reflect.TypeFor[Config]()
+	for i := range cfgType.NumField() {
+		f := cfgType.Field(i)
+		key := keyOf(f)
+		switch {
+		case key == "":
+		case isScalar(f.Type):
+			try(tree, "", key)
+		case f.Type.Kind() == reflect.Struct:
+			for j := range f.Type.NumField() {
+				sf := f.Type.Field(j)
+				sk := keyOf(sf)
+				if sk == "" || !isScalar(sf.Type) {
+					continue
+				}
+				if getenv(EnvName(key+"."+sk)) == "" {
+					continue
+				}
+				sect, ok := tree[key].(map[string]any)
+				if !ok {
+					if tree[key] != nil {
+						continue // the checker reports the bad section
+					}
+					sect = map[string]any{}
+					tree[key] = sect
+				}
+				try(sect, key, sk)
+			}
+		}
+	}
+	notifiers, _ := tree["notifiers"].(map[string]any)
+	for name, n := range notifiers {
+		m, ok := n.(map[string]any)
+		if !ok {
+			continue
+		}
+		for j := range notifierType.NumField() {
+			sf := notifierType.Field(j)
+			if sk := keyOf(sf); sk != "" && isScalar(sf.Type) {
+				try(m, "notifiers."+name, sk)
+			}
+		}
+	}
+	return set
+}
+
+// EnvName is the FEEDWATCH_* variable that overrides a key path:
+// "watcher.per_host" -> FEEDWATCH_WATCHER_PER_HOST.
+func EnvName(path string) string {
+	return "FEEDWATCH_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
+}
+
+func isScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Int64, reflect.Float64, reflect.Bool:
+		return true
+	}
+	return false
+}
+
+// redact replaces every secret value (of 4 bytes or more; shorter ones
+// would blank out ordinary words) with "[redacted]".
+func redact(msg string, secrets []string) string {
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// dedupe drops repeated problems (same path and message).
+func dedupe(ps Problems) Problems {
+	seen := map[[2]string]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		k := [2]string{p.Path, p.Msg}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, p)
+	}
+	return out
+}

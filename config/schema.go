@@ -1,0 +1,405 @@
+package config
+
+import (
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Notifier types, and the keys each one takes besides the common ones.
+var (
+	notifierTypes = []string{"console", "slack", "email", "webhook"}
+
+	notifierCommonKeys = []string{"type", "max_attempts", "template", "digest", "rate_limit", "timeout"}
+	notifierTypeKeys   = map[string][]string{
+		"console": nil,
+		"slack":   {"webhook_url", "token", "channel"},
+		"email":   {"host", "port", "tls", "username", "password", "from", "to", "html_template"},
+		"webhook": {"url", "secret"},
+	}
+)
+
+// secretKeys hold values that must never appear in a message.
+var secretKeys = map[string]bool{"password": true, "token": true, "secret": true, "webhook_url": true}
+
+var notifierType = reflect.TypeFor[Notifier]()
+
+// keysOf lists a struct's mapstructure keys, in declaration order.
+func keysOf(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if k := keyOf(t.Field(i)); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func keyOf(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	k, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+	if k == "-" || k == "" {
+		return ""
+	}
+	return k
+}
+
+func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		if f := t.Field(i); keyOf(f) == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// checker walks the raw tree against the Go types: it reports unknown keys
+// (with the nearest known one) and values of the wrong shape, and returns
+// a cleaned tree holding only values the decoder will accept, so one bad
+// value does not hide the problems behind it.
+type checker struct {
+	ps      Problems
+	secrets []string
+}
+
+func (c *checker) add(path, msg string) { c.ps = append(c.ps, Problem{Path: path, Msg: msg}) }
+
+// value checks v against t. ok=false means "drop this value".
+func (c *checker) value(path string, v any, t reflect.Type, secret bool) (any, bool) {
+	if secret {
+		c.collectSecrets(v)
+	}
+	switch t {
+	case durationType:
+		switch x := v.(type) {
+		case string:
+			if strings.TrimSpace(x) == "" {
+				return Duration(0), true
+			}
+			d, err := ParseDuration(x)
+			if err != nil {
+				c.add(path, err.Error())
+				return nil, false
+			}
+			return d, true
+		}
+		if n, ok := wholeNumber(v); ok && n == 0 {
+			return Duration(0), true
+		}
+		if _, isNum := number(v); isNum {
+			c.add(path, "bad duration: a bare number needs a unit, like 90s, 5m, 2h or 7d")
+			return nil, false
+		}
+		c.add(path, "want a duration like 90s, 5m, 2h or 7d, got "+describe(v))
+		return nil, false
+	case sizeType:
+		switch x := v.(type) {
+		case string:
+			if strings.TrimSpace(x) == "" {
+				return Size(0), true
+			}
+			s, err := ParseSize(x)
+			if err != nil {
+				c.add(path, err.Error())
+				return nil, false
+			}
+			return s, true
+		}
+		if n, ok := wholeNumber(v); ok {
+			if n < 0 {
+				c.add(path, "bad size: must not be negative")
+				return nil, false
+			}
+			return Size(n), true
+		}
+		c.add(path, "want a size like 512, 64KB or 10MB, got "+describe(v))
+		return nil, false
+	}
+	switch t.Kind() {
+	case reflect.String:
+		s, ok := scalarString(v)
+		if !ok {
+			c.add(path, "want a string, got "+describe(v))
+			return nil, false
+		}
+		return s, true
+	case reflect.Int, reflect.Int64:
+		if n, ok := wholeNumber(v); ok {
+			return n, true
+		}
+		if s, ok := v.(string); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+				return n, true
+			}
+		}
+		c.add(path, "want a whole number, got "+describe(v))
+		return nil, false
+	case reflect.Float64:
+		if f, ok := number(v); ok {
+			return f, true
+		}
+		if s, ok := v.(string); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+				return f, true
+			}
+		}
+		c.add(path, "want a number, got "+describe(v))
+		return nil, false
+	case reflect.Bool:
+		switch x := v.(type) {
+		case bool:
+			return x, true
+		case string:
+			if b, err := strconv.ParseBool(strings.TrimSpace(x)); err == nil {
+				return b, true
+			}
+		}
+		c.add(path, "want true or false, got "+describe(v))
+		return nil, false
+	case reflect.Slice:
+		return c.list(path, v, t, secret)
+	case reflect.Map:
+		return c.mapping(path, v, t, secret)
+	case reflect.Struct:
+		return c.object(path, v, t), true
+	}
+	return v, true
+}
+
+func (c *checker) list(path string, v any, t reflect.Type, secret bool) (any, bool) {
+	l, ok := v.([]any)
+	if !ok {
+		// A single string where a list of strings goes ("tags: news") is
+		// a one-item list.
+		if s, isStr := v.(string); isStr && t.Elem().Kind() == reflect.String {
+			return []any{s}, true
+		}
+		c.add(path, "want a list, got "+describe(v))
+		return nil, false
+	}
+	out := make([]any, 0, len(l))
+	for i, e := range l {
+		p := indexPath(path, i)
+		if e == nil {
+			c.add(p, "empty list entry")
+			if t.Elem().Kind() == reflect.Struct {
+				// Keep the index so later paths (feeds[3]) stay right.
+				out = append(out, map[string]any{})
+			}
+			continue
+		}
+		ev, ok := c.value(p, e, t.Elem(), secret)
+		if !ok {
+			if t.Elem().Kind() == reflect.Struct {
+				out = append(out, map[string]any{})
+			}
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out, true
+}
+
+func (c *checker) mapping(path string, v any, t reflect.Type, secret bool) (any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(path, "want a mapping of keys, got "+describe(v))
+		return nil, false
+	}
+	// Free-form maps: headers hold secrets (Authorization) in their values.
+	if t.Elem().Kind() == reflect.String {
+		secret = true
+	}
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		p := joinPath(path, k)
+		if m[k] == nil {
+			continue
+		}
+		var ev any
+		var ok bool
+		if t.Elem() == notifierType {
+			ev, ok = c.notifier(p, m[k]), true
+		} else {
+			ev, ok = c.value(p, m[k], t.Elem(), secret)
+		}
+		if ok {
+			out[k] = ev
+		}
+	}
+	return out, true
+}
+
+// object checks a struct-shaped mapping. A value that is not a mapping is
+// reported and replaced by an empty one.
+func (c *checker) object(path string, v any, t reflect.Type) map[string]any {
+	return c.objectKeys(path, v, t, nil, "")
+}
+
+// objectKeys checks keys against t's; when allowed is not nil, only those
+// keys are accepted, and a key of t outside allowed is "not a key of a
+// <kind>".
+func (c *checker) objectKeys(path string, v any, t reflect.Type, allowed []string, kind string) map[string]any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(path, "want a mapping of keys, got "+describe(v))
+		return map[string]any{}
+	}
+	known := keysOf(t)
+	if allowed != nil {
+		known = allowed
+	}
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		p := joinPath(path, k)
+		f, exists := fieldByKey(t, k)
+		if exists && allowed != nil && !contains(allowed, k) {
+			msg := "not a key of " + kind
+			if s := suggest(k, allowed); s != "" {
+				msg += `, did you mean "` + s + `"?`
+			}
+			c.add(p, msg)
+			continue
+		}
+		if !exists {
+			msg := "unknown key"
+			if s := suggest(k, known); s != "" {
+				msg += `, did you mean "` + s + `"?`
+			} else if elsewhere := knownElsewhere(k); elsewhere != "" && path == "" {
+				msg += `, did you mean "` + elsewhere + `"?`
+			}
+			c.add(p, msg)
+			continue
+		}
+		if m[k] == nil {
+			continue // "key:" with nothing after it means unset
+		}
+		ev, ok := c.value(p, m[k], f.Type, secretKeys[k])
+		if ok {
+			out[k] = ev
+		}
+	}
+	return out
+}
+
+// notifier checks a notifier's keys against its type's.
+func (c *checker) notifier(path string, v any) map[string]any {
+	m, _ := v.(map[string]any)
+	typ, _ := m["type"].(string)
+	keys, known := notifierTypeKeys[typ]
+	if !known {
+		// Validate reports the missing or unknown type; check keys
+		// against every notifier key meanwhile.
+		return c.objectKeys(path, v, notifierType, nil, "")
+	}
+	allowed := append(append([]string{}, notifierCommonKeys...), keys...)
+	return c.objectKeys(path, v, notifierType, allowed, "a "+typ+" notifier")
+}
+
+// knownElsewhere finds a nested key a top-level typo may belong to
+// ("interval" -> "watcher.interval").
+func knownElsewhere(key string) string {
+	for _, sect := range []struct {
+		name string
+		t    reflect.Type
+	}{{"http", reflect.TypeFor[HTTP]()}, {"nats", reflect.TypeFor[NATS]()}, {"watcher", reflect.TypeFor[Watcher]()}} {
+		for _, k := range keysOf(sect.t) {
+			if k == key {
+				return sect.name + "." + k
+			}
+		}
+	}
+	return ""
+}
+
+func (c *checker) collectSecrets(v any) {
+	switch t := v.(type) {
+	case string:
+		c.secrets = append(c.secrets, t)
+	case []any:
+		for _, e := range t {
+			c.collectSecrets(e)
+		}
+	case map[string]any:
+		for _, e := range t {
+			c.collectSecrets(e)
+		}
+	}
+}
+
+// scalarString renders a scalar as the string the user wrote.
+func scalarString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	if n, ok := wholeNumber(v); ok {
+		return strconv.FormatInt(n, 10), true
+	}
+	if f, ok := number(v); ok {
+		return strconv.FormatFloat(f, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+func number(v any) (float64, bool) {
+	if n, ok := wholeNumber(v); ok {
+		return float64(n), true
+	}
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, false
+		}
+		return x, true
+	case float32:
+		return number(float64(x))
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// describe names a value's shape, never its content.
+func describe(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nothing"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "true/false"
+	}
+	if _, ok := number(v); ok {
+		return "a number"
+	}
+	return "a date or other value"
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

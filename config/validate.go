@@ -1,0 +1,441 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Validate checks the structural rules: names, references between
+// sections, ranges, URLs. extra adds checks this package cannot know (query
+// syntax, notifier templates and required fields); each returns problems
+// with key paths. Validate fills in the file line of every problem whose
+// path (or a parent's) it knows, drops secret values from messages, and
+// returns nil when all is well.
+func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
+	if c == nil {
+		return Problems{{Msg: "no config"}}
+	}
+	v := &validator{}
+	v.top(c)
+	tags := v.feeds(c)
+	v.profiles(c, tags)
+	v.notifiers(c)
+	for _, check := range extra {
+		if check != nil {
+			v.ps = append(v.ps, check(c)...)
+		}
+	}
+	if len(v.ps) == 0 {
+		return nil
+	}
+	secrets := secretsOf(c)
+	for i := range v.ps {
+		p := &v.ps[i]
+		p.Msg = redact(p.Msg, secrets)
+		if p.Line == 0 && p.Path != "" {
+			p.Line = c.src.lineNear(p.Path)
+		}
+		if p.File == "" && c.src != nil {
+			p.File = c.src.file
+		}
+	}
+	sortProblems(v.ps)
+	return v.ps
+}
+
+// Line returns the file line of a key path ("profiles[1].keywords"), 0 if
+// unknown (TOML files, keys set from the environment, built-in configs).
+func (c *Config) Line(path string) int {
+	if c == nil || c.src == nil {
+		return 0
+	}
+	return c.src.lines[path]
+}
+
+type validator struct{ ps Problems }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.ps = append(v.ps, problemf(path, format, args...))
+}
+
+func (v *validator) top(c *Config) {
+	if c.DataDir == "" {
+		v.add("data_dir", "must not be empty")
+	}
+	if c.HTTP.Listen != "" && !validHostPort(c.HTTP.Listen) {
+		v.add("http.listen", `want host:port, like 127.0.0.1:7070, or "" to turn it off`)
+	}
+	if c.NATS.EmbeddedListen != "" && !validHostPort(c.NATS.EmbeddedListen) {
+		v.add("nats.embedded_listen", `want host:port, like 127.0.0.1:4222, or "" for none`)
+	}
+	if msg := checkNATSURLs(c.NATS.URL); msg != "" {
+		v.add("nats.url", "%s", msg)
+	}
+	w := c.Watcher
+	positive := []struct {
+		key string
+		d   Duration
+	}{{"interval", w.Interval}, {"timeout", w.Timeout}, {"state_retention", w.StateRetention}}
+	for _, p := range positive {
+		if p.d <= 0 {
+			v.add("watcher."+p.key, "must be more than 0")
+		}
+	}
+	if w.Backfill < 0 {
+		v.add("watcher.backfill", "must not be negative")
+	}
+	if w.MaxBody <= 0 {
+		v.add("watcher.max_body", "must be more than 0")
+	}
+	if w.Concurrency < 1 {
+		v.add("watcher.concurrency", "must be at least 1")
+	}
+	if w.PerHost < 1 {
+		v.add("watcher.per_host", "must be at least 1")
+	}
+}
+
+// feeds checks feeds and returns the set of tags they carry.
+func (v *validator) feeds(c *Config) map[string]bool {
+	tags := map[string]bool{}
+	names := map[string]int{}
+	for i, f := range c.Feeds {
+		p := indexPath("feeds", i)
+		if strings.TrimSpace(f.URL) == "" {
+			v.add(p+".url", "required")
+		} else if msg := checkFeedURL(f.URL); msg != "" {
+			v.add(p+".url", "%s", msg)
+		}
+		name := f.DisplayName()
+		switch {
+		case name == "" && strings.TrimSpace(f.URL) != "":
+			v.add(p+".name", "cannot derive a name from the URL; set one")
+		case strings.HasPrefix(name, "tag:"):
+			v.add(p+".name", `must not start with "tag:", which selects feeds by tag in profiles`)
+		case strings.IndexFunc(name, unicode.IsControl) >= 0:
+			v.add(p+".name", "must not hold control characters")
+		}
+		if name != "" {
+			if j, dup := names[name]; dup {
+				msg := fmt.Sprintf("duplicate feed name %q (%s has it too)", name, indexPath("feeds", j))
+				if name == nameFromURL(f.URL) {
+					msg += "; names default from the URL, so set a distinct name"
+				}
+				v.add(p+".name", "%s", msg)
+			} else {
+				names[name] = i
+			}
+		}
+		if f.Interval < 0 {
+			v.add(p+".interval", "must not be negative")
+		}
+		for j, t := range f.Tags {
+			if strings.TrimSpace(t) == "" {
+				v.add(indexPath(p+".tags", j), "empty tag")
+				continue
+			}
+			tags[t] = true
+		}
+		for k := range f.Headers {
+			if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+				v.add(p+".headers", "a header name is empty or holds spaces or colons")
+			}
+		}
+	}
+	return tags
+}
+
+func (v *validator) profiles(c *Config, tags map[string]bool) {
+	feedNames := make([]string, 0, len(c.Feeds))
+	isFeed := map[string]bool{}
+	for _, f := range c.Feeds {
+		n := f.DisplayName()
+		feedNames = append(feedNames, n)
+		isFeed[n] = true
+	}
+	tagList := make([]string, 0, len(tags))
+	for t := range tags {
+		tagList = append(tagList, t)
+	}
+	sort.Strings(tagList)
+	notifierNames := make([]string, 0, len(c.Notifiers))
+	for n := range c.Notifiers {
+		notifierNames = append(notifierNames, n)
+	}
+	sort.Strings(notifierNames)
+
+	names := map[string]int{}
+	for i, pr := range c.Profiles {
+		p := indexPath("profiles", i)
+		switch {
+		case pr.Name == "":
+			v.add(p+".name", "required")
+		case !validName(pr.Name):
+			v.add(p+".name", "%q must match [a-z0-9_-]+ (it names the NATS subject)", pr.Name)
+		}
+		if pr.Name != "" {
+			if j, dup := names[pr.Name]; dup {
+				v.add(p+".name", "duplicate profile name %q (%s has it too)", pr.Name, indexPath("profiles", j))
+			} else {
+				names[pr.Name] = i
+			}
+		}
+		if strings.TrimSpace(pr.Query) == "" && len(pr.Keywords) == 0 {
+			v.add(p, "needs a query or keywords")
+		}
+		for j, k := range pr.Keywords {
+			if strings.TrimSpace(k) == "" {
+				v.add(indexPath(p+".keywords", j), "empty keyword")
+			}
+		}
+		for j, k := range pr.Exclude {
+			if strings.TrimSpace(k) == "" {
+				v.add(indexPath(p+".exclude", j), "empty entry")
+			}
+		}
+		for j, ref := range pr.Feeds {
+			rp := indexPath(p+".feeds", j)
+			if tag, ok := strings.CutPrefix(ref, "tag:"); ok {
+				switch {
+				case tag == "":
+					v.add(rp, `"tag:" needs a tag after it`)
+				case !tags[tag]:
+					v.add(rp, "no feed has tag %q%s", tag, didYouMean(tag, tagList))
+				}
+				continue
+			}
+			if !isFeed[ref] {
+				msg := fmt.Sprintf("no feed is named %q", ref)
+				if tags[ref] {
+					msg += fmt.Sprintf(`; for the tag write "tag:%s"`, ref)
+				} else {
+					msg += didYouMean(ref, feedNames)
+				}
+				v.add(rp, "%s", msg)
+			}
+		}
+		for j, ref := range pr.Notify {
+			if _, ok := c.Notifiers[ref]; !ok {
+				v.add(indexPath(p+".notify", j), "no notifier is named %q%s", ref, didYouMean(ref, notifierNames))
+			}
+		}
+	}
+}
+
+func (v *validator) notifiers(c *Config) {
+	names := make([]string, 0, len(c.Notifiers))
+	for n := range c.Notifiers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		n := c.Notifiers[name]
+		p := "notifiers." + name
+		if !validName(name) {
+			v.add(p, "notifier name %q must match [a-z0-9_-]+ (it names the NATS consumer)", name)
+		}
+		switch _, known := notifierTypeKeys[n.Type]; {
+		case n.Type == "":
+			v.add(p+".type", "required: console, slack, email or webhook")
+		case !known:
+			v.add(p+".type", "unknown notifier type %q%s (want console, slack, email or webhook)", n.Type, didYouMean(n.Type, notifierTypes))
+		}
+		if n.MaxAttempts < 1 {
+			v.add(p+".max_attempts", "must be at least 1")
+		}
+		if n.Digest < 0 {
+			v.add(p+".digest", "must not be negative")
+		}
+		if n.Timeout < 0 {
+			v.add(p+".timeout", "must not be negative")
+		}
+		if n.RateLimit < 0 {
+			v.add(p+".rate_limit", "must not be negative")
+		}
+		if n.Port < 0 || n.Port > 65535 {
+			v.add(p+".port", "not a port number")
+		}
+	}
+}
+
+func didYouMean(s string, known []string) string {
+	if m := suggest(s, known); m != "" {
+		return fmt.Sprintf(", did you mean %q?", m)
+	}
+	return ""
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+// checkNATSURLs checks a comma-separated server list without quoting it:
+// it may carry user:password.
+func checkNATSURLs(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return fmt.Sprintf("server %d of the list is empty", i+1)
+		}
+		if !strings.Contains(part, "://") {
+			if !validHostPort(part) {
+				return fmt.Sprintf("server %d is neither a nats:// URL nor host:port", i+1)
+			}
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil || u.Host == "" {
+			return fmt.Sprintf("server %d is not a valid URL", i+1)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Sprintf("server %d: want a nats://, tls://, ws:// or wss:// URL", i+1)
+		}
+	}
+	return ""
+}
+
+// checkFeedURL accepts http(s) URLs, file:// URLs and plain paths. It never
+// quotes the URL, which may carry a token.
+func checkFeedURL(s string) string {
+	if strings.ContainsRune(s, 0) {
+		return "holds a NUL byte"
+	}
+	i := strings.Index(s, "://")
+	if i < 0 {
+		lower := strings.ToLower(s)
+		if strings.HasPrefix(lower, "http:") || strings.HasPrefix(lower, "https:") {
+			return "malformed URL: want https://host/path"
+		}
+		return "" // a path
+	}
+	scheme := strings.ToLower(s[:i])
+	switch scheme {
+	case "http", "https":
+		u, err := url.Parse(s)
+		if err != nil {
+			return "not a valid URL"
+		}
+		if u.Host == "" {
+			return "the URL has no host"
+		}
+	case "file":
+		u, err := url.Parse(s)
+		if err != nil {
+			return "not a valid file:// URL"
+		}
+		if u.Path == "" && u.Host == "" && u.Opaque == "" {
+			return "the file:// URL has no path"
+		}
+	default:
+		if validScheme(scheme) {
+			return fmt.Sprintf("scheme %q is not supported: use http(s)://, file:// or a path", scheme)
+		}
+		return "not a valid URL: use http(s)://, file:// or a path"
+	}
+	return ""
+}
+
+func validScheme(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// DisplayName returns the feed's name, or one derived from its URL: host and
+// path, lower-case, runs of other characters as "-"
+// ("https://www.example.org/world/rss" -> "example-org-world-rss"). Load
+// sets Name to this, so loaded feeds always have one.
+func (f Feed) DisplayName() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return nameFromURL(f.URL)
+}
+
+func nameFromURL(s string) string {
+	s = strings.TrimSpace(s)
+	base := s
+	if i := strings.Index(s, "://"); i >= 0 {
+		if u, err := url.Parse(s); err == nil {
+			base = strings.TrimPrefix(u.Host, "www.") + u.Path
+		} else {
+			base = s[i+3:]
+			if j := strings.IndexAny(base, "?#"); j >= 0 {
+				base = base[:j]
+			}
+			if j := strings.LastIndexByte(base, '@'); j >= 0 {
+				base = base[j+1:] // never user:password
+			}
+		}
+	}
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(base) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	out := b.String()
+	if len(out) > 100 {
+		out = strings.TrimRight(out[:100], "-")
+	}
+	return out
+}
+
+// secretsOf lists the secret values in a typed config, for scrubbing.
+func secretsOf(c *Config) []string {
+	s := []string{c.NATS.Password, c.NATS.Token}
+	if u, err := url.Parse(c.NATS.URL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			s = append(s, pw)
+		}
+	}
+	for _, f := range c.Feeds {
+		for _, h := range f.Headers {
+			s = append(s, h)
+		}
+	}
+	for _, n := range c.Notifiers {
+		s = append(s, n.Password, n.Token, n.Secret, n.WebhookURL)
+	}
+	return s
+}
