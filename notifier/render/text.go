@@ -1,0 +1,80 @@
+package render
+
+import (
+	"strings"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+// Clean copies h with control characters stripped from every string and
+// the title on one line: the data plain-text templates see.
+func Clean(h hit.Hit) hit.Hit {
+	c := StripControl
+	h.Profile = OneLine(h.Profile)
+	h.Feed.Name, h.Feed.Title, h.Feed.URL = OneLine(h.Feed.Name), OneLine(h.Feed.Title), OneLine(h.Feed.URL)
+	h.Item.ID, h.Item.Title, h.Item.Link = OneLine(h.Item.ID), OneLine(h.Item.Title), OneLine(h.Item.Link)
+	h.Item.Summary = c(h.Item.Summary)
+	h.Snippet = c(h.Snippet)
+	h.Item.Authors = mapStrings(h.Item.Authors, OneLine)
+	h.Item.Categories = mapStrings(h.Item.Categories, OneLine)
+	ms := make([]hit.Match, len(h.Matches))
+	for i, m := range h.Matches {
+		ms[i] = hit.Match{Field: OneLine(m.Field), Text: OneLine(m.Text), Term: OneLine(m.Term)}
+	}
+	h.Matches = ms
+	return h
+}
+
+func mapStrings(in []string, f func(string) string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// Block is the default plain-text rendering of one hit: title, link,
+// profile/feed/date line, and the snippet (or the summary's start).
+func Block(h hit.Hit) string {
+	var b strings.Builder
+	b.WriteString(Title(h))
+	b.WriteByte('\n')
+	if l := SafeLink(h.Item.Link); l != "" {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	b.WriteString(Meta(h))
+	b.WriteByte('\n')
+	if s := Excerpt(h); s != "" {
+		b.WriteByte('\n')
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Meta is "profile xinjiang · feed World News (world) · published …".
+func Meta(h hit.Hit) string {
+	parts := []string{"profile " + OneLine(h.Profile)}
+	if f := FeedName(h); f != "" {
+		parts = append(parts, "feed "+f)
+	}
+	if d := Date(h.Item.Published); d != "" {
+		parts = append(parts, "published "+d)
+	} else if d := Date(h.DetectedAt); d != "" {
+		parts = append(parts, "seen "+d)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Excerpt is the snippet, or else the summary cut to 500 characters, on
+// one line, control characters stripped.
+func Excerpt(h hit.Hit) string {
+	if s := OneLine(h.Snippet); s != "" {
+		return s
+	}
+	return Truncate(500, OneLine(h.Item.Summary))
+}

@@ -1,0 +1,223 @@
+// Package webhook delivers hits as JSON to an HTTP endpoint, signed with
+// HMAC-SHA256 when a secret is set.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/render"
+)
+
+// Headers the receiver can rely on.
+const (
+	HeaderSignature = "X-Feedwatch-Signature"
+	HeaderHitID     = "X-Feedwatch-Hit-Id"
+)
+
+const defaultTimeout = 10 * time.Second
+
+// Config is one webhook notifier.
+type Config struct {
+	URL    string
+	Secret string
+	// Template, when set, renders each hit's JSON body instead of the hit
+	// envelope; it must produce valid JSON.
+	Template string
+	Timeout  time.Duration
+}
+
+// Webhook posts hits to one URL.
+type Webhook struct {
+	url     string
+	host    string // what errors name: the URL may carry a token
+	secret  []byte
+	tmpl    *template.Template
+	timeout time.Duration
+	client  *http.Client
+	redact  []string
+}
+
+var _ notifier.Notifier = (*Webhook)(nil)
+
+// New checks cfg and builds the channel. A nil client means a new
+// http.Client; the timeout applies per send either way.
+func New(cfg Config, client *http.Client) (*Webhook, error) {
+	host, err := checkURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	w := &Webhook{
+		url: cfg.URL, host: host, secret: []byte(cfg.Secret),
+		timeout: cfg.Timeout, client: client,
+		redact: []string{cfg.URL, cfg.Secret, strings.TrimPrefix(cfg.URL, "https://"), strings.TrimPrefix(cfg.URL, "http://")},
+	}
+	if u, err := url.Parse(cfg.URL); err == nil {
+		w.redact = append(w.redact, u.RawQuery, u.Path, u.User.String())
+	}
+	if w.timeout <= 0 {
+		w.timeout = defaultTimeout
+	}
+	if w.client == nil {
+		w.client = &http.Client{}
+	}
+	if cfg.Template != "" {
+		if w.tmpl, err = parseTemplate(cfg.Template); err != nil {
+			return nil, fmt.Errorf("template: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// checkURL accepts absolute http(s) URLs and returns the host. Its errors
+// never quote the URL.
+func checkURL(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("url: required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", errors.New("url: not an absolute http(s) URL")
+	}
+	return u.Host, nil
+}
+
+// CheckURL validates a webhook URL without echoing it.
+func CheckURL(raw string) error {
+	_, err := checkURL(raw)
+	return err
+}
+
+func parseTemplate(text string) (*template.Template, error) {
+	t, err := render.Parse("template", text)
+	if err != nil {
+		return nil, err
+	}
+	out, err := render.Execute(t, render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid([]byte(out)) {
+		return nil, errors.New("output for the sample hit is not valid JSON")
+	}
+	return t, nil
+}
+
+// CheckTemplate parses a body template and renders it on the sample hit.
+func CheckTemplate(text string) error {
+	_, err := parseTemplate(text)
+	return err
+}
+
+// Body is the request body for hits: the hit envelope for one, a JSON array
+// for a digest.
+func (w *Webhook) Body(hits []hit.Hit) ([]byte, error) {
+	if w.tmpl == nil {
+		if len(hits) == 1 {
+			return json.Marshal(hits[0])
+		}
+		return json.Marshal(hits)
+	}
+	parts := make([]string, len(hits))
+	for i, h := range hits {
+		s, err := render.Execute(w.tmpl, h)
+		if err != nil {
+			return nil, fmt.Errorf("render template: %w", err)
+		}
+		if !json.Valid([]byte(s)) {
+			return nil, fmt.Errorf("render template: hit %s gives invalid JSON", h.ID)
+		}
+		parts[i] = s
+	}
+	if len(parts) == 1 {
+		return []byte(parts[0]), nil
+	}
+	return []byte("[" + strings.Join(parts, ",") + "]"), nil
+}
+
+// Sign is the X-Feedwatch-Signature value for body.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Notify posts the hits as one request.
+func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
+	if len(hits) == 0 {
+		return false, nil
+	}
+	body, err := w.Body(hits)
+	if err != nil {
+		return false, fmt.Errorf("webhook to %s: %w", w.host, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return false, fmt.Errorf("webhook to %s: build request failed", w.host)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "feedwatch")
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	req.Header.Set(HeaderHitID, strings.Join(ids, ","))
+	if len(w.secret) > 0 {
+		req.Header.Set(HeaderSignature, Sign(w.secret, body))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return true, w.errorf("%s", describe(err))
+	}
+	defer resp.Body.Close()
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return false, nil
+	}
+	msg := fmt.Sprintf("status %d", code)
+	if s := render.Truncate(120, render.OneLine(string(excerpt))); s != "" {
+		msg += ": " + s
+	}
+	err = w.errorf("%s", msg)
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+		return true, notifier.WithRetryAfter(err, notifier.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
+	default:
+		return false, err
+	}
+}
+
+func (w *Webhook) errorf(format string, args ...any) error {
+	return errors.New(notifier.Redact(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
+}
+
+// describe is a transport error without the request URL that net/http puts
+// in *url.Error.
+func describe(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	return err.Error()
+}
