@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"math/rand/v2"
-	"reflect"
 	"sync"
 	"time"
 )
@@ -20,6 +19,8 @@ type feed struct {
 	running bool
 	removed bool
 	waiting bool // parked in a per-host queue
+	// pendingCfg is a reloaded config that arrived while running.
+	pendingCfg *FeedConfig
 
 	loaded   bool
 	st       feedState
@@ -174,7 +175,7 @@ func (s *scheduler) finish(r done) {
 			delete(s.perHost, f.host)
 		}
 		// Hand the freed host slot to the oldest parked feed of that host.
-		if q := s.parked[f.host]; len(q) > 0 {
+		for q := s.parked[f.host]; len(q) > 0; q = s.parked[f.host] {
 			next := q[0]
 			q[0] = nil
 			if len(q) == 1 {
@@ -185,14 +186,42 @@ func (s *scheduler) finish(r done) {
 			next.waiting = false
 			if !next.removed {
 				s.start(next)
+				break
 			}
 		}
 	}
-	if f.removed || r.stop {
+	if f.removed {
 		return
 	}
-	f.due = r.next
-	heap.Push(&s.h, f)
+	if !r.stop {
+		f.due = r.next
+		heap.Push(&s.h, f)
+	}
+	if c := f.pendingCfg; c != nil {
+		f.pendingCfg = nil
+		s.applyCfg(f, *c, s.w.now())
+	}
+}
+
+// applyCfg updates a feed that is not running to a reloaded config. A new
+// URL is a new feed as far as state goes (validators, move, backfill); the
+// name, and so the seen keys, stay.
+func (s *scheduler) applyCfg(f *feed, c FeedConfig, now time.Time) {
+	if c.URL != f.cfg.URL {
+		f.loaded = true
+		f.st = feedState{ConfigURL: c.URL}
+		f.errKind = ""
+		if f.index >= 0 {
+			heap.Remove(&s.h, f.index)
+		}
+		f.host = hostOf(c.URL)
+		if !f.waiting {
+			f.due = now
+			heap.Push(&s.h, f)
+		}
+		s.w.setStatus(f.name, func(st *FeedStatus) { *st = FeedStatus{Name: f.name, URL: c.URL, NextDue: now} })
+	}
+	f.cfg = c
 }
 
 // applyPending applies the latest SetFeeds list.
@@ -214,20 +243,12 @@ func (s *scheduler) applyPending() {
 		name := feedName(c)
 		keep[name] = true
 		if f, ok := s.feeds[name]; ok {
-			if c.URL != f.cfg.URL {
-				// A different URL is a different feed: fresh state.
-				f.loaded = true
-				f.st = feedState{}
-				f.host = hostOf(c.URL)
-				f.errKind = ""
-				if f.index >= 0 {
-					heap.Remove(&s.h, f.index)
-					f.due = now
-					heap.Push(&s.h, f)
-				}
-			}
-			if !reflect.DeepEqual(c, f.cfg) {
-				f.cfg = c
+			if f.running {
+				// The worker reads f.cfg and f.st: apply when it is done.
+				cc := c
+				f.pendingCfg = &cc
+			} else {
+				s.applyCfg(f, c, now)
 			}
 			continue
 		}
