@@ -161,7 +161,14 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	c.src = src
 	c.applyDefaults(notifiers, o.version)
 
-	ps = append(ps, c.Validate(o.checks...)...)
+	// A value the checker rejected was dropped, so later checks on it or
+	// inside it would only echo the first problem.
+	early := ps
+	for _, p := range c.Validate(o.checks...) {
+		if !under(p.Path, early) {
+			ps = append(ps, p)
+		}
+	}
 	ps = dedupe(ps)
 	for i := range ps {
 		ps[i].Msg = redact(ps[i].Msg, ck.secrets)
@@ -371,4 +378,17 @@ func dedupe(ps Problems) Problems {
 		out = append(out, p)
 	}
 	return out
+}
+
+// under reports whether path is, or is inside, the path of one of ps.
+func under(path string, ps Problems) bool {
+	for _, q := range ps {
+		if q.Path == "" {
+			continue
+		}
+		if path == q.Path || strings.HasPrefix(path, q.Path+".") || strings.HasPrefix(path, q.Path+"[") {
+			return true
+		}
+	}
+	return false
 }

@@ -300,20 +300,36 @@ func (c *checker) notifier(path string, v any) map[string]any {
 	return c.objectKeys(path, v, notifierType, allowed, "a "+typ+" notifier")
 }
 
-// knownElsewhere finds a nested key a top-level typo may belong to
-// ("interval" -> "watcher.interval").
+// knownElsewhere finds the section key a top-level typo may belong to
+// ("interval" or "intervl" -> "watcher.interval").
 func knownElsewhere(key string) string {
-	for _, sect := range []struct {
+	sections := []struct {
 		name string
 		t    reflect.Type
-	}{{"http", reflect.TypeFor[HTTP]()}, {"nats", reflect.TypeFor[NATS]()}, {"watcher", reflect.TypeFor[Watcher]()}} {
+	}{{"http", reflect.TypeFor[HTTP]()}, {"nats", reflect.TypeFor[NATS]()}, {"watcher", reflect.TypeFor[Watcher]()}}
+	var leaves, paths []string
+	for _, sect := range sections {
 		for _, k := range keysOf(sect.t) {
 			if k == key {
 				return sect.name + "." + k
 			}
+			leaves = append(leaves, k)
+			paths = append(paths, sect.name+"."+k)
 		}
 	}
+	if s := suggest(key, leaves); s != "" {
+		return paths[indexOf(leaves, s)]
+	}
 	return ""
+}
+
+func indexOf(l []string, s string) int {
+	for i, e := range l {
+		if e == s {
+			return i
+		}
+	}
+	return -1
 }
 
 func (c *checker) collectSecrets(v any) {

@@ -330,8 +330,10 @@ func checkFeedURL(s string) string {
 	i := strings.Index(s, "://")
 	if i < 0 {
 		lower := strings.ToLower(s)
-		if strings.HasPrefix(lower, "http:") || strings.HasPrefix(lower, "https:") {
-			return "malformed URL: want https://host/path"
+		for _, pre := range []string{"http:", "https:", "http//", "https//"} {
+			if strings.HasPrefix(lower, pre) {
+				return "malformed URL: want https://host/path"
+			}
 		}
 		return "" // a path
 	}
