@@ -57,7 +57,7 @@ func ToUTF8(body []byte, contentType string) ([]byte, error) {
 			out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
 		}
 	}
-	return rewriteDecl(out), nil
+	return fixC1(rewriteDecl(out)), nil
 }
 
 func truncate(s string, n int) string {
@@ -193,4 +193,42 @@ func rewriteDecl(b []byte) []byte {
 	out := make([]byte, 0, len(plain)+len(rest))
 	out = append(out, plain...)
 	return append(out, rest...)
+}
+
+// fixC1 maps C1 control characters (U+0080-U+009F), which never belong in
+// feed text, to the windows-1252 characters their byte values stand for:
+// documents that say ISO-8859-1 or UTF-8 but were written as windows-1252
+// ("don\x92t" -> "don’t"), as feedparser does.
+func fixC1(b []byte) []byte {
+	if bytes.IndexByte(b, 0xC2) < 0 {
+		return b
+	}
+	var out []byte
+	last := 0
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != 0xC2 || b[i+1] < 0x80 || b[i+1] > 0x9F {
+			continue
+		}
+		r := win1252C1[b[i+1]-0x80]
+		if r == 0 {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(b)+16)
+		}
+		out = append(out, b[last:i]...)
+		out = utf8.AppendRune(out, r)
+		last = i + 2
+		i++
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
+}
+
+// win1252C1 is windows-1252 for bytes 0x80-0x9F (0 = undefined there).
+var win1252C1 = [32]rune{
+	0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+	0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
 }

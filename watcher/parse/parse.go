@@ -68,7 +68,13 @@ type Doc struct {
 // Parse parses body. contentType is the HTTP Content-Type header ("" for
 // files); its charset parameter overrides the XML declaration. maxItems <= 0
 // means DefaultMaxItems.
-func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
+func Parse(body []byte, contentType string, maxItems int) (doc *Doc, err error) {
+	// A parser bug must cost one document, not the daemon.
+	defer func() {
+		if r := recover(); r != nil {
+			doc, err = nil, &Error{Kind: KindBadXML, Err: fmt.Errorf("parser panic: %v", r)}
+		}
+	}()
 	if maxItems <= 0 {
 		maxItems = DefaultMaxItems
 	}
@@ -98,9 +104,23 @@ func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
 	if len(prefix) > 4096 {
 		prefix = prefix[:4096]
 	}
+	doc, err = parseXML(trimmed, prefix, maxItems)
+	if err != nil {
+		// A document cut off inside its last end tag ("</rss") is common
+		// enough (and harmless) to repair once.
+		if fixed, ok := closeLastTag(trimmed); ok {
+			if d, err2 := parseXML(fixed, prefix, maxItems); err2 == nil {
+				return d, nil
+			}
+		}
+	}
+	return doc, err
+}
+
+func parseXML(body, prefix []byte, maxItems int) (*Doc, error) {
 	switch gofeed.DetectFeedType(bytes.NewReader(prefix)) {
 	case gofeed.FeedTypeRSS:
-		rf, err := (&rss.Parser{}).Parse(bytes.NewReader(trimmed))
+		rf, err := (&rss.Parser{}).Parse(bytes.NewReader(body))
 		if err != nil {
 			return nil, &Error{Kind: KindBadXML, Err: err}
 		}
@@ -114,7 +134,7 @@ func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
 		}
 		return d, nil
 	case gofeed.FeedTypeAtom:
-		af, err := (&atom.Parser{}).Parse(bytes.NewReader(trimmed))
+		af, err := (&atom.Parser{}).Parse(bytes.NewReader(body))
 		if err != nil {
 			return nil, &Error{Kind: KindBadXML, Err: err}
 		}
@@ -124,10 +144,22 @@ func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
 		}
 		return convert(f, maxItems), nil
 	}
-	if !wellFormedStart(trimmed) {
+	if !wellFormedStart(body) {
 		return nil, &Error{Kind: KindBadXML, Err: errors.New("no root element found")}
 	}
 	return nil, &Error{Kind: KindNotFeed, Err: errors.New("root element is not rss, rdf or feed")}
+}
+
+// closeLastTag appends ">" to a document ending in an unclosed end tag.
+func closeLastTag(b []byte) ([]byte, bool) {
+	t := bytes.TrimRight(b, " \t\r\n")
+	i := bytes.LastIndex(t, []byte("</"))
+	if i < 0 || i < len(t)-64 || bytes.IndexByte(t[i:], '>') >= 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(t)+1)
+	out = append(out, t...)
+	return append(out, '>'), true
 }
 
 func parseJSON(body []byte, maxItems int) (*Doc, error) {
