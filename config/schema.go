@@ -192,6 +192,10 @@ func (c *checker) list(path string, v any, t reflect.Type, secret bool) (any, bo
 			}
 			continue
 		}
+		if m, isMap := e.(map[string]any); isMap && len(m) == 1 && t.Elem().Kind() == reflect.String {
+			c.add(p, `want a string, got a mapping: YAML reads "a: b" as a key and value; write "a:b" or quote it`)
+			continue
+		}
 		ev, ok := c.value(p, e, t.Elem(), secret)
 		if !ok {
 			if t.Elem().Kind() == reflect.Struct {

@@ -377,7 +377,7 @@ func validScheme(s string) bool {
 }
 
 // DisplayName returns the feed's name, or one derived from its URL: host and
-// path, lower-case, runs of other characters as "-"
+// path, lower-case, runs of characters other than letters and digits as "-"
 // ("https://www.example.org/world/rss" -> "example-org-world-rss"). Load
 // sets Name to this, so loaded feeds always have one.
 func (f Feed) DisplayName() string {
@@ -406,7 +406,7 @@ func nameFromURL(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(base) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')
 			}
@@ -416,11 +416,11 @@ func nameFromURL(s string) string {
 		}
 		dash = true
 	}
-	out := b.String()
+	out := []rune(b.String())
 	if len(out) > 100 {
-		out = strings.TrimRight(out[:100], "-")
+		out = []rune(strings.TrimRight(string(out[:100]), "-"))
 	}
-	return out
+	return string(out)
 }
 
 // secretsOf lists the secret values in a typed config, for scrubbing.
