@@ -1,0 +1,171 @@
+package matcher
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+// Snippet shape, in characters: the text before the first match, and the
+// whole snippet.
+const (
+	snippetBefore = 60
+	snippetLen    = 200
+	snippetSnap   = 15 // how far a cut may move to land between words
+)
+
+type rawMatch struct {
+	field      uint8
+	start, end int32
+	term       string
+}
+
+func (m *Matcher) result(st *state, p int) Result {
+	prof := &m.profiles[p]
+	st.raw = st.raw[:0]
+	m.collect(st, &prof.root, false)
+	raw := st.raw
+	slices.SortFunc(raw, func(a, b rawMatch) int {
+		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end), strings.Compare(a.term, b.term))
+	})
+	res := Result{Profile: prof.name, Index: p}
+	for _, r := range raw {
+		hm := hit.Match{Field: fieldNames[r.field], Text: st.texts[r.field][r.start:r.end], Term: r.term}
+		if !slices.Contains(res.Matches, hm) {
+			res.Matches = append(res.Matches, hm)
+			if len(res.Matches) == maxMatches {
+				break
+			}
+		}
+	}
+	if len(raw) > 0 {
+		focus := 0
+		for i, r := range raw {
+			if r.field == fSummary || r.field == fContent {
+				focus = i
+				break
+			}
+		}
+		f := raw[focus].field
+		var spans [][2]int32
+		for _, r := range raw {
+			if r.field == f {
+				spans = append(spans, [2]int32{r.start, r.end})
+			}
+		}
+		res.Snippet = snippet(st.texts[f], spans, raw[focus].start)
+	}
+	return res
+}
+
+// collect gathers the places where the positive terms of a matching tree
+// occurred; terms under NOT report nothing.
+func (m *Matcher) collect(st *state, n *cnode, neg bool) {
+	switch n.kind {
+	case kAnd, kOr:
+		for i := range n.kids {
+			m.collect(st, &n.kids[i], neg)
+		}
+	case kNot:
+		m.collect(st, &n.kids[0], !neg)
+	case kRegexp:
+		if neg {
+			return
+		}
+		for f := range numFields {
+			slot := int(n.id)*numFields + f
+			// Evaluation may have stopped short of this regexp: run it now.
+			if n.fields&(1<<f) != 0 && m.regexpIn(st, n.id, f) {
+				loc := st.reLoc[slot]
+				st.raw = append(st.raw, rawMatch{field: uint8(f), start: loc[0], end: loc[1], term: n.text})
+			}
+		}
+	default:
+		if neg || st.termMask[n.id]&n.fields == 0 {
+			return
+		}
+		for o := st.termHead[n.id]; o != 0; o = st.occ[o-1].next {
+			oc := &st.occ[o-1]
+			if n.fields&(1<<oc.field) != 0 {
+				st.raw = append(st.raw, rawMatch{field: oc.field, start: oc.start, end: oc.end, term: n.text})
+			}
+		}
+	}
+}
+
+// snippet cuts about snippetLen characters of text around the match at
+// focus, marks the matched spans with « », and shows cuts with "…".
+func snippet(text string, spans [][2]int32, focus int32) string {
+	start := backRunes(text, int(focus), snippetBefore)
+	if start > 0 {
+		// Start at a word if one begins shortly after the cut.
+		for i, n := start, 0; i < int(focus) && n < snippetSnap; n++ {
+			r, size := utf8.DecodeRuneInString(text[i:])
+			i += size
+			if unicode.IsSpace(r) {
+				start = i
+				break
+			}
+		}
+	}
+	end := forwardRunes(text, start, snippetLen)
+	if end < len(text) {
+		for i, n := end, 0; i > int(focus) && n < snippetSnap; n++ {
+			r, size := utf8.DecodeLastRuneInString(text[:i])
+			if unicode.IsSpace(r) {
+				end = i - size
+				break
+			}
+			i -= size
+		}
+	}
+	// Merge overlapping spans and keep those inside the window.
+	slices.SortFunc(spans, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
+	var b strings.Builder
+	if start > 0 {
+		b.WriteString("…")
+	}
+	pos := start
+	for i := 0; i < len(spans); i++ {
+		s, e := int(spans[i][0]), int(spans[i][1])
+		for i+1 < len(spans) && int(spans[i+1][0]) < e {
+			e = max(e, int(spans[i+1][1]))
+			i++
+		}
+		if s < pos || e > end {
+			continue
+		}
+		b.WriteString(text[pos:s])
+		b.WriteString("«")
+		b.WriteString(text[s:e])
+		b.WriteString("»")
+		pos = e
+	}
+	b.WriteString(text[pos:end])
+	if end < len(text) {
+		b.WriteString("…")
+	}
+	return b.String()
+}
+
+// backRunes moves back n runes from byte offset i.
+func backRunes(s string, i, n int) int {
+	for ; n > 0 && i > 0; n-- {
+		_, size := utf8.DecodeLastRuneInString(s[:i])
+		i -= size
+	}
+	return i
+}
+
+// forwardRunes moves forward n runes from byte offset i.
+func forwardRunes(s string, i, n int) int {
+	for ; n > 0 && i < len(s); n-- {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return i
+}

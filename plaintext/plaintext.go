@@ -1,0 +1,308 @@
+// Package plaintext turns the HTML found in feed summaries and content into
+// the plain text that people read: tags and script/style bodies gone,
+// entities decoded, whitespace collapsed.
+package plaintext
+
+import (
+	"html"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxPasses bounds how often FromHTML strips again when decoding entities
+// revealed new tags (feeds that escape their HTML twice are common).
+const maxPasses = 3
+
+// FromHTML strips tags (dropping the contents of script and style
+// elements and comments), decodes entities and collapses runs of
+// whitespace into one space; invalid UTF-8 becomes U+FFFD. It never panics and leaves no "<tag" behind:
+// markup that only appears after decoding is stripped again, and what is
+// still left after a few rounds has its "<" replaced by "‹".
+func FromHTML(s string) string {
+	if isPlain(s) {
+		return s
+	}
+	out := s
+	for pass := 0; pass < maxPasses; pass++ {
+		out = strip(out)
+		if !hasTag(out) {
+			return out
+		}
+	}
+	return defuse(out)
+}
+
+// isPlain reports whether s has no markup, no entities and no whitespace
+// to collapse, so that FromHTML can return it as it is. It is the common
+// case for titles and plain summaries and must cost almost nothing.
+func isPlain(s string) bool {
+	if strings.IndexByte(s, '<') >= 0 || strings.IndexByte(s, '&') >= 0 {
+		return false
+	}
+	prevSpace := true // a leading space needs trimming
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' {
+				if c != ' ' || prevSpace {
+					return false
+				}
+				prevSpace = true
+			} else {
+				prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) || r == utf8.RuneError && size == 1 {
+			return false
+		}
+		prevSpace = false
+		i += size
+	}
+	return !prevSpace || s == ""
+}
+
+// writer collapses whitespace while text is appended.
+type writer struct {
+	b       strings.Builder
+	pending bool // a space is owed before the next visible character
+}
+
+func (w *writer) space() {
+	if w.b.Len() > 0 {
+		w.pending = true
+	}
+}
+
+func (w *writer) text(s string) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c <= ' ' || c == 0x7f {
+				if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
+					w.space()
+				}
+				// Other control characters are dropped.
+				i++
+				continue
+			}
+			if w.pending {
+				w.b.WriteByte(' ')
+				w.pending = false
+			}
+			w.b.WriteByte(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			w.space()
+			i += size
+			continue
+		}
+		if w.pending {
+			w.b.WriteByte(' ')
+			w.pending = false
+		}
+		if r == utf8.RuneError && size == 1 {
+			// Invalid bytes become U+FFFD, so that dropping the bytes
+			// around them cannot splice a new character together.
+			w.b.WriteString("\uFFFD")
+		} else {
+			w.b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+}
+
+// strip does one pass: markup out, entities decoded.
+func strip(s string) string {
+	var w writer
+	w.b.Grow(len(s))
+	e := ends{gt: strings.LastIndexByte(s, '>'), dq: strings.LastIndexByte(s, '"'), sq: strings.LastIndexByte(s, '\'')}
+	for i := 0; i < len(s); {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			w.text(decode(s[i:]))
+			break
+		}
+		if lt > 0 {
+			w.text(decode(s[i : i+lt]))
+			i += lt
+		}
+		next, block := skipMarkup(s, i, e)
+		if next == i {
+			// Not markup: a literal "<".
+			w.text("<")
+			i++
+			continue
+		}
+		if block {
+			w.space()
+		}
+		i = next
+	}
+	return w.b.String()
+}
+
+func decode(s string) string {
+	if strings.Contains(s, "]]>") {
+		// The end of a CDATA section whose start was dropped.
+		s = strings.ReplaceAll(s, "]]>", "")
+	}
+	if strings.IndexByte(s, '&') < 0 {
+		return s
+	}
+	return html.UnescapeString(s)
+}
+
+// skipMarkup looks at the "<" at s[i]. It returns where the text resumes
+// (i itself when this is not markup) and whether the markup separates words.
+func skipMarkup(s string, i int, e ends) (next int, block bool) {
+	rest := s[i+1:]
+	switch {
+	case strings.HasPrefix(rest, "!--"):
+		end := strings.Index(rest[3:], "-->")
+		if end < 0 {
+			return len(s), true
+		}
+		return i + 1 + 3 + end + 3, true
+	case strings.HasPrefix(rest, "![CDATA["):
+		// The section's text stays; only the markers go.
+		return i + 1 + len("![CDATA["), false
+	case rest == "":
+		return i, false
+	}
+	c := rest[0]
+	switch {
+	case isLetter(c):
+	case c == '/' && len(rest) > 1 && isLetter(rest[1]):
+	case c == '!' || c == '?':
+	default:
+		return i, false
+	}
+	if i > e.gt {
+		// No ">" left anywhere: keep the text literally.
+		return i, false
+	}
+	end := tagEnd(s, i+1, e)
+	if end < 0 {
+		// No closing ">" anywhere: keep the text literally.
+		return i, false
+	}
+	name := tagName(rest)
+	next = end + 1
+	if name == "script" || name == "style" {
+		closeAt := indexFold(s[next:], "</"+name)
+		if closeAt < 0 {
+			return len(s), true
+		}
+		after := next + closeAt
+		if e := strings.IndexByte(s[after:], '>'); e >= 0 {
+			return after + e + 1, true
+		}
+		return len(s), true
+	}
+	return next, !isInline(name)
+}
+
+// ends holds the last positions of the bytes that close tags and quoted
+// values, so that unclosed markup is recognised without rescanning the rest
+// of the text each time (which would make hostile input quadratic).
+type ends struct{ gt, dq, sq int }
+
+// tagEnd finds the ">" closing the tag that starts before s[from], skipping
+// quoted attribute values; an unbalanced quote falls back to the first ">".
+func tagEnd(s string, from int, e ends) int {
+	for j := from; j < len(s); j++ {
+		c := s[j]
+		switch {
+		case c == '"' || c == '\'':
+			if !(j > from && s[j-1] == '=' || j > from+1 && s[j-1] == ' ' && s[j-2] == '=') {
+				continue
+			}
+			last := e.dq
+			if c == '\'' {
+				last = e.sq
+			}
+			if last <= j {
+				return strings.IndexByte(s[from:], '>') + from
+			}
+			j += 1 + strings.IndexByte(s[j+1:], c)
+		case c == '>':
+			return j
+		}
+	}
+	return -1
+}
+
+func tagName(rest string) string {
+	if strings.HasPrefix(rest, "/") {
+		rest = rest[1:]
+	}
+	n := 0
+	for n < len(rest) && (isLetter(rest[n]) || rest[n] >= '0' && rest[n] <= '9') {
+		n++
+	}
+	return strings.ToLower(rest[:n])
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// indexFold is strings.Index ignoring ASCII case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isInline names the elements that do not separate words: "<b>Bill</b>ing"
+// reads "Billing".
+func isInline(name string) bool {
+	switch name {
+	case "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del",
+		"dfn", "em", "font", "i", "ins", "kbd", "mark", "q", "s", "samp", "small",
+		"span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr":
+		return true
+	}
+	return false
+}
+
+// hasTag reports whether s still holds something a reader would take for a
+// tag: "<" followed by a letter, "/", "!" or "?".
+func hasTag(s string) bool {
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '<')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if i < len(s) && isTagStart(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTagStart(c byte) bool { return isLetter(c) || c == '/' || c == '!' || c == '?' }
+
+// defuse replaces the "<" of anything tag-like with "‹" so that no markup
+// survives even text that was escaped many times over.
+func defuse(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '<' && i+1 < len(s) && isTagStart(s[i+1]) {
+			b.WriteString("‹")
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
