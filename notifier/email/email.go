@@ -233,7 +233,7 @@ func parseText(text string) (*texttemplate.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := render.Execute(t, render.Clean(sample())); err != nil {
+	if _, err := render.Execute(t, render.Clean(sampleHit())); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -246,13 +246,13 @@ func parseHTML(text string, p *bluemonday.Policy) (*htmltemplate.Template, error
 		return nil, err
 	}
 	var b strings.Builder
-	if err := t.Execute(&b, htmlData(p, []hit.Hit{sample()})); err != nil {
+	if err := t.Execute(&b, htmlData(p, []hit.Hit{sampleHit()})); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func sample() hit.Hit { return render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
+func sampleHit() hit.Hit { return render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // CheckTemplate parses a text template and renders it on the sample hit.
 func CheckTemplate(text string) error {
@@ -386,11 +386,15 @@ func (e *Email) errorf(format string, args ...any) error {
 	return errors.New(notifier.Redact(msg, e.cfg.Password))
 }
 
+// describe is err on one line, marked when it was a timeout.
 func describe(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timed out: " + err.Error()
+	msg := render.OneLine(err.Error())
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) ||
+		strings.Contains(msg, "i/o timeout") {
+		return "timed out: " + msg
 	}
-	return err.Error()
+	return msg
 }
 
 var replyCode = regexp.MustCompile(`(?:^|: )([45][0-9][0-9])[ -]`)
