@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/feedwatch/feedwatch/config"
@@ -35,6 +36,13 @@ const SlackRateLimit = 1.0
 // writes (os.Stdout in production); client is shared by HTTP channels (nil:
 // a new one). Errors name the notifier and never hold a secret.
 func New(name string, cfg config.Notifier, out io.Writer, client *http.Client) (notifier.Notifier, error) {
+	if errs := Check(cfg); len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, err := range errs {
+			msgs[i] = err.Error()
+		}
+		return nil, fmt.Errorf("notifier %q: %s", name, strings.Join(msgs, "; "))
+	}
 	n, err := newChannel(cfg, out, client)
 	if err != nil {
 		return nil, fmt.Errorf("notifier %q: %w", name, err)

@@ -1,0 +1,144 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/notifiertest"
+	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/webhook"
+)
+
+const (
+	hookURL  = "https://hooks.slack.com/services/T0/B0/s3cretHookPart"
+	botToken = "xoxb-1-2-s3cretBotToken"
+	smtpPass = "s3cret-smtp-pass"
+	hookSec  = "s3cret-hmac"
+	tokenURL = "https://example.org/hook?token=s3cretQueryToken"
+)
+
+var secrets = []string{hookURL, "s3cretHookPart", botToken, smtpPass, hookSec, tokenURL, "s3cretQueryToken"}
+
+func TestNewBuildsEachType(t *testing.T) {
+	tests := []struct {
+		cfg  config.Notifier
+		want any
+	}{
+		{config.Notifier{Type: "console"}, &console.Console{}},
+		{config.Notifier{Type: "slack", WebhookURL: hookURL}, &slack.Slack{}},
+		{config.Notifier{Type: "slack", Token: botToken, Channel: "#news"}, &slack.Slack{}},
+		{config.Notifier{Type: "email", Host: "smtp.example.org", Username: "u", Password: smtpPass,
+			From: "feedwatch <a@example.org>", To: []string{"b@example.org"}}, &email.Email{}},
+		{config.Notifier{Type: "webhook", URL: tokenURL, Secret: hookSec, Timeout: config.Duration(time.Second)}, &webhook.Webhook{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cfg.Type, func(t *testing.T) {
+			n, err := New("x", tt.cfg, &strings.Builder{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := typeName(n), typeName(tt.want); got != want {
+				t.Errorf("built %s, want %s", got, want)
+			}
+			if errs := Check(tt.cfg); len(errs) != 0 {
+				t.Errorf("Check: %v", errs)
+			}
+		})
+	}
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+func TestCheckReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  config.Notifier
+		want []string
+	}{
+		{"no type", config.Notifier{}, []string{"type: required"}},
+		{"unknown type", config.Notifier{Type: "pager"}, []string{`type: unknown notifier type "pager"`}},
+		{"negative numbers", config.Notifier{Type: "console", MaxAttempts: -1, RateLimit: -2, Digest: -1},
+			[]string{"max_attempts: -1 is negative", "rate_limit: -2 is negative", "digest: negative"}},
+		{"console template", config.Notifier{Type: "console", Template: "{{.Profile"}, []string{"template: template: template:1: unclosed action"}},
+		{"slack without destination", config.Notifier{Type: "slack"}, []string{"webhook_url: required"}},
+		{"slack token without channel", config.Notifier{Type: "slack", Token: botToken}, []string{"channel: required"}},
+		{"slack bad url", config.Notifier{Type: "slack", WebhookURL: "hooks.slack.com/s3cretHookPart"}, []string{"webhook_url: not an absolute"}},
+		{"slack bad template", config.Notifier{Type: "slack", WebhookURL: hookURL, Template: "{{.Nope}}"}, []string{"template: "}},
+		{"email missing", config.Notifier{Type: "email"}, []string{"host: required", "from: required", "to: at least one"}},
+		{"email bad tls", config.Notifier{Type: "email", Host: "h", TLS: "ssl", From: "a@b.c", To: []string{"d@e.f"}, Password: smtpPass},
+			[]string{`tls: "ssl" is not`, "username: required with password"}},
+		{"email bad templates", config.Notifier{Type: "email", Host: "h", From: "a@b.c", To: []string{"d@e.f"}, Template: "{{", HTMLTemplate: "{{.Hits.Nope}}"},
+			[]string{"template: template: template:1:", "html_template: "}},
+		{"webhook missing url", config.Notifier{Type: "webhook"}, []string{"url: required"}},
+		{"webhook bad url", config.Notifier{Type: "webhook", URL: "ftp://example.org/?token=s3cretQueryToken"}, []string{"url: not an absolute"}},
+		{"webhook template not json", config.Notifier{Type: "webhook", URL: tokenURL, Template: "{{.ID}} x"}, []string{"template: output for the sample hit is not valid JSON"}},
+		{"fields of another type", config.Notifier{Type: "webhook", URL: tokenURL, WebhookURL: hookURL, Password: smtpPass},
+			[]string{"webhook_url: not used by type webhook", "password: not used by type webhook"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := Check(tt.cfg)
+			var got []string
+			for _, err := range errs {
+				got = append(got, err.Error())
+				notifiertest.NoSecretInError(t, err, secrets...)
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("errors %q lack %q", got, w)
+				}
+			}
+			if len(errs) != len(tt.want) {
+				t.Errorf("got %d errors %q, want %d", len(errs), got, len(tt.want))
+			}
+			if _, err := New("n", tt.cfg, &strings.Builder{}, nil); err == nil {
+				t.Errorf("New accepted a config Check rejects")
+			} else {
+				notifiertest.NoSecretInError(t, err, secrets...)
+			}
+		})
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	if got := RateLimit(config.Notifier{Type: "slack"}); got != SlackRateLimit {
+		t.Errorf("slack default = %v", got)
+	}
+	if got := RateLimit(config.Notifier{Type: "slack", RateLimit: 5}); got != 5 {
+		t.Errorf("slack configured = %v", got)
+	}
+	if got := RateLimit(config.Notifier{Type: "webhook"}); got != 0 {
+		t.Errorf("webhook default = %v", got)
+	}
+}
+
+// TestSendTestThroughWebhook is what send-test does: the sample hit through
+// a built channel.
+func TestSendTestThroughWebhook(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get(webhook.HeaderHitID)
+	}))
+	defer srv.Close()
+	n, err := New("hook", config.Notifier{Type: "webhook", URL: srv.URL}, nil, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := SampleHit(time.Now())
+	if _, err := n.Notify(context.Background(), []hit.Hit{h}); err != nil {
+		t.Fatal(err)
+	}
+	if got != h.ID {
+		t.Errorf("hit id header = %q", got)
+	}
+}
