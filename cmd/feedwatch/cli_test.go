@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	code := execute(context.Background(), env{args: args, stdout: &out, stderr: &errb, getenv: getenv})
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "version")
+	if code != 0 || !strings.Contains(out, "feedwatch dev") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for name, args := range map[string][]string{
+		"unknown command":    {"frobnicate"},
+		"unknown flag":       {"check", "--frob"},
+		"send-test no arg":   {"send-test"},
+		"match no source":    {"match"},
+		"bad log level":      {"run", "--log-level", "loud", "--config", "../../examples/feedwatch.yaml"},
+		"profile and query":  {"match", "--profile", "x", "--query", "y", "a.xml"},
+		"version extra args": {"version", "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if code, _, errOut := runCLI(t, nil, args...); code != 2 {
+				t.Fatalf("exit %d, want 2 (%s)", code, errOut)
+			}
+		})
+	}
+}
+
+func TestCheckExample(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "check", "--config", "../../examples/feedwatch.yaml")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("check example: %d %q %q", code, out, errOut)
+	}
+}
+
+func TestCheckBad(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", "profiles:\n  - name: x\n    keyword: [a]\n", []string{"profiles[0].keyword", "keywords"}},
+		{"bad query", "profiles:\n  - name: x\n    query: 'a AND (b'\n", []string{"profiles[0].query", "column"}},
+		{"missing notifier", "profiles:\n  - name: x\n    keywords: [a]\n    notify: [nope]\n", []string{"profiles[0].notify", "nope"}},
+		{"missing env var", "notifiers:\n  s:\n    type: slack\n    webhook_url: ${NOPE_NOT_SET}\n", []string{"NOPE_NOT_SET"}},
+		{"bad duration", "watcher:\n  interval: 5 minutes\n", []string{"watcher.interval"}},
+		{"bad template", "notifiers:\n  c:\n    type: console\n    template: '{{.Nope'\n", []string{"notifiers.c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "feedwatch.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runCLI(t, nil, "check", "--config", path)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; out %q err %q", code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestMatchExampleFile(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "match", "--query", `"trade bill" AND genocide`, "../../examples/world.xml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "Trade Bill amendment") || strings.Contains(out, "Rain delays") || strings.Contains(out, "US declares") {
+		t.Fatalf("match output:\n%s", out)
+	}
+	code, out, _ = runCLI(t, nil, "match", "--config", "../../examples/feedwatch.yaml", "--profile", "xinjiang", "../../examples/world.xml")
+	if code != 0 || strings.Count(out, "[xinjiang]") != 2 {
+		t.Fatalf("match --profile: %d\n%s", code, out)
+	}
+}
+
+func TestSendTestConsole(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "send-test", "console", "--config", "../../examples/feedwatch.yaml")
+	if code != 0 || !strings.Contains(out, "xinjiang") {
+		t.Fatalf("send-test: %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := runCLI(t, nil, "send-test", "nope", "--config", "../../examples/feedwatch.yaml"); code == 0 {
+		t.Fatal("send-test of a missing notifier succeeded")
+	}
+}

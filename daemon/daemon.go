@@ -1,0 +1,327 @@
+// Package daemon wires feedwatch's parts together: config, bus, watcher,
+// matcher and notifiers. cmd/feedwatch turns flags and signals into Run, so
+// the whole daemon also runs inside tests.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/watcher"
+)
+
+// Mode picks which parts run.
+type Mode int
+
+// The modes match the commands run, watch and notify.
+const (
+	ModeAll Mode = iota
+	ModeWatch
+	ModeNotify
+)
+
+func (m Mode) watches() bool  { return m == ModeAll || m == ModeWatch }
+func (m Mode) notifies() bool { return m == ModeAll || m == ModeNotify }
+
+// Options are what cmd hands the daemon.
+type Options struct {
+	ConfigPath string
+	Mode       Mode
+	// Stdout is where the console notifier writes.
+	Stdout  io.Writer
+	Logger  *slog.Logger
+	Getenv  func(string) string
+	Version string
+	// Reload delivers SIGHUPs.
+	Reload <-chan struct{}
+	// Ready, when set, is closed once the daemon serves (tests wait on it).
+	Ready chan<- struct{}
+	// ShutdownGrace bounds the wait for in-flight work at exit.
+	ShutdownGrace time.Duration
+	Now           func() time.Time
+}
+
+// LoadConfig reads and fully validates the config at path: structure, and
+// what only the matcher and the notifier channels can check.
+func LoadConfig(path string, getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(path, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if ps := cfg.Validate(checkProfiles, checkNotifiers); len(ps) > 0 {
+		return nil, ps
+	}
+	return cfg, nil
+}
+
+type daemon struct {
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	bus     *bus.Bus
+	sink    *sink
+	watcher *watcher.Watcher
+	engines *engines
+
+	cfgMu  sync.Mutex
+	cfg    *config.Config
+	ready  atomic.Bool
+	reload chan struct{}
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+}
+
+// Run runs the daemon until ctx ends, then stops within ShutdownGrace.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Getenv == nil {
+		return errors.New("daemon: Getenv is nil")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 8 * time.Second
+	}
+	cfg, err := LoadConfig(o.ConfigPath, o.Getenv)
+	if err != nil {
+		return err
+	}
+	d := &daemon{opts: o, log: o.Logger, reg: prometheus.NewRegistry(), cfg: cfg, reload: make(chan struct{}, 1)}
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_config_last_reload_successful", Help: "1 when the last config load or reload succeeded."})
+	d.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_config_last_reload_success_timestamp_seconds", Help: "When the config was last loaded successfully."})
+	d.reg.MustRegister(d.reloadOK, d.reloadTime)
+	d.reloadOK.Set(1)
+	d.reloadTime.Set(float64(o.Now().Unix()))
+
+	// Parts run on their own context: on shutdown the watcher stops first,
+	// then the notifiers, then the bus closes.
+	runCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopParts()
+
+	d.bus, err = bus.Open(runCtx, bus.Options{
+		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
+		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
+		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
+		Retention: cfg.Watcher.StateRetention.D(), ClientName: "feedwatch " + o.Version, Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer d.bus.Close()
+	if err := ensureConsumers(runCtx, d.bus, cfg); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	var srv *http.Server
+	if cfg.HTTP.Listen != "" {
+		srv, err = d.serveHTTP(cfg.HTTP.Listen)
+		if err != nil {
+			return err
+		}
+	}
+
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	defer stopWatch()
+	if o.Mode.watches() {
+		if err := d.startWatcher(watchCtx, cfg, &wg); err != nil {
+			return err
+		}
+	}
+	if o.Mode.notifies() {
+		d.engines = &engines{
+			bus: d.bus, out: o.Stdout, log: d.log,
+			client:  &http.Client{Timeout: 30 * time.Second},
+			metrics: notifier.NewMetrics(d.reg),
+		}
+		if err := d.engines.apply(runCtx, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.Path != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := config.Watch(watchCtx, cfg.Path, d.requestReload, d.log); err != nil {
+				d.log.Warn("config file watching stopped", "err", err)
+			}
+		}()
+	}
+	d.ready.Store(true)
+	d.log.Info("feedwatch started", "mode", o.Mode.String(), "feeds", len(cfg.Feeds), "profiles", len(cfg.Profiles), "notifiers", len(cfg.Notifiers))
+	if o.Ready != nil {
+		close(o.Ready)
+	}
+
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-o.Reload:
+			d.doReload(runCtx)
+		case <-d.reload:
+			d.doReload(runCtx)
+		}
+	}
+
+	d.log.Info("feedwatch stopping")
+	done := make(chan struct{})
+	go func() {
+		stopWatch()
+		wg.Wait()
+		if d.engines != nil {
+			d.engines.stop()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(o.ShutdownGrace):
+		// Unacked hits go back to the stream and seen-state was never
+		// written for unpublished items: nothing is lost by leaving now.
+		d.log.Warn("shutdown grace ran out; in-flight work will be redone at next start")
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	return nil
+}
+
+func (m Mode) String() string {
+	switch m {
+	case ModeWatch:
+		return "watch"
+	case ModeNotify:
+		return "notify"
+	default:
+		return "run"
+	}
+}
+
+func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.WaitGroup) error {
+	rt, err := compileRoutes(cfg)
+	if err != nil {
+		return err
+	}
+	d.sink = newSink(d.bus, d.reg, d.opts.Now)
+	d.sink.routes.Store(rt)
+	w, err := watcher.New(watcherOptions(cfg, d.sink, d.bus, d.log, d.reg))
+	if err != nil {
+		return fmt.Errorf("watcher: %w", err)
+	}
+	d.watcher = w
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("watcher stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func watcherOptions(cfg *config.Config, s watcher.Sink, b *bus.Bus, log *slog.Logger, reg prometheus.Registerer) watcher.Options {
+	o := watcher.Options{
+		Feeds:                 feedConfigs(cfg),
+		Interval:              cfg.Watcher.Interval.D(),
+		Timeout:               cfg.Watcher.Timeout.D(),
+		Backfill:              cfg.Watcher.Backfill.D(),
+		MaxBody:               int64(cfg.Watcher.MaxBody),
+		Concurrency:           cfg.Watcher.Concurrency,
+		PerHost:               cfg.Watcher.PerHost,
+		UserAgent:             cfg.Watcher.UserAgent,
+		AllowPrivateRedirects: cfg.Watcher.AllowPrivate,
+		BaseDir:               baseDir(cfg),
+		Sink:                  s,
+		Logger:                log,
+		Registerer:            reg,
+	}
+	if b != nil {
+		o.Seen = b.Seen()
+		o.State = b.FeedState()
+	}
+	return o
+}
+
+func baseDir(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "."
+	}
+	return filepath.Dir(cfg.Path)
+}
+
+func feedConfigs(cfg *config.Config) []watcher.FeedConfig {
+	out := make([]watcher.FeedConfig, len(cfg.Feeds))
+	for i, f := range cfg.Feeds {
+		out[i] = watcher.FeedConfig{Name: f.Name, URL: f.URL, Interval: f.Interval.D(), Tags: f.Tags, Headers: f.Headers}
+	}
+	return out
+}
+
+func (d *daemon) requestReload() {
+	select {
+	case d.reload <- struct{}{}:
+	default:
+	}
+}
+
+// doReload reads the file again; a valid config is applied part by part, an
+// invalid one is logged and the running config stays.
+func (d *daemon) doReload(ctx context.Context) {
+	cfg, err := LoadConfig(d.opts.ConfigPath, d.opts.Getenv)
+	if err != nil {
+		d.reloadOK.Set(0)
+		d.log.Error("config reload failed; keeping the running config", "err", err)
+		return
+	}
+	if d.opts.Mode.watches() {
+		rt, err := compileRoutes(cfg)
+		if err != nil {
+			d.reloadOK.Set(0)
+			d.log.Error("config reload failed; keeping the running config", "err", err)
+			return
+		}
+		// Consumers first: a hit for a newly routed profile must have a
+		// consumer to land in before the new matcher can publish it.
+		if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
+			d.reloadOK.Set(0)
+			d.log.Error("config reload failed; keeping the running config", "err", err)
+			return
+		}
+		d.sink.routes.Store(rt)
+		d.watcher.SetFeeds(feedConfigs(cfg))
+	}
+	if d.engines != nil {
+		if err := d.engines.apply(ctx, cfg); err != nil {
+			d.log.Error("config reload: notifier not started", "err", err)
+		}
+	}
+	d.cfgMu.Lock()
+	d.cfg = cfg
+	d.cfgMu.Unlock()
+	d.reloadOK.Set(1)
+	d.reloadTime.Set(float64(d.opts.Now().Unix()))
+	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "profiles", len(cfg.Profiles), "notifiers", len(cfg.Notifiers))
+}

@@ -1,0 +1,144 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/build"
+)
+
+// ackWait is the consumers' lease on a hit; the engine renews it during
+// slow sends.
+const ackWait = 30 * time.Second
+
+// engines runs one delivery engine per notifier and applies config changes:
+// an unchanged notifier keeps running, a changed one is stopped (its
+// in-flight hits finish or go back to the stream) and started anew.
+type engines struct {
+	bus     *bus.Bus
+	out     io.Writer
+	client  *http.Client
+	log     *slog.Logger
+	metrics *notifier.Metrics
+
+	mu      sync.Mutex
+	running map[string]*runningEngine
+	wg      sync.WaitGroup
+}
+
+type runningEngine struct {
+	cfg      config.Notifier
+	profiles []string
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// ensureConsumers creates or updates every notifier's consumer, so hits
+// published from now on are kept for it even if no engine runs here.
+func ensureConsumers(ctx context.Context, b *bus.Bus, cfg *config.Config) error {
+	for name := range cfg.Notifiers {
+		profiles := profilesFor(cfg, name)
+		if len(profiles) == 0 {
+			continue
+		}
+		if _, err := b.EnsureConsumer(ctx, name, bus.ConsumerOptions{Profiles: profiles, AckWait: ackWait}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply brings the running engines in line with cfg.
+func (e *engines) apply(ctx context.Context, cfg *config.Config) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running == nil {
+		e.running = map[string]*runningEngine{}
+	}
+	for name, r := range e.running {
+		n, ok := cfg.Notifiers[name]
+		if ok && reflect.DeepEqual(n, r.cfg) && slices.Equal(profilesFor(cfg, name), r.profiles) {
+			continue
+		}
+		r.cancel()
+		<-r.done
+		delete(e.running, name)
+	}
+	var firstErr error
+	for name, n := range cfg.Notifiers {
+		if _, ok := e.running[name]; ok {
+			continue
+		}
+		profiles := profilesFor(cfg, name)
+		if len(profiles) == 0 {
+			e.log.Info("notifier has no profiles routed to it", "notifier", name)
+			continue
+		}
+		if err := e.start(ctx, name, n, profiles); err != nil {
+			e.log.Error("start notifier", "notifier", name, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return firstErr
+}
+
+func (e *engines) start(ctx context.Context, name string, n config.Notifier, profiles []string) error {
+	ch, err := build.New(name, n, e.out, e.client)
+	if err != nil {
+		return fmt.Errorf("notifier %q: %w", name, err)
+	}
+	src, err := e.bus.EnsureConsumer(ctx, name, bus.ConsumerOptions{Profiles: profiles, AckWait: ackWait})
+	if err != nil {
+		return err
+	}
+	eng, err := notifier.NewEngine(notifier.EngineOptions{
+		Name:        name,
+		Notifier:    ch,
+		Source:      src,
+		Ledger:      e.bus.Ledger(),
+		Dead:        e.bus.DeadLetters(),
+		MaxAttempts: n.MaxAttempts,
+		Digest:      n.Digest.D(),
+		RateLimit:   n.RateLimit,
+		AckWait:     ackWait,
+		Logger:      e.log.With("notifier", name),
+		Metrics:     e.metrics,
+	})
+	if err != nil {
+		return fmt.Errorf("notifier %q: %w", name, err)
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	r := &runningEngine{cfg: n, profiles: profiles, cancel: cancel, done: make(chan struct{})}
+	e.running[name] = r
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer close(r.done)
+		if err := eng.Run(ectx); err != nil {
+			e.log.Error("notifier stopped", "notifier", name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// stop ends every engine and waits for them.
+func (e *engines) stop() {
+	e.mu.Lock()
+	for _, r := range e.running {
+		r.cancel()
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+}
