@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/hit"
+)
+
+// hookIDs returns the hit ids a webhook recorder received, per title.
+func hookTitles(t *testing.T, r *recorder) map[string]int {
+	t.Helper()
+	bodies, _ := r.snapshot()
+	out := map[string]int{}
+	for _, b := range bodies {
+		var h hit.Hit
+		if err := json.Unmarshal(b, &h); err != nil {
+			t.Fatalf("webhook body: %v", err)
+		}
+		out[h.Profile+": "+h.Item.Title]++
+	}
+	return out
+}
+
+type reloadRig struct {
+	feed    *feedServer
+	hook    *recorder
+	dir     string
+	path    string
+	port    int
+	reload  chan struct{}
+	cancel  context.CancelFunc
+	done    chan error
+	logs    *syncBuffer
+	feedURL string
+	hookURL string
+}
+
+func (r *reloadRig) write(t *testing.T, profiles string, hookTimeout string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+watcher:
+  interval: 1s
+feeds:
+  - url: %s/world.xml
+    name: world
+profiles:
+%s
+notifiers:
+  hook:
+    type: webhook
+    url: %s/hook
+    timeout: %s
+`, filepath.Join(r.dir, "data"), r.port, r.feedURL, profiles, r.hookURL, hookTimeout)
+	// Rename-save, as most editors do.
+	tmp := r.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, r.path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newReloadRig(t *testing.T) *reloadRig {
+	t.Helper()
+	r := &reloadRig{feed: &feedServer{title: "World"}, hook: &recorder{}, dir: t.TempDir(), reload: make(chan struct{}), logs: &syncBuffer{}}
+	fs := httptest.NewServer(r.feed)
+	t.Cleanup(fs.Close)
+	hs := httptest.NewServer(r.hook)
+	t.Cleanup(hs.Close)
+	r.feedURL, r.hookURL = fs.URL, hs.URL
+	r.path = filepath.Join(r.dir, "feedwatch.yaml")
+	r.port = freePort(t)
+	return r
+}
+
+func (r *reloadRig) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() {
+		r.done <- Run(ctx, Options{ConfigPath: r.path, Stdout: io.Discard, Getenv: func(string) string { return "" },
+			Logger: slog.New(slog.NewTextHandler(r.logs, nil)), Reload: r.reload, Ready: ready})
+	}()
+	select {
+	case <-ready:
+	case err := <-r.done:
+		t.Fatalf("daemon exited: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", r.logs.String())
+		}
+	})
+}
+
+func (r *reloadRig) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no stop within 10 s")
+	}
+}
+
+func (r *reloadRig) metric(t *testing.T, name string) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", r.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			return strings.TrimPrefix(l, name+" ")
+		}
+	}
+	return ""
+}
+
+const (
+	xinjiangOnly = "  - name: xinjiang\n    keywords: [Xinjiang]"
+	bothProfiles = xinjiangOnly + "\n  - name: trade-bill\n    keywords: [Trade Bill]"
+	badQuery     = "  - name: xinjiang\n    query: 'Xinjiang AND (camps'"
+)
+
+func TestReloadOnFileEdit(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+
+	now := time.Now()
+	r.feed.add("1", "Xinjiang one", "", now)
+	waitFor(t, "first hit", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang one"] == 1 })
+
+	// A valid edit: a new profile takes effect without a restart.
+	r.write(t, bothProfiles, "10s")
+	waitFor(t, "reload", 10*time.Second, func() bool { return strings.Contains(r.logs.String(), "config reloaded") })
+	r.feed.add("2", "Trade Bill passes", "", now)
+	waitFor(t, "trade-bill hit", 15*time.Second, func() bool { return hookTitles(t, r.hook)["trade-bill: Trade Bill passes"] == 1 })
+
+	// An invalid edit keeps the running config and says so in /metrics.
+	r.write(t, badQuery, "10s")
+	waitFor(t, "failed reload", 10*time.Second, func() bool { return r.metric(t, "feedwatch_config_last_reload_successful") == "0" })
+	if !strings.Contains(r.logs.String(), "column") {
+		t.Errorf("failed reload does not log the problem:\n%s", r.logs.String())
+	}
+	r.feed.add("3", "Trade Bill and Xinjiang", "", now)
+	waitFor(t, "hits under the old config", 15*time.Second, func() bool {
+		h := hookTitles(t, r.hook)
+		return h["trade-bill: Trade Bill and Xinjiang"] == 1 && h["xinjiang: Trade Bill and Xinjiang"] == 1
+	})
+
+	// Delete and recreate: watching goes on.
+	if err := os.Remove(r.path); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	r.write(t, xinjiangOnly, "10s")
+	waitFor(t, "reload after recreate", 10*time.Second, func() bool { return r.metric(t, "feedwatch_config_last_reload_successful") == "1" })
+
+	time.Sleep(1500 * time.Millisecond)
+	for k, n := range hookTitles(t, r.hook) {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+}
+
+// TestManyReloadsWhileHitsFlow reloads 100 times (SIGHUP path), switching
+// the webhook notifier's settings each time so its engine restarts, while
+// new items keep arriving: every hit arrives exactly once.
+func TestManyReloadsWhileHitsFlow(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+
+	const items = 20
+	now := time.Now()
+	go func() {
+		for i := 0; i < items; i++ {
+			r.feed.add(fmt.Sprint("x", i), fmt.Sprintf("Xinjiang story %d", i), "", now)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	for i := 0; i < 100; i++ {
+		r.write(t, xinjiangOnly, fmt.Sprintf("%ds", 10+i%2))
+		r.reload <- struct{}{}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor(t, "all hits", 30*time.Second, func() bool { return len(hookTitles(t, r.hook)) == items })
+	time.Sleep(2 * time.Second)
+	got := hookTitles(t, r.hook)
+	for i := 0; i < items; i++ {
+		if n := got[fmt.Sprintf("xinjiang: Xinjiang story %d", i)]; n != 1 {
+			t.Errorf("story %d delivered %d times", i, n)
+		}
+	}
+}
+
+// TestPostReload checks the HTTP reload trigger.
+func TestPostReload(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/-/reload", r.port), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	waitFor(t, "reload", 10*time.Second, func() bool { return strings.Contains(r.logs.String(), "config reloaded") })
+}
