@@ -128,3 +128,5 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 var errBoom = errors.New("boom")
+
+func itemWith(id, link string) item.Item { return item.Item{ID: id, Link: link} }
