@@ -77,7 +77,12 @@ type Engine struct {
 	o       EngineOptions
 	log     *slog.Logger
 	limiter *rate.Limiter
-	held    atomic.Int64 // messages fetched and not yet settled
+
+	// leases are the messages fetched and not yet settled; one goroutine
+	// extends them all (InProgress) every third of AckWait.
+	leaseMu sync.Mutex
+	leases  map[uint64]Message
+	nextID  uint64
 
 	srcPending atomic.Int64
 	lastAsked  time.Time // only the fetch loop touches it
@@ -126,7 +131,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace}
+	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace, leases: map[uint64]Message{}}
 	if o.RateLimit > 0 {
 		// A burst of one: the limit is a steady pace, as Slack asks.
 		e.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), 1)
@@ -141,6 +146,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	sendCtx, stop := graceContext(ctx, e.grace)
 	defer stop()
 	defer e.o.Metrics.setPending(e.o.Name, 0)
+	stopLeases := e.keepLeases()
+	defer stopLeases()
 	if e.o.Digest > 0 {
 		return e.runDigest(ctx, sendCtx)
 	}
@@ -170,15 +177,40 @@ func graceContext(parent context.Context, grace time.Duration) (context.Context,
 
 // entry is one fetched message and its decoded hit.
 type entry struct {
+	id  uint64 // lease key: Message values need not be comparable
 	msg Message
 	hit hit.Hit
 }
 
 func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 	slots := make(chan struct{}, e.o.MaxInFlight)
+	// With one send at a time the fetch loop delivers itself; with more,
+	// long-lived workers take messages from it.
+	handle := func(en entry) {
+		e.handle(ctx, sendCtx, en)
+		<-slots
+	}
+	var work chan entry
 	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
+	if e.o.MaxInFlight > 1 {
+		work = make(chan entry)
+		for range e.o.MaxInFlight {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for en := range work {
+					handle(en)
+				}
+			}()
+		}
+	}
+	defer func() {
+		if work != nil {
+			close(work)
+		}
+		wg.Wait()
+	}()
+	for ctx.Err() == nil {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -194,8 +226,8 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 				break more
 			}
 		}
-		msgs, err := e.fetch(ctx, n, fetchWait)
-		for i := len(msgs); i < n; i++ {
+		ens, err := e.fetch(ctx, n, fetchWait)
+		for i := len(ens); i < n; i++ {
 			<-slots
 		}
 		if err != nil {
@@ -207,24 +239,32 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 			}
 			continue
 		}
-		for i, m := range msgs {
+		for i, en := range ens {
 			if i >= n {
 				slots <- struct{}{} // the source returned more than asked
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				e.handle(ctx, sendCtx, m)
-			}()
+			if work == nil {
+				handle(en)
+			} else {
+				work <- en
+			}
 		}
 	}
+	return nil
 }
 
-// fetch asks the source and keeps the pending gauge current.
-func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+// fetch asks the source, takes a lease on what it returns and keeps the
+// pending gauge current.
+func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]entry, error) {
 	msgs, err := e.o.Source.Fetch(ctx, n, wait)
-	e.held.Add(int64(len(msgs)))
+	ens := make([]entry, len(msgs))
+	e.leaseMu.Lock()
+	for i, m := range msgs {
+		e.nextID++
+		ens[i] = entry{id: e.nextID, msg: m}
+		e.leases[e.nextID] = m
+	}
+	e.leaseMu.Unlock()
 	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= pendingEvery && ctx.Err() == nil {
 		e.lastAsked = time.Now()
 		if p, perr := pc.Pending(ctx); perr == nil {
@@ -232,16 +272,62 @@ func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]Messag
 		}
 	}
 	e.updatePending()
-	return msgs, err
+	return ens, err
 }
 
 func (e *Engine) updatePending() {
-	e.o.Metrics.setPending(e.o.Name, float64(e.held.Load()+e.srcPending.Load()))
+	if e.o.Metrics == nil {
+		return
+	}
+	e.leaseMu.Lock()
+	held := len(e.leases)
+	e.leaseMu.Unlock()
+	e.o.Metrics.setPending(e.o.Name, float64(int64(held)+e.srcPending.Load()))
 }
 
-func (e *Engine) settled(n int) {
-	e.held.Add(-int64(n))
+// settled drops the leases of messages acked, nakked or terminated.
+func (e *Engine) settled(ens ...entry) {
+	e.leaseMu.Lock()
+	for _, en := range ens {
+		delete(e.leases, en.id)
+	}
+	e.leaseMu.Unlock()
 	e.updatePending()
+}
+
+// keepLeases calls InProgress on every held message each third of
+// AckWait, so hits waiting for a slow send, the rate limit or a digest
+// window are not redelivered meanwhile.
+func (e *Engine) keepLeases() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(e.o.AckWait/3, time.Millisecond))
+		defer t.Stop()
+		var msgs []Message
+		for {
+			select {
+			case <-t.C:
+			case <-done:
+				return
+			}
+			msgs = msgs[:0]
+			e.leaseMu.Lock()
+			for _, m := range e.leases {
+				msgs = append(msgs, m)
+			}
+			e.leaseMu.Unlock()
+			for _, m := range msgs {
+				// An error here is usually a message settled meanwhile.
+				if err := m.InProgress(); err != nil {
+					e.log.Debug("extend hit lease failed", "error", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 // pause logs a fetch failure and waits a moment before the next try;
@@ -259,8 +345,8 @@ func (e *Engine) pause(ctx context.Context, err error) bool {
 }
 
 // handle delivers one message in per-hit mode.
-func (e *Engine) handle(ctx, sendCtx context.Context, m Message) {
-	en, ok := e.accept(sendCtx, m)
+func (e *Engine) handle(ctx, sendCtx context.Context, en entry) {
+	en, ok := e.accept(sendCtx, en)
 	if !ok {
 		return
 	}
@@ -269,10 +355,11 @@ func (e *Engine) handle(ctx, sendCtx context.Context, m Message) {
 
 // accept decodes a message and checks the ledger. It settles (dead letter
 // or ack) what must not be sent and reports whether to send the rest.
-func (e *Engine) accept(ctx context.Context, m Message) (entry, bool) {
+func (e *Engine) accept(ctx context.Context, en entry) (entry, bool) {
+	m := en.msg
 	h, err := decode(m.Data())
 	if err != nil {
-		e.deadLetter(ctx, entry{msg: m}, err)
+		e.deadLetter(ctx, en, err)
 		return entry{}, false
 	}
 	sent, err := e.o.Ledger.Delivered(ctx, e.o.Name, h.ID)
@@ -284,10 +371,11 @@ func (e *Engine) accept(ctx context.Context, m Message) (entry, bool) {
 	if sent {
 		e.ack(ctx, m, h.ID)
 		e.o.Metrics.delivery(e.o.Name, ResultDuplicate)
-		e.settled(1)
+		e.settled(en)
 		return entry{}, false
 	}
-	return entry{msg: m, hit: h}, true
+	en.hit = h
+	return en, true
 }
 
 // decode reads one hit message body.
@@ -325,15 +413,12 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 		return
 	}
 	hits := make([]hit.Hit, len(ens))
-	msgs := make([]Message, len(ens))
 	for i, en := range ens {
-		hits[i], msgs[i] = en.hit, en.msg
+		hits[i] = en.hit
 	}
-	stop := e.keepAlive(msgs)
 	start := time.Now()
 	retry, err := e.notify(sendCtx, hits)
 	e.o.Metrics.observe(e.o.Name, time.Since(start).Seconds())
-	stop()
 	switch {
 	case err == nil:
 		for _, en := range ens {
@@ -343,7 +428,7 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 			e.ack(sendCtx, en.msg, en.hit.ID)
 			e.o.Metrics.delivery(e.o.Name, ResultDelivered)
 		}
-		e.settled(len(ens))
+		e.settled(ens...)
 	case sendCtx.Err() != nil:
 		// Shutdown cut the send: hand the hits back untouched.
 		e.requeue(ens)
@@ -385,7 +470,7 @@ func (e *Engine) failed(ctx context.Context, ens []entry, retry bool, err error)
 			e.log.Warn("nak hit failed", "hit", en.hit.ID, "error", nerr)
 		}
 		e.o.Metrics.delivery(e.o.Name, ResultRetry)
-		e.settled(1)
+		e.settled(en)
 		retried++
 	}
 	if retried > 0 {
@@ -406,7 +491,7 @@ func (e *Engine) deadLetter(ctx context.Context, en entry, cause error) {
 		Attempts: attempts,
 		At:       e.o.Now().UTC(),
 	}
-	defer e.settled(1)
+	defer e.settled(en)
 	if err := e.o.Dead.Dead(ctx, e.o.Name, letter); err != nil {
 		e.log.Error("publish dead letter failed; will retry", "hit", en.hit.ID, "error", err, "cause", cause)
 		if nerr := en.msg.NakWithDelay(e.backoff(attempts, nil)); nerr != nil {
@@ -432,7 +517,7 @@ func (e *Engine) requeue(ens []entry) {
 		}
 		e.o.Metrics.delivery(e.o.Name, ResultRequeued)
 	}
-	e.settled(len(ens))
+	e.settled(ens...)
 }
 
 // backoff is base*2^(attempt-1) capped at MaxBackoff, or the server's
@@ -452,55 +537,19 @@ func (e *Engine) backoff(attempt int, err error) time.Duration {
 	return d
 }
 
-// keepAlive calls InProgress on msgs every third of AckWait until stopped,
-// so a slow send or a digest window keeps its lease.
-func (e *Engine) keepAlive(msgs []Message) (stop func()) {
-	if len(msgs) == 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(max(e.o.AckWait/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				for _, m := range msgs {
-					if err := m.InProgress(); err != nil {
-						e.log.Debug("extend hit lease failed", "error", err)
-					}
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done); wg.Wait() }) }
-}
-
 // runDigest gathers hits for one window, then sends them together. They
-// stay un-acked (their lease kept alive) until the digest is delivered.
+// stay un-acked (their leases kept) until the digest is delivered.
 func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 	var batch []entry
-	var msgs []Message
 	var windowEnd time.Time
-	stopKeep := func() {}
-	defer func() { stopKeep() }()
 	for {
 		if ctx.Err() != nil {
-			stopKeep()
 			e.requeue(batch)
 			return nil
 		}
 		if len(batch) > 0 && !time.Now().Before(windowEnd) {
-			stopKeep()
-			stopKeep = func() {}
-			e.flush(ctx, sendCtx, batch, msgs)
-			batch, msgs = nil, nil
+			e.flush(ctx, sendCtx, batch)
+			batch = nil
 			continue
 		}
 		wait := fetchWait
@@ -519,9 +568,8 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 			}
 			continue
 		}
-		added := false
-		for _, m := range fetched {
-			en, ok := e.accept(sendCtx, m)
+		for _, en := range fetched {
+			en, ok := e.accept(sendCtx, en)
 			if !ok {
 				continue
 			}
@@ -529,25 +577,16 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 				windowEnd = time.Now().Add(e.o.Digest)
 			}
 			batch = append(batch, en)
-			msgs = append(msgs, m)
-			added = true
-		}
-		if added {
-			stopKeep()
-			stopKeep = e.keepAlive(msgs)
 		}
 	}
 }
 
-// flush sends a window's hits, MaxDigest per message, keeping the later
-// chunks' leases alive while the earlier ones go out.
-func (e *Engine) flush(ctx, sendCtx context.Context, batch []entry, msgs []Message) {
+// flush sends a window's hits, MaxDigest per message.
+func (e *Engine) flush(ctx, sendCtx context.Context, batch []entry) {
 	for len(batch) > 0 {
 		n := min(len(batch), MaxDigest)
-		stop := e.keepAlive(msgs[n:])
 		e.deliver(ctx, sendCtx, batch[:n])
-		stop()
-		batch, msgs = batch[n:], msgs[n:]
+		batch = batch[n:]
 	}
 }
 
