@@ -168,7 +168,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			want: []string{
 				`feedwatch.yaml:5: notifiers.s.host: not a key of a slack notifier`,
 				`feedwatch.yaml:6: notifiers.s.chanel: unknown key, did you mean "channel"?`,
-				`feedwatch.yaml:10: notifiers.m.webhook_url: not a key of a email notifier`,
+				`feedwatch.yaml:10: notifiers.m.webhook_url: not a key of an email notifier`,
 			},
 		},
 		{

@@ -301,7 +301,11 @@ func (c *checker) notifier(path string, v any) map[string]any {
 		return c.objectKeys(path, v, notifierType, nil, "")
 	}
 	allowed := append(append([]string{}, notifierCommonKeys...), keys...)
-	return c.objectKeys(path, v, notifierType, allowed, "a "+typ+" notifier")
+	article := "a "
+	if strings.ContainsRune("aeiou", rune(typ[0])) {
+		article = "an "
+	}
+	return c.objectKeys(path, v, notifierType, allowed, article+typ+" notifier")
 }
 
 // knownElsewhere finds the section key a top-level typo may belong to

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNoSecretInProblems loads a config full of secrets, each next to or
+// inside a problem, and checks no secret value reaches any message.
+func TestNoSecretInProblems(t *testing.T) {
+	secrets := []string{
+		"S3CRET-natsurl", "S3CRET-natspw", "S3CRET-natstoken", "S3CRET-feedurl", "S3CRET-header",
+		"S3CRET-header2", "S3CRET-webhook", "S3CRET-token", "S3CRET-pass", "S3CRET-hook", "S3CRET-expanded",
+		"S3CRET-envtoken", "S3CRET-envpw", "S3CRET-nested", "S3CRET-dollar", "S3CRET-listed", "S3CRET-envpath",
+	}
+	body := `nats:
+  url: http://user:S3CRET-natsurl@host:4222
+  password: [S3CRET-natspw]
+  token: {t: S3CRET-natstoken}
+feeds:
+  - url: ftp://example.org/rss?token=S3CRET-feedurl
+    headers:
+      Authorization: Bearer S3CRET-header
+      Bad Name: S3CRET-header2
+      X-List: [S3CRET-listed]
+  - url: "https://example.org/S3CRET-envpath?x"
+    name: tag:bad
+notifiers:
+  s:
+    type: slack
+    webhook_url: https://hooks.slack.example/S3CRET-webhook
+    token: S3CRET-token
+    host: h
+  m:
+    type: email
+    password: ${PW}
+    webhook_url: S3CRET-webhook
+    port: lots
+  w:
+    type: webhook
+    secret: S3CRET-${oops
+    url: [S3CRET-hook]
+  x:
+    type: email
+    password: {nested: S3CRET-nested}
+    secret: S3CRET-dollar
+profiles:
+  - name: Bad
+    notify: [nope]
+`
+	env := map[string]string{
+		"PW":                             "S3CRET-expanded",
+		"FEEDWATCH_NATS_TOKEN":           "S3CRET-envtoken",
+		"FEEDWATCH_NOTIFIERS_X_PASSWORD": "S3CRET-envpw",
+	}
+	// A careless check that quotes a secret is scrubbed too.
+	careless := func(c *Config) []Problem {
+		return []Problem{
+			{Path: "notifiers.s.webhook_url", Msg: "post " + c.Notifiers["s"].WebhookURL + ": 404"},
+			{Path: "notifiers.m.password", Msg: "auth failed for " + c.Notifiers["m"].Password},
+		}
+	}
+	_, err := Load(writeConfig(t, "feedwatch.yaml", body), envMap(env), WithChecks(careless))
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	msg := err.Error()
+	if n := len(problemsOf(t, err)); n < 10 {
+		t.Errorf("want many problems, got %d:\n%s", n, msg)
+	}
+	for _, s := range secrets {
+		if strings.Contains(msg, s) {
+			t.Errorf("secret %q leaked:\n%s", s, msg)
+		}
+	}
+	if !strings.Contains(msg, "[redacted]") {
+		t.Errorf("want the careless check's secrets redacted:\n%s", msg)
+	}
+
+	// Validate on a built config scrubs the same way.
+	c := &Config{Notifiers: map[string]Notifier{"s": {Type: "slack", WebhookURL: "https://hooks/S3CRET-webhook"}}}
+	ps := c.Validate(careless)
+	if strings.Contains(ps.Error(), "S3CRET") {
+		t.Errorf("secret leaked from Validate: %s", ps.Error())
+	}
+}
