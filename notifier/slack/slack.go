@@ -48,6 +48,9 @@ type Config struct {
 	// words already *bold*.
 	Template string
 	Timeout  time.Duration
+	// APIURL is the Web API base for chat.postMessage; "" is Slack's.
+	// For tests and API proxies.
+	APIURL string
 }
 
 // Slack sends hits to one Slack destination.
@@ -77,6 +80,9 @@ func New(cfg Config, client *http.Client) (*Slack, error) {
 	}
 	if u, err := url.Parse(cfg.WebhookURL); err == nil && cfg.WebhookURL != "" {
 		s.secrets = append(s.secrets, u.Path, strings.TrimPrefix(u.Path, "/services/"))
+	}
+	if cfg.APIURL != "" {
+		s.apiURL = cfg.APIURL
 	}
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
