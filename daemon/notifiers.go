@@ -111,7 +111,7 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		Dead:        e.bus.DeadLetters(),
 		MaxAttempts: n.MaxAttempts,
 		Digest:      n.Digest.D(),
-		RateLimit:   n.RateLimit,
+		RateLimit:   build.RateLimit(n),
 		AckWait:     ackWait,
 		Logger:      e.log.With("notifier", name),
 		Metrics:     e.metrics,
