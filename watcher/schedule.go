@@ -84,14 +84,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.running = true
 	w.mu.Unlock()
 
-	s := &scheduler{
-		w:       w,
-		feeds:   make(map[string]*feed),
-		perHost: make(map[string]int),
-		parked:  make(map[string][]*feed),
-		jobs:    make(chan *feed, w.opts.Concurrency),
-		results: make(chan done, w.opts.Concurrency),
-	}
+	s := newScheduler(w)
 	var wg sync.WaitGroup
 	for range w.opts.Concurrency {
 		wg.Add(1)
@@ -139,6 +132,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-w.wake:
 		case <-timer.C:
 		}
+	}
+}
+
+func newScheduler(w *Watcher) *scheduler {
+	return &scheduler{
+		w:       w,
+		feeds:   make(map[string]*feed),
+		perHost: make(map[string]int),
+		parked:  make(map[string][]*feed),
+		jobs:    make(chan *feed, w.opts.Concurrency),
+		results: make(chan done, w.opts.Concurrency),
 	}
 }
 
@@ -238,6 +242,12 @@ func (s *scheduler) applyPending() {
 
 	now := w.now()
 	keep := make(map[string]bool, len(cfgs))
+	added := 0
+	for _, c := range cfgs {
+		if _, ok := s.feeds[feedName(c)]; !ok {
+			added++
+		}
+	}
 	spreadN := 0
 	for _, c := range cfgs {
 		name := feedName(c)
@@ -257,7 +267,7 @@ func (s *scheduler) applyPending() {
 		// state (loaded by the first poll) may push it later. Spreading over
 		// a couple of seconds, not the whole interval, keeps a freshly
 		// configured feed responsive while avoiding a thundering herd.
-		f.due = now.Add(time.Duration(float64(w.opts.startSpread) * float64(spreadN%1000) / 1000))
+		f.due = now.Add(time.Duration(int64(w.opts.startSpread) * int64(spreadN) / int64(added)))
 		spreadN++
 		s.feeds[name] = f
 		heap.Push(&s.h, f)

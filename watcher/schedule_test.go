@@ -1,0 +1,185 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/item"
+)
+
+func newTestScheduler(t *testing.T, conc, perHost int, feeds []FeedConfig) (*scheduler, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{t: t0}
+	w, err := New(Options{
+		Feeds: feeds, Concurrency: conc, PerHost: perHost,
+		Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newScheduler(w)
+	s.applyPending()
+	return s, clock
+}
+
+// started drains the job queue.
+func started(s *scheduler) []*feed {
+	var out []*feed
+	for {
+		select {
+		case f := <-s.jobs:
+			out = append(out, f)
+		default:
+			return out
+		}
+	}
+}
+
+func TestSchedulerLimits(t *testing.T) {
+	var feeds []FeedConfig
+	for i := 0; i < 6; i++ {
+		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("a%d", i), URL: fmt.Sprintf("http://a.example/%d", i)})
+	}
+	for i := 0; i < 3; i++ {
+		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("b%d", i), URL: fmt.Sprintf("http://B.example/%d", i)})
+	}
+	s, clock := newTestScheduler(t, 3, 2, feeds)
+	clock.Add(3 * time.Second) // past the start spread: everything due
+	polls := map[string]int{}
+	for round := 0; round < 20 && len(polls) < len(feeds); round++ {
+		s.dispatch()
+		if s.inFlight > 3 || s.perHost["a.example"] > 2 || s.perHost["b.example"] > 2 {
+			t.Fatalf("limits broken: inFlight %d perHost %v", s.inFlight, s.perHost)
+		}
+		run := started(s)
+		if len(run) == 0 {
+			t.Fatalf("nothing started in round %d (inFlight %d, parked %d)", round, s.inFlight, len(s.parked))
+		}
+		for _, f := range run {
+			polls[f.name]++
+			s.finish(done{f: f, next: clock.Now().Add(time.Hour)})
+		}
+	}
+	for _, fc := range feeds {
+		if polls[fc.Name] != 1 {
+			t.Fatalf("feed %s polled %d times: %v", fc.Name, polls[fc.Name], polls)
+		}
+	}
+	if len(s.h) != len(feeds) || s.inFlight != 0 {
+		t.Fatalf("heap %d inFlight %d", len(s.h), s.inFlight)
+	}
+}
+
+func TestSchedulerStartSpread(t *testing.T) {
+	var feeds []FeedConfig
+	for i := 0; i < 100; i++ {
+		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("http://h%d.example/", i)})
+	}
+	s, _ := newTestScheduler(t, 100, 2, feeds)
+	first, last := s.h[0].due, s.h[0].due
+	for _, f := range s.h {
+		if f.due.Before(first) {
+			first = f.due
+		}
+		if f.due.After(last) {
+			last = f.due
+		}
+	}
+	if !first.Equal(t0) || last.Sub(first) < time.Second || last.Sub(first) > 2*time.Second {
+		t.Fatalf("first polls spread %v..%v", first, last)
+	}
+}
+
+func TestSchedulerReload(t *testing.T) {
+	s, clock := newTestScheduler(t, 4, 2, []FeedConfig{
+		{Name: "a", URL: "http://x.example/a"},
+		{Name: "b", URL: "http://x.example/b"},
+		{Name: "c", URL: "http://x.example/c"},
+	})
+	clock.Add(3 * time.Second)
+	s.dispatch()
+	for _, f := range started(s) {
+		f.st.ETag = "kept"
+		s.finish(done{f: f, next: clock.Now().Add(time.Hour)})
+	}
+	// c is running when the reload arrives.
+	s.feeds["c"].due = clock.Now()
+	s.dispatch() // nothing due except c
+	run := started(s)
+	if len(run) != 1 || run[0].name != "c" {
+		t.Fatalf("started %v", run)
+	}
+	bDue := s.feeds["b"].due
+	s.w.SetFeeds([]FeedConfig{
+		{Name: "b", URL: "http://x.example/b", Tags: []string{"new tag"}}, // unchanged URL
+		{Name: "c", URL: "http://x.example/c2"},                            // URL changed while running
+		{Name: "d", URL: "http://x.example/d"},                             // new
+	})
+	s.applyPending()
+	if _, ok := s.feeds["a"]; ok {
+		t.Fatal("a not removed")
+	}
+	b := s.feeds["b"]
+	if !b.due.Equal(bDue) || b.st.ETag != "kept" || len(b.cfg.Tags) != 1 {
+		t.Fatalf("b: due %v etag %q tags %v", b.due, b.st.ETag, b.cfg.Tags)
+	}
+	c := s.feeds["c"]
+	if c.cfg.URL != "http://x.example/c" || c.pendingCfg == nil {
+		t.Fatal("config of a running feed changed under its worker")
+	}
+	s.finish(done{f: c, next: clock.Now().Add(time.Hour)})
+	if c.cfg.URL != "http://x.example/c2" || c.st.ETag != "" || c.due.After(clock.Now()) {
+		t.Fatalf("c after reload: url %s etag %q due %v", c.cfg.URL, c.st.ETag, c.due)
+	}
+	if d := s.feeds["d"]; d == nil || d.index < 0 {
+		t.Fatal("d not scheduled")
+	}
+	if n := len(s.w.Status()); n != 3 {
+		t.Fatalf("status has %d feeds", n)
+	}
+}
+
+// TestHostileFeedDoesNotStallOthers: a feed that hangs until its timeout
+// occupies one worker; the other feeds are polled meanwhile.
+func TestHostileFeedDoesNotStallOthers(t *testing.T) {
+	release := make(chan struct{})
+	hung := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hung <- struct{}{}
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte("<rss>"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	good := newDocServer(t, rssDoc("1|fresh|http://x/1|"+time.Now().Format(time.RFC1123Z)))
+	sink := &recSink{ch: make(chan item.Item, 1)}
+	w, err := New(Options{
+		Feeds:       []FeedConfig{{Name: "slow", URL: slow.URL}, {Name: "good", URL: good.srv.URL}},
+		Concurrency: 2, Timeout: time.Minute,
+		Sink:        sink, Seen: newMemSeen(), State: newMemState(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = w.Run(ctx) }()
+	<-hung
+	select {
+	case it := <-sink.ch:
+		if it.Title != "fresh" {
+			t.Fatalf("got %q", it.Title)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("good feed starved by the hanging one")
+	}
+}
