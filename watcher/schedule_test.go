@@ -116,8 +116,8 @@ func TestSchedulerReload(t *testing.T) {
 	bDue := s.feeds["b"].due
 	s.w.SetFeeds([]FeedConfig{
 		{Name: "b", URL: "http://x.example/b", Tags: []string{"new tag"}}, // unchanged URL
-		{Name: "c", URL: "http://x.example/c2"},                            // URL changed while running
-		{Name: "d", URL: "http://x.example/d"},                             // new
+		{Name: "c", URL: "http://x.example/c2"},                           // URL changed while running
+		{Name: "d", URL: "http://x.example/d"},                            // new
 	})
 	s.applyPending()
 	if _, ok := s.feeds["a"]; ok {
@@ -165,7 +165,7 @@ func TestHostileFeedDoesNotStallOthers(t *testing.T) {
 	w, err := New(Options{
 		Feeds:       []FeedConfig{{Name: "slow", URL: slow.URL}, {Name: "good", URL: good.srv.URL}},
 		Concurrency: 2, Timeout: time.Minute,
-		Sink:        sink, Seen: newMemSeen(), State: newMemState(),
+		Sink: sink, Seen: newMemSeen(), State: newMemState(),
 	})
 	if err != nil {
 		t.Fatal(err)
