@@ -450,6 +450,11 @@ func classify(ctx context.Context, err error) error {
 	if errors.As(err, &fe) {
 		return fe
 	}
+	// *url.Error repeats the URL, which may carry a token: keep the cause.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	return classifyBody(ctx, err)
 }
 

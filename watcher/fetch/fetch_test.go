@@ -374,3 +374,13 @@ func TestMaxAge(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorsHideURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	u := srv.URL + "/feed?token=s3cret"
+	srv.Close() // connection refused
+	_, err := New(Config{}).Fetch(context.Background(), Request{URL: u})
+	if err == nil || strings.Contains(err.Error(), "s3cret") || kindOf(err) != KindNetwork {
+		t.Fatalf("err %v", err)
+	}
+}
