@@ -32,7 +32,9 @@ type watchOptions struct {
 	// poll is how often to retry watching missing folders and, while any
 	// is unwatched, to check the file directly.
 	poll time.Duration
-	// checked, for tests, runs after each check of the file.
+	// ready and checked, for tests, run once watching has started and
+	// after each check of the file.
+	ready   func()
 	checked func(changed bool)
 }
 
@@ -75,6 +77,9 @@ func watch(ctx context.Context, path string, onChange func(), logger *slog.Logge
 	debounce.Stop()
 	poll := time.NewTicker(o.poll)
 	defer poll.Stop()
+	if o.ready != nil {
+		o.ready()
+	}
 	check := func() {
 		w.sync()
 		changed := w.check()
