@@ -63,7 +63,7 @@ type Config struct {
 type Email struct {
 	cfg    Config
 	addr   string // host:port, what errors name
-	client *gomail.Client
+	opts   []gomail.Option
 	text   *texttemplate.Template
 	html   *htmltemplate.Template
 	policy *bluemonday.Policy
@@ -130,10 +130,21 @@ func newEmail(cfg Config, tlsConf *tls.Config) (*Email, error) {
 		opts = append(opts, gomail.WithSMTPAuth(auth),
 			gomail.WithUsername(cfg.Username), gomail.WithPassword(cfg.Password))
 	}
-	if e.client, err = gomail.NewClient(cfg.Host, opts...); err != nil {
-		return nil, fmt.Errorf("smtp client for %s: %s", e.addr, notifier.Redact(err.Error(), cfg.Password))
+	// A client per send: go-mail's Client caches auth state as it dials,
+	// which is not safe for sends running in parallel.
+	e.opts = opts
+	if _, err := e.newClient(); err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+func (e *Email) newClient() (*gomail.Client, error) {
+	c, err := gomail.NewClient(e.cfg.Host, e.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client for %s: %s", e.addr, notifier.Redact(err.Error(), e.cfg.Password))
+	}
+	return c, nil
 }
 
 // DefaultPort is the submission port for a TLS mode.
@@ -362,9 +373,13 @@ func (e *Email) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	m.SetBodyString(gomail.TypeTextPlain, text)
 	m.AddAlternativeString(gomail.TypeTextHTML, html)
 
+	client, err := e.newClient()
+	if err != nil {
+		return false, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
-	if err := e.client.DialAndSendWithContext(ctx, m); err != nil {
+	if err := client.DialAndSendWithContext(ctx, m); err != nil {
 		return Classify(err), e.errorf("%v", describe(err))
 	}
 	return false, nil

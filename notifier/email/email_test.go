@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -495,5 +496,26 @@ func TestClassify(t *testing.T) {
 		if got := Classify(tt.err); got != tt.want {
 			t.Errorf("Classify(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestEmailConcurrentSends(t *testing.T) {
+	s, _ := startSMTP(t, plain, func(s *smtpServer) { s.user, s.pass = "alerts", password })
+	cfg := configFor(s, TLSNone)
+	cfg.Username, cfg.Password = "alerts", password
+	e := mustNew(t, cfg, nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.Notify(context.Background(), []hit.Hit{sampleHit()}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(s.messages()); n != 8 {
+		t.Errorf("%d messages, want 8", n)
 	}
 }

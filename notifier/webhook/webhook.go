@@ -75,6 +75,11 @@ func New(cfg Config, client *http.Client) (*Webhook, error) {
 	if w.client == nil {
 		w.client = &http.Client{}
 	}
+	// Never follow redirects: a 301/302 turns the POST into a GET, and a
+	// login page's 200 would count as delivered. A 3xx is an error.
+	c := *w.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	w.client = &c
 	if cfg.Template != "" {
 		if w.tmpl, err = parseTemplate(cfg.Template); err != nil {
 			return nil, fmt.Errorf("template: %w", err)

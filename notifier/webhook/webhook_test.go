@@ -167,6 +167,14 @@ func TestWebhookFailures(t *testing.T) {
 				http.Error(w, "no route "+r.URL.String(), http.StatusNotFound)
 			}
 		}, false, 0, "status 404"},
+		{"302 to a login page", func(*receiver) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost {
+					return // the login page answers 200 to the GET
+				}
+				http.Redirect(w, r, "/login", http.StatusFound)
+			}
+		}, false, 0, "status 302"},
 		{"500", func(*receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
 		}, true, 0, "status 500"},
