@@ -11,6 +11,7 @@ type metrics struct {
 	newItems prometheus.Counter
 	duration prometheus.Histogram
 	feeds    prometheus.Gauge
+	lag      prometheus.Histogram
 }
 
 // newMetrics builds the watcher's metrics and registers them when reg is
@@ -34,6 +35,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "feedwatch_feeds",
 			Help: "Feeds configured.",
 		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "feedwatch_schedule_lag_seconds",
+			Help:    "Poll start minus the time the poll was due.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2, 3, 5, 10, 30, 60, 300},
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -49,6 +55,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.feeds, err = register(reg, m.feeds); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(reg, m.lag); err != nil {
 		return nil, err
 	}
 	return m, nil

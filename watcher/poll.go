@@ -44,6 +44,7 @@ var errorsAlreadyRunning = errors.New("watcher: already running")
 func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	started := time.Now()
 	now := w.now()
+	lag := now.Sub(f.due)
 	interval := f.cfg.Interval
 	if interval <= 0 {
 		interval = w.opts.Interval
@@ -61,6 +62,7 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 		return now, false
 	}
 	w.m.polls.WithLabelValues(result).Inc()
+	w.m.lag.Observe(max(lag, 0).Seconds())
 	w.m.duration.Observe(time.Since(started).Seconds())
 	if n > 0 {
 		w.m.newItems.Add(float64(n))

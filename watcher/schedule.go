@@ -248,6 +248,7 @@ func (s *scheduler) applyPending() {
 			added++
 		}
 	}
+	spread := min(max(time.Duration(added)*10*time.Millisecond, w.opts.startSpread), max(w.opts.Interval, w.opts.startSpread))
 	spreadN := 0
 	for _, c := range cfgs {
 		name := feedName(c)
@@ -263,11 +264,13 @@ func (s *scheduler) applyPending() {
 			continue
 		}
 		f := &feed{cfg: c, name: name, host: hostOf(c.URL), index: -1}
-		// A feed is polled within startSpread of being added; its stored
-		// state (loaded by the first poll) may push it later. Spreading over
-		// a couple of seconds, not the whole interval, keeps a freshly
-		// configured feed responsive while avoiding a thundering herd.
-		f.due = now.Add(time.Duration(int64(w.opts.startSpread) * int64(spreadN) / int64(added)))
+		// First polls of added feeds are spread evenly over
+		// clamp(added x 10 ms, 2 s, interval): a handful of feeds (the
+		// offline example, a reload adding one feed) is polled within 2 s;
+		// 50,000 feeds start at 100 polls/s, never spread beyond the
+		// interval. A feed's stored state (loaded at this first visit) may
+		// then push its poll later, to the schedule of the previous run.
+		f.due = now.Add(time.Duration(int64(spread) * int64(spreadN) / int64(added)))
 		spreadN++
 		s.feeds[name] = f
 		heap.Push(&s.h, f)

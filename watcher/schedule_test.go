@@ -75,22 +75,35 @@ func TestSchedulerLimits(t *testing.T) {
 }
 
 func TestSchedulerStartSpread(t *testing.T) {
-	var feeds []FeedConfig
-	for i := 0; i < 100; i++ {
-		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("http://h%d.example/", i)})
+	cases := []struct {
+		n        int
+		min, max time.Duration
+	}{
+		{1, 0, 0},
+		{100, time.Second, 2 * time.Second},
+		{1000, 9 * time.Second, 10 * time.Second},
+		{50000, 4 * time.Minute, 5 * time.Minute}, // capped at the interval
 	}
-	s, _ := newTestScheduler(t, 100, 2, feeds)
-	first, last := s.h[0].due, s.h[0].due
-	for _, f := range s.h {
-		if f.due.Before(first) {
-			first = f.due
-		}
-		if f.due.After(last) {
-			last = f.due
-		}
-	}
-	if !first.Equal(t0) || last.Sub(first) < time.Second || last.Sub(first) > 2*time.Second {
-		t.Fatalf("first polls spread %v..%v", first, last)
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.n), func(t *testing.T) {
+			var feeds []FeedConfig
+			for i := 0; i < c.n; i++ {
+				feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("http://h%d.example/", i)})
+			}
+			s, _ := newTestScheduler(t, 100, 2, feeds)
+			first, last := s.h[0].due, s.h[0].due
+			for _, f := range s.h {
+				if f.due.Before(first) {
+					first = f.due
+				}
+				if f.due.After(last) {
+					last = f.due
+				}
+			}
+			if !first.Equal(t0) || last.Sub(first) < c.min || last.Sub(first) > c.max {
+				t.Fatalf("first polls spread over %v", last.Sub(first))
+			}
+		})
 	}
 }
 
