@@ -1,5 +1,34 @@
 // Package config loads feedwatch's config file into typed structs and
 // validates it, reporting every problem with its key path.
+//
+// Choices a user can see (the README repeats them):
+//
+//   - Syntax by extension: .toml is TOML, .json is JSON, anything else YAML.
+//     Keys are lower-case exactly as documented; an unknown key is an error
+//     naming the nearest known key. An empty file, a file with only
+//     comments, "{}" and any syntax error are errors, never an empty config.
+//   - ${NAME} in any string value is the environment variable; unset or
+//     empty is an error naming the key and the variable. ${NAME:-default}
+//     allows a default (also empty: ${NAME:-}). "$${" writes a literal "${";
+//     a "$" not followed by "{" is left alone, so passwords need no escaping.
+//   - FEEDWATCH_<PATH> overrides any scalar key of data_dir, http, nats and
+//     watcher (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL), and of a
+//     notifier that is in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL;
+//     "." and "-" become "_"). Values from the environment are not expanded.
+//   - Durations are Go durations plus "d" for 24 hours ("90d", "1d12h",
+//     "1.5d"); a bare number other than 0 is an error, its unit unknown.
+//   - Sizes are bytes ("512") or a number with B, KB, MB, GB, TB, all
+//     1024-based; KiB/MiB/GiB/TiB and K/M/G/T mean the same.
+//   - Relative data_dir, nats.creds and nats.tls_* paths resolve against the
+//     config file's folder, as do relative feed paths (in the watcher), so
+//     the daemon does not depend on its working folder.
+//   - A feed without a name is named from its URL's host and path
+//     ("https://www.example.org/world/rss" -> "example-org-world-rss"); two
+//     feeds ending up with one name is an error.
+//   - Email notifiers default to port 587 with tls: starttls (465 with tls:
+//     tls); every notifier to max_attempts: 10.
+//   - Messages never quote the value of a password, token, secret,
+//     webhook_url or header, nor a feed or NATS URL (they may hold tokens).
 package config
 
 import "time"

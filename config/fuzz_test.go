@@ -83,3 +83,20 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"good.yaml", "good.toml", "good.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			getenv := envMap(goodEnv)
+			for b.Loop() {
+				if _, err := Parse("/etc/feedwatch/"+name, data, getenv); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

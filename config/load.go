@@ -343,7 +343,15 @@ func applyEnv(tree map[string]any, getenv func(string) string) map[string]string
 // EnvName is the FEEDWATCH_* variable that overrides a key path:
 // "watcher.per_host" -> FEEDWATCH_WATCHER_PER_HOST.
 func EnvName(path string) string {
-	return "FEEDWATCH_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
+	return "FEEDWATCH_" + strings.Map(func(r rune) rune {
+		switch {
+		case r == '.' || r == '-':
+			return '_'
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		}
+		return r
+	}, path)
 }
 
 func isScalar(t reflect.Type) bool {

@@ -68,9 +68,9 @@ func parseRaw(f format, data []byte) (raw, Problems) {
 		if err := toml.Unmarshal(data, &m); err != nil {
 			var perr toml.ParseError
 			if errors.As(err, &perr) {
-				return r, Problems{{Line: perr.Position.Line, Msg: "invalid TOML: " + perr.Message}}
+				return r, Problems{{Line: perr.Position.Line, Msg: "invalid TOML: " + unquote(perr.Message)}}
 			}
-			return r, Problems{{Msg: "invalid TOML: " + err.Error()}}
+			return r, Problems{{Msg: "invalid TOML: " + unquote(err.Error())}}
 		}
 		top = m
 	case formatJSON:
@@ -108,6 +108,12 @@ func parseRaw(f format, data []byte) (raw, Problems) {
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
+
+// tomlQuoted matches the input fragments TOML errors quote ("expected value
+// but found "hunter2" instead"): they may be an unquoted secret.
+var tomlQuoted = regexp.MustCompile(`"[^"]*"`)
+
+func unquote(msg string) string { return tomlQuoted.ReplaceAllString(msg, `"…"`) }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 

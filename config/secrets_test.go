@@ -84,3 +84,18 @@ profiles:
 		t.Errorf("secret leaked from Validate: %s", ps.Error())
 	}
 }
+
+// TestNoSecretInSyntaxErrors: parsers quote the text they choke on, which
+// may be an unquoted secret.
+func TestNoSecretInSyntaxErrors(t *testing.T) {
+	for name, body := range map[string]string{
+		"feedwatch.toml": "[notifiers.m]\npassword = hunter2secret\n",
+		"feedwatch.yaml": "notifiers:\n  m:\n    password: \"hunter2secret\\q\"\n",
+		"feedwatch.json": `{"notifiers": {"m": {"password": hunter2secret}}}`,
+	} {
+		_, err := Load(writeConfig(t, name, body), nil)
+		if err == nil || strings.Contains(err.Error(), "hunter") {
+			t.Errorf("%s: want a syntax error without the secret, got %v", name, err)
+		}
+	}
+}
