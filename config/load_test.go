@@ -51,7 +51,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			name: "unknown key with suggestion",
 			body: "feeds:\n  - url: https://example.org/rss\nprofiles:\n  - name: a\n    keywords: [x]\n  - name: b\n    keyword: [y]\n",
 			want: []string{
-				`feedwatch.yaml:6: profiles[1]: needs a query or keywords`,
+				`feedwatch.yaml:6: profiles[1]: a profile needs a query or keywords`,
 				`feedwatch.yaml:7: profiles[1].keyword: unknown key, did you mean "keywords"?`,
 			},
 		},

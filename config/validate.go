@@ -33,6 +33,7 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 	if len(v.ps) == 0 {
 		return nil
 	}
+	v.ps = dedupe(v.ps)
 	secrets := secretsOf(c)
 	for i := range v.ps {
 		p := &v.ps[i]
@@ -186,7 +187,7 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 			}
 		}
 		if strings.TrimSpace(pr.Query) == "" && len(pr.Keywords) == 0 {
-			v.add(p, "needs a query or keywords")
+			v.add(p, "a profile needs a query or keywords")
 		}
 		for j, k := range pr.Keywords {
 			if strings.TrimSpace(k) == "" {
@@ -195,7 +196,7 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 		}
 		for j, k := range pr.Exclude {
 			if strings.TrimSpace(k) == "" {
-				v.add(indexPath(p+".exclude", j), "empty entry")
+				v.add(indexPath(p+".exclude", j), "empty keyword")
 			}
 		}
 		for j, ref := range pr.Feeds {
