@@ -115,47 +115,10 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	clean := ck.object("", tree, reflect.TypeFor[Config]())
 	ps = append(ps, ck.ps...)
 
-	// Viper lower-cases every key; header names keep their spelling by
-	// going around it.
-	headers := takeHeaders(clean)
-	// Viper also drops empty maps and splits keys at dots, so each
-	// notifier decodes on its own, keeping its name as written.
-	notifiers, _ := clean["notifiers"].(map[string]any)
-	delete(clean, "notifiers")
-
-	v := viper.New()
-	setDefaults(v)
-	if err := v.MergeConfigMap(clean); err != nil {
-		ps = append(ps, Problem{Msg: "cannot read the settings: " + redact(err.Error(), ck.secrets)})
+	c, decodePs, notifiers := decode(clean, ck.secrets)
+	ps = append(ps, decodePs...)
+	if c == nil {
 		return finish(ps, nil)
-	}
-	var c Config
-	if err := v.UnmarshalExact(&c, viper.DecodeHook(DecodeHook)); err != nil {
-		// The checker already caught every shape problem we know of;
-		// this is a last resort, so scrub whatever mapstructure quotes.
-		ps = append(ps, Problem{Msg: "cannot decode the settings: " + redact(err.Error(), ck.secrets)})
-		return finish(ps, nil)
-	}
-	for _, name := range sortedKeys(notifiers) {
-		var n Notifier
-		nv := viper.New()
-		entry, _ := notifiers[name].(map[string]any)
-		if err := nv.MergeConfigMap(entry); err == nil {
-			err = nv.UnmarshalExact(&n, viper.DecodeHook(DecodeHook))
-			if err != nil {
-				ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact(err.Error(), ck.secrets)})
-				continue
-			}
-		}
-		if c.Notifiers == nil {
-			c.Notifiers = map[string]Notifier{}
-		}
-		c.Notifiers[name] = n
-	}
-	for i := range c.Feeds {
-		if i < len(headers) {
-			c.Feeds[i].Headers = headers[i]
-		}
 	}
 	c.Path = path
 	c.src = src
@@ -178,7 +141,56 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 			}
 		}
 	}
-	return finish(ps, &c)
+	return finish(ps, c)
+}
+
+// decode turns the checked tree into a Config through a fresh viper, with
+// the defaults underneath. It returns the raw notifier entries too, for
+// defaults that depend on which keys were set.
+func decode(clean map[string]any, secrets []string) (*Config, Problems, map[string]any) {
+	var ps Problems
+	// Viper lower-cases every key; header names keep their spelling by
+	// going around it.
+	headers := takeHeaders(clean)
+	// Viper also drops empty maps and splits keys at dots, so each
+	// notifier decodes on its own, keeping its name as written.
+	notifiers, _ := clean["notifiers"].(map[string]any)
+	delete(clean, "notifiers")
+
+	v := viper.New()
+	setDefaults(v)
+	if err := v.MergeConfigMap(clean); err != nil {
+		return nil, Problems{{Msg: "cannot read the settings: " + redact(err.Error(), secrets)}}, nil
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c, viper.DecodeHook(DecodeHook)); err != nil {
+		// The checker already caught every shape problem we know of;
+		// this is a last resort, so scrub whatever mapstructure quotes.
+		return nil, Problems{{Msg: "cannot decode the settings: " + redact(err.Error(), secrets)}}, nil
+	}
+	for _, name := range sortedKeys(notifiers) {
+		var n Notifier
+		nv := viper.New()
+		entry, _ := notifiers[name].(map[string]any)
+		if err := nv.MergeConfigMap(entry); err != nil {
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact(err.Error(), secrets)})
+			continue
+		}
+		if err := nv.UnmarshalExact(&n, viper.DecodeHook(DecodeHook)); err != nil {
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact(err.Error(), secrets)})
+			continue
+		}
+		if c.Notifiers == nil {
+			c.Notifiers = map[string]Notifier{}
+		}
+		c.Notifiers[name] = n
+	}
+	for i := range c.Feeds {
+		if i < len(headers) {
+			c.Feeds[i].Headers = headers[i]
+		}
+	}
+	return &c, ps, notifiers
 }
 
 // source remembers where a loaded config came from.
