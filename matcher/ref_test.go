@@ -85,8 +85,9 @@ func refLeaf(n *node, toks []word, text string) bool {
 			}
 		}
 	case kPhrase:
+		memo := map[[2]int]bool{}
 		for i := range toks {
-			if refPhraseFrom(toks, i, n.words) {
+			if refPhraseFrom(toks, i, n.words, memo) {
 				return true
 			}
 		}
@@ -117,21 +118,27 @@ func refLeaf(n *node, toks []word, text string) bool {
 }
 
 // refPhraseFrom: ws[0] at toks[i], the rest follow with only articles
-// between them.
-func refPhraseFrom(toks []word, i int, ws []string) bool {
+// between them. memo remembers failed (position, words left) pairs, which
+// keeps runs of articles from making the search exponential.
+func refPhraseFrom(toks []word, i int, ws []string, memo map[[2]int]bool) bool {
 	if toks[i].fold != ws[0] {
 		return false
 	}
 	if len(ws) == 1 {
 		return true
 	}
+	key := [2]int{i, len(ws)}
+	if memo[key] {
+		return false
+	}
 	for j := i + 1; j < len(toks); j++ {
-		if refPhraseFrom(toks, j, ws[1:]) {
+		if refPhraseFrom(toks, j, ws[1:], memo) {
 			return true
 		}
 		if !isStop(toks[j].fold) {
-			return false
+			break
 		}
 	}
+	memo[key] = true
 	return false
 }

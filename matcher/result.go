@@ -34,7 +34,7 @@ func (m *Matcher) result(st *state, p int) Result {
 	})
 	res := Result{Profile: prof.name, Index: p}
 	for _, r := range raw {
-		hm := hit.Match{Field: fieldNames[r.field], Text: st.texts[r.field][r.start:r.end], Term: r.term}
+		hm := hit.Match{Field: fieldNames[r.field], Text: collapseSpace(st.texts[r.field][r.start:r.end]), Term: r.term}
 		if !slices.Contains(res.Matches, hm) {
 			res.Matches = append(res.Matches, hm)
 			if len(res.Matches) == maxMatches {
@@ -126,6 +126,7 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 	// Merge overlapping spans and keep those inside the window.
 	slices.SortFunc(spans, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
 	var b strings.Builder
+	b.Grow(end - start + 16)
 	if start > 0 {
 		b.WriteString("…")
 	}
@@ -149,7 +150,62 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 	if end < len(text) {
 		b.WriteString("…")
 	}
+	return collapseSpace(b.String())
+}
+
+// collapseSpace turns runs of whitespace into one space; text that did not
+// go through plaintext.FromHTML may still have newlines and tabs.
+func collapseSpace(s string) string {
+	if isCollapsed(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	prev := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			prev = true
+			continue
+		}
+		if prev && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		prev = false
+		b.WriteRune(r)
+	}
+	if prev {
+		b.WriteByte(' ')
+	}
 	return b.String()
+}
+
+// isCollapsed reports whether s has no whitespace but single spaces.
+func isCollapsed(s string) bool {
+	prev := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			if prev {
+				return false
+			}
+			prev = true
+		case c < ' ' || c >= utf8.RuneSelf && !collapsedRune(s, i):
+			return false
+		default:
+			prev = false
+		}
+	}
+	return true
+}
+
+// collapsedRune reports whether the rune starting at s[i] is no space.
+func collapsedRune(s string, i int) bool {
+	if s[i] < 0xC0 {
+		return true // continuation byte, checked with its rune
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return !unicode.IsSpace(r)
 }
 
 // backRunes moves back n runes from byte offset i.

@@ -1,6 +1,8 @@
 package matcher
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -64,9 +66,18 @@ func (sc *scanner) next() (start, end int, fold string, ok bool) {
 			i += size
 			continue
 		}
-		// ASCII fast path: no folding beyond lower-casing.
+		// ASCII fast path: no folding beyond lower-casing. Skip lower-case
+		// letters and digits eight at a time, then go byte by byte.
 		start = i
-		upper := false
+		upper := k == 2
+		i++
+		for i+8 <= len(s) {
+			if m := notLowerOrDigit(load64(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(s) {
 			k = asciiClass[s[i]]
 			if k == 1 {
@@ -96,6 +107,32 @@ func (sc *scanner) next() (start, end int, fold string, ok bool) {
 	}
 	sc.i = i
 	return 0, 0, "", false
+}
+
+// load64 reads eight bytes of s at i (little-endian); i+8 <= len(s).
+func load64(s string, i int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), len(s))[i : i+8])
+}
+
+// load32 reads four bytes of s at i (little-endian); i+4 <= len(s).
+func load32(s string, i int) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s), len(s))[i : i+4])
+}
+
+// notLowerOrDigit returns a mask with the high bit set in every byte of x
+// that is not an ASCII lower-case letter or digit.
+func notLowerOrDigit(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	x7 := x &^ high // no carries between bytes below
+	geA := x7 + ones*(0x80-'a')
+	gtZ := x7 + ones*(0x80-'z'-1)
+	ge0 := x7 + ones*(0x80-'0')
+	gt9 := x7 + ones*(0x80-'9'-1)
+	word := (geA&^gtZ | ge0&^gt9) &^ x
+	return ^word & high
 }
 
 // slowWord finishes a word that starts at start, whose ASCII prefix ends at

@@ -1,0 +1,479 @@
+package matcher
+
+import (
+	"math/bits"
+	"slices"
+	"strings"
+
+	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/plaintext"
+)
+
+// A bloom filter in front of the anchor table: most words of a text are
+// no anchor, and one bit rejects them.
+const bloomBits = 20
+
+func bloomKey(h uint32) uint32 { return h >> (32 - bloomBits) }
+
+// wordHash hashes a folded word with a few loads and one multiplication.
+func wordHash(w string) uint32 {
+	n := len(w)
+	var x uint64
+	switch {
+	case n >= 8:
+		x = load64(w, 0) ^ bits.RotateLeft64(load64(w, n-8), 29)
+	case n >= 4:
+		x = uint64(load32(w, 0)) | uint64(load32(w, n-4))<<32
+	default:
+		x = uint64(w[0]) | uint64(w[n>>1])<<8 | uint64(w[n-1])<<16
+	}
+	x ^= uint64(n) * 0x9E3779B97F4A7C15
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 29
+	x *= 0xc4ceb9fe1a85ec53
+	return uint32(x >> 32)
+}
+
+// Hashes of the articles, so that phrase checks can rule tokens out
+// without folding them again.
+var stopHashes = [3]uint32{wordHash("the"), wordHash("a"), wordHash("an")}
+
+func isStopHash(h uint32) bool {
+	return h == stopHashes[0] || h == stopHashes[1] || h == stopHashes[2]
+}
+
+// anchorID returns the anchor id of folded word w with hash h, or -1.
+func (m *Matcher) anchorID(w string, h uint32) int32 {
+	mask := uint32(len(m.anchorTable) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := m.anchorTable[i]
+		if e.id == 0 {
+			return -1
+		}
+		if e.hash == h && m.anchorWords[e.id-1] == w {
+			return e.id - 1
+		}
+	}
+}
+
+func prefixKey(w string) uint32 {
+	k := uint32(w[0]&31) << 5
+	if len(w) > 1 {
+		k |= uint32(w[1] & 31)
+	}
+	return k
+}
+
+// state is the scratch space of one Match call, pooled.
+type state struct {
+	sc       scanner // tokenizes a field
+	one      scanner // folds one token again, for checks in place
+	texts    [numFields]string
+	toks     []span // every token of the current field
+	hits     []anchorHit
+	termMask []uint8 // term id -> fields it occurred in
+	termCnt  []uint8
+	termHead []int32 // term id -> 1 + index of its latest occurrence
+	touched  []int32
+	occ      []occurrence
+	cand     []bool
+	candList []int32
+	reState  []uint8 // regexp id * numFields + field -> 0 unknown, 1 no, 2 yes
+	reLoc    [][2]int32
+	reUsed   []int32
+	near     []nearTok
+	counts   []int32
+	raw      []rawMatch
+}
+
+// span is a token: its bytes in the text and the hash of its folded form.
+type span struct {
+	start, end int32
+	hash       uint32
+}
+
+// anchorHit is an anchor word found at token tok.
+type anchorHit struct{ tok, anchor int32 }
+
+type occurrence struct {
+	term       int32
+	field      uint8
+	start, end int32
+	next       int32
+}
+
+func (m *Matcher) newState() *state {
+	return &state{
+		sc:       scanner{ft: m.ft},
+		one:      scanner{ft: m.ft},
+		termMask: make([]uint8, len(m.terms)),
+		termCnt:  make([]uint8, len(m.terms)),
+		termHead: make([]int32, len(m.terms)),
+		cand:     make([]bool, len(m.profiles)),
+		reState:  make([]uint8, len(m.regexps)*numFields),
+		reLoc:    make([][2]int32, len(m.regexps)*numFields),
+	}
+}
+
+func (st *state) reset() {
+	for _, t := range st.touched {
+		st.termMask[t] = 0
+		st.termCnt[t] = 0
+		st.termHead[t] = 0
+	}
+	for _, p := range st.candList {
+		st.cand[p] = false
+	}
+	for _, r := range st.reUsed {
+		st.reState[r] = 0
+	}
+	st.touched = st.touched[:0]
+	st.candList = st.candList[:0]
+	st.reUsed = st.reUsed[:0]
+	st.occ = st.occ[:0]
+	st.texts = [numFields]string{}
+}
+
+func (st *state) record(t int32, f int, start, end int32) {
+	mask := st.termMask[t]
+	if mask == 0 {
+		st.touched = append(st.touched, t)
+	}
+	st.termMask[t] = mask | 1<<f
+	if st.termCnt[t] < maxOccPerTerm {
+		st.termCnt[t]++
+		st.occ = append(st.occ, occurrence{term: t, field: uint8(f), start: start, end: end, next: st.termHead[t]})
+		st.termHead[t] = int32(len(st.occ))
+	}
+}
+
+// htmlText is plaintext.FromHTML, skipped for text without markup or
+// entities: whitespace does not matter to the tokenizer, and the output
+// (matches, snippets) collapses it itself.
+func htmlText(s string) string {
+	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
+		return s
+	}
+	return plaintext.FromHTML(s)
+}
+
+// Match returns one Result per matching profile, in profile order.
+func (m *Matcher) Match(it *item.Item) []Result {
+	if len(m.profiles) == 0 {
+		return nil
+	}
+	st := m.pool.Get().(*state)
+	defer func() {
+		st.reset()
+		m.pool.Put(st)
+	}()
+	st.texts[fTitle] = htmlText(it.Title)
+	st.texts[fSummary] = htmlText(it.Summary)
+	st.texts[fContent] = htmlText(it.Content)
+	if m.fields&(1<<fAuthor) != 0 {
+		st.texts[fAuthor] = strings.Join(it.Authors, ", ")
+	}
+	if m.fields&(1<<fCategory) != 0 {
+		st.texts[fCategory] = strings.Join(it.Categories, ", ")
+	}
+	if m.fields&(1<<fLink) != 0 {
+		st.texts[fLink] = it.Link
+	}
+	for f := range numFields {
+		if m.fields&(1<<f) != 0 && st.texts[f] != "" {
+			m.scanField(st, f)
+		}
+	}
+	for _, t := range st.touched {
+		for _, p := range m.termProfs[m.termProfStart[t]:m.termProfStart[t+1]] {
+			if !st.cand[p] {
+				st.cand[p] = true
+				st.candList = append(st.candList, p)
+			}
+		}
+	}
+	for _, p := range m.always {
+		if !st.cand[p] {
+			st.cand[p] = true
+			st.candList = append(st.candList, p)
+		}
+	}
+	slices.Sort(st.candList)
+	var out []Result
+	for _, p := range st.candList {
+		if m.eval(st, &m.profiles[p].root) {
+			out = append(out, m.result(st, int(p)))
+		}
+	}
+	return out
+}
+
+// scanField tokenizes one field, notes the anchor words and prefixes that
+// occur, then checks the terms anchored there.
+func (m *Matcher) scanField(st *state, f int) {
+	text := st.texts[f]
+	toks := st.toks[:0]
+	hits := st.hits[:0]
+	st.sc.reset(text)
+	hasPrefixes := len(m.prefixLens) > 0
+	for {
+		start, end, w, ok := st.sc.next()
+		if !ok {
+			break
+		}
+		h := wordHash(w)
+		if k := bloomKey(h); m.bloom[k/64]&(1<<(k%64)) != 0 {
+			if id := m.anchorID(w, h); id >= 0 {
+				hits = append(hits, anchorHit{tok: int32(len(toks)), anchor: id})
+			}
+		}
+		if hasPrefixes {
+			if k := prefixKey(w); m.prefixBloom[k/64]&(1<<(k%64)) != 0 {
+				for _, l := range m.prefixLens {
+					if l > len(w) {
+						break
+					}
+					if t, ok := m.prefixes[w[:l]]; ok {
+						st.record(t, f, int32(start), int32(end))
+					}
+				}
+			}
+		}
+		toks = append(toks, span{int32(start), int32(end), h})
+	}
+	st.toks, st.hits = toks, hits
+	for _, h := range hits {
+		for _, ti := range m.anchorTerms[m.anchorStart[h.anchor]:m.anchorStart[h.anchor+1]] {
+			t := &m.terms[ti]
+			switch t.kind {
+			case kWord:
+				sp := toks[h.tok]
+				st.record(ti, f, sp.start, sp.end)
+			case kPhrase:
+				if s, e, ok := st.phraseAt(text, int(h.tok), t); ok {
+					st.record(ti, f, s, e)
+				}
+			case kNear:
+				if s, e, ok := st.nearAt(text, int(h.tok), t); ok {
+					st.record(ti, f, s, e)
+				}
+			}
+		}
+	}
+}
+
+// foldTok returns the folded form of token i of text, valid until the
+// next call.
+func (st *state) foldTok(text string, i int) string {
+	sp := st.toks[i]
+	st.one.reset(text[sp.start:sp.end])
+	_, _, w, _ := st.one.next()
+	return w
+}
+
+// phraseAt checks whether phrase t occurs with its anchor word at token p.
+// Between two words of the phrase only articles may stand.
+func (st *state) phraseAt(text string, p int, t *term) (start, end int32, ok bool) {
+	cur := p
+	for k := t.anchor - 1; k >= 0; k-- {
+		e := cur - 1
+		for ; e >= 0; e-- {
+			if st.tokIs(text, e, t.words[k], t.hashes[k]) {
+				break
+			}
+			if !st.tokIsStop(text, e) {
+				return 0, 0, false
+			}
+		}
+		if e < 0 {
+			return 0, 0, false
+		}
+		cur = e
+	}
+	first := cur
+	cur = p
+	for k := t.anchor + 1; k < len(t.words); k++ {
+		e := cur + 1
+		for ; e < len(st.toks); e++ {
+			if st.tokIs(text, e, t.words[k], t.hashes[k]) {
+				break
+			}
+			if !st.tokIsStop(text, e) {
+				return 0, 0, false
+			}
+		}
+		if e >= len(st.toks) {
+			return 0, 0, false
+		}
+		cur = e
+	}
+	return st.toks[first].start, st.toks[cur].end, true
+}
+
+// tokIs reports whether token i is the folded word w with hash h.
+func (st *state) tokIs(text string, i int, w string, h uint32) bool {
+	return st.toks[i].hash == h && st.foldTok(text, i) == w
+}
+
+// tokIsStop reports whether token i is an article.
+func (st *state) tokIsStop(text string, i int) bool {
+	return isStopHash(st.toks[i].hash) && isStop(st.foldTok(text, i))
+}
+
+// nearTok is a token near an anchor that is one of the words of a
+// proximity term (word index w).
+type nearTok struct{ tok, w int32 }
+
+// nearAt checks whether all words of t occur within some window of
+// len(words)+slop tokens around the anchor at token p.
+func (st *state) nearAt(text string, p int, t *term) (start, end int32, ok bool) {
+	w := len(t.words) + t.slop
+	lo, hi := max(0, p-w+1), min(len(st.toks)-1, p+w-1)
+	near := st.near[:0]
+	for i := lo; i <= hi; i++ {
+		for j, tw := range t.words {
+			if st.tokIs(text, i, tw, t.hashes[j]) {
+				near = append(near, nearTok{int32(i), int32(j)})
+			}
+		}
+	}
+	st.near = near
+	// Sliding window over those tokens, counting each word's presence.
+	counts := st.counts[:0]
+	for range t.words {
+		counts = append(counts, 0)
+	}
+	st.counts = counts
+	missing := len(t.words)
+	l := 0
+	for r := range near {
+		if counts[near[r].w] == 0 {
+			missing--
+		}
+		counts[near[r].w]++
+		for missing == 0 {
+			if int(near[r].tok-near[l].tok) < w {
+				return st.toks[near[l].tok].start, st.toks[near[r].tok].end, true
+			}
+			counts[near[l].w]--
+			if counts[near[l].w] == 0 {
+				missing++
+			}
+			l++
+		}
+	}
+	return 0, 0, false
+}
+
+func (m *Matcher) eval(st *state, n *cnode) bool {
+	switch n.kind {
+	case kAnd:
+		for i := range n.kids {
+			if !m.eval(st, &n.kids[i]) {
+				return false
+			}
+		}
+		return true
+	case kOr:
+		for i := range n.kids {
+			if m.eval(st, &n.kids[i]) {
+				return true
+			}
+		}
+		return false
+	case kNot:
+		return !m.eval(st, &n.kids[0])
+	case kRegexp:
+		found := false
+		for f := range numFields {
+			if n.fields&(1<<f) != 0 && m.regexpIn(st, n.id, f) {
+				found = true
+			}
+		}
+		return found
+	}
+	return st.termMask[n.id]&n.fields != 0
+}
+
+// regexpIn runs regexp id over field f once per item, behind its
+// required literal.
+func (m *Matcher) regexpIn(st *state, id int32, f int) bool {
+	slot := int(id)*numFields + f
+	switch st.reState[slot] {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	st.reUsed = append(st.reUsed, int32(slot))
+	st.reState[slot] = 1
+	re := m.regexps[id]
+	text := st.texts[f]
+	if re.lit != "" && !containsFoldASCII(text, re.lit) {
+		return false
+	}
+	loc := re.re.FindStringIndex(text)
+	if loc == nil {
+		return false
+	}
+	st.reState[slot] = 2
+	st.reLoc[slot] = [2]int32{int32(loc[0]), int32(loc[1])}
+	return true
+}
+
+// containsFoldASCII reports whether s contains lit (lower-case ASCII)
+// ignoring the case of ASCII letters.
+func containsFoldASCII(s, lit string) bool {
+	lo := lit[0]
+	up := lo
+	if lo >= 'a' && lo <= 'z' {
+		up = lo - 32
+	}
+	last := len(s) - len(lit)
+	// Next position of the first byte in each case; -1 when none is left.
+	nextLo, nextUp := -2, -2
+	for i := 0; i <= last; {
+		if nextLo != -1 && nextLo < i {
+			nextLo = indexFrom(s[:last+1], lo, i)
+		}
+		if up == lo {
+			nextUp = -1
+		} else if nextUp != -1 && nextUp < i {
+			nextUp = indexFrom(s[:last+1], up, i)
+		}
+		j := nextLo
+		if j < 0 || nextUp >= 0 && nextUp < j {
+			j = nextUp
+		}
+		if j < 0 {
+			return false
+		}
+		if equalFoldASCII(s[j:j+len(lit)], lit) {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+func indexFrom(s string, c byte, from int) int {
+	if k := strings.IndexByte(s[from:], c); k >= 0 {
+		return from + k
+	}
+	return -1
+}
+
+// equalFoldASCII reports whether a equals the lower-case ASCII b, ignoring
+// the case of ASCII letters only.
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x := a[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 32
+		}
+		if x != b[i] {
+			return false
+		}
+	}
+	return true
+}
