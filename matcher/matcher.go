@@ -43,7 +43,7 @@ type Matcher struct {
 	// words of a phrase are compared in place, so common words cost
 	// nothing while tokenizing.
 	anchorWords []string
-	anchorTable []slot  // open addressing: word hash -> anchor id
+	anchorTable []slot   // open addressing: word hash -> anchor id
 	bloom       []uint64 // bloom bit of every anchor word's hash
 	// anchor id -> terms checked when the word occurs (CSR layout).
 	anchorStart []int32
@@ -307,4 +307,3 @@ func triggers(n *cnode) ([]int32, bool) {
 	}
 	return []int32{n.id}, true
 }
-
