@@ -185,8 +185,11 @@ func leadingDecl(b []byte) ([]byte, bool) {
 func rewriteDecl(b []byte) []byte {
 	t := bytes.TrimLeft(b, " \t\r\n")
 	decl, ok := leadingDecl(t)
-	if !ok || xmlDeclEncoding(decl) == "" {
+	if !ok {
 		return b
+	}
+	if label := strings.ToLower(xmlDeclEncoding(decl)); label == "" || label == "utf-8" || label == "utf8" {
+		return b // the XML parser needs no conversion: no copy
 	}
 	const plain = `<?xml version="1.0" encoding="utf-8"?>`
 	rest := t[len(decl):]

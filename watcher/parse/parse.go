@@ -124,7 +124,7 @@ func parseXML(body, prefix []byte, maxItems int) (*Doc, error) {
 		if err != nil {
 			return nil, &Error{Kind: KindBadXML, Err: err}
 		}
-		f, err := (&gofeed.DefaultRSSTranslator{}).Translate(rf)
+		f, err := (&gofeed.DefaultRSSTranslator{DisableContentImageScan: true}).Translate(rf)
 		if err != nil {
 			return nil, &Error{Kind: KindBadXML, Err: err}
 		}
