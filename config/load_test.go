@@ -269,10 +269,15 @@ func TestLoadBadConfigs(t *testing.T) {
 			want: []string{`feedwatch.json:5: feeds[1].tag: unknown key, did you mean "tags"?`},
 		},
 		{
-			name: "TOML problems have no line",
+			name: "TOML problems have lines",
 			file: "feedwatch.toml",
-			body: "[watcher]\nintervall = \"5m\"\n",
-			want: []string{`watcher.intervall: unknown key, did you mean "interval"?`},
+			body: "[watcher]\nintervall = \"5m\"\n\n[[feeds]]\nurl = \"https://example.org/a\"\n\n[[feeds]]\nurl = \"ftp://example.org/b\"\nheaders = { \"A B\" = \"x\" }\n\n[notifiers.\"team-slack\"]\ntype = \"slack\"\nhost = \"h\"\n",
+			want: []string{
+				`feedwatch.toml:2: watcher.intervall: unknown key, did you mean "interval"?`,
+				`feedwatch.toml:8: feeds[1].url: scheme "ftp" is not supported: use http(s)://, file:// or a path`,
+				`feedwatch.toml:9: feeds[1].headers: a header name is empty or holds spaces or colons`,
+				`feedwatch.toml:13: notifiers.team-slack.host: not a key of a slack notifier`,
+			},
 		},
 		{
 			name: "several problems at once",
@@ -726,5 +731,24 @@ func TestWithChecks(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestLoadLinesTOML(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "good.toml"), envMap(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{
+		"watcher.interval":      13,
+		"feeds[1]":              28,
+		"feeds[1].url":          29,
+		"feeds[2]":              32,
+		"profiles[1].notify":    44,
+		"notifiers.me.password": 58,
+	} {
+		if got := c.Line(path); got != want {
+			t.Errorf("Line(%q) = %d, want %d", path, got, want)
+		}
 	}
 }

@@ -73,6 +73,7 @@ func parseRaw(f format, data []byte) (raw, Problems) {
 			return r, Problems{{Msg: "invalid TOML: " + unquote(err.Error())}}
 		}
 		top = m
+		r.lines = tomlLines(data)
 	case formatJSON:
 		if len(bytes.TrimSpace(data)) == 0 {
 			return r, Problems{{Msg: "the file is empty"}}
@@ -314,4 +315,77 @@ func parentPath(path string) string {
 		return ""
 	}
 	return path[:i]
+}
+
+// tomlLines finds the line of each table and key, best effort: BurntSushi/toml
+// keeps no positions. It reads "[table]", "[[array]]" and "key = " lines,
+// skipping multi-line strings; keys inside inline tables get their parent's
+// line through lineNear.
+func tomlLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	counts := map[string]int{}
+	table := ""
+	inString := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		t := strings.TrimSpace(line)
+		if inString != "" {
+			if strings.Count(t, inString)%2 == 1 {
+				inString = ""
+			}
+			continue
+		}
+		switch {
+		case t == "" || t[0] == '#':
+			continue
+		case strings.HasPrefix(t, "[["):
+			end := strings.Index(t, "]]")
+			if end < 0 {
+				continue
+			}
+			name := tomlKey(t[2:end])
+			table = indexPath(name, counts[name])
+			counts[name]++
+			lines[table] = n
+			continue
+		case t[0] == '[':
+			end := strings.IndexByte(t, ']')
+			if end < 0 {
+				continue
+			}
+			table = tomlKey(t[1:end])
+			// A sub-table of the last array entry: [feeds.headers] after
+			// [[feeds]] belongs to feeds[n].
+			if head, rest, ok := strings.Cut(table, "."); ok && counts[head] > 0 {
+				table = indexPath(head, counts[head]-1) + "." + rest
+			}
+			if _, seen := lines[table]; !seen {
+				lines[table] = n
+			}
+			continue
+		}
+		eq := strings.IndexByte(t, '=')
+		if eq <= 0 {
+			continue
+		}
+		p := joinPath(table, tomlKey(t[:eq]))
+		if _, seen := lines[p]; !seen {
+			lines[p] = n
+		}
+		for _, q := range []string{`"""`, `'''`} {
+			if strings.Count(t[eq:], q)%2 == 1 {
+				inString = q
+			}
+		}
+	}
+	return lines
+}
+
+// tomlKey turns a TOML key ("a . b", `"team-slack"`) into a dotted path.
+func tomlKey(s string) string {
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
 }

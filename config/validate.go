@@ -50,7 +50,8 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 }
 
 // Line returns the file line of a key path ("profiles[1].keywords"), 0 if
-// unknown (TOML files, keys set from the environment, built-in configs).
+// unknown (keys set from the environment, configs built in code, keys
+// inside TOML inline tables).
 func (c *Config) Line(path string) int {
 	if c == nil || c.src == nil {
 		return 0
