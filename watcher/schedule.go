@@ -102,7 +102,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		s.applyPending()
 		s.dispatch()
 		wait := time.Hour
-		if len(s.h) > 0 {
+		// With every worker busy only a finished poll can start another:
+		// no timer then (a due heap top would make the loop spin).
+		if len(s.h) > 0 && s.inFlight < w.opts.Concurrency {
 			wait = s.h[0].due.Sub(w.now())
 		}
 		if wait < 0 {
