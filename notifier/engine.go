@@ -230,15 +230,7 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 		for i := len(ens); i < n; i++ {
 			<-slots
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if !e.pause(ctx, err) {
-				return nil
-			}
-			continue
-		}
+		// Messages come first, even with an error: they are leased now.
 		for i, en := range ens {
 			if i >= n {
 				slots <- struct{}{} // the source returned more than asked
@@ -248,6 +240,9 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 			} else {
 				work <- en
 			}
+		}
+		if err != nil && ctx.Err() == nil {
+			e.pause(ctx, err)
 		}
 	}
 	return nil
@@ -330,18 +325,10 @@ func (e *Engine) keepLeases() (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// pause logs a fetch failure and waits a moment before the next try;
-// false means ctx ended.
-func (e *Engine) pause(ctx context.Context, err error) bool {
+// pause logs a fetch failure and waits a moment before the next try.
+func (e *Engine) pause(ctx context.Context, err error) {
 	e.log.Warn("fetch hits failed", "error", err)
-	t := time.NewTimer(e.o.BaseBackoff)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	sleep(ctx, e.o.BaseBackoff)
 }
 
 // handle delivers one message in per-hit mode.
@@ -562,11 +549,8 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 			continue
 		}
 		fetched, err := e.fetch(ctx, min(room, 256), wait)
-		if err != nil {
-			if ctx.Err() == nil {
-				e.pause(ctx, err)
-			}
-			continue
+		if err != nil && ctx.Err() == nil {
+			e.pause(ctx, err)
 		}
 		for _, en := range fetched {
 			en, ok := e.accept(sendCtx, en)

@@ -552,3 +552,50 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// flakySource fails its first fetches, once with a message in hand.
+type flakySource struct {
+	*fakeQueue
+	calls atomic.Int32
+}
+
+func (f *flakySource) Fetch(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+	switch f.calls.Add(1) {
+	case 1:
+		return nil, errors.New("nats: connection closed")
+	case 2:
+		msgs, _ := f.fakeQueue.Fetch(ctx, 1, wait)
+		return msgs, errors.New("nats: partial batch")
+	}
+	return f.fakeQueue.Fetch(ctx, n, wait)
+}
+
+func TestEngineSurvivesFetchErrors(t *testing.T) {
+	for _, digest := range []time.Duration{0, time.Millisecond} {
+		t.Run(fmt.Sprint("digest_", digest), func(t *testing.T) {
+			rec := newRecorder()
+			q := newFakeQueue()
+			for i := range 3 {
+				q.add(testHit(i))
+			}
+			eng, err := NewEngine(EngineOptions{Name: "hook", Notifier: rec, Source: &flakySource{fakeQueue: q},
+				Ledger: newFakeLedger(), Dead: &fakeDead{}, Digest: digest, BaseBackoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- eng.Run(ctx) }()
+			waitFor(t, "acked", q.settledAll)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if rec.count(testHit(i).ID) != 1 {
+					t.Errorf("%s sent %d times", testHit(i).ID, rec.count(testHit(i).ID))
+				}
+			}
+		})
+	}
+}
