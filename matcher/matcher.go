@@ -41,13 +41,14 @@ type Matcher struct {
 	// The dictionary holds only anchor words: for each term the one word
 	// (its rarest) whose occurrence triggers checking the term. The other
 	// words of a phrase are compared in place, so common words cost
-	// nothing while tokenizing.
-	anchorWords []string
-	anchorTable []slot   // open addressing: word hash -> anchor id
-	bloom       []uint64 // bloom bit of every anchor word's hash
-	// anchor id -> terms checked when the word occurs (CSR layout).
-	anchorStart []int32
-	anchorTerms []int32
+	// nothing while tokenizing. A slot carries what confirms the word and
+	// where its entries are, so that a token costs one cache line.
+	anchorTable []slot
+	anchorText  string   // anchor words longer than a slot's head
+	bloom       []uint64 // one bit per anchor word's hash
+	bloomShift  uint32
+	entries     []entry  // the terms anchored at each word, grouped by word
+	hashes      []uint32 // the terms' word hashes, in entry order
 
 	terms []term
 	// term id -> profiles that become candidates (CSR layout).
@@ -88,11 +89,25 @@ type term struct {
 	slop   int
 }
 
-// slot is an entry of the anchor table; id is the anchor id plus one, 0
-// for an empty slot.
+// slot is an entry of the anchor table.
 type slot struct {
-	hash uint32
-	id   int32
+	hash  uint32
+	n     uint32 // length of the word in bytes; 0 marks an empty slot
+	head  uint64 // the word's first 8 bytes, zero-padded
+	tail  int32  // offset of the word in anchorText when n > 8
+	first int32  // the word's entries: entries[first : first+count]
+	count int32
+}
+
+// entry is a term to check where its anchor word occurs, with what the
+// check needs laid out flat.
+type entry struct {
+	term int32
+	hoff int32 // the term's word hashes: hashes[hoff : hoff+n]
+	slop int32
+	kind kind
+	pos  uint8 // index of the anchor among the words
+	n    uint8
 }
 
 // Compile builds one matcher serving all profiles. The error lists every
@@ -128,7 +143,6 @@ func newBuilder() *builder {
 		m: &Matcher{
 			ft:       sharedFoldTable(),
 			prefixes: map[string]int32{},
-			bloom:    make([]uint64, 1<<bloomBits/64),
 		},
 		termIDs:  map[string]int32{},
 		wordUses: map[string]int32{},
@@ -209,6 +223,7 @@ func (b *builder) finish() *Matcher {
 	m := b.m
 	slices.Sort(m.prefixLens)
 	var perAnchor [][]int32
+	var anchorWords []string
 	ids := map[string]int32{}
 	for i := range m.terms {
 		t := &m.terms[i]
@@ -228,26 +243,46 @@ func (b *builder) finish() *Matcher {
 			id = int32(len(perAnchor))
 			ids[w] = id
 			perAnchor = append(perAnchor, nil)
-			m.anchorWords = append(m.anchorWords, w)
-			k := bloomKey(wordHash(w))
-			m.bloom[k/64] |= 1 << (k % 64)
+			anchorWords = append(anchorWords, w)
 		}
 		perAnchor[id] = append(perAnchor[id], int32(i))
 	}
+	bloomBits := 12
+	for bloomBits < 22 && 1<<bloomBits < 16*len(anchorWords) {
+		bloomBits++
+	}
+	m.bloom = make([]uint64, 1<<bloomBits/64)
+	m.bloomShift = uint32(32 - bloomBits)
 	size := 16
-	for size < 2*len(m.anchorWords) {
+	for size < 3*len(anchorWords)/2 {
 		size *= 2
 	}
 	m.anchorTable = make([]slot, size)
-	for id, w := range m.anchorWords {
+	var text strings.Builder
+	for id, w := range anchorWords {
 		h := wordHash(w)
+		k := h >> m.bloomShift
+		m.bloom[k/64] |= 1 << (k % 64)
+		sl := slot{hash: h, n: uint32(len(w)), head: head8(w), first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
+		if len(w) > 8 {
+			sl.tail = int32(text.Len())
+			text.WriteString(w)
+		}
+		for _, ti := range perAnchor[id] {
+			t := &m.terms[ti]
+			m.entries = append(m.entries, entry{term: ti, hoff: int32(len(m.hashes)), slop: int32(t.slop), kind: t.kind, pos: uint8(t.anchor), n: uint8(len(t.words))})
+			m.hashes = append(m.hashes, t.hashes...)
+		}
 		i := int(h) & (size - 1)
-		for m.anchorTable[i].id != 0 {
+		for m.anchorTable[i].n != 0 {
 			i = (i + 1) & (size - 1)
 		}
-		m.anchorTable[i] = slot{hash: h, id: int32(id) + 1}
+		m.anchorTable[i] = sl
 	}
-	m.anchorStart, m.anchorTerms = flatten(perAnchor)
+	m.anchorText = text.String()
+	for i := range m.terms {
+		m.terms[i].hashes = nil // in m.hashes now
+	}
 	m.termProfStart, m.termProfs = flatten(b.trig)
 	m.pool.New = func() any { return m.newState() }
 	return m

@@ -40,6 +40,7 @@ func fieldByName(name string) (int, bool) {
 const (
 	maxDepth    = 100
 	maxSlop     = 1000
+	maxWords    = 64 // words in one phrase
 	maxQueryLen = 10000
 )
 
@@ -320,6 +321,9 @@ func termNode(ft *foldTable, w string, start int) (*node, error) {
 	if len(ws) == 0 {
 		return nil, &SyntaxError{Column: start + 1, Msg: fmt.Sprintf("%q has no letters or digits", w)}
 	}
+	if len(ws) > maxWords {
+		return nil, &SyntaxError{Column: start + 1, Msg: fmt.Sprintf("a phrase may have at most %d words", maxWords)}
+	}
 	if prefix {
 		if len(ws) > 1 {
 			return nil, &SyntaxError{Column: start + 1, Msg: fmt.Sprintf("a trailing * needs a single word: %q", w)}
@@ -357,6 +361,9 @@ func (p *parser) phrase() (*node, error) {
 	ws := foldWords(p.ft, body)
 	if len(ws) == 0 {
 		return nil, p.errAt(start, "phrase has no letters or digits")
+	}
+	if len(ws) > maxWords {
+		return nil, p.errAt(start, "a phrase may have at most %d words", maxWords)
 	}
 	n := &node{kind: kPhrase, words: ws}
 	if p.pos < len(p.src) && p.src[p.pos] == '~' {

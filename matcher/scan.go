@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"math/bits"
 	"slices"
 	"strings"
 
@@ -9,29 +8,21 @@ import (
 	"github.com/feedwatch/feedwatch/plaintext"
 )
 
-// A bloom filter in front of the anchor table: most words of a text are
-// no anchor, and one bit rejects them.
-const bloomBits = 20
-
-func bloomKey(h uint32) uint32 { return h >> (32 - bloomBits) }
-
-// wordHash hashes a folded word with a few loads and one multiplication.
-func wordHash(w string) uint32 {
-	n := len(w)
-	var x uint64
-	switch {
-	case n >= 8:
-		x = load64(w, 0) ^ bits.RotateLeft64(load64(w, n-8), 29)
-	case n >= 4:
-		x = uint64(load32(w, 0)) | uint64(load32(w, n-4))<<32
-	default:
-		x = uint64(w[0]) | uint64(w[n>>1])<<8 | uint64(w[n-1])<<16
+// prefixKey is the bloom key of a word for the prefix table: its first two
+// bytes.
+func prefixKey(w string) uint32 {
+	k := uint32(w[0]&31) << 5
+	if len(w) > 1 {
+		k |= uint32(w[1] & 31)
 	}
-	x ^= uint64(n) * 0x9E3779B97F4A7C15
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 29
-	x *= 0xc4ceb9fe1a85ec53
-	return uint32(x >> 32)
+	return k
+}
+
+// wordHash hashes a folded word: its length and first eight bytes, with
+// one multiplication. Words that share both collide, which the anchor
+// table and the phrase checks resolve by comparing the words.
+func wordHash(w string) uint32 {
+	return uint32((head8(w) ^ uint64(len(w))<<58) * 0x9E3779B97F4A7C15 >> 32)
 }
 
 // Hashes of the articles, so that phrase checks can rule tokens out
@@ -42,26 +33,35 @@ func isStopHash(h uint32) bool {
 	return h == stopHashes[0] || h == stopHashes[1] || h == stopHashes[2]
 }
 
-// anchorID returns the anchor id of folded word w with hash h, or -1.
-func (m *Matcher) anchorID(w string, h uint32) int32 {
-	mask := uint32(len(m.anchorTable) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		e := m.anchorTable[i]
-		if e.id == 0 {
-			return -1
-		}
-		if e.hash == h && m.anchorWords[e.id-1] == w {
-			return e.id - 1
-		}
+// head8 packs the first 8 bytes of w into a word. For shorter words it is
+// one-to-one given the length, which is all the anchor table needs.
+func head8(w string) uint64 {
+	n := len(w)
+	switch {
+	case n >= 8:
+		return load64(w, 0)
+	case n >= 4:
+		// Two overlapping loads, the second shifted into place.
+		return uint64(load32(w, 0)) | uint64(load32(w, n-4))<<(8*(n-4))
+	case n > 0:
+		return uint64(w[0]) | uint64(w[n/2])<<8 | uint64(w[n-1])<<16
 	}
+	return 0
 }
 
-func prefixKey(w string) uint32 {
-	k := uint32(w[0]&31) << 5
-	if len(w) > 1 {
-		k |= uint32(w[1] & 31)
+// lookup returns the anchor slot of folded word w with hash h, or nil.
+func (m *Matcher) lookup(w string, h uint32) *slot {
+	mask := uint32(len(m.anchorTable) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &m.anchorTable[i]
+		if sl.n == 0 {
+			return nil
+		}
+		if sl.hash == h && int(sl.n) == len(w) && sl.head == head8(w) &&
+			(len(w) <= 8 || m.anchorText[sl.tail+8:sl.tail+int32(sl.n)] == w[8:]) {
+			return sl
+		}
 	}
-	return k
 }
 
 // state is the scratch space of one Match call, pooled.
@@ -92,8 +92,8 @@ type span struct {
 	hash       uint32
 }
 
-// anchorHit is an anchor word found at token tok.
-type anchorHit struct{ tok, anchor int32 }
+// anchorHit is an anchor word found at token tok, with its entries.
+type anchorHit struct{ tok, first, count int32 }
 
 type occurrence struct {
 	term       int32
@@ -222,9 +222,9 @@ func (m *Matcher) scanField(st *state, f int) {
 			break
 		}
 		h := wordHash(w)
-		if k := bloomKey(h); m.bloom[k/64]&(1<<(k%64)) != 0 {
-			if id := m.anchorID(w, h); id >= 0 {
-				hits = append(hits, anchorHit{tok: int32(len(toks)), anchor: id})
+		if k := h >> m.bloomShift; m.bloom[k/64]&(1<<(k%64)) != 0 {
+			if sl := m.lookup(w, h); sl != nil {
+				hits = append(hits, anchorHit{tok: int32(len(toks)), first: sl.first, count: sl.count})
 			}
 		}
 		if hasPrefixes {
@@ -243,19 +243,19 @@ func (m *Matcher) scanField(st *state, f int) {
 	}
 	st.toks, st.hits = toks, hits
 	for _, h := range hits {
-		for _, ti := range m.anchorTerms[m.anchorStart[h.anchor]:m.anchorStart[h.anchor+1]] {
-			t := &m.terms[ti]
-			switch t.kind {
+		for i := h.first; i < h.first+h.count; i++ {
+			e := &m.entries[i]
+			switch e.kind {
 			case kWord:
 				sp := toks[h.tok]
-				st.record(ti, f, sp.start, sp.end)
+				st.record(e.term, f, sp.start, sp.end)
 			case kPhrase:
-				if s, e, ok := st.phraseAt(text, int(h.tok), t); ok {
-					st.record(ti, f, s, e)
+				if s, en, ok := st.phraseAt(m, text, int(h.tok), e); ok {
+					st.record(e.term, f, s, en)
 				}
 			case kNear:
-				if s, e, ok := st.nearAt(text, int(h.tok), t); ok {
-					st.record(ti, f, s, e)
+				if s, en, ok := st.nearAt(m, text, int(h.tok), e); ok {
+					st.record(e.term, f, s, en)
 				}
 			}
 		}
@@ -271,48 +271,52 @@ func (st *state) foldTok(text string, i int) string {
 	return w
 }
 
-// phraseAt checks whether phrase t occurs with its anchor word at token p.
-// Between two words of the phrase only articles may stand.
-func (st *state) phraseAt(text string, p int, t *term) (start, end int32, ok bool) {
+// phraseAt checks whether the phrase of entry e occurs with its anchor
+// word at token p. Between two words of the phrase only articles may
+// stand. Tokens are compared by hash first; the words themselves are read
+// only when a hash matches.
+func (st *state) phraseAt(m *Matcher, text string, p int, e *entry) (start, end int32, ok bool) {
+	hs := m.hashes[e.hoff : e.hoff+int32(e.n)]
 	cur := p
-	for k := t.anchor - 1; k >= 0; k-- {
-		e := cur - 1
-		for ; e >= 0; e-- {
-			if st.tokIs(text, e, t.words[k], t.hashes[k]) {
+	for k := int(e.pos) - 1; k >= 0; k-- {
+		i := cur - 1
+		for ; i >= 0; i-- {
+			if st.tokIs(m, text, i, e, k, hs[k]) {
 				break
 			}
-			if !st.tokIsStop(text, e) {
+			if !st.tokIsStop(text, i) {
 				return 0, 0, false
 			}
 		}
-		if e < 0 {
+		if i < 0 {
 			return 0, 0, false
 		}
-		cur = e
+		cur = i
 	}
 	first := cur
 	cur = p
-	for k := t.anchor + 1; k < len(t.words); k++ {
-		e := cur + 1
-		for ; e < len(st.toks); e++ {
-			if st.tokIs(text, e, t.words[k], t.hashes[k]) {
+	for k := int(e.pos) + 1; k < len(hs); k++ {
+		i := cur + 1
+		for ; i < len(st.toks); i++ {
+			if st.tokIs(m, text, i, e, k, hs[k]) {
 				break
 			}
-			if !st.tokIsStop(text, e) {
+			if !st.tokIsStop(text, i) {
 				return 0, 0, false
 			}
 		}
-		if e >= len(st.toks) {
+		if i >= len(st.toks) {
 			return 0, 0, false
 		}
-		cur = e
+		cur = i
 	}
 	return st.toks[first].start, st.toks[cur].end, true
 }
 
-// tokIs reports whether token i is the folded word w with hash h.
-func (st *state) tokIs(text string, i int, w string, h uint32) bool {
-	return st.toks[i].hash == h && st.foldTok(text, i) == w
+// tokIs reports whether token i is word k of the entry's term, whose hash
+// is h.
+func (st *state) tokIs(m *Matcher, text string, i int, e *entry, k int, h uint32) bool {
+	return st.toks[i].hash == h && st.foldTok(text, i) == m.terms[e.term].words[k]
 }
 
 // tokIsStop reports whether token i is an article.
@@ -326,13 +330,14 @@ type nearTok struct{ tok, w int32 }
 
 // nearAt checks whether all words of t occur within some window of
 // len(words)+slop tokens around the anchor at token p.
-func (st *state) nearAt(text string, p int, t *term) (start, end int32, ok bool) {
-	w := len(t.words) + t.slop
+func (st *state) nearAt(m *Matcher, text string, p int, e *entry) (start, end int32, ok bool) {
+	hs := m.hashes[e.hoff : e.hoff+int32(e.n)]
+	w := len(hs) + int(e.slop)
 	lo, hi := max(0, p-w+1), min(len(st.toks)-1, p+w-1)
 	near := st.near[:0]
 	for i := lo; i <= hi; i++ {
-		for j, tw := range t.words {
-			if st.tokIs(text, i, tw, t.hashes[j]) {
+		for j, h := range hs {
+			if st.tokIs(m, text, i, e, j, h) {
 				near = append(near, nearTok{int32(i), int32(j)})
 			}
 		}
@@ -340,11 +345,11 @@ func (st *state) nearAt(text string, p int, t *term) (start, end int32, ok bool)
 	st.near = near
 	// Sliding window over those tokens, counting each word's presence.
 	counts := st.counts[:0]
-	for range t.words {
+	for range hs {
 		counts = append(counts, 0)
 	}
 	st.counts = counts
-	missing := len(t.words)
+	missing := len(hs)
 	l := 0
 	for r := range near {
 		if counts[near[r].w] == 0 {
