@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/hit"
@@ -202,6 +201,9 @@ type ConsumerOptions struct {
 	Profiles    []string
 	AckWait     time.Duration
 	MaxInFlight int
+	// Buffer is how many hits the client holds ahead of the engine
+	// (default 16); their AckWait runs while they wait.
+	Buffer int
 }
 
 // EnsureConsumer creates or updates the durable consumer notify-<name>,
@@ -248,37 +250,82 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 	if err != nil {
 		return nil, fmt.Errorf("consumer for notifier %q: %w", name, err)
 	}
-	return &Source{c: c}, nil
+	buf := o.Buffer
+	if buf <= 0 {
+		buf = 16
+	}
+	return &Source{c: c, buffer: buf}, nil
 }
 
-// Source implements notifier.Source over a pull consumer.
-type Source struct{ c jetstream.Consumer }
+// Source implements notifier.Source over a pull consumer. It keeps one
+// streaming pull open, so a hit reaches the engine as soon as it is stored,
+// without waiting for a batch to fill.
+type Source struct {
+	c      jetstream.Consumer
+	buffer int
+
+	mu sync.Mutex
+	it jetstream.MessagesContext
+}
 
 var _ notifier.Source = (*Source)(nil)
 
-// Fetch waits up to maxWait for at most n messages.
+func (s *Source) iter() (jetstream.MessagesContext, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.it == nil {
+		it, err := s.c.Messages(jetstream.PullMaxMessages(s.buffer))
+		if err != nil {
+			return nil, err
+		}
+		s.it = it
+	}
+	return s.it, nil
+}
+
+// Fetch waits up to maxWait for a message and returns it with whatever else
+// is already buffered, at most n.
 func (s *Source) Fetch(ctx context.Context, n int, maxWait time.Duration) ([]notifier.Message, error) {
 	if maxWait <= 0 {
 		maxWait = time.Second
 	}
-	// The deadline becomes the pull request's expiry; ctx ending cancels it.
-	fctx, cancel := context.WithTimeout(ctx, maxWait)
-	defer cancel()
-	batch, err := s.c.Fetch(n, jetstream.FetchContext(fctx))
+	it, err := s.iter()
 	if err != nil {
-		if ctx.Err() != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	m, err := it.Next(jetstream.NextContext(wctx))
+	if err != nil {
+		if wctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	var out []notifier.Message
-	for m := range batch.Messages() {
-		out = append(out, &message{m: m})
+	return []notifier.Message{&message{m: m}}, nil
+}
+
+// Close ends the streaming pull and hands buffered, unhandled hits back to
+// the stream at once, so a restarted engine gets them without waiting for
+// AckWait.
+func (s *Source) Close() {
+	s.mu.Lock()
+	it := s.it
+	s.it = nil
+	s.mu.Unlock()
+	if it == nil {
+		return
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		return out, fmt.Errorf("fetch: %w", err)
+	it.Drain()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		m, err := it.Next(jetstream.NextContext(ctx))
+		cancel()
+		if err != nil {
+			return
+		}
+		_ = m.Nak()
 	}
-	return out, nil
 }
 
 type message struct{ m jetstream.Msg }
