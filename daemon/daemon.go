@@ -56,16 +56,10 @@ type Options struct {
 }
 
 // LoadConfig reads and fully validates the config at path: structure, and
-// what only the matcher and the notifier channels can check.
-func LoadConfig(path string, getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(path, getenv)
-	if err != nil {
-		return nil, err
-	}
-	if ps := cfg.Validate(checkProfiles, checkNotifiers); len(ps) > 0 {
-		return nil, ps
-	}
-	return cfg, nil
+// what only the matcher and the notifier channels can check, every problem
+// at once.
+func LoadConfig(path string, getenv func(string) string, version string) (*config.Config, error) {
+	return config.Load(path, getenv, config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version))
 }
 
 type daemon struct {
@@ -100,7 +94,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 8 * time.Second
 	}
-	cfg, err := LoadConfig(o.ConfigPath, o.Getenv)
+	cfg, err := LoadConfig(o.ConfigPath, o.Getenv, o.Version)
 	if err != nil {
 		return err
 	}
@@ -290,7 +284,7 @@ func (d *daemon) requestReload() {
 // doReload reads the file again; a valid config is applied part by part, an
 // invalid one is logged and the running config stays.
 func (d *daemon) doReload(ctx context.Context) {
-	cfg, err := LoadConfig(d.opts.ConfigPath, d.opts.Getenv)
+	cfg, err := LoadConfig(d.opts.ConfigPath, d.opts.Getenv, d.opts.Version)
 	if err != nil {
 		d.reloadOK.Set(0)
 		d.log.Error("config reload failed; keeping the running config", "err", err)

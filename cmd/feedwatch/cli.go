@@ -174,7 +174,7 @@ func checkCmd(e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := daemon.LoadConfig(path, e.getenv)
+			cfg, err := daemon.LoadConfig(path, e.getenv, version)
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				for _, p := range ps {
@@ -200,7 +200,7 @@ func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := daemon.LoadConfig(path, e.getenv)
+			cfg, err := daemon.LoadConfig(path, e.getenv, version)
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,7 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
-		cfg, err = daemon.LoadConfig(path, e.getenv)
+		cfg, err = daemon.LoadConfig(path, e.getenv, version)
 	}
 	if query != "" {
 		if err := matcher.ParseQuery(query); err != nil {

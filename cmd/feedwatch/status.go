@@ -24,7 +24,7 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := daemon.LoadConfig(path, e.getenv)
+			cfg, err := daemon.LoadConfig(path, e.getenv, version)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func healthcheckCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := daemon.LoadConfig(path, e.getenv)
+			cfg, err := daemon.LoadConfig(path, e.getenv, version)
 			if err != nil {
 				return err
 			}
