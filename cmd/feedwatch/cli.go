@@ -138,6 +138,16 @@ func (g *globals) configPath(e env) (string, error) {
 	return config.Find(g.config, e.getenv)
 }
 
+// loadConfig finds and fully validates the config file.
+func (g *globals) loadConfig(e env) (*config.Config, string, error) {
+	path, err := g.configPath(e)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := daemon.LoadConfig(path, e.getenv, version)
+	return cfg, path, err
+}
+
 func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.Mode, short string) *cobra.Command {
 	return &cobra.Command{
 		Use: name, Short: short, Args: args(cobra.NoArgs),
@@ -170,11 +180,7 @@ func checkCmd(e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "check", Short: "Validate the config: exit 0, or print every problem and exit 1", Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := g.configPath(e)
-			if err != nil {
-				return err
-			}
-			cfg, err := daemon.LoadConfig(path, e.getenv, version)
+			cfg, path, err := g.loadConfig(e)
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				for _, p := range ps {
@@ -196,11 +202,7 @@ func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "send-test NOTIFIER", Short: "Deliver one sample hit through a notifier and report the result", Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			path, err := g.configPath(e)
-			if err != nil {
-				return err
-			}
-			cfg, err := daemon.LoadConfig(path, e.getenv, version)
+			cfg, path, err := g.loadConfig(e)
 			if err != nil {
 				return err
 			}

@@ -20,11 +20,7 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "status", Short: "Print the running daemon's feeds and profiles (from http.listen's /api/status)", Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := g.configPath(e)
-			if err != nil {
-				return err
-			}
-			cfg, err := daemon.LoadConfig(path, e.getenv, version)
+			cfg, _, err := g.loadConfig(e)
 			if err != nil {
 				return err
 			}
@@ -80,11 +76,7 @@ func healthcheckCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "healthcheck", Short: "Exit 0 when the running daemon answers /healthz", Args: args(cobra.NoArgs), Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := g.configPath(e)
-			if err != nil {
-				return err
-			}
-			cfg, err := daemon.LoadConfig(path, e.getenv, version)
+			cfg, _, err := g.loadConfig(e)
 			if err != nil {
 				return err
 			}
