@@ -405,6 +405,9 @@ notifiers:
 	if code, m := get("/metrics"); code != 200 || !strings.Contains(m, `feedwatch_hits_total{profile="xinjiang"} 1`) {
 		t.Errorf("/metrics lacks the hit count:\n%s", m)
 	}
+	if code, body := get("/api/status"); code != 200 || !strings.Contains(body, `"delivered": 2`) || !strings.Contains(body, `"name": "world"`) {
+		t.Errorf("/api/status:\n%s", body)
+	}
 	d.stop(t)
 
 	// A restart on the same data_dir sends nothing again.

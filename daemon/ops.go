@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/feedwatch/feedwatch/notifier"
 )
 
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
@@ -48,10 +50,62 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 
 // Status is the body of /api/status.
 type Status struct {
-	Mode     string                  `json:"mode"`
-	Ready    bool                    `json:"ready"`
-	Feeds    []FeedStatus            `json:"feeds"`
-	Profiles map[string]ProfileStats `json:"profiles"`
+	Mode      string                   `json:"mode"`
+	Ready     bool                     `json:"ready"`
+	Feeds     []FeedStatus             `json:"feeds"`
+	Profiles  map[string]ProfileStats  `json:"profiles"`
+	Notifiers map[string]NotifierStats `json:"notifiers"`
+}
+
+// NotifierStats counts one notifier's deliveries since the process started.
+type NotifierStats struct {
+	Delivered float64 `json:"delivered"`
+	Failed    float64 `json:"failed"` // attempts that will be retried
+	Dead      float64 `json:"dead"`
+	Pending   float64 `json:"pending"`
+}
+
+// notifierStats reads the delivery metrics back from the registry: they are
+// the one record of these counts, so status cannot disagree with /metrics.
+func (d *daemon) notifierStats(names []string) map[string]NotifierStats {
+	out := make(map[string]NotifierStats, len(names))
+	for _, n := range names {
+		out[n] = NotifierStats{}
+	}
+	mfs, err := d.reg.Gather()
+	if err != nil {
+		return out
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			name, ok := labels["notifier"]
+			if !ok {
+				continue
+			}
+			st := out[name]
+			switch mf.GetName() {
+			case "feedwatch_deliveries_total":
+				switch labels["result"] {
+				case notifier.ResultDelivered, notifier.ResultDuplicate:
+					st.Delivered += m.GetCounter().GetValue()
+				case notifier.ResultRetry:
+					st.Failed += m.GetCounter().GetValue()
+				}
+			case "feedwatch_dead_letters_total":
+				st.Dead += m.GetCounter().GetValue()
+			case "feedwatch_notify_pending":
+				st.Pending = m.GetGauge().GetValue()
+			default:
+				continue
+			}
+			out[name] = st
+		}
+	}
+	return out
 }
 
 // FeedStatus is one feed in /api/status.
@@ -82,6 +136,13 @@ func (d *daemon) status() Status {
 			s.Profiles[p.Name] = ProfileStats{}
 		}
 	}
+	names := make([]string, 0, len(d.cfg.Notifiers))
+	for n := range d.cfg.Notifiers {
+		names = append(names, n)
+	}
 	d.cfgMu.Unlock()
+	if d.opts.Mode.notifies() {
+		s.Notifiers = d.notifierStats(names)
+	}
 	return s
 }

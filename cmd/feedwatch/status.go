@@ -58,6 +58,18 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 				p := st.Profiles[n]
 				fmt.Fprintf(tw, "%s\t%d\t%s\n", n, p.Hits, when(p.LastHit))
 			}
+			if len(st.Notifiers) > 0 {
+				fmt.Fprintln(tw, "\nNOTIFIER\tDELIVERED\tFAILED\tDEAD\tPENDING")
+				names = names[:0]
+				for n := range st.Notifiers {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					x := st.Notifiers[n]
+					fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\n", n, x.Delivered, x.Failed, x.Dead, x.Pending)
+				}
+			}
 			return tw.Flush()
 		},
 	}
