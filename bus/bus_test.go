@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -151,5 +152,47 @@ func TestKVKey(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	if got := redactURL("nats://user:pw@host:4222"); got != "nats://***@host:4222" {
 		t.Fatal(got)
+	}
+}
+
+func BenchmarkMarkSeen20(b *testing.B) {
+	ctx := context.Background()
+	bs, err := Open(ctx, Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	s := bs.Seen()
+	keys := make([]string, 20)
+	for i := 0; i < b.N; i++ {
+		for j := range keys {
+			keys[j] = "k" + strconv.Itoa(i) + "_" + strconv.Itoa(j)
+		}
+		if err := s.MarkSeen(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSeen20(b *testing.B) {
+	ctx := context.Background()
+	bs, err := Open(ctx, Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	s := bs.Seen()
+	keys := make([]string, 20)
+	for j := range keys {
+		keys[j] = "k" + strconv.Itoa(j)
+	}
+	if err := s.MarkSeen(ctx, keys[:10]); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Seen(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -20,10 +20,13 @@ const lookups = 16
 
 // SeenStore is item seen-state in a KV bucket whose TTL is state_retention:
 // marking an item again refreshes its age.
-type SeenStore struct{ kv jetstream.KeyValue }
+type SeenStore struct {
+	kv jetstream.KeyValue
+	js jetstream.JetStream
+}
 
 // Seen returns the keys that are marked seen.
-func (b *Bus) Seen() *SeenStore { return &SeenStore{kv: b.seen} }
+func (b *Bus) Seen() *SeenStore { return &SeenStore{kv: b.seen, js: b.js} }
 
 // Seen reports which of keys are marked seen.
 func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, error) {
@@ -58,11 +61,31 @@ func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, e
 	return out, nil
 }
 
-// MarkSeen marks keys seen now.
+// MarkSeen marks keys seen now. The puts are pipelined (a KV put is a
+// publish on $KV.<bucket>.<key>): one round trip per document instead of one
+// per item; it returns once JetStream has stored every one.
 func (s *SeenStore) MarkSeen(ctx context.Context, keys []string) error {
+	if len(keys) == 1 {
+		if _, err := s.kv.Put(ctx, keys[0], nil); err != nil {
+			return fmt.Errorf("mark seen %s: %w", keys[0], err)
+		}
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(keys))
 	for _, k := range keys {
-		if _, err := s.kv.Put(ctx, k, nil); err != nil {
+		f, err := s.js.PublishAsync("$KV."+SeenBucket+"."+k, nil)
+		if err != nil {
 			return fmt.Errorf("mark seen %s: %w", k, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("mark seen %s: %w", keys[i], err)
+		case <-ctx.Done():
+			return fmt.Errorf("mark seen: %w", ctx.Err())
 		}
 	}
 	return nil
