@@ -88,6 +88,11 @@ type Engine struct {
 	lastAsked  time.Time // only the fetch loop touches it
 
 	grace time.Duration // shutdownGrace; shorter in tests
+
+	// blockedUntil (unix ns) holds every send back after a server's
+	// Retry-After: the limit is the destination's, so other hits would
+	// only burn their attempts on it too.
+	blockedUntil atomic.Int64
 }
 
 // NewEngine checks the options and fills in defaults.
@@ -389,6 +394,13 @@ func prefix(b []byte, n int) []byte {
 
 // deliver sends entries as one message and settles them all by the result.
 func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
+	for {
+		d := time.Until(time.Unix(0, e.blockedUntil.Load()))
+		if d <= 0 || ctx.Err() != nil {
+			break
+		}
+		sleep(ctx, d)
+	}
 	if e.limiter != nil {
 		if err := e.limiter.Wait(ctx); err != nil {
 			e.requeue(ens)
@@ -444,6 +456,16 @@ func (e *Engine) ack(ctx context.Context, m Message, id string) {
 
 // failed settles a failed send: retry later, or dead-letter.
 func (e *Engine) failed(ctx context.Context, ens []entry, retry bool, err error) {
+	var ra RetryAfter
+	if retry && errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		until := time.Now().Add(ra.RetryAfter()).UnixNano()
+		for {
+			cur := e.blockedUntil.Load()
+			if cur >= until || e.blockedUntil.CompareAndSwap(cur, until) {
+				break
+			}
+		}
+	}
 	var delay time.Duration
 	retried := 0
 	for _, en := range ens {

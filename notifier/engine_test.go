@@ -121,10 +121,10 @@ func TestEngineRetriesWithBackoff(t *testing.T) {
 		failures int
 		want     []time.Duration
 	}{
-		{"exponential", errors.New("status 500"), 3, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
-		{"retry-after longer wins", retryErr{30 * time.Second}, 2, []time.Duration{30 * time.Second, 30 * time.Second}},
-		{"backoff longer wins", retryErr{time.Millisecond}, 2, []time.Duration{time.Second, 2 * time.Second}},
-		{"wrapped retry-after", fmt.Errorf("post: %w", retryErr{time.Minute}), 1, []time.Duration{time.Minute}},
+		{"exponential", errors.New("status 500"), 3, []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}},
+		{"retry-after longer wins", retryErr{50 * time.Millisecond}, 2, []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}},
+		{"backoff longer wins", retryErr{time.Millisecond}, 2, []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}},
+		{"wrapped retry-after", fmt.Errorf("post: %w", retryErr{30 * time.Millisecond}), 1, []time.Duration{30 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +136,7 @@ func TestEngineRetriesWithBackoff(t *testing.T) {
 				return false, nil
 			})
 			var r *record
-			h := start(t, n, nil, func(h *harness) { r = h.q.add(testHit(1)) })
+			h := start(t, n, func(o *EngineOptions) { o.BaseBackoff = 10 * time.Millisecond }, func(h *harness) { r = h.q.add(testHit(1)) })
 			waitFor(t, "acked", h.q.settledAll)
 			h.stop(t)
 			s := h.q.snapshot(r)
@@ -597,5 +597,30 @@ func TestEngineSurvivesFetchErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
+	var calls atomic.Int32
+	n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
+		calls.Add(1)
+		return true, retryErr{time.Hour}
+	})
+	var second *record
+	h := start(t, n, nil, func(h *harness) {
+		h.q.add(testHit(1))
+		second = h.q.add(testHit(2))
+	})
+	// The second hit is fetched and then waits out the first's Retry-After.
+	waitFor(t, "second hit fetched", func() bool { return h.q.snapshot(second).delivered == 1 })
+	h.stop(t)
+	if c := calls.Load(); c != 1 {
+		t.Errorf("%d sends during a Retry-After, want 1", c)
+	}
+	if s := h.q.snapshot(second); fmt.Sprint(s.naks) != "[0s]" || s.termed {
+		t.Errorf("second hit: %+v, want it handed back untouched", s)
+	}
+	if s := h.q.snapshot(h.q.all[0]); fmt.Sprint(s.naks) != "[1h0m0s]" {
+		t.Errorf("first hit naks = %v", s.naks)
 	}
 }
