@@ -458,7 +458,8 @@ func (e *Engine) ack(ctx context.Context, m Message, id string) {
 func (e *Engine) failed(ctx context.Context, ens []entry, retry bool, err error) {
 	var ra RetryAfter
 	if retry && errors.As(err, &ra) && ra.RetryAfter() > 0 {
-		until := time.Now().Add(ra.RetryAfter()).UnixNano()
+		// Capped so a server asking for hours cannot stall the notifier.
+		until := time.Now().Add(min(ra.RetryAfter(), e.o.MaxBackoff)).UnixNano()
 		for {
 			cur := e.blockedUntil.Load()
 			if cur >= until || e.blockedUntil.CompareAndSwap(cur, until) {

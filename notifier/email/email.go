@@ -396,6 +396,8 @@ func msgIDHost(from string) string {
 	return "feedwatch.invalid"
 }
 
+// errorf builds the channel's error as flat text, not wrapping the cause,
+// so the secret redaction covers every layer of it.
 func (e *Email) errorf(format string, args ...any) error {
 	msg := fmt.Sprintf("send mail via %s: ", e.addr) + fmt.Sprintf(format, args...)
 	return errors.New(notifier.Redact(msg, e.cfg.Password))

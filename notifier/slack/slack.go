@@ -385,6 +385,8 @@ func (s *Slack) classify(err error, rec *recorder) (bool, error) {
 	}
 }
 
+// errorf builds the channel's error as flat text, not wrapping the cause,
+// so the secret redaction covers every layer of it.
 func (s *Slack) errorf(format string, args ...any) error {
 	dest := "slack webhook"
 	if s.webhookURL == "" {

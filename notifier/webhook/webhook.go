@@ -210,6 +210,8 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	}
 }
 
+// errorf builds the channel's error as flat text, not wrapping the cause,
+// so the secret redaction covers every layer of it.
 func (w *Webhook) errorf(format string, args ...any) error {
 	return errors.New(notifier.Redact(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
 }
