@@ -115,7 +115,7 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		RateLimit:   build.RateLimit(n),
 		AckWait:     ackWait,
 		MaxInFlight: inFlight,
-		Logger:      e.log.With("notifier", name),
+		Logger:      e.log,
 		Metrics:     e.metrics,
 	})
 	if err != nil {
