@@ -412,3 +412,35 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestMetricsRegistration(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	opts := Options{Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Registerer: reg}
+	w1, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second watcher on the same registry (component restart) shares them.
+	w2, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1.m.newItems.Add(2)
+	w2.m.newItems.Add(3)
+	if v := counterValue(t, w2.m.newItems); v != 5 {
+		t.Fatalf("shared counter %v", v)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, n := range []string{"feedwatch_new_items_total", "feedwatch_poll_duration_seconds", "feedwatch_feeds", "feedwatch_schedule_lag_seconds"} {
+		if !names[n] {
+			t.Errorf("%s not registered", n)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -242,14 +243,15 @@ func (w *Watcher) SetFeeds(feeds []FeedConfig) {
 	}
 }
 
-// Status returns a snapshot of every feed, in no particular order.
+// Status returns a snapshot of every feed, sorted by name.
 func (w *Watcher) Status() []FeedStatus {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	out := make([]FeedStatus, 0, len(w.status))
 	for _, s := range w.status {
 		out = append(out, *s)
 	}
+	w.mu.Unlock()
+	slices.SortFunc(out, func(a, b FeedStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
