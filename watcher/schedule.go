@@ -82,6 +82,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return errorsAlreadyRunning
 	}
 	w.running = true
+	w.hasNew = true // a second Run starts from the latest feed list
 	w.mu.Unlock()
 
 	s := newScheduler(w)
