@@ -164,7 +164,10 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
 		return w.succeed(ctx, f, before, "unchanged", 0, resp.MaxAge, 0, now, interval)
 	}
-	doc, err := parse.Parse(resp.Body, resp.ContentType, w.opts.MaxItems)
+	doc, err := w.parse(ctx, resp.Body, resp.ContentType)
+	if err != nil && ctx.Err() != nil {
+		return "canceled", 0, now, false
+	}
 	if err != nil {
 		return w.fail(ctx, f, before, err, now, interval)
 	}
@@ -179,6 +182,24 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 	return w.succeed(ctx, f, before, "ok", n, resp.MaxAge, doc.TTL, now, interval)
+}
+
+// bigBody is the size from which a document counts as big: parsing takes
+// ~20 times its size in heap (gofeed keeps every item).
+const bigBody = 1 << 20
+
+// parse parses body; big documents take one of a few slots first, so 32
+// hostile 10 MB feeds polled at once cannot take gigabytes of heap.
+func (w *Watcher) parse(ctx context.Context, body []byte, contentType string) (*parse.Doc, error) {
+	if len(body) >= bigBody {
+		select {
+		case w.bigParse <- struct{}{}:
+			defer func() { <-w.bigParse }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return parse.Parse(body, contentType, w.opts.MaxItems)
 }
 
 // deliver hands the unseen items to the sink and marks them seen after it

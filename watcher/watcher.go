@@ -120,6 +120,8 @@ type Watcher struct {
 	status  map[string]*FeedStatus
 	wake    chan struct{}
 	running bool
+	// bigParse bounds concurrent parses of big documents (see parse).
+	bigParse chan struct{}
 }
 
 // New validates opts and builds a Watcher.
@@ -142,15 +144,16 @@ func New(opts Options) (*Watcher, error) {
 		return nil, fmt.Errorf("watcher: metrics: %w", err)
 	}
 	w := &Watcher{
-		opts:    opts,
-		log:     opts.Logger,
-		now:     opts.Now,
-		fetcher: newFetcher(opts),
-		m:       m,
-		status:  make(map[string]*FeedStatus),
-		wake:    make(chan struct{}, 1),
-		pending: opts.Feeds,
-		hasNew:  true,
+		opts:     opts,
+		log:      opts.Logger,
+		now:      opts.Now,
+		fetcher:  newFetcher(opts),
+		m:        m,
+		status:   make(map[string]*FeedStatus),
+		wake:     make(chan struct{}, 1),
+		bigParse: make(chan struct{}, 2),
+		pending:  opts.Feeds,
+		hasNew:   true,
 	}
 	return w, nil
 }
