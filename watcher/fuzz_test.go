@@ -1,0 +1,66 @@
+package watcher
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// FuzzFetchParse serves arbitrary bodies (optionally gzipped, with an
+// arbitrary Content-Type) and runs the fetch-and-parse path: no panics,
+// every error classified, every item keyed.
+func FuzzFetchParse(f *testing.F) {
+	f.Add([]byte(`<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>a</title></item></channel></rss>`), "application/rss+xml", false)
+	f.Add([]byte(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id></entry></feed>`), "text/xml; charset=iso-8859-1", true)
+	f.Add([]byte(`{"version":"https://jsonfeed.org/version/1","items":[{"id":"1","url":"http://x/"}]}`), "application/feed+json", false)
+	f.Add([]byte("<html><body>not a feed</body></html>"), "text/html", true)
+	var mu sync.Mutex
+	var body []byte
+	var ctype string
+	var zip bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		b, ct, z := body, ctype, zip
+		mu.Unlock()
+		w.Header()["Content-Type"] = nil
+		if ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		if z {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			_, _ = zw.Write(b)
+			_ = zw.Close()
+			b = buf.Bytes()
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		_, _ = w.Write(b)
+	}))
+	defer srv.Close()
+	opts := Options{Timeout: 5 * time.Second, MaxBody: 1 << 20, MaxItems: 100}
+	f.Fuzz(func(t *testing.T, b []byte, ct string, z bool) {
+		mu.Lock()
+		body, ctype, zip = b, ct, z
+		mu.Unlock()
+		_, items, err := Fetch(context.Background(), srv.URL, opts)
+		if err != nil {
+			if k := errKind(err); k == "error" || k == "canceled" {
+				t.Fatalf("unclassified: %v", err)
+			}
+			return
+		}
+		if len(items) > 100 {
+			t.Fatalf("%d items", len(items))
+		}
+		for _, it := range items {
+			if it.Key == "" || len(it.Key) > 64 {
+				t.Fatalf("bad key %q", it.Key)
+			}
+		}
+	})
+}
