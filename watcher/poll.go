@@ -207,12 +207,12 @@ func (w *Watcher) parse(ctx context.Context, body []byte, contentType string) (*
 // undated) are marked seen without being delivered.
 func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed, now time.Time) (int, error) {
 	st := &f.st
-	keys := make([]string, 0, 2*len(ks))
+	// Primary keys first; the link keys only of items whose primary key is
+	// unseen (a second, usually empty, lookup): in the steady state one
+	// lookup of one key per item.
+	keys := make([]string, 0, len(ks))
 	for _, k := range ks {
 		keys = append(keys, k.it.Key)
-		if k.alt != "" {
-			keys = append(keys, k.alt)
-		}
 	}
 	var seen map[string]bool
 	if len(keys) > 0 {
@@ -220,6 +220,26 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		seen, err = w.opts.Seen.Seen(ctx, keys)
 		if err != nil {
 			return 0, fmt.Errorf("%w: seen lookup: %v", errSink, err)
+		}
+	}
+	var alts []string
+	for _, k := range ks {
+		if k.alt != "" && !seen[k.it.Key] {
+			alts = append(alts, k.alt)
+		}
+	}
+	if len(alts) > 0 {
+		more, err := w.opts.Seen.Seen(ctx, alts)
+		if err != nil {
+			return 0, fmt.Errorf("%w: seen lookup: %v", errSink, err)
+		}
+		if seen == nil {
+			seen = make(map[string]bool, len(more))
+		}
+		for k, v := range more {
+			if v {
+				seen[k] = true
+			}
 		}
 	}
 	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
