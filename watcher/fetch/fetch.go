@@ -210,11 +210,17 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, &Error{Kind: KindBadSource, Err: err}
 	}
-	for k, v := range req.Headers {
-		hr.Header.Set(k, v)
-	}
 	hr.Header.Set("User-Agent", f.userAgent)
 	hr.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+	// The feed's own headers win (a feed may need its own User-Agent),
+	// except the ones the fetcher must control.
+	for k, v := range req.Headers {
+		switch http.CanonicalHeaderKey(k) {
+		case "Accept-Encoding", "If-None-Match", "If-Modified-Since", "Host", "Content-Length":
+			continue
+		}
+		hr.Header.Set(k, v)
+	}
 	hr.Header.Set("Accept-Encoding", "gzip, deflate")
 	if req.ETag != "" {
 		hr.Header.Set("If-None-Match", req.ETag)
