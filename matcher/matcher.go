@@ -44,8 +44,9 @@ type Matcher struct {
 	// nothing while tokenizing. A slot carries what confirms the word and
 	// where its entries are, so that a token costs one cache line.
 	anchorTable []slot
-	anchorText  string   // anchor words longer than a slot's head
-	bloom       []uint64 // one bit per anchor word's hash
+	anchorInfo  []slotInfo // beside anchorTable, read on a hit only
+	anchorText  string     // anchor words longer than a slot's head
+	bloom       []uint64   // one bit per anchor word's hash
 	bloomShift  uint32
 	entries     []entry  // the terms anchored at each word, grouped by word
 	hashes      []uint32 // the terms' word hashes, in entry order
@@ -89,13 +90,17 @@ type term struct {
 	slop   int
 }
 
-// slot is an entry of the anchor table.
+// slot is an entry of the anchor table, 16 bytes.
 type slot struct {
-	hash  uint32
-	n     uint32 // length of the word in bytes; 0 marks an empty slot
-	head  uint64 // the word's first 8 bytes, zero-padded
-	tail  int32  // offset of the word in anchorText when n > 8
-	first int32  // the word's entries: entries[first : first+count]
+	head uint64 // head8 of the word
+	hash uint32
+	n    uint32 // length of the word in bytes; 0 marks an empty slot
+}
+
+// slotInfo is the rest of a slot.
+type slotInfo struct {
+	tail  int32 // offset of the word in anchorText when n > 8
+	first int32 // the word's entries: entries[first : first+count]
 	count int32
 }
 
@@ -254,18 +259,20 @@ func (b *builder) finish() *Matcher {
 	m.bloom = make([]uint64, 1<<bloomBits/64)
 	m.bloomShift = uint32(32 - bloomBits)
 	size := 16
-	for size < 3*len(anchorWords)/2 {
+	for size < 5*len(anchorWords)/4 {
 		size *= 2
 	}
 	m.anchorTable = make([]slot, size)
+	m.anchorInfo = make([]slotInfo, size)
 	var text strings.Builder
 	for id, w := range anchorWords {
 		h := wordHash(w)
 		k := h >> m.bloomShift
 		m.bloom[k/64] |= 1 << (k % 64)
-		sl := slot{hash: h, n: uint32(len(w)), head: head8(w), first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
+		sl := slot{hash: h, n: uint32(len(w)), head: head8(w)}
+		info := slotInfo{first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
 		if len(w) > 8 {
-			sl.tail = int32(text.Len())
+			info.tail = int32(text.Len())
 			text.WriteString(w)
 		}
 		for _, ti := range perAnchor[id] {
@@ -278,6 +285,7 @@ func (b *builder) finish() *Matcher {
 			i = (i + 1) & (size - 1)
 		}
 		m.anchorTable[i] = sl
+		m.anchorInfo[i] = info
 	}
 	m.anchorText = text.String()
 	for i := range m.terms {

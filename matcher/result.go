@@ -181,36 +181,35 @@ func collapseSpace(s string) string {
 
 // isCollapsed reports whether s has no whitespace but single spaces.
 func isCollapsed(s string) bool {
-	prev := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c > ' ' && c < utf8.RuneSelf {
+			continue
+		}
 		switch {
 		case c == ' ':
-			if prev {
+			if i+1 < len(s) && s[i+1] == ' ' {
 				return false
 			}
-			prev = true
-		case c < ' ' || c >= utf8.RuneSelf && !collapsedRune(s, i):
+		case c < ' ':
 			return false
-		default:
-			prev = false
+		case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+			// Lead bytes of the non-ASCII spaces.
+			if r, _ := utf8.DecodeRuneInString(s[i:]); unicode.IsSpace(r) {
+				return false
+			}
 		}
 	}
 	return true
 }
 
-// collapsedRune reports whether the rune starting at s[i] is no space.
-func collapsedRune(s string, i int) bool {
-	if s[i] < 0xC0 {
-		return true // continuation byte, checked with its rune
-	}
-	r, _ := utf8.DecodeRuneInString(s[i:])
-	return !unicode.IsSpace(r)
-}
-
 // backRunes moves back n runes from byte offset i.
 func backRunes(s string, i, n int) int {
 	for ; n > 0 && i > 0; n-- {
+		if s[i-1] < utf8.RuneSelf {
+			i--
+			continue
+		}
 		_, size := utf8.DecodeLastRuneInString(s[:i])
 		i -= size
 	}
@@ -220,6 +219,10 @@ func backRunes(s string, i, n int) int {
 // forwardRunes moves forward n runes from byte offset i.
 func forwardRunes(s string, i, n int) int {
 	for ; n > 0 && i < len(s); n-- {
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
 		_, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 	}

@@ -49,17 +49,21 @@ func head8(w string) uint64 {
 	return 0
 }
 
-// lookup returns the anchor slot of folded word w with hash h, or nil.
-func (m *Matcher) lookup(w string, h uint32) *slot {
+// lookup returns the anchor slot info of folded word w with hash h, or
+// nil.
+func (m *Matcher) lookup(w string, h uint32) *slotInfo {
 	mask := uint32(len(m.anchorTable) - 1)
+	head := head8(w)
 	for i := h & mask; ; i = (i + 1) & mask {
 		sl := &m.anchorTable[i]
 		if sl.n == 0 {
 			return nil
 		}
-		if sl.hash == h && int(sl.n) == len(w) && sl.head == head8(w) &&
-			(len(w) <= 8 || m.anchorText[sl.tail+8:sl.tail+int32(sl.n)] == w[8:]) {
-			return sl
+		if sl.hash == h && int(sl.n) == len(w) && sl.head == head {
+			info := &m.anchorInfo[i]
+			if len(w) <= 8 || m.anchorText[info.tail+8:info.tail+int32(sl.n)] == w[8:] {
+				return info
+			}
 		}
 	}
 }

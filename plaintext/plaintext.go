@@ -79,6 +79,20 @@ func (w *writer) space() {
 
 func (w *writer) text(s string) {
 	for i := 0; i < len(s); {
+		// Copy runs of visible ASCII in one go.
+		j := i
+		for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
+			j++
+		}
+		if j > i {
+			if w.pending {
+				w.b.WriteByte(' ')
+				w.pending = false
+			}
+			w.b.WriteString(s[i:j])
+			i = j
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c <= ' ' || c == 0x7f {

@@ -92,3 +92,11 @@ func FuzzFromHTML(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFromHTML(b *testing.B) {
+	doc := strings.Repeat("<p>The <b>trade bill</b> passed &amp; was signed, said the minister.</p>\n", 2000)
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		FromHTML(doc)
+	}
+}
