@@ -158,3 +158,22 @@ func assignKeys(feed item.Feed, siteLink string, items []item.Item) []keyed {
 	}
 	return out
 }
+
+// absLinks makes relative item links absolute against the document's URL
+// (relative links are common in Atom with xml:base); a link that does not
+// parse is left alone.
+func absLinks(items []item.Item, base string) {
+	b, err := url.Parse(base)
+	if err != nil || b.Scheme == "" || b.Host == "" {
+		return
+	}
+	for i := range items {
+		l := items[i].Link
+		if l == "" || strings.Contains(l, "://") {
+			continue
+		}
+		if u, err := url.Parse(l); err == nil && u.Scheme == "" {
+			items[i].Link = b.ResolveReference(u).String()
+		}
+	}
+}

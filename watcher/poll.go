@@ -172,6 +172,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		return w.fail(ctx, f, before, err, now, interval)
 	}
 	fi := item.Feed{Name: f.name, URL: f.cfg.URL, Title: doc.Title, Tags: f.cfg.Tags}
+	absLinks(doc.Items, src)
 	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
 	if err != nil && ctx.Err() != nil {
 		return "canceled", 0, now, false

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/feedwatch/feedwatch/item"
 )
 
 // countHandler counts log records by level.
@@ -442,5 +444,42 @@ func TestMetricsRegistration(t *testing.T) {
 		if !names[n] {
 			t.Errorf("%s not registered", n)
 		}
+	}
+}
+
+func TestRelativeLinksResolved(t *testing.T) {
+	ds := newDocServer(t, rssDoc("1|a|/story/1|"+recent(time.Hour), "2|b|https://other.example/x|"+recent(time.Hour)))
+	_, items, err := Fetch(context.Background(), ds.srv.URL+"/feeds/rss", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Link != ds.srv.URL+"/story/1" || items[1].Link != "https://other.example/x" {
+		t.Fatalf("links %q %q", items[0].Link, items[1].Link)
+	}
+}
+
+func TestNormalizeLink(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTPS://Example.ORG/a/B?utm_source=x&b=2&a=1#frag": "https://example.org/a/B?a=1&b=2",
+		"http://example.org:80":                             "http://example.org/",
+		"https://example.org:443/x?utm_medium=rss":          "https://example.org/x",
+		"  https://example.org/x  ":                         "https://example.org/x",
+		"not a url":                                         "not a url",
+	} {
+		if got := NormalizeLink(in); got != want {
+			t.Errorf("NormalizeLink(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestKeysAreKVSafe(t *testing.T) {
+	for _, it := range []item.Item{{ID: "urn:x/y z"}, {Link: "http://x/ä?q=1"}, {Title: "t"}, {}} {
+		k := ItemKey("feed name with spaces", it)
+		if len(k) > 64 || strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+			t.Errorf("key %q not KV-safe", k)
+		}
+	}
+	if ItemKey("a", item.Item{ID: "1"}) == ItemKey("b", item.Item{ID: "1"}) {
+		t.Error("keys of two feeds collide")
 	}
 }

@@ -34,6 +34,7 @@ func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.
 		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
 	}
 	fi.Title = doc.Title
+	absLinks(doc.Items, source)
 	ks := assignKeys(fi, doc.Link, doc.Items)
 	items := make([]item.Item, len(ks))
 	for i, k := range ks {
