@@ -148,6 +148,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	if err != nil {
 		return w.fail(ctx, f, before, err, now, interval)
 	}
+	// The body's buffer is reused once this poll is done with it (parsed
+	// items hold copies, not slices of it).
+	defer resp.Release()
 	if resp.MovedTo != "" && resp.MovedTo != st.MovedTo {
 		w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
 		st.MovedTo = resp.MovedTo

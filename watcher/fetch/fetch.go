@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -92,6 +93,7 @@ type Fetcher struct {
 	allowPriv bool
 	baseDir   string
 	isPrivate func(netip.AddrPort) bool
+	bufs      sync.Pool // *bytes.Buffer for bodies
 }
 
 // New builds a Fetcher.
@@ -172,6 +174,9 @@ type Response struct {
 	// MaxAge is how long the server says the document stays fresh
 	// (Cache-Control max-age, else Expires minus Date); 0 when unknown.
 	MaxAge time.Duration
+
+	buf   *bytes.Buffer
+	owner *Fetcher
 }
 
 type hopKey struct{}
@@ -255,11 +260,11 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return nil, e
 	}
-	body, err := f.readBody(ctx, resp)
+	buf, err := f.readBody(ctx, resp)
 	if err != nil {
 		return nil, err
 	}
-	out.Body = body
+	out.Body, out.buf, out.owner = buf.Bytes(), buf, f
 	out.ContentType = resp.Header.Get("Content-Type")
 	out.ETag = resp.Header.Get("ETag")
 	out.LastModified = resp.Header.Get("Last-Modified")
@@ -267,7 +272,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	return out, nil
 }
 
-func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) (*bytes.Buffer, error) {
 	var r io.Reader = resp.Body
 	enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
 	switch enc {
@@ -300,24 +305,50 @@ func (f *Fetcher) readBody(ctx context.Context, resp *http.Response) ([]byte, er
 	default:
 		return nil, &Error{Kind: KindNetwork, Err: fmt.Errorf("unsupported content-encoding %q", enc)}
 	}
-	return readLimited(ctx, r, f.maxBody, resp.ContentLength)
+	return f.readLimited(ctx, r, resp.ContentLength)
 }
 
-// readLimited reads at most max bytes of r; more is KindTooLarge. Counting
-// happens after decompression so a gzip bomb stops at max.
-func readLimited(ctx context.Context, r io.Reader, max, hint int64) ([]byte, error) {
-	var buf bytes.Buffer
-	if hint > 0 && hint <= max {
+// readLimited reads at most maxBody bytes of r into a pooled buffer; more
+// is KindTooLarge. Counting happens after decompression so a gzip bomb
+// stops at the cap.
+func (f *Fetcher) readLimited(ctx context.Context, r io.Reader, hint int64) (*bytes.Buffer, error) {
+	buf, _ := f.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	if hint > 0 && hint <= f.maxBody {
 		buf.Grow(int(hint) + bytes.MinRead)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
+	n, err := buf.ReadFrom(io.LimitReader(r, f.maxBody+1))
 	if err != nil {
+		f.putBuf(buf)
 		return nil, classifyBody(ctx, err)
 	}
-	if n > max {
-		return nil, &Error{Kind: KindTooLarge, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)}
+	if n > f.maxBody {
+		f.putBuf(buf)
+		return nil, &Error{Kind: KindTooLarge, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.maxBody)}
 	}
-	return buf.Bytes(), nil
+	return buf, nil
+}
+
+// maxPooled keeps big one-off bodies from staying in the pool.
+const maxPooled = 1 << 20
+
+func (f *Fetcher) putBuf(b *bytes.Buffer) {
+	if b != nil && b.Cap() <= maxPooled {
+		f.bufs.Put(b)
+	}
+}
+
+// Release hands the body's buffer back for reuse; Body must not be used
+// afterwards. Optional: without it the buffer is garbage collected.
+func (r *Response) Release() {
+	if r == nil || r.buf == nil || r.owner == nil {
+		return
+	}
+	r.owner.putBuf(r.buf)
+	r.buf, r.Body = nil, nil
 }
 
 func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
@@ -351,7 +382,7 @@ func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
 		}
 		hint = fi.Size()
 	}
-	body, err := readLimited(ctx, fh, f.maxBody, hint)
+	buf, err := f.readLimited(ctx, fh, hint)
 	if err != nil {
 		var fe *Error
 		if errors.As(err, &fe) && fe.Kind == KindNetwork {
@@ -359,7 +390,7 @@ func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
 		}
 		return nil, err
 	}
-	return &Response{Status: 200, Body: body}, nil
+	return &Response{Status: 200, Body: buf.Bytes(), buf: buf, owner: f}, nil
 }
 
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
