@@ -253,7 +253,7 @@ func (b *builder) finish() *Matcher {
 		perAnchor[id] = append(perAnchor[id], int32(i))
 	}
 	bloomBits := 12
-	for bloomBits < 22 && 1<<bloomBits < 16*len(anchorWords) {
+	for bloomBits < 21 && 1<<bloomBits < 64*len(anchorWords) {
 		bloomBits++
 	}
 	m.bloom = make([]uint64, 1<<bloomBits/64)

@@ -1,8 +1,10 @@
 package matcher
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/plaintext"
@@ -21,8 +23,23 @@ func prefixKey(w string) uint32 {
 // wordHash hashes a folded word: its length and first eight bytes, with
 // one multiplication. Words that share both collide, which the anchor
 // table and the phrase checks resolve by comparing the words.
-func wordHash(w string) uint32 {
-	return uint32((head8(w) ^ uint64(len(w))<<58) * 0x9E3779B97F4A7C15 >> 32)
+func wordHash(w string) uint32 { return hashHead(head8(w), len(w)) }
+
+func hashHead(head uint64, n int) uint32 {
+	return uint32((head ^ uint64(n)<<58) * 0x9E3779B97F4A7C15 >> 32)
+}
+
+// upperLanes returns a mask with the high bit set in every byte of x that
+// is an ASCII capital letter.
+func upperLanes(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	x7 := x &^ high
+	ge := x7 + ones*(0x80-'A')
+	gt := x7 + ones*(0x80-'Z'-1)
+	return ge &^ gt &^ x & high
 }
 
 // Hashes of the articles, so that phrase checks can rule tokens out
@@ -33,8 +50,8 @@ func isStopHash(h uint32) bool {
 	return h == stopHashes[0] || h == stopHashes[1] || h == stopHashes[2]
 }
 
-// head8 packs the first 8 bytes of w into a word. For shorter words it is
-// one-to-one given the length, which is all the anchor table needs.
+// head8 returns the first 8 bytes of w, little-endian, zero-padded: what
+// the tokenizer's fast path reads straight from the text.
 func head8(w string) uint64 {
 	n := len(w)
 	switch {
@@ -43,10 +60,12 @@ func head8(w string) uint64 {
 	case n >= 4:
 		// Two overlapping loads, the second shifted into place.
 		return uint64(load32(w, 0)) | uint64(load32(w, n-4))<<(8*(n-4))
-	case n > 0:
-		return uint64(w[0]) | uint64(w[n/2])<<8 | uint64(w[n-1])<<16
 	}
-	return 0
+	var x uint64
+	for i := n - 1; i >= 0; i-- {
+		x = x<<8 | uint64(w[i])
+	}
+	return x
 }
 
 // lookup returns the anchor slot info of folded word w with hash h, or
@@ -71,6 +90,7 @@ func (m *Matcher) lookup(w string, h uint32) *slotInfo {
 // state is the scratch space of one Match call, pooled.
 type state struct {
 	sc       scanner // tokenizes a field
+	lbuf     []byte  // lower-cased ASCII words
 	one      scanner // folds one token again, for checks in place
 	texts    [numFields]string
 	toks     []span // every token of the current field
@@ -136,6 +156,7 @@ func (st *state) reset() {
 	st.reUsed = st.reUsed[:0]
 	st.occ = st.occ[:0]
 	st.texts = [numFields]string{}
+	st.sc.s, st.one.s = "", "" // keep no item text alive in the pool
 }
 
 func (st *state) record(t int32, f int, start, end int32) {
@@ -216,36 +237,65 @@ func (m *Matcher) Match(it *item.Item) []Result {
 // occur, then checks the terms anchored there.
 func (m *Matcher) scanField(st *state, f int) {
 	text := st.texts[f]
-	toks := st.toks[:0]
-	hits := st.hits[:0]
+	st.toks = st.toks[:0]
+	st.hits = st.hits[:0]
 	st.sc.reset(text)
+	s := text
+	n := len(s)
 	hasPrefixes := len(m.prefixLens) > 0
-	for {
+	for i := 0; i < n; {
+		k := asciiClass[s[i]]
+		if k == 0 {
+			i++
+			continue
+		}
+		if k != 3 && i+8 <= n {
+			// Fast path for ASCII words: find the end eight bytes at a
+			// time and hash the word straight from the text; fold it only
+			// when a bloom filter says it may be in a dictionary.
+			start := i
+			i++
+			for i+8 <= n {
+				if mm := notLowerOrDigit(load64(s, i)); mm != 0 {
+					i += bits.TrailingZeros64(mm) >> 3
+					break
+				}
+				i += 8
+			}
+			for i < n {
+				if k = asciiClass[s[i]]; k != 1 && k != 2 {
+					break
+				}
+				i++
+			}
+			if i == n || k != 3 {
+				wl := i - start
+				head := load64(s, start)
+				if wl < 8 {
+					head &= 1<<(8*wl) - 1
+				}
+				head |= upperLanes(head) >> 2
+				h := hashHead(head, wl)
+				bit := h >> m.bloomShift
+				if m.bloom[bit/64]&(1<<(bit%64)) != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
+					m.token(st, f, start, i, st.lower(s[start:i]), h)
+				} else {
+					st.toks = append(st.toks, span{int32(start), int32(i), h})
+				}
+				continue
+			}
+			// The word goes on with non-ASCII letters: the scanner's job.
+			i = start
+		}
+		st.sc.i = i
 		start, end, w, ok := st.sc.next()
 		if !ok {
 			break
 		}
-		h := wordHash(w)
-		if k := h >> m.bloomShift; m.bloom[k/64]&(1<<(k%64)) != 0 {
-			if sl := m.lookup(w, h); sl != nil {
-				hits = append(hits, anchorHit{tok: int32(len(toks)), first: sl.first, count: sl.count})
-			}
-		}
-		if hasPrefixes {
-			if k := prefixKey(w); m.prefixBloom[k/64]&(1<<(k%64)) != 0 {
-				for _, l := range m.prefixLens {
-					if l > len(w) {
-						break
-					}
-					if t, ok := m.prefixes[w[:l]]; ok {
-						st.record(t, f, int32(start), int32(end))
-					}
-				}
-			}
-		}
-		toks = append(toks, span{int32(start), int32(end), h})
+		i = st.sc.i
+		m.token(st, f, start, end, w, wordHash(w))
 	}
-	st.toks, st.hits = toks, hits
+	toks, hits := st.toks, st.hits
 	for _, h := range hits {
 		for i := h.first; i < h.first+h.count; i++ {
 			e := &m.entries[i]
@@ -264,6 +314,50 @@ func (m *Matcher) scanField(st *state, f int) {
 			}
 		}
 	}
+}
+
+// token looks up one token, given its folded form and hash, and appends
+// it to the field's tokens.
+func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
+	if k := h >> m.bloomShift; m.bloom[k/64]&(1<<(k%64)) != 0 {
+		if sl := m.lookup(w, h); sl != nil {
+			st.hits = append(st.hits, anchorHit{tok: int32(len(st.toks)), first: sl.first, count: sl.count})
+		}
+	}
+	if len(m.prefixLens) > 0 && m.mayHavePrefix(w) {
+		for _, l := range m.prefixLens {
+			if l > len(w) {
+				break
+			}
+			if t, ok := m.prefixes[w[:l]]; ok {
+				st.record(t, f, int32(start), int32(end))
+			}
+		}
+	}
+	st.toks = append(st.toks, span{int32(start), int32(end), h})
+}
+
+// mayHavePrefix reports whether some prefix term may match word w (folded
+// or not: the key ignores ASCII case).
+func (m *Matcher) mayHavePrefix(w string) bool {
+	k := prefixKey(w)
+	return m.prefixBloom[k/64]&(1<<(k%64)) != 0
+}
+
+// lower returns an ASCII word in lower case, in the state's buffer when it
+// has capitals.
+func (st *state) lower(w string) string {
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c >= 'A' && c <= 'Z' {
+			b := append(st.lbuf[:0], w...)
+			for j := i; j < len(b); j++ {
+				b[j] |= asciiClass[b[j]] >> 1 << 5 // upper-case letters (class 2) get 0x20
+			}
+			st.lbuf = b
+			return unsafe.String(unsafe.SliceData(b), len(b))
+		}
+	}
+	return w
 }
 
 // foldTok returns the folded form of token i of text, valid until the

@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -66,5 +67,39 @@ func TestHead8OneToOne(t *testing.T) {
 			t.Errorf("head8(%q) == head8(%q)", w, o)
 		}
 		seen[k] = w
+	}
+}
+
+// TestScanFieldTokens: the matcher's fused fast path splits and hashes
+// exactly as the scanner does.
+func TestScanFieldTokens(t *testing.T) {
+	m, err := Compile([]Profile{{Name: "p", Query: `trade* "trade bill" zurich`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"The Trade Bill, passed in ZÜRICH by TradeUnions and re-education 2024!",
+		"short", "A", "ab cd", "HELLOworldAGAIN and more Uyğur 新疆 words at the end",
+		"ｔｒａｄｅ bill Straße café\u0301 end", "x\xffy tradeÜ", "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 200 {
+		texts = append(texts, genText(r))
+	}
+	st := m.newState()
+	for _, text := range texts {
+		st.texts[fSummary] = text
+		m.scanField(st, fSummary)
+		ws := words(sharedFoldTable(), text)
+		if len(ws) != len(st.toks) {
+			t.Fatalf("%q: %d tokens, scanner %d", text, len(st.toks), len(ws))
+		}
+		for i, w := range ws {
+			want := span{int32(w.start), int32(w.end), wordHash(w.fold)}
+			if st.toks[i] != want {
+				t.Errorf("%q token %d: %+v, want %+v (%q)", text, i, st.toks[i], want, w.fold)
+			}
+		}
+		st.reset()
 	}
 }
