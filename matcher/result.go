@@ -153,7 +153,8 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 	return collapseSpace(b.String())
 }
 
-// collapseSpace turns runs of whitespace into one space; text that did not
+// collapseSpace turns runs of whitespace into one space and trims both
+// ends; text that did not
 // go through plaintext.FromHTML may still have newlines and tabs.
 func collapseSpace(s string) string {
 	if isCollapsed(s) {
@@ -173,32 +174,64 @@ func collapseSpace(s string) string {
 		prev = false
 		b.WriteRune(r)
 	}
-	if prev {
-		b.WriteByte(' ')
-	}
 	return b.String()
 }
 
-// isCollapsed reports whether s has no whitespace but single spaces.
+// isCollapsed reports whether s has no whitespace but single spaces
+// between words: collapseSpace(s) == s. It
+// checks eight ASCII bytes at a time: it runs over every snippet.
 func isCollapsed(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c > ' ' && c < utf8.RuneSelf {
+	const (
+		ones   = 0x0101010101010101
+		high   = 0x8080808080808080
+		spaces = 0x2020202020202020
+	)
+	prevSpace := true // a leading space is not collapsed
+	i := 0
+	for i+8 <= len(s) {
+		x := load64(s, i)
+		if x&high != 0 {
+			// Non-ASCII in this chunk: check it byte by byte.
+			end := i + 8
+			for ; i < end; i++ {
+				if !collapsedAt(s, i, prevSpace) {
+					return false
+				}
+				prevSpace = s[i] == ' '
+			}
 			continue
 		}
-		switch {
-		case c == ' ':
-			if i+1 < len(s) && s[i+1] == ' ' {
-				return false
-			}
-		case c < ' ':
-			return false
-		case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
-			// Lead bytes of the non-ASCII spaces.
-			if r, _ := utf8.DecodeRuneInString(s[i:]); unicode.IsSpace(r) {
-				return false
-			}
+		if ^(x+ones*(0x80-' '))&high != 0 {
+			return false // a control character
 		}
+		y := x ^ spaces
+		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
+		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+			return false
+		}
+		prevSpace = sp>>63 != 0
+		i += 8
+	}
+	for ; i < len(s); i++ {
+		if !collapsedAt(s, i, prevSpace) {
+			return false
+		}
+		prevSpace = s[i] == ' '
+	}
+	return !prevSpace || s == ""
+}
+
+// collapsedAt checks the byte at s[i], after a space or not.
+func collapsedAt(s string, i int, prevSpace bool) bool {
+	switch c := s[i]; {
+	case c == ' ':
+		return !prevSpace
+	case c < ' ':
+		return false
+	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+		// Lead bytes of the non-ASCII spaces.
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return !unicode.IsSpace(r)
 	}
 	return true
 }
@@ -216,15 +249,22 @@ func backRunes(s string, i, n int) int {
 	return i
 }
 
-// forwardRunes moves forward n runes from byte offset i.
+// forwardRunes moves forward n runes from byte offset i, eight ASCII
+// bytes at a time where it can.
 func forwardRunes(s string, i, n int) int {
-	for ; n > 0 && i < len(s); n-- {
-		if s[i] < utf8.RuneSelf {
-			i++
+	for n > 0 && i < len(s) {
+		if n >= 8 && i+8 <= len(s) && load64(s, i)&0x8080808080808080 == 0 {
+			i += 8
+			n -= 8
 			continue
 		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
+		if s[i] < utf8.RuneSelf {
+			i++
+		} else {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+		n--
 	}
 	return i
 }
