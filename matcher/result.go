@@ -190,8 +190,8 @@ func isCollapsed(s string) bool {
 	i := 0
 	for i+8 <= len(s) {
 		x := load64(s, i)
-		if x&high != 0 {
-			// Non-ASCII in this chunk: check it byte by byte.
+		if hi := x & high; hi != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
+			// Maybe a non-ASCII space in this chunk: check it byte by byte.
 			end := i + 8
 			for ; i < end; i++ {
 				if !collapsedAt(s, i, prevSpace) {
@@ -201,7 +201,7 @@ func isCollapsed(s string) bool {
 			}
 			continue
 		}
-		if ^(x+ones*(0x80-' '))&high != 0 {
+		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 {
 			return false // a control character
 		}
 		y := x ^ spaces
@@ -219,6 +219,13 @@ func isCollapsed(s string) bool {
 		prevSpace = s[i] == ' '
 	}
 	return !prevSpace || s == ""
+}
+
+// hasByte reports whether some byte of x is b.
+func hasByte(x uint64, b byte) bool {
+	const high = 0x8080808080808080
+	y := x ^ 0x0101010101010101*uint64(b)
+	return ^((y&^high+^uint64(high))|y)&high != 0
 }
 
 // collapsedAt checks the byte at s[i], after a space or not.

@@ -111,7 +111,7 @@ func TestIsCollapsed(t *testing.T) {
 	cases := []string{"", "a", "a b", "a  b", " a", "a ", "abcdefg h", "abcdefgh  ijk", "abcdefg\tb", "abcdefghijklmnop q",
 		"abcdefg\u00a0hijk", "é a", "é  a", "aaaaaaa \u3000b", "aaaaaaa\u2003", "aaaaaaa  ", "aaaaaaaa ", "aaaaaaa  b"}
 	r := rand.New(rand.NewPCG(9, 10))
-	alphabet := []string{"a", "b", " ", " ", "\n", "é", "\u00a0", "x"}
+	alphabet := []string{"a", "b", " ", " ", "\n", "é", "\u00a0", "x", "\u2003", "—", "\u3000"}
 	for range 2000 {
 		var b []byte
 		for range r.IntN(30) {

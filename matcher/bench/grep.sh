@@ -24,6 +24,6 @@ for n in 10 1000 100000; do
 	t=$( { time LC_ALL=C grep -F -i -w -c -f "$dir/keywords-$n.txt" "$text" >"$dir/grep-$n.out" || true; } 2>&1 )
 	read -r real user sys <<<"$t"
 	awk -v b="$bytes" -v r="$real" -v u="$user" -v s="$sys" -v n="$n" -v c="$(cat "$dir/grep-$n.out")" -v f="$(basename "$text")" 'BEGIN {
-		printf "grep -F -i -w -c, %6d keywords, %s (%d bytes): %7.2f s wall %7.1f MB/s, %7.2f s cpu %7.1f MB/cpu-s, %s lines match\n",
+		printf "grep -F -i -w -c, %6d keywords, %s (%d bytes): %7.2f s wall %8.3f MB/s, %7.2f s cpu %8.3f MB/cpu-s, %s lines match\n",
 			n, f, b, r, b/r/1e6, u+s, b/(u+s)/1e6, c }'
 done
