@@ -313,9 +313,36 @@ func (d *daemon) doReload(ctx context.Context) {
 		}
 	}
 	d.cfgMu.Lock()
+	old := d.cfg
 	d.cfg = cfg
 	d.cfgMu.Unlock()
+	if keys := restartOnly(old, cfg); len(keys) > 0 {
+		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
+	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.opts.Now().Unix()))
 	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "profiles", len(cfg.Profiles), "notifiers", len(cfg.Notifiers))
+}
+
+// restartOnly lists changed settings that a reload does not apply: where
+// state lives, how NATS is reached, the HTTP listener and the watcher's
+// process-wide limits. Feeds, profiles and notifiers all apply live.
+func restartOnly(old, cur *config.Config) []string {
+	var out []string
+	if old.DataDir != cur.DataDir {
+		out = append(out, "data_dir")
+	}
+	if old.HTTP != cur.HTTP {
+		out = append(out, "http")
+	}
+	if old.NATS != cur.NATS {
+		out = append(out, "nats")
+	}
+	ow, cw := old.Watcher, cur.Watcher
+	// Each feed carries its own interval, so watcher.interval applies live.
+	ow.Interval, cw.Interval = 0, 0
+	if ow != cw {
+		out = append(out, "watcher")
+	}
+	return out
 }
