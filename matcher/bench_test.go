@@ -319,7 +319,7 @@ func BenchmarkCompile(b *testing.B) {
 			}
 			b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
 			b.ReportMetric(float64(alloc)/(1<<20), "alloc-MB")
-			b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "ms/compile")
+			b.ReportMetric(float64(wall.Microseconds())/1000/float64(b.N), "ms/compile")
 			b.ReportMetric(cpu*1000/float64(b.N), "cpu-ms/compile")
 		})
 	}

@@ -44,8 +44,7 @@ type Matcher struct {
 	// nothing while tokenizing. A slot carries what confirms the word and
 	// where its entries are, so that a token costs one cache line.
 	anchorTable []slot
-	anchorInfo  []slotInfo // beside anchorTable, read on a hit only
-	anchorText  string     // anchor words longer than a slot's head
+	anchorText  string // anchor words longer than a slot's head
 	bloom       []uint64   // one bit per anchor word's hash
 	bloomShift  uint32
 	entries     []entry  // the terms anchored at each word, grouped by word
@@ -90,18 +89,15 @@ type term struct {
 	slop   int
 }
 
-// slot is an entry of the anchor table, 16 bytes.
+// slot is an entry of the anchor table: one cache line holds two.
 type slot struct {
-	head uint64 // head8 of the word
-	hash uint32
-	n    uint32 // length of the word in bytes; 0 marks an empty slot
-}
-
-// slotInfo is the rest of a slot.
-type slotInfo struct {
-	tail  int32 // offset of the word in anchorText when n > 8
-	first int32 // the word's entries: entries[first : first+count]
+	head  uint64 // head8 of the word
+	hash  uint32
+	n     uint32 // length of the word in bytes; 0 marks an empty slot
+	tail  int32  // offset of the word in anchorText when n > 8
+	first int32  // the word's entries: entries[first : first+count]
 	count int32
+	_     int32
 }
 
 // entry is a term to check where its anchor word occurs, with what the
@@ -263,16 +259,14 @@ func (b *builder) finish() *Matcher {
 		size *= 2
 	}
 	m.anchorTable = make([]slot, size)
-	m.anchorInfo = make([]slotInfo, size)
 	var text strings.Builder
 	for id, w := range anchorWords {
 		h := wordHash(w)
 		k := h >> m.bloomShift
 		m.bloom[k/64] |= 1 << (k % 64)
-		sl := slot{hash: h, n: uint32(len(w)), head: head8(w)}
-		info := slotInfo{first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
+		sl := slot{hash: h, n: uint32(len(w)), head: head8(w), first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
 		if len(w) > 8 {
-			info.tail = int32(text.Len())
+			sl.tail = int32(text.Len())
 			text.WriteString(w)
 		}
 		for _, ti := range perAnchor[id] {
@@ -285,7 +279,6 @@ func (b *builder) finish() *Matcher {
 			i = (i + 1) & (size - 1)
 		}
 		m.anchorTable[i] = sl
-		m.anchorInfo[i] = info
 	}
 	m.anchorText = text.String()
 	for i := range m.terms {

@@ -85,10 +85,10 @@ func (m *Matcher) collect(st *state, n *cnode, neg bool) {
 			}
 		}
 	default:
-		if neg || st.termMask[n.id]&n.fields == 0 {
+		if neg || st.terms[n.id].mask&n.fields == 0 {
 			return
 		}
-		for o := st.termHead[n.id]; o != 0; o = st.occ[o-1].next {
+		for o := st.terms[n.id].head; o != 0; o = st.occ[o-1].next {
 			oc := &st.occ[o-1]
 			if n.fields&(1<<oc.field) != 0 {
 				st.raw = append(st.raw, rawMatch{field: oc.field, start: oc.start, end: oc.end, term: n.text})

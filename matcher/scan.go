@@ -68,9 +68,8 @@ func head8(w string) uint64 {
 	return x
 }
 
-// lookup returns the anchor slot info of folded word w with hash h, or
-// nil.
-func (m *Matcher) lookup(w string, h uint32) *slotInfo {
+// lookup returns the anchor slot of folded word w with hash h, or nil.
+func (m *Matcher) lookup(w string, h uint32) *slot {
 	mask := uint32(len(m.anchorTable) - 1)
 	head := head8(w)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -78,11 +77,9 @@ func (m *Matcher) lookup(w string, h uint32) *slotInfo {
 		if sl.n == 0 {
 			return nil
 		}
-		if sl.hash == h && int(sl.n) == len(w) && sl.head == head {
-			info := &m.anchorInfo[i]
-			if len(w) <= 8 || m.anchorText[info.tail+8:info.tail+int32(sl.n)] == w[8:] {
-				return info
-			}
+		if sl.hash == h && int(sl.n) == len(w) && sl.head == head &&
+			(len(w) <= 8 || m.anchorText[sl.tail+8:sl.tail+int32(sl.n)] == w[8:]) {
+			return sl
 		}
 	}
 }
@@ -95,9 +92,7 @@ type state struct {
 	texts    [numFields]string
 	toks     []span // every token of the current field
 	hits     []anchorHit
-	termMask []uint8 // term id -> fields it occurred in
-	termCnt  []uint8
-	termHead []int32 // term id -> 1 + index of its latest occurrence
+	terms    []termState // by term id
 	touched  []int32
 	occ      []occurrence
 	cand     []bool
@@ -108,6 +103,14 @@ type state struct {
 	near     []nearTok
 	counts   []int32
 	raw      []rawMatch
+}
+
+// termState is what an item has shown of one term: the fields it
+// occurred in, and its places (a list through occ, newest first).
+type termState struct {
+	mask  uint8
+	count uint8
+	head  int32 // 1 + index in occ of the latest place, 0 for none
 }
 
 // span is a token: its bytes in the text and the hash of its folded form.
@@ -130,9 +133,7 @@ func (m *Matcher) newState() *state {
 	return &state{
 		sc:       scanner{ft: m.ft},
 		one:      scanner{ft: m.ft},
-		termMask: make([]uint8, len(m.terms)),
-		termCnt:  make([]uint8, len(m.terms)),
-		termHead: make([]int32, len(m.terms)),
+		terms:    make([]termState, len(m.terms)),
 		cand:     make([]bool, len(m.profiles)),
 		reState:  make([]uint8, len(m.regexps)*numFields),
 		reLoc:    make([][2]int32, len(m.regexps)*numFields),
@@ -141,9 +142,7 @@ func (m *Matcher) newState() *state {
 
 func (st *state) reset() {
 	for _, t := range st.touched {
-		st.termMask[t] = 0
-		st.termCnt[t] = 0
-		st.termHead[t] = 0
+		st.terms[t] = termState{}
 	}
 	for _, p := range st.candList {
 		st.cand[p] = false
@@ -160,15 +159,15 @@ func (st *state) reset() {
 }
 
 func (st *state) record(t int32, f int, start, end int32) {
-	mask := st.termMask[t]
-	if mask == 0 {
+	ts := &st.terms[t]
+	if ts.mask == 0 {
 		st.touched = append(st.touched, t)
 	}
-	st.termMask[t] = mask | 1<<f
-	if st.termCnt[t] < maxOccPerTerm {
-		st.termCnt[t]++
-		st.occ = append(st.occ, occurrence{term: t, field: uint8(f), start: start, end: end, next: st.termHead[t]})
-		st.termHead[t] = int32(len(st.occ))
+	ts.mask |= 1 << f
+	if ts.count < maxOccPerTerm {
+		ts.count++
+		st.occ = append(st.occ, occurrence{term: t, field: uint8(f), start: start, end: end, next: ts.head})
+		ts.head = int32(len(st.occ))
 	}
 }
 
@@ -495,7 +494,7 @@ func (m *Matcher) eval(st *state, n *cnode) bool {
 		}
 		return found
 	}
-	return st.termMask[n.id]&n.fields != 0
+	return st.terms[n.id].mask&n.fields != 0
 }
 
 // regexpIn runs regexp id over field f once per item, behind its
