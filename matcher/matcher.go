@@ -44,8 +44,8 @@ type Matcher struct {
 	// nothing while tokenizing. A slot carries what confirms the word and
 	// where its entries are, so that a token costs one cache line.
 	anchorTable []slot
-	anchorText  string // anchor words longer than a slot's head
-	bloom       []uint64   // one bit per anchor word's hash
+	anchorText  string   // anchor words longer than a slot's head
+	bloom       []uint64 // one bit per anchor word's hash
 	bloomShift  uint32
 	entries     []entry  // the terms anchored at each word, grouped by word
 	hashes      []uint32 // the terms' word hashes, in entry order

@@ -131,12 +131,12 @@ type occurrence struct {
 
 func (m *Matcher) newState() *state {
 	return &state{
-		sc:       scanner{ft: m.ft},
-		one:      scanner{ft: m.ft},
-		terms:    make([]termState, len(m.terms)),
-		cand:     make([]bool, len(m.profiles)),
-		reState:  make([]uint8, len(m.regexps)*numFields),
-		reLoc:    make([][2]int32, len(m.regexps)*numFields),
+		sc:      scanner{ft: m.ft},
+		one:     scanner{ft: m.ft},
+		terms:   make([]termState, len(m.terms)),
+		cand:    make([]bool, len(m.profiles)),
+		reState: make([]uint8, len(m.regexps)*numFields),
+		reLoc:   make([][2]int32, len(m.regexps)*numFields),
 	}
 }
 
