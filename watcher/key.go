@@ -58,6 +58,9 @@ func linkKey(feed, normLink string) string { return token(nsLink, feed, normLink
 // query parameters sorted. Unparseable input is returned trimmed.
 func NormalizeLink(s string) string {
 	s = strings.TrimSpace(s)
+	if plainLink(s) {
+		return s // already canonical: skip url.Parse (hot path)
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
 		return s
@@ -176,4 +179,33 @@ func absLinks(items []item.Item, base string) {
 			items[i].Link = b.ResolveReference(u).String()
 		}
 	}
+}
+
+// plainLink reports whether s is an http(s) URL that NormalizeLink would
+// return unchanged: lower-case scheme and host, no port, a path of
+// unreserved characters only, no query, no fragment.
+func plainLink(s string) bool {
+	var rest string
+	switch {
+	case strings.HasPrefix(s, "https://"):
+		rest = s[8:]
+	case strings.HasPrefix(s, "http://"):
+		rest = s[7:]
+	default:
+		return false
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '.':
+		case i > slash && (c == '/' || c == '_' || c == '~' || (c >= 'A' && c <= 'Z')):
+		default:
+			return false
+		}
+	}
+	return true
 }

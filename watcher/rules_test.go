@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -481,5 +482,28 @@ func TestKeysAreKVSafe(t *testing.T) {
 	}
 	if ItemKey("a", item.Item{ID: "1"}) == ItemKey("b", item.Item{ID: "1"}) {
 		t.Error("keys of two feeds collide")
+	}
+}
+
+// TestPlainLinkAgreesWithSlowPath: the shortcut returns what url.Parse
+// based normalisation returns.
+func TestPlainLinkAgreesWithSlowPath(t *testing.T) {
+	for _, s := range []string{
+		"https://news.example/story/123", "http://a.b/c/D_e~f.html", "https://x.example/", "https://x.example",
+		"https://X.example/a", "https://x.example:8080/a", "https://x.example/a b", "https://x.example/ä", "https://x.example/a%20b",
+		"https://x.example/a?b=1", "https://x.example/a#f", "ftp://x.example/a", "https://user@x.example/a",
+	} {
+		if _, err := url.Parse(s); err != nil {
+			continue
+		}
+		got := NormalizeLink(s)
+		if plainLink(s) {
+			// Force the slow path by comparing with a copy that has a
+			// harmless fragment, which the slow path strips.
+			slow := NormalizeLink(s + "#x")
+			if got != slow {
+				t.Errorf("%q: shortcut %q, slow path %q", s, got, slow)
+			}
+		}
 	}
 }

@@ -68,7 +68,12 @@ type Doc struct {
 // Parse parses body. contentType is the HTTP Content-Type header ("" for
 // files); its charset parameter overrides the XML declaration. maxItems <= 0
 // means DefaultMaxItems.
-func Parse(body []byte, contentType string, maxItems int) (doc *Doc, err error) {
+func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
+	return parseDoc(body, contentType, maxItems, true)
+}
+
+// parseDoc is Parse; fast=false skips the fast RSS path (differential tests).
+func parseDoc(body []byte, contentType string, maxItems int, fast bool) (doc *Doc, err error) {
 	// A parser bug must cost one document, not the daemon.
 	defer func() {
 		if r := recover(); r != nil {
@@ -103,6 +108,11 @@ func Parse(body []byte, contentType string, maxItems int) (doc *Doc, err error) 
 	prefix := trimmed
 	if len(prefix) > 4096 {
 		prefix = prefix[:4096]
+	}
+	if fast {
+		if d, ok := fastRSS(trimmed, maxItems); ok {
+			return d, nil
+		}
 	}
 	doc, err = parseXML(trimmed, prefix, maxItems)
 	if err != nil {
