@@ -154,8 +154,8 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 }
 
 // collapseSpace turns runs of whitespace into one space and trims both
-// ends; text that did not
-// go through plaintext.FromHTML may still have newlines and tabs.
+// ends: the author, category and link fields do not go through
+// plaintext.FromHTML and may still have newlines and tabs.
 func collapseSpace(s string) string {
 	if isCollapsed(s) {
 		return s

@@ -171,16 +171,6 @@ func (st *state) record(t int32, f int, start, end int32) {
 	}
 }
 
-// htmlText is plaintext.FromHTML, skipped for text without markup or
-// entities: whitespace does not matter to the tokenizer, and the output
-// (matches, snippets) collapses it itself.
-func htmlText(s string) string {
-	if strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 {
-		return s
-	}
-	return plaintext.FromHTML(s)
-}
-
 // Match returns one Result per matching profile, in profile order.
 func (m *Matcher) Match(it *item.Item) []Result {
 	if len(m.profiles) == 0 {
@@ -191,9 +181,10 @@ func (m *Matcher) Match(it *item.Item) []Result {
 		st.reset()
 		m.pool.Put(st)
 	}()
-	st.texts[fTitle] = htmlText(it.Title)
-	st.texts[fSummary] = htmlText(it.Summary)
-	st.texts[fContent] = htmlText(it.Content)
+	// Plain text comes back from FromHTML as it is, after a fast check.
+	st.texts[fTitle] = plaintext.FromHTML(it.Title)
+	st.texts[fSummary] = plaintext.FromHTML(it.Summary)
+	st.texts[fContent] = plaintext.FromHTML(it.Content)
 	if m.fields&(1<<fAuthor) != 0 {
 		st.texts[fAuthor] = strings.Join(it.Authors, ", ")
 	}

@@ -4,6 +4,7 @@
 package plaintext
 
 import (
+	"encoding/binary"
 	"html"
 	"strings"
 	"unicode"
@@ -16,7 +17,8 @@ const maxPasses = 3
 
 // FromHTML strips tags (dropping the contents of script and style
 // elements and comments), decodes entities and collapses runs of
-// whitespace into one space; invalid UTF-8 becomes U+FFFD. It never panics and leaves no "<tag" behind:
+// whitespace and control characters into one space; invalid UTF-8
+// becomes U+FFFD. It never panics and leaves no "<tag" behind:
 // markup that only appears after decoding is stripped again, and what is
 // still left after a few rounds has its "<" replaced by "‹".
 func FromHTML(s string) string {
@@ -33,36 +35,77 @@ func FromHTML(s string) string {
 	return defuse(out)
 }
 
-// isPlain reports whether s has no markup, no entities and no whitespace
-// to collapse, so that FromHTML can return it as it is. It is the common
-// case for titles and plain summaries and must cost almost nothing.
+// isPlain reports whether s has no markup, no entities, no invalid UTF-8
+// and no whitespace to collapse, so that FromHTML can return it as it is.
+// It is the common case for titles and plain summaries and must cost
+// almost nothing: each check runs eight bytes at a time or faster.
 func isPlain(s string) bool {
-	if strings.IndexByte(s, '<') >= 0 || strings.IndexByte(s, '&') >= 0 {
-		return false
-	}
-	prevSpace := true // a leading space needs trimming
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c <= ' ' {
-				if c != ' ' || prevSpace {
+	return strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 &&
+		utf8.ValidString(s) && isCollapsed(s)
+}
+
+// isCollapsed reports whether s has no whitespace but single spaces
+// between words and no control characters.
+func isCollapsed(s string) bool {
+	const (
+		ones   = 0x0101010101010101
+		high   = 0x8080808080808080
+		spaces = 0x2020202020202020
+	)
+	prevSpace := true // a leading space is not collapsed
+	i := 0
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		if x&high != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
+			// Maybe a non-ASCII space in this chunk: check it byte by byte.
+			for end := i + 8; i < end; i++ {
+				if !collapsedAt(s, i, prevSpace) {
 					return false
 				}
-				prevSpace = true
-			} else {
-				prevSpace = false
+				prevSpace = s[i] == ' '
 			}
-			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if unicode.IsSpace(r) || r == utf8.RuneError && size == 1 {
+		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 || hasByte(x, 0x7f) {
+			return false // a control character
+		}
+		y := x ^ spaces
+		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
+		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
 			return false
 		}
-		prevSpace = false
-		i += size
+		prevSpace = sp>>63 != 0
+		i += 8
+	}
+	for ; i < len(s); i++ {
+		if !collapsedAt(s, i, prevSpace) {
+			return false
+		}
+		prevSpace = s[i] == ' '
 	}
 	return !prevSpace || s == ""
+}
+
+// hasByte reports whether some byte of x is b.
+func hasByte(x uint64, b byte) bool {
+	const high = 0x8080808080808080
+	y := x ^ 0x0101010101010101*uint64(b)
+	return ^((y&^high+^uint64(high))|y)&high != 0
+}
+
+// collapsedAt checks the byte at s[i], after a space or not.
+func collapsedAt(s string, i int, prevSpace bool) bool {
+	switch c := s[i]; {
+	case c == ' ':
+		return !prevSpace
+	case c < ' ' || c == 0x7f:
+		return false
+	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+		// Lead bytes of the non-ASCII spaces.
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return !unicode.IsSpace(r)
+	}
+	return true
 }
 
 // writer collapses whitespace while text is appended.
@@ -96,10 +139,8 @@ func (w *writer) text(s string) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c <= ' ' || c == 0x7f {
-				if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
-					w.space()
-				}
-				// Other control characters are dropped.
+				// Control characters separate words, like spaces.
+				w.space()
 				i++
 				continue
 			}
@@ -137,17 +178,21 @@ func strip(s string) string {
 	var w writer
 	w.b.Grow(len(s))
 	e := ends{gt: strings.LastIndexByte(s, '>'), dq: strings.LastIndexByte(s, '"'), sq: strings.LastIndexByte(s, '\'')}
+	cdata := false // a CDATA section is open: its "]]>" goes too
 	for i := 0; i < len(s); {
 		lt := strings.IndexByte(s[i:], '<')
 		if lt < 0 {
-			w.text(decode(s[i:]))
+			w.text(decode(endCDATA(s[i:], &cdata)))
 			break
 		}
 		if lt > 0 {
-			w.text(decode(s[i : i+lt]))
+			w.text(decode(endCDATA(s[i:i+lt], &cdata)))
 			i += lt
 		}
 		next, block := skipMarkup(s, i, e)
+		if strings.HasPrefix(s[i:], "<![CDATA[") {
+			cdata = true
+		}
 		if next == i {
 			// Not markup: a literal "<".
 			w.text("<")
@@ -162,11 +207,20 @@ func strip(s string) string {
 	return w.b.String()
 }
 
-func decode(s string) string {
-	if strings.Contains(s, "]]>") {
-		// The end of a CDATA section whose start was dropped.
-		s = strings.ReplaceAll(s, "]]>", "")
+// endCDATA drops the "]]>" that closes an open CDATA section.
+func endCDATA(s string, open *bool) string {
+	if !*open {
+		return s
 	}
+	i := strings.Index(s, "]]>")
+	if i < 0 {
+		return s
+	}
+	*open = false
+	return s[:i] + s[i+3:]
+}
+
+func decode(s string) string {
 	if strings.IndexByte(s, '&') < 0 {
 		return s
 	}

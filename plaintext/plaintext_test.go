@@ -23,6 +23,9 @@ func TestFromHTML(t *testing.T) {
 		{"style upper", "a<STYLE type=text/css>p{}</STYLE >b", "a b"},
 		{"comment", "a<!-- <b>hidden</b> -->b", "a b"},
 		{"cdata", "<![CDATA[<p>inside</p>]]>", "inside"},
+		{"stray cdata end", "a ]]> b", "a ]]> b"},
+		{"control characters separate", "a\x00b\x1fc", "a b c"},
+		{"invalid utf-8", "a\xffb", "a\uFFFDb"},
 		{"attribute with >", `<a title="x > y" href="/">link</a>`, "link"},
 		{"literal less-than", "x < y and 3<4", "x < y and 3<4"},
 		{"double escaped", "&lt;p&gt;Hello &amp;amp; bye&lt;/p&gt;", "Hello & bye"},
@@ -69,6 +72,19 @@ func TestCorpus(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("read only %d corpus files", n)
+	}
+}
+
+func TestIsPlain(t *testing.T) {
+	for _, s := range []string{"", "a", "a b", "abcdefgh ijklmnop", "Zürich and Straße — ok"} {
+		if !isPlain(s) {
+			t.Errorf("isPlain(%q) = false", s)
+		}
+	}
+	for _, s := range []string{" a", "a ", "a  b", "abcdefgh  ijklmnop", "abcdefg\tb", "a<b", "a&b", "a\xffb", "abcdefg\u00a0b", "abcdefgh\x7fi", "abcdefg\u3000b", "abcdefghijklmno\n"} {
+		if isPlain(s) {
+			t.Errorf("isPlain(%q) = true", s)
+		}
 	}
 }
 
