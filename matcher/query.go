@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -336,6 +337,17 @@ func termNode(ft *foldTable, w string, start int) (*node, error) {
 	return &node{kind: kPhrase, words: ws, text: text}, nil
 }
 
+// uniq returns ws without repeats, in first-occurrence order.
+func uniq(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 func foldWords(ft *foldTable, s string) []string {
 	var out []string
 	for _, w := range words(ft, s) {
@@ -382,6 +394,9 @@ func (p *parser) phrase() (*node, error) {
 		}
 		n.kind = kNear
 		n.slop = slop
+		// A repeated word needs to occur once: drop the repeats, which
+		// also keeps the window checks short.
+		n.words = uniq(ws)
 	}
 	n.text = strings.ToLower(string(p.src[start:p.pos]))
 	if len(ws) == 1 {
