@@ -289,9 +289,6 @@ func (m *Matcher) scanField(st *state, f int) {
 	for _, h := range hits {
 		for i := h.first; i < h.first+h.count; i++ {
 			e := &m.entries[i]
-			if ts := &st.terms[e.term]; ts.count >= maxOccPerTerm && ts.mask&(1<<f) != 0 {
-				continue // enough places known: spare the check
-			}
 			switch e.kind {
 			case kWord:
 				sp := toks[h.tok]
@@ -301,6 +298,9 @@ func (m *Matcher) scanField(st *state, f int) {
 					st.record(e.term, f, s, en)
 				}
 			case kNear:
+				if ts := &st.terms[e.term]; ts.count >= maxOccPerTerm && ts.mask&(1<<f) != 0 {
+					continue // enough places known: spare the window scan
+				}
 				if s, en, ok := st.nearAt(m, text, int(h.tok), e); ok {
 					st.record(e.term, f, s, en)
 				}
