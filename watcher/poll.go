@@ -37,7 +37,7 @@ const stateSaveEvery = 6 * time.Hour
 // fault, so no backoff.
 var errSink = errors.New("sink")
 
-var errorsAlreadyRunning = errors.New("watcher: already running")
+var errAlreadyRunning = errors.New("watcher: already running")
 
 // pollFeed polls f once and returns when it is next due, or stop when the
 // feed is gone (410). Only the worker running f touches f.st.

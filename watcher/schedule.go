@@ -79,7 +79,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.mu.Lock()
 	if w.running {
 		w.mu.Unlock()
-		return errorsAlreadyRunning
+		return errAlreadyRunning
 	}
 	w.running = true
 	w.hasNew = true // a second Run starts from the latest feed list

@@ -50,6 +50,7 @@ func main() {
 		concurrency = flag.Int("concurrency", 64, "watcher concurrency")
 		variants    = flag.Int("variants", 16, "document variants rotated by the farm (200 mode)")
 		memprofile  = flag.String("memprofile", "", "write a heap profile after warm-up")
+		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the measurement window")
 	)
 	flag.Parse()
 	if *serve {
@@ -59,14 +60,14 @@ func main() {
 		}
 		return
 	}
-	memProfile = *memprofile
+	memProfile, cpuProfile = *memprofile, *cpuprofile
 	if err := runBench(*n, *answer, *duration, *interval, *concurrency, *variants); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-var memProfile string
+var memProfile, cpuProfile string
 
 // ---- farm (child) ----
 
@@ -219,6 +220,13 @@ func runBench(n int, answer string, duration, interval time.Duration, concurrenc
 		}
 	}
 
+	if cpuProfile != "" {
+		if f, err := os.Create(cpuProfile); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	p0, c0, t0 := total(reg, "feedwatch_polls_total"), cpuSelf(), time.Now()
 	cc0 := cpuOf(child.Process.Pid)
 	lag0 := histogram(reg, "feedwatch_schedule_lag_seconds")
