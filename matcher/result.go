@@ -34,7 +34,11 @@ func (m *Matcher) result(st *state, p int) Result {
 	})
 	res := Result{Profile: prof.name, Index: p}
 	for _, r := range raw {
-		hm := hit.Match{Field: fieldNames[r.field], Text: collapseSpace(st.texts[r.field][r.start:r.end]), Term: r.term}
+		text := st.texts[r.field][r.start:r.end]
+		if r.field >= fAuthor {
+			text = collapseSpace(text) // not plaintext.FromHTML output
+		}
+		hm := hit.Match{Field: fieldNames[r.field], Text: text, Term: r.term}
 		if !slices.Contains(res.Matches, hm) {
 			res.Matches = append(res.Matches, hm)
 			if len(res.Matches) == maxMatches {
@@ -58,6 +62,9 @@ func (m *Matcher) result(st *state, p int) Result {
 			}
 		}
 		res.Snippet = snippet(st.texts[f], spans, raw[focus].start)
+		if f >= fAuthor {
+			res.Snippet = collapseSpace(res.Snippet) // not plaintext.FromHTML output
+		}
 	}
 	return res
 }
@@ -150,7 +157,7 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 	if end < len(text) {
 		b.WriteString("…")
 	}
-	return collapseSpace(b.String())
+	return b.String()
 }
 
 // collapseSpace turns runs of whitespace into one space and trims both
