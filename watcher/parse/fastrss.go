@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"html"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,11 +35,13 @@ func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	contentPrefix := ""
+	contentPrefix, dcPrefix := "", ""
 	for p, uri := range ns {
 		switch uri {
 		case "http://purl.org/rss/1.0/modules/content/":
 			contentPrefix = p
+		case "http://purl.org/dc/elements/1.1/":
+			dcPrefix = p
 		case "http://wellformedweb.org/CommentAPI/", "http://purl.org/rss/1.0/modules/slash/":
 		default:
 			if p != "atom" || uri != "http://www.w3.org/2005/Atom" {
@@ -79,7 +82,7 @@ func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
 			if len(doc.Items) >= maxItems {
 				return nil, false
 			}
-			it, ok := s.item(contentPrefix)
+			it, ok := s.item(contentPrefix, dcPrefix)
 			if !ok {
 				return nil, false
 			}
@@ -134,13 +137,33 @@ func hasControl(b []byte) bool {
 	return false
 }
 
-func (s *scan) item(contentPrefix string) (item.Item, bool) {
+func (s *scan) item(contentPrefix, dcPrefix string) (item.Item, bool) {
 	var it item.Item
+	var creator, dcDate string
+	seenCreator, seenDate := false, false
 	for {
 		if !s.skipMisc() {
 			return it, false
 		}
 		if s.endTagIs("item") {
+			if seenCreator {
+				// gofeed: personFromText(first dc:creator); we keep the
+				// name, else the address.
+				name, addr := parseNameAddress(creator)
+				switch {
+				case name != "":
+					it.Authors = []string{name}
+				case addr != "":
+					it.Authors = []string{addr}
+				}
+			}
+			if it.Published == nil && seenDate {
+				t, ok := parseRSSDate(dcDate)
+				if !ok {
+					return it, false
+				}
+				it.Published = &t
+			}
 			return it, true
 		}
 		name, attrs, empty, ok := s.startTag()
@@ -149,9 +172,11 @@ func (s *scan) item(contentPrefix string) (item.Item, bool) {
 		}
 		lname := strings.ToLower(name)
 		prefix, local, hasPrefix := strings.Cut(name, ":")
+		isDC := hasPrefix && dcPrefix != "" && prefix == dcPrefix
 		if hasPrefix {
 			switch {
 			case prefix == contentPrefix && contentPrefix != "" && local == "encoded":
+			case isDC && (local == "creator" || local == "date"):
 			case prefix == "wfw" || prefix == "slash":
 			default:
 				return it, false
@@ -162,6 +187,9 @@ func (s *scan) item(contentPrefix string) (item.Item, bool) {
 			return it, false
 		}
 		if empty {
+			if isDC {
+				return it, false
+			}
 			switch lname {
 			case "title", "link", "guid", "description", "pubdate", "category":
 				return it, false
@@ -175,6 +203,19 @@ func (s *scan) item(contentPrefix string) (item.Item, bool) {
 		switch {
 		case hasPrefix && local == "encoded" && prefix == contentPrefix:
 			it.Content = parseText(raw)
+		case isDC:
+			// gofeed reads extension text through encoding/xml (entities
+			// decoded its way, child text included): take only plain text.
+			v, ok := plainText(raw)
+			if !ok {
+				return it, false
+			}
+			if local == "creator" && !seenCreator {
+				creator, seenCreator = v, true
+			}
+			if local == "date" && !seenDate {
+				dcDate, seenDate = v, true
+			}
 		case hasPrefix:
 		case lname == "title":
 			it.Title = strings.TrimSpace(parseText(raw))
@@ -406,7 +447,7 @@ func (s *scan) startTag() (name, attrs string, empty, ok bool) {
 		empty = true
 		a = a[:len(a)-1]
 	}
-	if len(a) > 0 && a[0] != ' ' && a[0] != '\t' && a[0] != '\r' && a[0] != '\n' {
+	if !validAttrs(a) {
 		return "", "", false, false
 	}
 	s.pos = k + 1
@@ -510,5 +551,95 @@ func nsDecls(attrs string) (map[string]string, bool) {
 		}
 		ns[prefix] = v[1 : 1+end]
 		attrs = v[2+end:]
+	}
+}
+
+// plainText is the trimmed text of raw inner XML without markup or
+// entities (CDATA unwrapped); ok=false when raw has either.
+func plainText(raw []byte) (string, bool) {
+	str := string(raw)
+	if strings.IndexByte(str, '&') >= 0 {
+		return "", false
+	}
+	if strings.Contains(str, "<![CDATA[") {
+		str = parseText(raw)
+		if strings.ContainsAny(str, "<&") {
+			return "", false
+		}
+		return strings.TrimSpace(str), true
+	}
+	if strings.IndexByte(str, '<') >= 0 {
+		return "", false
+	}
+	return strings.TrimSpace(str), true
+}
+
+// The patterns of gofeed's ParseNameAddress (MIT licence, mmcdole/gofeed).
+var (
+	emailNameRgx = regexp.MustCompile(`^([^@]+@[^\s]+)\s+\(([^@]+)\)$`)
+	nameEmailRgx = regexp.MustCompile(`^([^@]+)\s+\(([^@]+@[^)]+)\)$`)
+	nameOnlyRgx  = regexp.MustCompile(`^([^@()]+)$`)
+	emailOnlyRgx = regexp.MustCompile(`^([^@()]+@[^@()]+)$`)
+)
+
+func parseNameAddress(s string) (name, address string) {
+	if s == "" {
+		return
+	}
+	if m := emailNameRgx.FindStringSubmatch(s); m != nil {
+		return m[2], m[1]
+	}
+	if m := nameEmailRgx.FindStringSubmatch(s); m != nil {
+		return m[1], m[2]
+	}
+	if m := nameOnlyRgx.FindStringSubmatch(s); m != nil {
+		return m[1], ""
+	}
+	if m := emailOnlyRgx.FindStringSubmatch(s); m != nil {
+		return "", m[1]
+	}
+	return
+}
+
+// validAttrs accepts only well-formed ` name="value"` sequences.
+func validAttrs(a []byte) bool {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	i := 0
+	for {
+		j := i
+		for j < len(a) && isSpace(a[j]) {
+			j++
+		}
+		if j == len(a) {
+			return true
+		}
+		if j == i {
+			return false // attributes must be separated by space
+		}
+		k := j
+		for k < len(a) && isNameByte(a[k]) {
+			k++
+		}
+		if k == j || (a[j] >= '0' && a[j] <= '9') || a[j] == '-' || a[j] == '.' {
+			return false
+		}
+		for k < len(a) && isSpace(a[k]) {
+			k++
+		}
+		if k >= len(a) || a[k] != '=' {
+			return false
+		}
+		k++
+		for k < len(a) && isSpace(a[k]) {
+			k++
+		}
+		if k >= len(a) || (a[k] != '"' && a[k] != '\'') {
+			return false
+		}
+		end := bytes.IndexByte(a[k+1:], a[k])
+		if end < 0 {
+			return false
+		}
+		i = k + 1 + end + 1
 	}
 }

@@ -84,6 +84,10 @@ func TestFastRSSTypicalFeeds(t *testing.T) {
 			`<item><title>B</title><description>raw <b>inner</b> markup</description><pubDate>Sun, 01 Mar 2026 12:00:00 GMT</pubDate></item></channel></rss>`,
 		"wordpress": `<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:wfw="http://wellformedweb.org/CommentAPI/" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>W</title><atom:link href="https://x.example/feed" rel="self" type="application/rss+xml"/><link>https://x.example</link>` +
 			`<item><title>P</title><link>https://x.example/p</link><guid>https://x.example/?p=1</guid><content:encoded><![CDATA[<p>full</p>]]></content:encoded><wfw:commentRss>https://x.example/p/feed</wfw:commentRss><comments>https://x.example/p#c</comments><enclosure url="https://x.example/a.mp3" length="1" type="audio/mpeg"/></item></channel></rss>`,
+		"dublin core": `<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>D</title><link>https://x.example/</link>` +
+			`<item><title>1</title><dc:creator>Jane Doe</dc:creator><dc:date>2026-03-01T10:00:00+01:00</dc:date></item>` +
+			`<item><title>2</title><dc:creator><![CDATA[ jane@x.example (Jane) ]]></dc:creator><pubDate>` + day + `</pubDate><dc:date>garbage</dc:date></item>` +
+			`<item><title>3</title><dc:creator>a@b.example</dc:creator><dc:creator>second</dc:creator></item></channel></rss>`,
 	}
 	for name, d := range docs {
 		t.Run(name, func(t *testing.T) {
@@ -93,7 +97,6 @@ func TestFastRSSTypicalFeeds(t *testing.T) {
 		})
 	}
 	declined := map[string]string{
-		"dc creator":     `<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><link>https://x/</link><item><dc:creator>me</dc:creator></item></channel></rss>`,
 		"author":         `<rss version="2.0"><channel><title>T</title><link>https://x/</link><item><author>a@b (A)</author></item></channel></rss>`,
 		"odd date":       `<rss version="2.0"><channel><title>T</title><link>https://x/</link><item><pubDate>yesterday</pubDate></item></channel></rss>`,
 		"xml base":       `<rss version="2.0" xml:base="https://x/"><channel><title>T</title><link>/</link></channel></rss>`,
@@ -114,6 +117,7 @@ func TestFastRSSTypicalFeeds(t *testing.T) {
 func FuzzFastRSS(f *testing.F) {
 	f.Add([]byte(`<rss version="2.0"><channel><title>T</title><link>https://x/</link><item><title>a &amp; b</title><guid>1</guid><description><![CDATA[x]]>y</description></item></channel></rss>`))
 	f.Add([]byte(`<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title><link>l</link><item><content:encoded>&lt;p&gt;</content:encoded><pubDate>Mon, 02 Jan 2006 15:04:05 GMT</pubDate></item></channel></rss>`))
+	f.Add([]byte(`<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title><link>l</link><item><dc:creator>x (y@z)</dc:creator><dc:date>2006-01-02T15:04:05Z</dc:date></item></channel></rss>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sameAsGofeed(t, "fuzz", b, "")
 	})
