@@ -53,30 +53,22 @@ start_farm() {
 stop_farm() { kill "$FARM_PID"; wait "$FARM_PID" 2>/dev/null || true; }
 farm_stats() { curl -s "http://$FARM/stats" | tr '\n' ' '; }
 
-cpu_of_children() { # user+sys seconds of waited-for children of this shell
-	times | tail -1 | awk '{split($1,u,"m"); split($2,s,"m"); sub("s","",u[2]); sub("s","",s[2]); printf "%.2f", u[1]*60+u[2]+s[1]*60+s[2]}'
-}
-
 declare -A RATE
 # timed NAME PHASE CMD...: runs CMD under the timeout, prints wall time,
-# CPU and the farm's counts, and records feeds/s.
+# CPU (user+sys of CMD and its children) and the farm's counts, and records
+# feeds/s.
 timed() {
 	local name=$1 phase=$2
 	shift 2
-	local before after c0 c1 t0 t1 rc=0
+	local before after rc=0 wall usr sys
 	before=$(farm_stats)
-	c0=$(cpu_of_children)
-	t0=$(date +%s.%N)
-	timeout "$PEER_TIMEOUT" "$@" >"$WORK/$name-$phase.out" 2>&1 || rc=$?
-	t1=$(date +%s.%N)
-	c1=$(cpu_of_children)
+	local TIMEFORMAT='%R %U %S'
+	{ time timeout "$PEER_TIMEOUT" "$@" >"$WORK/$name-$phase.out" 2>&1 || rc=$?; } 2>"$WORK/$name-$phase.time"
+	read -r wall usr sys <"$WORK/$name-$phase.time"
 	after=$(farm_stats)
-	local wall rate
-	wall=$(echo "$t1 - $t0" | bc -l)
-	rate=$(echo "$N / $wall" | bc -l)
-	RATE[$name-$phase]=$rate
-	printf '%-10s %-4s %8.2f s wall %8.2f s cpu %8.1f feeds/s  exit %d  farm before [%s] after [%s]\n' \
-		"$name" "$phase" "$wall" "$(echo "$c1 - $c0" | bc -l)" "$rate" "$rc" "$before" "$after"
+	RATE[$name-$phase]=$(echo "$N / $wall" | bc -l)
+	printf '%-10s %-4s %8.2f s wall %7.2f s cpu %8.1f feeds/s  exit %d  farm before [%s] after [%s]\n' \
+		"$name" "$phase" "$wall" "$(echo "$usr + $sys" | bc -l)" "${RATE[$name-$phase]}" "$rc" "$before" "$after"
 }
 
 start_farm static
@@ -86,9 +78,9 @@ seq 0 $((N - 1)) | sed "s|^|http://$FARM/f/|" >"$WORK/urls"
 # newsboat: a urls file, its own config and cache; -x reload fetches all.
 mkdir -p "$WORK/newsboat"
 : >"$WORK/newsboat/config"
-nb() { newsboat -u "$WORK/urls" -c "$WORK/newsboat/cache.db" -C "$WORK/newsboat/config" -x reload; }
-timed newsboat cold nb
-timed newsboat warm nb
+NB=(newsboat -u "$WORK/urls" -c "$WORK/newsboat/cache.db" -C "$WORK/newsboat/config" -x reload)
+timed newsboat cold "${NB[@]}"
+timed newsboat warm "${NB[@]}"
 
 # rss2email: a new config, feeds imported from OPML, run without sending.
 {
@@ -97,19 +89,18 @@ timed newsboat warm nb
 	echo '</body></opml>'
 } >"$WORK/feeds.opml"
 R2E=(r2e -c "$WORK/r2e.cfg" -d "$WORK/r2e.json")
-"${R2E[@]}" new bench@example.org >/dev/null
-"${R2E[@]}" opmlimport "$WORK/feeds.opml" >/dev/null
-r2e_run() { "${R2E[@]}" run --no-send; }
-timed rss2email cold r2e_run
-timed rss2email warm r2e_run
+"${R2E[@]}" new bench@example.org >/dev/null 2>&1
+"${R2E[@]}" opmlimport "$WORK/feeds.opml" >/dev/null 2>&1
+timed rss2email cold "${R2E[@]}" run --no-send
+timed rss2email warm "${R2E[@]}" run --no-send
 
 # feed2exec: an ini with every feed going to the null output plugin.
 for i in $(seq 0 $((N - 1))); do
 	printf '[f%d]\nurl = http://%s/f/%d\noutput = feed2exec.plugins.null\n\n' "$i" "$FARM" "$i"
 done >"$WORK/feed2exec.ini"
-f2e() { feed2exec --config "$WORK/feed2exec.ini" --database "$WORK/feed2exec.db" fetch; }
-timed feed2exec cold f2e
-timed feed2exec warm f2e
+F2E=(feed2exec --config "$WORK/feed2exec.ini" --database "$WORK/feed2exec.db" fetch)
+timed feed2exec cold "${F2E[@]}"
+timed feed2exec warm "${F2E[@]}"
 stop_farm
 
 # feedwatch (`feedwatch watch`: poll, match against PROFILES profiles,
@@ -118,7 +109,7 @@ stop_farm
 # always due: cold = the farm in fresh mode (every poll a 200 with 20 new
 # items: the work of a peer's first run, plus matching and publishing),
 # warm = the static farm (every poll after the first a 304).
-fw_run() { # MODE PHASE
+fw_run() { # MODE PHASE PROFILES
 	start_farm "$1"
 	local dir=$WORK/fw-$2 port
 	mkdir -p "$dir"
@@ -128,7 +119,7 @@ fw_run() { # MODE PHASE
 		printf 'watcher: {interval: 1ms, concurrency: 64, per_host: 64, timeout: 30s, backfill: 24h}\nfeeds:\n'
 		for i in $(seq 0 $((N - 1))); do printf '  - {url: "http://%s/f/%d", name: f%d}\n' "$FARM" "$i" "$i"; done
 		echo 'profiles:'
-		(cd "$ROOT" && go run ./bench/farm -profiles "$PROFILES")
+		"$WORK/farm" -profiles "$3"
 		printf 'notifiers:\n  console: {type: console}\n'
 	} >"$dir/feedwatch.yaml"
 	local t0 t1 polls0 polls1 c0 c1 first
@@ -138,10 +129,12 @@ fw_run() { # MODE PHASE
 	PIDS+=("$fw")
 	polls() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^feedwatch_polls_total/ {s+=$2} END {printf "%d", s}'; }
 	first=""
-	for _ in $(seq 600); do # first round: every feed polled once (bounded: 60 s)
-		p=$(polls 2>/dev/null || echo 0)
-		if ((p >= N)); then first=$(echo "$(date +%s.%N) - $t0" | bc -l); break; fi
-		sleep 0.1
+	for _ in $(seq 600); do # first round: every feed requested once (bounded: 60 s)
+		if [[ $(curl -s "http://$FARM/stats" | awk '/^feeds/ {print $2}') == "$N" ]]; then
+			first=$(echo "$(date +%s.%N) - $t0" | bc -l)
+			break
+		fi
+		sleep 0.05
 	done
 	[[ -n $first ]] || { echo "feedwatch: first round not done in 60 s" >&2; first=60; }
 	sleep 3 # past the startup spread
@@ -153,17 +146,19 @@ fw_run() { # MODE PHASE
 	el=$(echo "$t1 - $t0" | bc -l)
 	rate=$(echo "($polls1 - $polls0) / $el" | bc -l)
 	RATE[feedwatch-$2]=$rate
-	printf '%-10s %-4s first round (start to %d polls, incl. 2 s start spread) %.2f s; steady %8.1f feeds/s, %.3f cpu-ms/poll  farm [%s]\n' \
-		feedwatch "$2" "$N" "$first" "$rate" "$(echo "($c1 - $c0) * 10 / ($polls1 - $polls0)" | bc -l)" "$(farm_stats)"
+	printf '%-10s %-4s %d profiles: process start to every feed fetched once %.2f s (first polls are spread over >= 2 s); steady %8.1f feeds/s, %.3f cpu-ms/poll  farm [%s]\n' \
+		feedwatch "$2" "$3" "$first" "$rate" "$(echo "($c1 - $c0) * 10 / ($polls1 - $polls0)" | bc -l)" "$(farm_stats)"
 	stop_farm
 }
-fw_run fresh cold
-fw_run static warm
+fw_run fresh cold-1p 1
+fw_run fresh cold "$PROFILES"
+fw_run static warm "$PROFILES"
 
 echo
 for phase in cold warm; do
 	for peer in newsboat rss2email feed2exec; do
-		printf 'feedwatch / %-9s %s: %6.1fx\n' "$peer" "$phase" "$(echo "${RATE[feedwatch-$phase]} / ${RATE[$peer-$phase]}" | bc -l)"
+		printf 'feedwatch (%s profiles) / %-9s %s: %6.1fx\n' "$PROFILES" "$peer" "$phase" "$(echo "${RATE[feedwatch-$phase]} / ${RATE[$peer-$phase]}" | bc -l)"
+		[[ $phase == cold ]] && printf 'feedwatch (1 profile) / %-9s %s: %6.1fx\n' "$peer" "$phase" "$(echo "${RATE[feedwatch-cold-1p]} / ${RATE[$peer-$phase]}" | bc -l)"
 	done
 done
 echo "work dir (outputs, configs): $WORK"

@@ -197,8 +197,10 @@ feeds:
 		time.Sleep(100 * time.Millisecond)
 	}
 	m0, c0, f0, t0 := scrape(b, metrics), cpuSelfB(), cpuOfPID(farmPID), time.Now()
+	s0 := farmStats(b, addr)
 	time.Sleep(s.dur)
 	m1, c1, f1, el := scrape(b, metrics), cpuSelfB(), cpuOfPID(farmPID), time.Since(t0)
+	s1 := farmStats(b, addr)
 	r := pipeResult{
 		polls:   m1.sum("feedwatch_polls_total") - m0.sum("feedwatch_polls_total"),
 		hits:    m1.sum("feedwatch_hits_total") - m0.sum("feedwatch_hits_total"),
@@ -209,6 +211,9 @@ feeds:
 		if strings.HasPrefix(k, "feedwatch_polls_total{") {
 			r.results[strings.TrimSuffix(strings.TrimPrefix(k, `feedwatch_polls_total{result="`), `"}`)] = v - m0.series[k]
 		}
+	}
+	for k, v := range s1 {
+		r.results["farm-"+k] = v - s0[k]
 	}
 	return r
 }
@@ -351,6 +356,24 @@ func startFarm(b *testing.B, bin string, n int, mode string) (string, int) {
 		b.Fatalf("farm address: %v", err)
 	}
 	return strings.TrimSpace(line), cmd.Process.Pid
+}
+
+// farmStats reads the farm's counts of 200 and 304 answers.
+func farmStats(b *testing.B, addr string) map[string]float64 {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/stats")
+	if err != nil {
+		b.Fatalf("farm stats: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] != "feeds" {
+			out[f[0]], _ = strconv.ParseFloat(f[1], 64)
+		}
+	}
+	return out
 }
 
 type scraped struct{ series map[string]float64 }

@@ -9,7 +9,8 @@
 //
 // It prints its address on the first line of stdout, then serves until
 // SIGINT/SIGTERM or, with -stdin, until its standard input closes. Each
-// request for /stats prints nothing and answers the request counts.
+// request for /stats answers the counts of 200s and 304s served and of feeds
+// requested at least once.
 package main
 
 import (
@@ -71,10 +72,17 @@ func run(n int, mode, addr string, stdin bool, seed uint64) error {
 		}
 	}
 	polls := make([]atomic.Uint32, n)
+	seen := make([]atomic.Bool, n) // feeds requested at least once
 	var full, notModified atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/stats" {
-			fmt.Fprintf(w, "200 %d\n304 %d\n", full.Load(), notModified.Load())
+			served := 0
+			for i := range seen {
+				if seen[i].Load() {
+					served++
+				}
+			}
+			fmt.Fprintf(w, "200 %d\n304 %d\nfeeds %d\n", full.Load(), notModified.Load(), served)
 			return
 		}
 		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/f/"))
@@ -82,6 +90,7 @@ func run(n int, mode, addr string, stdin bool, seed uint64) error {
 			http.NotFound(w, r)
 			return
 		}
+		seen[i].Store(true)
 		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
 		switch mode {
 		case "fresh":
