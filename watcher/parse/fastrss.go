@@ -20,7 +20,10 @@ import (
 // authors, xml:base, DOCTYPE subsets, odd markup, unparsed dates. gofeed
 // then parses the document as usual.
 func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
-	if bytes.Contains(b, []byte("xml:base")) || bytes.IndexByte(b, 0) >= 0 || hasControl(b) {
+	// encoding/xml rejects U+FFFE/U+FFFF; the fast path must not accept
+	// what gofeed rejects.
+	if bytes.Contains(b, []byte("xml:base")) || hasControl(b) ||
+		bytes.Contains(b, []byte("\uFFFE")) || bytes.Contains(b, []byte("\uFFFF")) {
 		return nil, false
 	}
 	s := &scan{b: b}
@@ -345,6 +348,17 @@ type scan struct {
 // prolog skips the XML declaration, comments, PIs, whitespace and a
 // DOCTYPE without internal subset.
 func (s *scan) prolog() bool {
+	if bytes.HasPrefix(s.b, []byte("<?")) {
+		end := bytes.Index(s.b, []byte("?>"))
+		if end < 0 || !bytes.HasPrefix(s.b, []byte("<?xml ")) {
+			return false
+		}
+		decl := s.b[:end]
+		if !bytes.Contains(decl, []byte(`version="1.0"`)) && !bytes.Contains(decl, []byte(`version='1.0'`)) {
+			return false
+		}
+		s.pos = end + 2
+	}
 	for {
 		if !s.skipMisc() {
 			return false
@@ -375,19 +389,14 @@ func (s *scan) skipMisc() bool {
 			rest := s.b[s.pos:]
 			switch {
 			case bytes.HasPrefix(rest, []byte("<!--")):
-				end := bytes.Index(rest[4:], []byte("-->"))
-				if end < 0 {
+				n, ok := commentLen(rest)
+				if !ok {
 					return false
 				}
-				s.pos += 4 + end + 3
+				s.pos += n
 				continue
 			case bytes.HasPrefix(rest, []byte("<?")):
-				end := bytes.Index(rest, []byte("?>"))
-				if end < 0 {
-					return false
-				}
-				s.pos += end + 2
-				continue
+				return false // only the leading declaration (prolog)
 			}
 			return true
 		default:
@@ -478,8 +487,8 @@ func (s *scan) inner(name string) ([]byte, bool) {
 	var stack []string
 	for {
 		i := bytes.IndexByte(s.b[s.pos:], '<')
-		if i < 0 {
-			return nil, false
+		if i < 0 || bytes.Contains(s.b[s.pos:s.pos+i], []byte("]]>")) {
+			return nil, false // encoding/xml rejects "]]>" in text
 		}
 		s.pos += i
 		rest := s.b[s.pos:]
@@ -491,11 +500,11 @@ func (s *scan) inner(name string) ([]byte, bool) {
 			}
 			s.pos += end + 3
 		case bytes.HasPrefix(rest, []byte("<!--")):
-			end := bytes.Index(rest[4:], []byte("-->"))
-			if end < 0 {
+			n, ok := commentLen(rest)
+			if !ok {
 				return nil, false
 			}
-			s.pos += 4 + end + 3
+			s.pos += n
 		case bytes.HasPrefix(rest, []byte("</")):
 			want := name
 			if len(stack) > 0 {
@@ -642,4 +651,14 @@ func validAttrs(a []byte) bool {
 		}
 		i = k + 1 + end + 1
 	}
+}
+
+// commentLen returns the length of the comment at the start of b; a "--"
+// inside it is an error for encoding/xml, so it declines too.
+func commentLen(b []byte) (int, bool) {
+	end := bytes.Index(b[4:], []byte("--"))
+	if end < 0 || 4+end+2 >= len(b) || b[4+end+2] != '>' {
+		return 0, false
+	}
+	return 4 + end + 3, true
 }
