@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +29,9 @@ func FuzzFetchParse(f *testing.F) {
 		b, ct, z := body, ctype, zip
 		mu.Unlock()
 		w.Header()["Content-Type"] = nil
-		if ct != "" {
+		// Only printable header values: net/http refuses others, which
+		// would test the test server, not us.
+		if ct != "" && strings.IndexFunc(ct, func(r rune) bool { return r < 0x20 || r > 0x7e }) < 0 {
 			w.Header().Set("Content-Type", ct)
 		}
 		if z {
@@ -42,7 +45,7 @@ func FuzzFetchParse(f *testing.F) {
 		_, _ = w.Write(b)
 	}))
 	defer srv.Close()
-	opts := Options{Timeout: 5 * time.Second, MaxBody: 1 << 20, MaxItems: 100}
+	opts := Options{Timeout: 2 * time.Second, MaxBody: 1 << 20, MaxItems: 100}
 	f.Fuzz(func(t *testing.T, b []byte, ct string, z bool) {
 		mu.Lock()
 		body, ctype, zip = b, ct, z
