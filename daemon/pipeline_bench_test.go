@@ -8,8 +8,12 @@ package daemon
 //	go test -run '^$' -bench Pipeline -benchtime 1x ./daemon
 //	FEEDWATCH_BENCH_FEEDS=1000 FEEDWATCH_BENCH_DURATION=20s FEEDWATCH_BENCH_CONCURRENCY=64 (defaults)
 //
-// Every phase runs for a fixed time whatever b.N is; the figures are
-// reported as custom metrics and summarised in the log.
+// Phases: gofeed-200 (a bare net/http + gofeed loop), watcher-200 (the
+// watcher with no-op sink and stores), daemon-200 (20 new items per poll),
+// daemon-200-slide (one new item per poll), daemon-304. Every phase runs
+// for a fixed time whatever b.N is; the figures are reported as custom
+// metrics and printed as a summary with the ratios. bench/README.md has
+// the results.
 
 import (
 	"bufio"
@@ -361,7 +365,7 @@ func startFarm(b *testing.B, bin string, n int, mode string) (string, int) {
 // farmStats reads the farm's counts of 200 and 304 answers.
 func farmStats(b *testing.B, addr string) map[string]float64 {
 	b.Helper()
-	resp, err := http.Get("http://" + addr + "/stats")
+	resp, err := boundedGet("http://" + addr + "/stats")
 	if err != nil {
 		b.Fatalf("farm stats: %v", err)
 	}
@@ -374,6 +378,12 @@ func farmStats(b *testing.B, addr string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// boundedGet is a GET with a timeout, so a stuck daemon or farm fails the
+// benchmark instead of hanging it.
+func boundedGet(url string) (*http.Response, error) {
+	return (&http.Client{Timeout: 10 * time.Second}).Get(url)
 }
 
 type scraped struct{ series map[string]float64 }
@@ -391,7 +401,7 @@ func (s scraped) sum(name string) float64 {
 // scrape reads the daemon's /metrics in the text format.
 func scrape(b *testing.B, url string) scraped {
 	b.Helper()
-	resp, err := http.Get(url)
+	resp, err := boundedGet(url)
 	if err != nil {
 		b.Fatalf("scrape: %v", err)
 	}
