@@ -146,6 +146,25 @@ func (b *Bus) Alerted(ctx context.Context, hitID string) (bool, error) {
 	}
 }
 
+// ClaimLink records feed as the first to alert key (a profile and a
+// normalised link) and returns the feed that holds the claim: feed itself,
+// or the one that claimed it before. KV Create makes the claim atomic, so two
+// feeds polled at once cannot both win.
+func (b *Bus) ClaimLink(ctx context.Context, key, feed string) (string, error) {
+	_, err := b.alerted.Create(ctx, key, []byte(feed))
+	if err == nil {
+		return feed, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return "", fmt.Errorf("claim link %s: %w", key, err)
+	}
+	e, err := b.alerted.Get(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("claim link %s: %w", key, err)
+	}
+	return string(e.Value()), nil
+}
+
 // PublishHit stores h in the hits stream (waiting for JetStream's ack) and
 // then records its id as alerted.
 func (b *Bus) PublishHit(ctx context.Context, h hit.Hit) error {
@@ -297,7 +316,9 @@ func (s *Source) iter() (jetstream.MessagesContext, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.it == nil {
-		it, err := s.c.Messages(jetstream.PullMaxMessages(s.buffer))
+		// Short pull requests: one left open at the server after Close
+		// would swallow redeliveries until AckWait (see Close).
+		it, err := s.c.Messages(jetstream.PullMaxMessages(s.buffer), jetstream.PullExpiry(pullExpiry))
 		if err != nil {
 			return nil, err
 		}
@@ -340,16 +361,27 @@ func (s *Source) Close() {
 		return
 	}
 	it.Drain()
-	for {
+	// Read until the drained iterator says it is closed: hits still on
+	// their way from the server arrive here too, and each is handed back.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		m, err := it.Next(jetstream.NextContext(ctx))
 		cancel()
-		if err != nil {
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 			return
 		}
-		_ = m.Nak()
+		if err == nil {
+			// Delayed past the pull request's expiry: an immediate Nak would
+			// send the hit straight back to this closed iterator's
+			// still-open pull request, where it would sit until AckWait.
+			_ = m.NakWithDelay(pullExpiry + time.Second)
+		}
 	}
 }
+
+// pullExpiry bounds each pull request of a Source.
+const pullExpiry = 2 * time.Second
 
 type message struct{ m jetstream.Msg }
 

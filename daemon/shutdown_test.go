@@ -46,7 +46,9 @@ func TestStopWithHitsInFlight(t *testing.T) {
 
 	r.start(t)
 	defer r.stop(t)
-	waitFor(t, "the rest after restart", 30*time.Second, func() bool { return len(hookTitles(t, &slow.recorder)) == items })
+	restarted := time.Now()
+	waitFor(t, "the rest after restart", 60*time.Second, func() bool { return len(hookTitles(t, &slow.recorder)) == items })
+	t.Logf("the rest arrived %v after restart\n%s", time.Since(restarted), r.logs.String())
 	time.Sleep(time.Second)
 	for k, n := range hookTitles(t, &slow.recorder) {
 		if n != 1 {

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 // hitPublisher stores hits; the bus implements it.
 type hitPublisher interface {
 	Alerted(ctx context.Context, hitID string) (bool, error)
+	ClaimLink(ctx context.Context, key, feed string) (owner string, err error)
 	PublishHit(ctx context.Context, h hit.Hit) error
 }
 
@@ -74,6 +76,16 @@ func (s *sink) Handle(ctx context.Context, feed item.Feed, items []item.Item) er
 			if done {
 				continue
 			}
+			if lk := linkClaim(r.Profile, it); lk != "" {
+				owner, err := s.pub.ClaimLink(ctx, lk, feed.Name)
+				if err != nil {
+					return err
+				}
+				if owner != feed.Name {
+					// Another feed already alerted this profile to this article.
+					continue
+				}
+			}
 			if err := s.pub.PublishHit(ctx, h); err != nil {
 				return err
 			}
@@ -102,17 +114,22 @@ func (s *sink) ProfileStats() map[string]ProfileStats {
 // summaryLimit is the SPEC's cap on item.summary, in characters.
 const summaryLimit = 1000
 
-// hitIdentity is what a hit id hashes besides the profile: the normalised
-// link when there is one, so the same article reached through two feeds (or
-// re-published under a new GUID) gives the same hit id and alerts once;
-// otherwise the item's own identity.
-func hitIdentity(it *item.Item) string {
-	if it.Link != "" {
-		if l := watcher.NormalizeLink(it.Link); l != "" {
-			return "link:" + l
-		}
+// linkClaim is the key under which the first feed to alert a profile to a
+// link records itself, so the same article reached through another feed does
+// not alert again (SPEC: "alerts once per profile"). Items of the same feed
+// may share a link (live blogs, home-page links) and still alert each: only
+// another feed's claim suppresses a hit. Links to a bare site root say
+// nothing about the article and make no claim.
+func linkClaim(profile string, it *item.Item) string {
+	if it.Link == "" {
+		return ""
 	}
-	return it.Key
+	l := watcher.NormalizeLink(it.Link)
+	u, err := url.Parse(l)
+	if err != nil || u.Host == "" || (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		return ""
+	}
+	return "link_" + hit.ID(profile, l)
 }
 
 func newHit(r matcher.Result, feed item.Feed, it *item.Item, now time.Time) hit.Hit {
@@ -131,7 +148,7 @@ func newHit(r matcher.Result, feed item.Feed, it *item.Item, now time.Time) hit.
 	}
 	return hit.Hit{
 		V:          hit.Version,
-		ID:         hit.ID(r.Profile, hitIdentity(it)),
+		ID:         hit.ID(r.Profile, it.Key),
 		Profile:    r.Profile,
 		DetectedAt: now.UTC().Truncate(time.Second),
 		Feed:       hit.Feed{Name: feed.Name, URL: feed.URL, Title: feed.Title},

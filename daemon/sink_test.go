@@ -1,0 +1,124 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/item"
+)
+
+// memPublisher is an in-memory hitPublisher.
+type memPublisher struct {
+	mu      sync.Mutex
+	alerted map[string]bool
+	claims  map[string]string
+	hits    []hit.Hit
+}
+
+func (m *memPublisher) Alerted(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.alerted[id], nil
+}
+
+func (m *memPublisher) ClaimLink(_ context.Context, key, feed string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if o, ok := m.claims[key]; ok {
+		return o, nil
+	}
+	m.claims[key] = feed
+	return feed, nil
+}
+
+func (m *memPublisher) PublishHit(_ context.Context, h hit.Hit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.alerted[h.ID] = true
+	m.hits = append(m.hits, h)
+	return nil
+}
+
+func TestSinkDedup(t *testing.T) {
+	world := item.Feed{Name: "world", Tags: []string{"uk"}}
+	asia := item.Feed{Name: "asia"}
+	it := func(key, title, link string) item.Item {
+		return item.Item{Key: key, Title: title, Link: link}
+	}
+	type poll struct {
+		feed  item.Feed
+		items []item.Item
+	}
+	for _, tc := range []struct {
+		name  string
+		polls []poll
+		want  int
+	}{
+		{"same link through two feeds alerts once", []poll{
+			{world, []item.Item{it("g_1", "Xinjiang", "https://News.example.org/a?utm_source=x#top")}},
+			{asia, []item.Item{it("g_9", "Xinjiang", "https://news.example.org/a")}},
+		}, 1},
+		{"same item offered again alerts once", []poll{
+			{world, []item.Item{it("g_1", "Xinjiang", "https://news.example.org/a")}},
+			{world, []item.Item{it("g_1", "Xinjiang (updated)", "https://news.example.org/a")}},
+		}, 1},
+		{"live blog: new items of one feed sharing a link each alert", []poll{
+			{world, []item.Item{it("g_1", "Xinjiang update 1", "https://news.example.org/live"), it("g_2", "Xinjiang update 2", "https://news.example.org/live")}},
+			{world, []item.Item{it("g_3", "Xinjiang update 3", "https://news.example.org/live")}},
+		}, 3},
+		{"home-page links make no claim", []poll{
+			{world, []item.Item{it("g_1", "Xinjiang one", "https://news.example.org/")}},
+			{asia, []item.Item{it("g_2", "Xinjiang two", "https://news.example.org")}},
+		}, 2},
+		{"no link", []poll{
+			{world, []item.Item{it("h_1", "Xinjiang one", "")}},
+			{asia, []item.Item{it("h_1", "Xinjiang one", "")}},
+		}, 1},
+		{"scope: trade-bill only on tag uk", []poll{
+			{asia, []item.Item{it("g_5", "Trade Bill", "https://news.example.org/tb")}},
+			{world, []item.Item{it("g_6", "Trade Bill", "https://news.example.org/tb2")}},
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &config.Config{Profiles: []config.Profile{
+				{Name: "xinjiang", Keywords: []string{"Xinjiang"}},
+				{Name: "trade-bill", Keywords: []string{"Trade Bill"}, Feeds: []string{"tag:uk"}},
+			}}
+			rt, err := compileRoutes(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := &memPublisher{alerted: map[string]bool{}, claims: map[string]string{}}
+			s := newSink(pub, nil, time.Now)
+			s.routes.Store(rt)
+			for _, p := range tc.polls {
+				if err := s.Handle(context.Background(), p.feed, p.items); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(pub.hits) != tc.want {
+				t.Fatalf("%d hits, want %d: %+v", len(pub.hits), tc.want, pub.hits)
+			}
+		})
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"Uyğur camps in Xinjiang", 6, "Uyğur…"},
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
