@@ -11,10 +11,11 @@ import (
 
 // memSeen is an in-memory SeenStore that counts MarkSeen calls per key.
 type memSeen struct {
-	mu    sync.Mutex
-	keys  map[string]int
-	fail  error
-	calls int
+	mu     sync.Mutex
+	keys   map[string]int
+	fail   error
+	calls  int
+	looked int // keys asked about in all Seen calls
 }
 
 func newMemSeen() *memSeen { return &memSeen{keys: map[string]int{}} }
@@ -25,6 +26,7 @@ func (m *memSeen) Seen(_ context.Context, keys []string) (map[string]bool, error
 	if m.fail != nil {
 		return nil, m.fail
 	}
+	m.looked += len(keys)
 	out := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		if m.keys[k] > 0 {

@@ -507,3 +507,41 @@ func TestPlainLinkAgreesWithSlowPath(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownKeysSkipLookups: items of the feed's previous document are not
+// looked up again; a new one is, and so is one that drops out and returns.
+func TestKnownKeysSkipLookups(t *testing.T) {
+	d := recent(time.Hour)
+	ds := newDocServer(t, "")
+	h := newHarness(t, ds.srv.URL, nil)
+	steps := []struct {
+		doc        []string
+		wantLooked int
+		want       []string
+	}{
+		{[]string{"1|a|http://x/a|" + d, "2|b|http://x/b|" + d}, 2, []string{"a", "b"}},
+		{[]string{"3|c|http://x/c|" + d, "1|a|http://x/a|" + d, "2|b|http://x/b|" + d}, 1, []string{"c"}},
+		{[]string{"3|c|http://x/c|" + d}, 0, nil},
+		{[]string{"1|a|http://x/a|" + d, "3|c|http://x/c|" + d}, 1, nil},
+	}
+	for i, st := range steps {
+		ds.set(rssDoc(st.doc...))
+		h.sink.reset()
+		h.seen.mu.Lock()
+		h.seen.looked = 0
+		h.seen.mu.Unlock()
+		h.poll()
+		h.seen.mu.Lock()
+		looked := h.seen.looked
+		h.seen.mu.Unlock()
+		// Primary keys only: link keys are asked about for unseen items
+		// that have a usable link (one extra lookup each).
+		if got := h.sink.titles(); !slices.Equal(got, st.want) {
+			t.Fatalf("step %d: delivered %q, want %q", i, got, st.want)
+		}
+		if limit := st.wantLooked * 2; looked > limit || (st.wantLooked == 0) != (looked == 0) {
+			t.Fatalf("step %d: looked up %d keys, want %d primary (+ links)", i, looked, st.wantLooked)
+		}
+		h.clock.Add(10 * time.Minute)
+	}
+}

@@ -26,6 +26,7 @@ type feed struct {
 	st       feedState
 	errKind  string // last poll's error kind, "" when ok (for logging on change)
 	interval time.Duration
+	known    knownKeys // primary keys of the last document delivered, all seen
 }
 
 // dueHeap orders feeds by due time: one heap and one timer serve every

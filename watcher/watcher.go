@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -109,6 +110,7 @@ const (
 // Watcher polls feeds. Create with New, start with Run.
 type Watcher struct {
 	opts    Options
+	seed    maphash.Seed // for the per-feed known-key sets
 	log     *slog.Logger
 	now     func() time.Time
 	fetcher *fetch.Fetcher
@@ -144,6 +146,7 @@ func New(opts Options) (*Watcher, error) {
 		return nil, fmt.Errorf("watcher: metrics: %w", err)
 	}
 	w := &Watcher{
+		seed:     maphash.MakeSeed(),
 		opts:     opts,
 		log:      opts.Logger,
 		now:      opts.Now,
