@@ -44,11 +44,21 @@ type Matcher struct {
 	// nothing while tokenizing. A slot carries what confirms the word and
 	// where its entries are, so that a token costs one cache line.
 	anchorTable []slot
-	anchorText  string   // anchor words longer than a slot's head
-	bloom       []uint64 // one bit per anchor word's hash
-	bloomShift  uint32
-	entries     []entry  // the terms anchored at each word, grouped by word
-	hashes      []uint32 // the terms' word hashes, in entry order
+	anchorText  string // anchor words longer than a slot's head
+	// Two bits per word hash: the low one for anchor words, the high one
+	// for the rarer words of pairs.
+	bloom      []uint64
+	bloomShift uint32
+	entries    []entry  // the terms anchored at each word, grouped by word
+	hashes     []uint32 // the terms' word hashes, in entry order
+
+	// Phrases without articles are keyed by a pair of adjacent words
+	// instead (tokens that are articles skipped): one word of a phrase
+	// occurs far more often than the phrase, a pair of them rarely does,
+	// so most tokens cost a bit test and few reach the table.
+	pairTable     []pairSlot
+	pairBloom     []uint64
+	pairBloomBits uint32 // log2 of the filter's size in bits
 
 	terms []term
 	// term id -> profiles that become candidates (CSR layout).
@@ -98,6 +108,15 @@ type slot struct {
 	first int32  // the word's entries: entries[first : first+count]
 	count int32
 	_     int32
+}
+
+// pairSlot is an entry of the pair table: the hashes of two adjacent
+// words and the phrases keyed there. Different pairs with the same hashes
+// share a slot; the phrase check sorts them out.
+type pairSlot struct {
+	key   uint64 // hash of the first word << 32 | hash of the second
+	first int32  // entries[first : first+count]; count 0 marks an empty slot
+	count int32
 }
 
 // entry is a term to check where its anchor word occurs, with what the
@@ -226,6 +245,10 @@ func (b *builder) finish() *Matcher {
 	var perAnchor [][]int32
 	var anchorWords []string
 	ids := map[string]int32{}
+	var perPair [][]int32
+	var pairKeys []uint64
+	var rareWords []string // the rarer word of each term's pair
+	pairIDs := map[uint64]int32{}
 	for i := range m.terms {
 		t := &m.terms[i]
 		if t.kind == kPrefix {
@@ -236,6 +259,26 @@ func (b *builder) finish() *Matcher {
 			if b.rarer(w, t.words[best]) {
 				best = j
 			}
+		}
+		if j, ok := b.pairAt(t, best); ok {
+			// The anchor is the pair's second word.
+			t.anchor = j + 1
+			key := uint64(t.hashes[j])<<32 | uint64(t.hashes[j+1])
+			id, ok := pairIDs[key]
+			if !ok {
+				id = int32(len(perPair))
+				pairIDs[key] = id
+				perPair = append(perPair, nil)
+				pairKeys = append(pairKeys, key)
+			}
+			// Per term: words that differ but share hashes share a key.
+			rw := t.words[j]
+			if b.rarer(t.words[j+1], rw) {
+				rw = t.words[j+1]
+			}
+			rareWords = append(rareWords, rw)
+			perPair[id] = append(perPair[id], int32(i))
+			continue
 		}
 		t.anchor = best
 		w := t.words[best]
@@ -249,7 +292,7 @@ func (b *builder) finish() *Matcher {
 		perAnchor[id] = append(perAnchor[id], int32(i))
 	}
 	bloomBits := 12
-	for bloomBits < 21 && 1<<bloomBits < 64*len(anchorWords) {
+	for bloomBits < 21 && 1<<bloomBits < 128*(len(anchorWords)+len(pairKeys)) {
 		bloomBits++
 	}
 	m.bloom = make([]uint64, 1<<bloomBits/64)
@@ -263,22 +306,47 @@ func (b *builder) finish() *Matcher {
 	for id, w := range anchorWords {
 		h := wordHash(w)
 		k := h >> m.bloomShift
-		m.bloom[k/64] |= 1 << (k % 64)
+		m.bloom[k/64] |= 1 << (k % 64 &^ 1)
 		sl := slot{hash: h, n: uint32(len(w)), head: head8(w), first: int32(len(m.entries)), count: int32(len(perAnchor[id]))}
 		if len(w) > 8 {
 			sl.tail = int32(text.Len())
 			text.WriteString(w)
 		}
-		for _, ti := range perAnchor[id] {
-			t := &m.terms[ti]
-			m.entries = append(m.entries, entry{term: ti, hoff: int32(len(m.hashes)), slop: int32(t.slop), kind: t.kind, pos: uint8(t.anchor), n: uint8(len(t.words))})
-			m.hashes = append(m.hashes, t.hashes...)
-		}
+		m.addEntries(perAnchor[id])
 		i := int(h) & (size - 1)
 		for m.anchorTable[i].n != 0 {
 			i = (i + 1) & (size - 1)
 		}
 		m.anchorTable[i] = sl
+	}
+	if len(pairKeys) > 0 {
+		bits := 12
+		for bits < 21 && 1<<bits < 64*len(pairKeys) {
+			bits++
+		}
+		m.pairBloomBits = uint32(bits)
+		m.pairBloom = make([]uint64, 1<<bits/64)
+		size := 16
+		for size < 2*len(pairKeys) {
+			size *= 2
+		}
+		m.pairTable = make([]pairSlot, size)
+		for _, w := range rareWords {
+			k := wordHash(w) >> m.bloomShift
+			m.bloom[k/64] |= 2 << (k % 64 &^ 1)
+		}
+		for id, key := range pairKeys {
+			ph := pairHash(key)
+			w, b1, b2 := m.pairBits(ph)
+			m.pairBloom[w] |= b1 | b2
+			sl := pairSlot{key: key, first: int32(len(m.entries)), count: int32(len(perPair[id]))}
+			m.addEntries(perPair[id])
+			i := int(ph) & (size - 1)
+			for m.pairTable[i].count != 0 {
+				i = (i + 1) & (size - 1)
+			}
+			m.pairTable[i] = sl
+		}
 	}
 	m.anchorText = text.String()
 	for i := range m.terms {
@@ -287,6 +355,37 @@ func (b *builder) finish() *Matcher {
 	m.termProfStart, m.termProfs = flatten(b.trig)
 	m.pool.New = func() any { return m.newState() }
 	return m
+}
+
+// addEntries appends the entries of terms ts.
+func (m *Matcher) addEntries(ts []int32) {
+	for _, ti := range ts {
+		t := &m.terms[ti]
+		m.entries = append(m.entries, entry{term: ti, hoff: int32(len(m.hashes)), slop: int32(t.slop), kind: t.kind, pos: uint8(t.anchor), n: uint8(len(t.words))})
+		m.hashes = append(m.hashes, t.hashes...)
+	}
+}
+
+// pairAt returns the index j of the pair of words (j, j+1) that keys
+// phrase t in the pair table, or false when t is not keyed by a pair:
+// not a phrase, or an article among its words (the pairs skip articles).
+// The pair holds the anchor word and its rarer neighbour.
+func (b *builder) pairAt(t *term, anchor int) (int, bool) {
+	if t.kind != kPhrase || len(t.words) < 2 {
+		return 0, false
+	}
+	for _, w := range t.words {
+		if isStop(w) {
+			return 0, false
+		}
+	}
+	switch {
+	case anchor == 0:
+		return 0, true
+	case anchor == len(t.words)-1 || b.rarer(t.words[anchor-1], t.words[anchor+1]):
+		return anchor - 1, true
+	}
+	return anchor, true
 }
 
 // flatten lays lists out in one slice: list i is all[start[i]:start[i+1]].

@@ -56,6 +56,10 @@ var matchCases = []struct {
 	{`"trade bill"`, s("Trade—Bill"), true},
 	{`"trade bill"`, s("trade\n\n   bill"), true},
 	{`"trade bill"`, s("trade a bill"), true},
+	// Words that share length and first eight bytes share a hash.
+	{`"of corantrival"`, s("of corantrivel"), false},
+	{`"corantrival of"`, s("corantrivel of"), false},
+	{`"of corantrival"`, s("Of Corantrivál"), true},
 	{`"trade bill"`, s("Trade. An  bill"), true},
 	{`"trade bill"`, s("trade <b>bill</b>"), true},
 	{`"trade bill"`, s("trade<br/>bill"), true},

@@ -50,6 +50,36 @@ func isStopHash(h uint32) bool {
 	return h == stopHashes[0] || h == stopHashes[1] || h == stopHashes[2]
 }
 
+// pairHash hashes a pair key (two word hashes).
+func pairHash(key uint64) uint32 { return uint32(key * 0x9E3779B97F4A7C15 >> 32) }
+
+// pairBits returns the word of the pair filter and the two bits in it
+// that hash ph sets.
+func (m *Matcher) pairBits(ph uint32) (w uint32, b1, b2 uint64) {
+	return ph >> (32 - m.pairBloomBits + 6), 1 << (ph & 63), 1 << (ph >> 6 & 63)
+}
+
+// pairLookup returns the entries keyed by the word pair with hashes
+// h1, h2, or count 0.
+func (m *Matcher) pairLookup(h1, h2 uint32) (first, count int32) {
+	key := uint64(h1)<<32 | uint64(h2)
+	ph := pairHash(key)
+	w, b1, b2 := m.pairBits(ph)
+	if x := m.pairBloom[w]; x&b1 == 0 || x&b2 == 0 {
+		return 0, 0
+	}
+	mask := uint32(len(m.pairTable) - 1)
+	for i := ph & mask; ; i = (i + 1) & mask {
+		sl := &m.pairTable[i]
+		if sl.count == 0 {
+			return 0, 0
+		}
+		if sl.key == key {
+			return sl.first, sl.count
+		}
+	}
+}
+
 // head8 returns the first 8 bytes of w, little-endian, zero-padded: what
 // the tokenizer's fast path reads straight from the text.
 func head8(w string) uint64 {
@@ -103,6 +133,8 @@ type state struct {
 	near     []nearTok
 	counts   []int32
 	raw      []rawMatch
+	pend     bool   // the last word that is not an article starts a pair
+	pendHash uint32 // its hash
 }
 
 // termState is what an item has shown of one term: the fields it
@@ -119,7 +151,9 @@ type span struct {
 	hash       uint32
 }
 
-// anchorHit is an anchor word found at token tok, with its entries.
+// anchorHit is an anchor word found at token tok, with its entries. A
+// pair hit (count < 0, entries[first:first-count]) has matched the token by
+// hash only.
 type anchorHit struct{ tok, first, count int32 }
 
 type occurrence struct {
@@ -229,6 +263,7 @@ func (m *Matcher) scanField(st *state, f int) {
 	text := st.texts[f]
 	st.toks = st.toks[:0]
 	st.hits = st.hits[:0]
+	st.pend = false
 	st.sc.reset(text)
 	s := text
 	n := len(s)
@@ -266,8 +301,10 @@ func (m *Matcher) scanField(st *state, f int) {
 				}
 				head |= upperLanes(head) >> 2
 				h := hashHead(head, wl)
+				// Either bit of the word's pair: an anchor word or the
+				// second word of a pair.
 				bit := h >> m.bloomShift
-				if m.bloom[bit/64]&(1<<(bit%64)) != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
+				if m.bloom[bit/64]&(3<<(bit%64&^1)) != 0 || st.pend || hasPrefixes && m.mayHavePrefix(s[start:i]) {
 					m.token(st, f, start, i, st.lower(s[start:i]), h)
 				} else {
 					st.toks = append(st.toks, span{int32(start), int32(i), h})
@@ -287,8 +324,15 @@ func (m *Matcher) scanField(st *state, f int) {
 	}
 	toks, hits := st.toks, st.hits
 	for _, h := range hits {
-		for i := h.first; i < h.first+h.count; i++ {
+		count := h.count
+		if count < 0 {
+			count = -count
+		}
+		for i := h.first; i < h.first+count; i++ {
 			e := &m.entries[i]
+			if h.count < 0 && !st.tokEq(text, int(h.tok), m.terms[e.term].words[e.pos]) {
+				continue // another word with the same hash
+			}
 			switch e.kind {
 			case kWord:
 				sp := toks[h.tok]
@@ -312,10 +356,15 @@ func (m *Matcher) scanField(st *state, f int) {
 // token looks up one token, given its folded form and hash, and appends
 // it to the field's tokens.
 func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
-	if k := h >> m.bloomShift; m.bloom[k/64]&(1<<(k%64)) != 0 {
+	k := h >> m.bloomShift
+	bits := m.bloom[k/64] >> (k % 64 &^ 1)
+	if bits&1 != 0 {
 		if sl := m.lookup(w, h); sl != nil {
 			st.hits = append(st.hits, anchorHit{tok: int32(len(st.toks)), first: sl.first, count: sl.count})
 		}
+	}
+	if (bits&2 != 0 || st.pend) && !isStop(w) {
+		m.pairs(st, f, w, h, bits&2 != 0)
 	}
 	if len(m.prefixLens) > 0 && m.mayHavePrefix(w) {
 		for _, l := range m.prefixLens {
@@ -328,6 +377,34 @@ func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
 		}
 	}
 	st.toks = append(st.toks, span{int32(start), int32(end), h})
+}
+
+// pairs looks up the word pairs that token w (hash h, not an article)
+// ends, and notes it when it is the rarer word of a pair (rare), so that
+// the pair it starts is looked up at the next token.
+func (m *Matcher) pairs(st *state, f int, w string, h uint32, rare bool) {
+	tok := int32(len(st.toks))
+	if st.pend {
+		// The pending word is the last token that is not an article.
+		st.pend = false
+		if first, count := m.pairLookup(st.pendHash, h); count != 0 {
+			st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
+		}
+	} else if rare {
+		text := st.texts[f]
+		for i := len(st.toks) - 1; i >= 0; i-- {
+			if st.tokIsStop(text, i) {
+				continue
+			}
+			if first, count := m.pairLookup(st.toks[i].hash, h); count != 0 {
+				st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
+			}
+			break
+		}
+	}
+	if rare {
+		st.pend, st.pendHash = true, h
+	}
 }
 
 // mayHavePrefix reports whether some prefix term may match word w (folded
@@ -407,7 +484,34 @@ func (st *state) phraseAt(m *Matcher, text string, p int, e *entry) (start, end 
 // tokIs reports whether token i is word k of the entry's term, whose hash
 // is h.
 func (st *state) tokIs(m *Matcher, text string, i int, e *entry, k int, h uint32) bool {
-	return st.toks[i].hash == h && st.foldTok(text, i) == m.terms[e.term].words[k]
+	return st.toks[i].hash == h && st.tokEq(text, i, m.terms[e.term].words[k])
+}
+
+// tokEq reports whether token i of text folds to w. An ASCII token folds
+// to its lower case, so it is compared in place.
+func (st *state) tokEq(text string, i int, w string) bool {
+	sp := st.toks[i]
+	raw := text[sp.start:sp.end]
+	if len(raw) == len(w) && isASCII(raw) {
+		return equalFoldASCII(raw, w)
+	}
+	return st.foldTok(text, i) == w
+}
+
+// isASCII reports whether s is all ASCII, eight bytes at a time.
+func isASCII(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if load64(s, i)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // tokIsStop reports whether token i is an article.
