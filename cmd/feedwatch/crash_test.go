@@ -15,11 +15,14 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildOnce(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
 }
+
+// builtDir holds the test binary once built; TestMain removes it.
+var builtDir string
 
 // buildOnce builds the binary once for the subprocess tests.
 var buildOnce = sync.OnceValues(func() (string, error) {
@@ -27,6 +30,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	builtDir = dir
 	bin := filepath.Join(dir, "feedwatch")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build: %v\n%s", err, out)
