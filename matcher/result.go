@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/feedwatch/feedwatch/hit"
 )
@@ -24,7 +25,53 @@ type rawMatch struct {
 	term       string
 }
 
-func (m *Matcher) result(st *state, p int) Result {
+// arena hands out the match lists and snippets of one Match call from
+// a few shared blocks instead of two allocations per result. What it hands
+// out is never written again (lists are capped, so appending copies).
+type arena struct {
+	matches []hit.Match
+	bytes   []byte
+}
+
+const (
+	arenaMatches = 32
+	arenaBytes   = 4096
+)
+
+// matchList returns an empty list with room for n matches.
+func (a *arena) matchList(n int) []hit.Match {
+	if cap(a.matches)-len(a.matches) < n {
+		a.matches = make([]hit.Match, 0, max(n, arenaMatches))
+	}
+	l := len(a.matches)
+	return a.matches[l : l : l+n]
+}
+
+// keep marks the first n matches of the last list as used.
+func (a *arena) keep(n int) { a.matches = a.matches[:len(a.matches)+n] }
+
+// buf returns a buffer with room for n bytes, to be given back to str.
+func (a *arena) buf(n int) []byte {
+	if cap(a.bytes)-len(a.bytes) < n {
+		a.bytes = make([]byte, 0, max(n, arenaBytes))
+	}
+	return a.bytes[len(a.bytes):len(a.bytes)]
+}
+
+// str turns what was appended to the buffer from buf into a string that
+// owns those bytes from now on.
+func (a *arena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if &b[:1][0] != &a.bytes[:len(a.bytes)+1][len(a.bytes)] {
+		return string(b) // outgrew the block: b is its own allocation
+	}
+	a.bytes = a.bytes[:len(a.bytes)+len(b)]
+	return unsafe.String(&b[0], len(b))
+}
+
+func (m *Matcher) result(st *state, ar *arena, p int) Result {
 	prof := &m.profiles[p]
 	st.raw = st.raw[:0]
 	m.collect(st, &prof.root, false)
@@ -33,40 +80,53 @@ func (m *Matcher) result(st *state, p int) Result {
 		return cmp.Or(cmp.Compare(a.field, b.field), cmp.Compare(a.start, b.start), cmp.Compare(b.end, a.end), strings.Compare(a.term, b.term))
 	})
 	res := Result{Profile: prof.name, Index: p}
+	if len(raw) == 0 {
+		return res
+	}
+	ms := ar.matchList(min(len(raw), maxMatches))
 	for _, r := range raw {
 		text := st.texts[r.field][r.start:r.end]
 		if r.field >= fAuthor {
 			text = collapseSpace(text) // not plaintext.FromHTML output
 		}
 		hm := hit.Match{Field: fieldNames[r.field], Text: text, Term: r.term}
-		if !slices.Contains(res.Matches, hm) {
-			res.Matches = append(res.Matches, hm)
-			if len(res.Matches) == maxMatches {
+		if !slices.Contains(ms, hm) {
+			ms = append(ms, hm)
+			if len(ms) == maxMatches {
 				break
 			}
 		}
 	}
-	if len(raw) > 0 {
-		focus := 0
-		for i, r := range raw {
-			if r.field == fSummary || r.field == fContent {
-				focus = i
-				break
-			}
+	ar.keep(len(ms))
+	res.Matches = ms
+	focus := 0
+	for i, r := range raw {
+		if r.field == fSummary || r.field == fContent {
+			focus = i
+			break
 		}
-		f := raw[focus].field
-		var spans [][2]int32
-		for _, r := range raw {
-			if r.field == f {
-				spans = append(spans, [2]int32{r.start, r.end})
-			}
+	}
+	f := raw[focus].field
+	spans := st.spans[:0]
+	for _, r := range raw {
+		if r.field == f {
+			spans = append(spans, [2]int32{r.start, r.end})
 		}
-		res.Snippet = snippet(st.texts[f], spans, raw[focus].start)
-		if f >= fAuthor {
-			res.Snippet = collapseSpace(res.Snippet) // not plaintext.FromHTML output
-		}
+	}
+	st.spans = spans
+	text := st.texts[f]
+	if f >= fAuthor {
+		res.Snippet = collapseSpace(snippet(text, spans, raw[focus].start)) // not plaintext.FromHTML output
+	} else {
+		b := ar.buf(snippetBytes(text, raw[focus].start, len(spans)))
+		res.Snippet = ar.str(appendSnippet(b, text, spans, raw[focus].start))
 	}
 	return res
+}
+
+// snippetBytes bounds the length of a snippet around focus in bytes.
+func snippetBytes(text string, focus int32, spans int) int {
+	return min(len(text)-int(focus), 4*snippetLen) + 4*snippetBefore + 4*spans + 6
 }
 
 // collect gathers the places where the positive terms of a matching tree
@@ -107,6 +167,11 @@ func (m *Matcher) collect(st *state, n *cnode, neg bool) {
 // snippet cuts about snippetLen characters of text around the match at
 // focus, marks the matched spans with « », and shows cuts with "…".
 func snippet(text string, spans [][2]int32, focus int32) string {
+	return string(appendSnippet(nil, text, spans, focus))
+}
+
+// appendSnippet appends the snippet to b.
+func appendSnippet(b []byte, text string, spans [][2]int32, focus int32) []byte {
 	start := backRunes(text, int(focus), snippetBefore)
 	if start > 0 {
 		// Start at a word if one begins shortly after the cut.
@@ -132,10 +197,8 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 	}
 	// Merge overlapping spans and keep those inside the window.
 	slices.SortFunc(spans, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
-	var b strings.Builder
-	b.Grow(end - start + 16)
 	if start > 0 {
-		b.WriteString("…")
+		b = append(b, "…"...)
 	}
 	pos := start
 	for i := 0; i < len(spans); i++ {
@@ -147,17 +210,17 @@ func snippet(text string, spans [][2]int32, focus int32) string {
 		if s < pos || e > end {
 			continue
 		}
-		b.WriteString(text[pos:s])
-		b.WriteString("«")
-		b.WriteString(text[s:e])
-		b.WriteString("»")
+		b = append(b, text[pos:s]...)
+		b = append(b, "«"...)
+		b = append(b, text[s:e]...)
+		b = append(b, "»"...)
 		pos = e
 	}
-	b.WriteString(text[pos:end])
+	b = append(b, text[pos:end]...)
 	if end < len(text) {
-		b.WriteString("…")
+		b = append(b, "…"...)
 	}
-	return b.String()
+	return b
 }
 
 // collapseSpace turns runs of whitespace into one space and trims both

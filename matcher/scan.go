@@ -133,8 +133,10 @@ type state struct {
 	near     []nearTok
 	counts   []int32
 	raw      []rawMatch
-	pend     bool   // the last word that is not an article starts a pair
-	pendHash uint32 // its hash
+	matched  []int32    // profiles that match
+	spans    [][2]int32 // a snippet's marks
+	pend     bool       // the last word that is not an article starts a pair
+	pendHash uint32     // its hash
 }
 
 // termState is what an item has shown of one term: the fields it
@@ -248,11 +250,20 @@ func (m *Matcher) Match(it *item.Item) []Result {
 		}
 	}
 	slices.Sort(st.candList)
-	var out []Result
+	hits := st.matched[:0]
 	for _, p := range st.candList {
 		if m.eval(st, &m.profiles[p].root) {
-			out = append(out, m.result(st, int(p)))
+			hits = append(hits, p)
 		}
+	}
+	st.matched = hits
+	if len(hits) == 0 {
+		return nil
+	}
+	out := make([]Result, len(hits))
+	var ar arena
+	for i, p := range hits {
+		out[i] = m.result(st, &ar, int(p))
 	}
 	return out
 }
