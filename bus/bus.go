@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -69,6 +70,8 @@ type Bus struct {
 	alerted jetstream.KeyValue
 	ledger  jetstream.KeyValue
 	log     *slog.Logger
+	// seenDirect: the seen bucket answers batched direct gets.
+	seenDirect atomic.Bool
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -235,6 +238,7 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 	if b.seen, err = kv(SeenBucket, "items seen, by identity", opts.Retention); err != nil {
 		return err
 	}
+	b.seenDirect.Store(multiLastServer(b.nc.ConnectedServerVersion()) && allowsDirect(ctx, b.seen))
 	if b.feeds, err = kv(FeedsBucket, "per-feed validators and schedule", 0); err != nil {
 		return err
 	}
@@ -245,6 +249,30 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 		return err
 	}
 	return nil
+}
+
+// allowsDirect reports whether the bucket's stream answers direct gets (KV
+// buckets created by the client do; one made by hand may not).
+func allowsDirect(ctx context.Context, kv jetstream.KeyValue) bool {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return false
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	return ok && bs.StreamInfo() != nil && bs.StreamInfo().Config.AllowDirect
+}
+
+// multiLastServer reports whether a server of version v (major.minor.patch)
+// does batched direct gets: 2.11 and later.
+func multiLastServer(v string) bool {
+	major, rest, _ := strings.Cut(v, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > 2 || ma == 2 && mi >= 11
 }
 
 // Connected reports whether the NATS connection is up.

@@ -196,3 +196,164 @@ func BenchmarkSeen20(b *testing.B) {
 		}
 	}
 }
+
+// TestSeenBatchMatchesGets checks the batched lookup against one KV get per
+// key: present, absent, deleted, purged and re-put keys, over several
+// batches.
+func TestSeenBatchMatchesGets(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := b.Seen()
+	if !s.direct.Load() {
+		t.Fatal("batched direct gets are off for the embedded server")
+	}
+
+	n := 2*seenBatchMax + 37
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "k" + strconv.Itoa(i)
+	}
+	var marked []string
+	for i, k := range keys {
+		if i%5 != 0 { // every fifth key is never written
+			marked = append(marked, k)
+		}
+	}
+	if err := s.MarkSeen(ctx, marked); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		switch {
+		case i%5 == 0:
+		case i%7 == 0:
+			if err := b.seen.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case i%11 == 0:
+			if err := b.seen.Purge(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		case i%13 == 0: // deleted, then seen again
+			if err := b.seen.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MarkSeen(ctx, []string{k}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Keys in a batch but with no message at all, and a repeated key.
+	query := append(append([]string{}, keys...), "never1", "never2", keys[1])
+
+	want, err := s.seenEach(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		keys []string
+	}{
+		{"all", query},
+		{"one batch", query[:seenBatchMax]},
+		{"one key", query[1:2]},
+		{"absent only", []string{"never1", "never2"}},
+		{"empty", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.seenBatch(ctx, tc.keys)
+			if len(tc.keys) == 0 {
+				got, err = s.Seen(ctx, tc.keys)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range tc.keys {
+				if got[k] != want[k] {
+					t.Errorf("key %s: batched %v, per-key %v", k, got[k], want[k])
+				}
+			}
+			if len(got) > len(tc.keys) {
+				t.Errorf("batched answer has %d keys for %d asked", len(got), len(tc.keys))
+			}
+		})
+	}
+	// Sanity: the mix has each kind.
+	if !want["k1"] || want["k0"] || want["k7"] || want["k11"] || !want["k13"] {
+		t.Fatalf("unexpected per-key answers: k1 %v k0 %v k7 %v k11 %v k13 %v",
+			want["k1"], want["k0"], want["k7"], want["k11"], want["k13"])
+	}
+	if !s.direct.Load() {
+		t.Fatal("batched path fell back to per-key gets")
+	}
+}
+
+func TestSeenBatchRejectsWildcards(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := b.Seen()
+	if err := s.MarkSeen(ctx, []string{"a1", "a2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"*", ">", "a.", ".a", "a..b", "a b", ""} {
+		t.Run(k, func(t *testing.T) {
+			if _, err := s.Seen(ctx, []string{"a1", k}); err == nil {
+				t.Fatalf("key %q: no error", k)
+			}
+		})
+	}
+}
+
+// TestSeenExpired checks that an item past the bucket's TTL is not seen.
+func TestSeenExpired(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Open(ctx, Options{DataDir: t.TempDir(), Retention: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s := b.Seen()
+	if err := s.MarkSeen(ctx, []string{"old1", "old2"}); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the server to drop them (its expiry timer), then mark fresh
+	// ones: the batch must report only those.
+	for {
+		got, err := s.seenEach(ctx, []string{"old1", "old2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("items never expired")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := s.MarkSeen(ctx, []string{"new1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.seenBatch(ctx, []string{"old1", "old2", "new1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["old1"] || got["old2"] || !got["new1"] {
+		t.Fatalf("got %v, want only new1", got)
+	}
+}
+
+func TestMultiLastServer(t *testing.T) {
+	for v, want := range map[string]bool{
+		"2.15.2": true, "2.11.0": true, "3.0.0": true, "2.10.24": false, "2.9": false, "": false, "x": false,
+	} {
+		if got := multiLastServer(v); got != want {
+			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+}

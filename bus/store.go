@@ -5,17 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 )
 
-// lookups bounds concurrent KV reads in one Seen call.
+// lookups bounds concurrent KV reads in one Seen call on the per-key path.
 const lookups = 16
 
 // SeenStore is item seen-state in a KV bucket whose TTL is state_retention:
@@ -23,13 +27,40 @@ const lookups = 16
 type SeenStore struct {
 	kv jetstream.KeyValue
 	js jetstream.JetStream
+	nc *nats.Conn
+	// direct is shared by every SeenStore of a Bus: true while batched
+	// direct gets (multi_last) work, cleared for good when the server
+	// turns one down.
+	direct *atomic.Bool
+	log    *slog.Logger
 }
 
 // Seen returns the keys that are marked seen.
-func (b *Bus) Seen() *SeenStore { return &SeenStore{kv: b.seen, js: b.js} }
+func (b *Bus) Seen() *SeenStore {
+	return &SeenStore{kv: b.seen, js: b.js, nc: b.nc, direct: &b.seenDirect, log: b.log}
+}
 
-// Seen reports which of keys are marked seen.
+// Seen reports which of keys are marked seen. It asks JetStream once per
+// seenBatchMax keys (a batched direct get), falling back to one KV get per
+// key on servers without batched direct gets.
 func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, error) {
+	if len(keys) == 0 {
+		return map[string]bool{}, nil
+	}
+	if s.direct != nil && s.direct.Load() {
+		out, err := s.seenBatch(ctx, keys)
+		if !errors.Is(err, errNoBatch) {
+			return out, err
+		}
+		if s.direct.CompareAndSwap(true, false) && s.log != nil {
+			s.log.Warn("seen-state: batched direct get refused, using one get per key", "err", err)
+		}
+	}
+	return s.seenEach(ctx, keys)
+}
+
+// seenEach asks for every key on its own, lookups at a time.
+func (s *SeenStore) seenEach(ctx context.Context, keys []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(keys))
 	var (
 		mu   sync.Mutex
@@ -59,6 +90,152 @@ func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, e
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+const (
+	// seenBatchMax is how many keys one batched direct get asks for. The
+	// server refuses (413) a request that matches more than 1,024
+	// subjects; each key matches at most one.
+	seenBatchMax = 256
+	// seenTimeout bounds a Seen call whose context has no deadline
+	// (the JetStream client's default API timeout).
+	seenTimeout = 5 * time.Second
+
+	seenSubjectPrefix = "$KV." + SeenBucket + "."
+	seenDirectSubject = "$JS.API.DIRECT.GET.KV_" + SeenBucket
+)
+
+// errNoBatch means the server does not do batched direct gets on the seen
+// bucket (an older server, or direct gets off).
+var errNoBatch = errors.New("batched direct get not available")
+
+// multiLastRequest is the part of JetStream's JSApiMsgGetRequest a batched
+// last-per-subject direct get uses.
+type multiLastRequest struct {
+	MultiLast []string `json:"multi_last"`
+	Batch     int      `json:"batch,omitempty"`
+	Seq       uint64   `json:"seq,omitempty"`
+	UpToSeq   uint64   `json:"up_to_seq,omitempty"`
+}
+
+// seenBatch answers keys with batched direct gets: the server sends the last
+// message of each subject that has one, then an end-of-batch status.
+func (s *SeenStore) seenBatch(ctx context.Context, keys []string) (map[string]bool, error) {
+	for _, k := range keys {
+		// A key with wildcards would match other keys' subjects.
+		if !validKVKey(k) {
+			return nil, fmt.Errorf("seen %s: %w", k, jetstream.ErrInvalidKey)
+		}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, seenTimeout)
+		defer cancel()
+	}
+	// An inbox of its own: each request's replies, and nothing else,
+	// arrive on it (NewRespInbox would also feed the connection's shared
+	// request mux).
+	sub, err := s.nc.SubscribeSync(s.nc.NewInbox())
+	if err != nil {
+		return nil, fmt.Errorf("seen: subscribe: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	out := make(map[string]bool, len(keys))
+	subjects := make([]string, 0, min(len(keys), seenBatchMax))
+	for start := 0; start < len(keys); start += seenBatchMax {
+		subjects = subjects[:0]
+		for _, k := range keys[start:min(start+seenBatchMax, len(keys))] {
+			subjects = append(subjects, seenSubjectPrefix+k)
+		}
+		if err := s.multiLast(ctx, sub, subjects, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// multiLast runs one batched direct get for subjects and marks the keys
+// whose last message is a put.
+func (s *SeenStore) multiLast(ctx context.Context, sub *nats.Subscription, subjects []string, out map[string]bool) error {
+	req := multiLastRequest{MultiLast: subjects, Batch: len(subjects)}
+	for {
+		body, err := json.Marshal(req)
+		if err != nil {
+			return fmt.Errorf("seen: encode request: %w", err)
+		}
+		if err := s.nc.PublishRequest(seenDirectSubject, sub.Subject, body); err != nil {
+			return fmt.Errorf("seen: request: %w", err)
+		}
+		more, err := s.readBatch(ctx, sub, &req, out)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// readBatch reads one batch's replies up to its end. more is true when the
+// server stopped early (its byte limit per batch) and req now asks for the
+// rest.
+func (s *SeenStore) readBatch(ctx context.Context, sub *nats.Subscription, req *multiLastRequest, out map[string]bool) (more bool, err error) {
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return false, fmt.Errorf("seen: %w", err)
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+			if subj := m.Header.Get("Nats-Subject"); strings.HasPrefix(subj, seenSubjectPrefix) && !kvDeleted(m.Header) {
+				out[subj[len(seenSubjectPrefix):]] = true
+			}
+		case "204": // end of batch
+			if np := m.Header.Get("Nats-Num-Pending"); np == "" || np == "0" {
+				return false, nil
+			}
+			last, err1 := strconv.ParseUint(m.Header.Get("Nats-Last-Sequence"), 10, 64)
+			upTo, err2 := strconv.ParseUint(m.Header.Get("Nats-UpTo-Sequence"), 10, 64)
+			if err1 != nil || err2 != nil || last == 0 {
+				return false, errors.New("seen: batch ended early without a position")
+			}
+			req.Seq, req.UpToSeq = last+1, upTo
+			return true, nil
+		case "404": // none of the subjects has a message
+			return false, nil
+		case "408", "503": // request not understood (before 2.11), or no direct get responder
+			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
+		default:
+			return false, fmt.Errorf("seen: direct get: %s %s", status, m.Header.Get("Description"))
+		}
+	}
+}
+
+// kvDeleted reports whether a KV message is a delete or purge marker, as the
+// KV client decides it.
+func kvDeleted(h nats.Header) bool {
+	if op := h.Get("KV-Operation"); op != "" {
+		return op == "DEL" || op == "PURGE"
+	}
+	switch h.Get(jetstream.MarkerReasonHeader) {
+	case "MaxAge", "Purge", "Remove":
+		return true
+	}
+	return false
+}
+
+// validKVKey is the KV client's key rule: [-/_=.a-zA-Z0-9], no empty
+// tokens.
+func validKVKey(k string) bool {
+	if k == "" || k[0] == '.' || k[len(k)-1] == '.' || strings.Contains(k, "..") {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '-', c == '/', c == '_', c == '=', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // MarkSeen marks keys seen now. The puts are pipelined (a KV put is a
