@@ -134,8 +134,11 @@ func (s *SeenStore) seenBatch(ctx context.Context, keys []string) (map[string]bo
 	}
 	// An inbox of its own: each request's replies, and nothing else,
 	// arrive on it (NewRespInbox would also feed the connection's shared
-	// request mux).
-	sub, err := s.nc.SubscribeSync(s.nc.NewInbox())
+	// request mux). A channel sized for one batch and its end: requests go
+	// one at a time, so no more are ever queued, and a sync subscription
+	// would allocate a 64k-slot channel per call.
+	ch := make(chan *nats.Msg, min(len(keys), seenBatchMax)+1)
+	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), ch)
 	if err != nil {
 		return nil, fmt.Errorf("seen: subscribe: %w", err)
 	}
@@ -147,7 +150,7 @@ func (s *SeenStore) seenBatch(ctx context.Context, keys []string) (map[string]bo
 		for _, k := range keys[start:min(start+seenBatchMax, len(keys))] {
 			subjects = append(subjects, seenSubjectPrefix+k)
 		}
-		if err := s.multiLast(ctx, sub, subjects, out); err != nil {
+		if err := s.multiLast(ctx, sub.Subject, ch, subjects, out); err != nil {
 			return nil, err
 		}
 	}
@@ -156,17 +159,17 @@ func (s *SeenStore) seenBatch(ctx context.Context, keys []string) (map[string]bo
 
 // multiLast runs one batched direct get for subjects and marks the keys
 // whose last message is a put.
-func (s *SeenStore) multiLast(ctx context.Context, sub *nats.Subscription, subjects []string, out map[string]bool) error {
+func (s *SeenStore) multiLast(ctx context.Context, inbox string, ch <-chan *nats.Msg, subjects []string, out map[string]bool) error {
 	req := multiLastRequest{MultiLast: subjects, Batch: len(subjects)}
 	for {
 		body, err := json.Marshal(req)
 		if err != nil {
 			return fmt.Errorf("seen: encode request: %w", err)
 		}
-		if err := s.nc.PublishRequest(seenDirectSubject, sub.Subject, body); err != nil {
+		if err := s.nc.PublishRequest(seenDirectSubject, inbox, body); err != nil {
 			return fmt.Errorf("seen: request: %w", err)
 		}
-		more, err := s.readBatch(ctx, sub, &req, out)
+		more, err := readBatch(ctx, ch, &req, out)
 		if err != nil || !more {
 			return err
 		}
@@ -176,11 +179,13 @@ func (s *SeenStore) multiLast(ctx context.Context, sub *nats.Subscription, subje
 // readBatch reads one batch's replies up to its end. more is true when the
 // server stopped early (its byte limit per batch) and req now asks for the
 // rest.
-func (s *SeenStore) readBatch(ctx context.Context, sub *nats.Subscription, req *multiLastRequest, out map[string]bool) (more bool, err error) {
+func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, out map[string]bool) (more bool, err error) {
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return false, fmt.Errorf("seen: %w", err)
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return false, fmt.Errorf("seen: %w", ctx.Err())
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":
