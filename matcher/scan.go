@@ -135,8 +135,7 @@ type state struct {
 	raw      []rawMatch
 	matched  []int32    // profiles that match
 	spans    [][2]int32 // a snippet's marks
-	pend     bool       // the last word that is not an article starts a pair
-	pendHash uint32     // its hash
+	fwd      []int32    // tokens of the field that may start a pair
 }
 
 // termState is what an item has shown of one term: the fields it
@@ -274,7 +273,7 @@ func (m *Matcher) scanField(st *state, f int) {
 	text := st.texts[f]
 	st.toks = st.toks[:0]
 	st.hits = st.hits[:0]
-	st.pend = false
+	st.fwd = st.fwd[:0]
 	st.sc.reset(text)
 	s := text
 	n := len(s)
@@ -315,7 +314,7 @@ func (m *Matcher) scanField(st *state, f int) {
 				// Either bit of the word's pair: an anchor word or the
 				// second word of a pair.
 				bit := h >> m.bloomShift
-				if m.bloom[bit/64]&(3<<(bit%64&^1)) != 0 || st.pend || hasPrefixes && m.mayHavePrefix(s[start:i]) {
+				if m.bloom[bit/64]&(3<<(bit%64&^1)) != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
 					m.token(st, f, start, i, st.lower(s[start:i]), h)
 				} else {
 					st.toks = append(st.toks, span{int32(start), int32(i), h})
@@ -332,6 +331,9 @@ func (m *Matcher) scanField(st *state, f int) {
 		}
 		i = st.sc.i
 		m.token(st, f, start, end, w, wordHash(w))
+	}
+	if len(st.fwd) > 0 {
+		m.pairsForward(st, text)
 	}
 	toks, hits := st.toks, st.hits
 	for _, h := range hits {
@@ -374,8 +376,8 @@ func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
 			st.hits = append(st.hits, anchorHit{tok: int32(len(st.toks)), first: sl.first, count: sl.count})
 		}
 	}
-	if (bits&2 != 0 || st.pend) && !isStop(w) {
-		m.pairs(st, f, w, h, bits&2 != 0)
+	if bits&2 != 0 && !isStop(w) {
+		m.pairs(st, f, h)
 	}
 	if len(m.prefixLens) > 0 && m.mayHavePrefix(w) {
 		for _, l := range m.prefixLens {
@@ -390,31 +392,48 @@ func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
 	st.toks = append(st.toks, span{int32(start), int32(end), h})
 }
 
-// pairs looks up the word pairs that token w (hash h, not an article)
-// ends, and notes it when it is the rarer word of a pair (rare), so that
-// the pair it starts is looked up at the next token.
-func (m *Matcher) pairs(st *state, f int, w string, h uint32, rare bool) {
+// pairs handles token w (hash h, not an article), the rarer word of
+// some pair: the pair it ends is looked up now, the pair it starts once
+// the field is tokenized. A pair of two rare words is found from its
+// first.
+func (m *Matcher) pairs(st *state, f int, h uint32) {
 	tok := int32(len(st.toks))
-	if st.pend {
-		// The pending word is the last token that is not an article.
-		st.pend = false
-		if first, count := m.pairLookup(st.pendHash, h); count != 0 {
+	st.fwd = append(st.fwd, tok)
+	text := st.texts[f]
+	for i := tok - 1; i >= 0; i-- {
+		if st.tokIsStop(text, int(i)) {
+			continue
+		}
+		if m.rareBit(st.toks[i].hash) {
+			break // found from there
+		}
+		if first, count := m.pairLookup(st.toks[i].hash, h); count != 0 {
 			st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
 		}
-	} else if rare {
-		text := st.texts[f]
-		for i := len(st.toks) - 1; i >= 0; i-- {
+		break
+	}
+}
+
+// rareBit reports whether the word with hash h may be the rarer word of
+// a pair.
+func (m *Matcher) rareBit(h uint32) bool {
+	k := h >> m.bloomShift
+	return m.bloom[k/64]>>(k%64&^1)&2 != 0
+}
+
+// pairsForward looks up the pairs that the rare words of the field
+// start.
+func (m *Matcher) pairsForward(st *state, text string) {
+	for _, t := range st.fwd {
+		for i := int(t) + 1; i < len(st.toks); i++ {
 			if st.tokIsStop(text, i) {
 				continue
 			}
-			if first, count := m.pairLookup(st.toks[i].hash, h); count != 0 {
-				st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
+			if first, count := m.pairLookup(st.toks[t].hash, st.toks[i].hash); count != 0 {
+				st.hits = append(st.hits, anchorHit{tok: int32(i), first: first, count: -count})
 			}
 			break
 		}
-	}
-	if rare {
-		st.pend, st.pendHash = true, h
 	}
 }
 
