@@ -47,7 +47,10 @@ func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, e
 	if len(keys) == 0 {
 		return map[string]bool{}, nil
 	}
-	if s.direct != nil && s.direct.Load() {
+	// One key (the usual case once the watcher skips keys it saw in the
+	// feed's last document) is one request either way; a KV get reuses the
+	// connection's request inbox instead of subscribing one.
+	if len(keys) > 1 && s.direct != nil && s.direct.Load() {
 		out, err := s.seenBatch(ctx, keys)
 		if !errors.Is(err, errNoBatch) {
 			return out, err
@@ -62,6 +65,16 @@ func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, e
 // seenEach asks for every key on its own, lookups at a time.
 func (s *SeenStore) seenEach(ctx context.Context, keys []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(keys))
+	if len(keys) == 1 {
+		_, err := s.kv.Get(ctx, keys[0])
+		switch {
+		case err == nil:
+			out[keys[0]] = true
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return nil, fmt.Errorf("seen %s: %w", keys[0], err)
+		}
+		return out, nil
+	}
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
