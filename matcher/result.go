@@ -31,6 +31,7 @@ type rawMatch struct {
 type arena struct {
 	matches []hit.Match
 	bytes   []byte
+	left    int // results still to build, this one included
 }
 
 const (
@@ -41,7 +42,7 @@ const (
 // matchList returns an empty list with room for n matches.
 func (a *arena) matchList(n int) []hit.Match {
 	if cap(a.matches)-len(a.matches) < n {
-		a.matches = make([]hit.Match, 0, max(n, arenaMatches))
+		a.matches = make([]hit.Match, 0, max(n, min(arenaMatches, n*a.left)))
 	}
 	l := len(a.matches)
 	return a.matches[l : l : l+n]
@@ -53,7 +54,7 @@ func (a *arena) keep(n int) { a.matches = a.matches[:len(a.matches)+n] }
 // buf returns a buffer with room for n bytes, to be given back to str.
 func (a *arena) buf(n int) []byte {
 	if cap(a.bytes)-len(a.bytes) < n {
-		a.bytes = make([]byte, 0, max(n, arenaBytes))
+		a.bytes = make([]byte, 0, max(n, min(arenaBytes, n*a.left)))
 	}
 	return a.bytes[len(a.bytes):len(a.bytes)]
 }

@@ -262,6 +262,7 @@ func (m *Matcher) Match(it *item.Item) []Result {
 	out := make([]Result, len(hits))
 	var ar arena
 	for i, p := range hits {
+		ar.left = len(hits) - i
 		out[i] = m.result(st, &ar, int(p))
 	}
 	return out
