@@ -40,72 +40,74 @@ func FromHTML(s string) string {
 // It is the common case for titles and plain summaries and must cost
 // almost nothing: each check runs eight bytes at a time or faster.
 func isPlain(s string) bool {
-	return strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 &&
-		utf8.ValidString(s) && isCollapsed(s)
-}
-
-// isCollapsed reports whether s has no whitespace but single spaces
-// between words and no control characters.
-func isCollapsed(s string) bool {
+	// One pass, eight bytes at a time: this check runs on every field of
+	// every item, and separate passes for '<', '&', UTF-8 and spacing cost
+	// a third of matching. The tests hold in ASCII chunks only, where no
+	// byte has its high bit set and so no borrow or carry crosses a byte
+	// that is not itself a hit.
 	const (
-		ones   = 0x0101010101010101
-		high   = 0x8080808080808080
-		spaces = 0x2020202020202020
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
 	)
-	prevSpace := true // a leading space is not collapsed
+	prev := uint64(0x80) // the high bit of a byte before s that is a space
 	i := 0
 	for i+8 <= len(s) {
 		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
-		if x&high != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
-			// Maybe a non-ASCII space in this chunk: check it byte by byte.
-			for end := i + 8; i < end; i++ {
-				if !collapsedAt(s, i, prevSpace) {
-					return false
-				}
-				prevSpace = s[i] == ' '
+		if x&high != 0 {
+			// Non-ASCII in this chunk: check it rune by rune (the last rune
+			// may run past the chunk).
+			var ok, prevSpace bool
+			if i, prevSpace, ok = plainRunes(s, i, i+8, prev != 0); !ok {
+				return false
+			}
+			prev = 0
+			if prevSpace {
+				prev = 0x80
 			}
 			continue
 		}
-		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 || hasByte(x, 0x7f) {
-			return false // a control character
-		}
-		y := x ^ spaces
-		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
-		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+		bad := (x - ones*' ') | // a control character
+			(x + ones) | // DEL
+			(x ^ ones*'<' - ones) | (x ^ ones*'&' - ones)
+		sp := ^(x ^ ones*' ' + ones*0x7f) & high // high bit where a byte is ' '
+		if (bad|sp&(sp<<8|prev))&high != 0 {
 			return false
 		}
-		prevSpace = sp>>63 != 0
+		prev = sp >> 56
 		i += 8
 	}
-	for ; i < len(s); i++ {
-		if !collapsedAt(s, i, prevSpace) {
-			return false
+	_, prevSpace, ok := plainRunes(s, i, len(s), prev != 0)
+	return ok && (!prevSpace || s == "")
+}
+
+// plainRunes checks the runes starting in s[i:end] for isPlain, after a
+// space or not, and returns where the last one ends.
+func plainRunes(s string, i, end int, prevSpace bool) (int, bool, bool) {
+	for i < end {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == ' ':
+				if prevSpace {
+					return i, prevSpace, false
+				}
+				prevSpace = true
+			case c < ' ' || c == 0x7f || c == '<' || c == '&':
+				return i, prevSpace, false
+			default:
+				prevSpace = false
+			}
+			i++
+			continue
 		}
-		prevSpace = s[i] == ' '
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || unicode.IsSpace(r) {
+			return i, prevSpace, false // invalid UTF-8 or a non-ASCII space
+		}
+		prevSpace = false
+		i += size
 	}
-	return !prevSpace || s == ""
-}
-
-// hasByte reports whether some byte of x is b.
-func hasByte(x uint64, b byte) bool {
-	const high = 0x8080808080808080
-	y := x ^ 0x0101010101010101*uint64(b)
-	return ^((y&^high+^uint64(high))|y)&high != 0
-}
-
-// collapsedAt checks the byte at s[i], after a space or not.
-func collapsedAt(s string, i int, prevSpace bool) bool {
-	switch c := s[i]; {
-	case c == ' ':
-		return !prevSpace
-	case c < ' ' || c == 0x7f:
-		return false
-	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
-		// Lead bytes of the non-ASCII spaces.
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return !unicode.IsSpace(r)
-	}
-	return true
+	return i, prevSpace, true
 }
 
 // writer collapses whitespace while text is appended.

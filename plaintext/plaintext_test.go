@@ -1,11 +1,13 @@
 package plaintext
 
 import (
+	"encoding/binary"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -88,11 +90,37 @@ func TestIsPlain(t *testing.T) {
 	}
 }
 
+// TestIsPlainOnePass compares the one-pass isPlain with the separate
+// checks on strings built around chunk boundaries.
+func TestIsPlainOnePass(t *testing.T) {
+	parts := []string{"a", "b ", " ", "  ", "\t", "\n", "\x7f", "<", "&", "é", "中", "\u00a0", "\u0085", "\u2003", "\u3000", "\u1680", "\xff", "\xe2\x80", "\xc3", "\ufffd", "\xed\xa0\x80", "x", "yyyyyyy", "ǅ"}
+	n := 0
+	for _, pre := range []string{"", "a", "abc", "abcdefg", "abcdefgh", "abcdefghijklmno"} {
+		for _, p := range parts {
+			for _, q := range parts {
+				for _, suf := range []string{"", "z", "zz zzzzzzz"} {
+					s := pre + p + q + suf
+					n++
+					if got, want := isPlain(s), isPlainSlow(s); got != want {
+						t.Errorf("isPlain(%q) = %v, separate checks say %v", s, got, want)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no cases")
+	}
+}
+
 func FuzzFromHTML(f *testing.F) {
 	for _, s := range []string{"<p>a &amp; b</p>", "<script>x</script>y", "&lt;b&gt;", "<a href='x>y'>z</a>", "<!--", "<![CDATA[x]]>"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isPlain(s), isPlainSlow(s); got != want {
+			t.Errorf("isPlain(%q) = %v, separate checks say %v", s, got, want)
+		}
 		out := FromHTML(s)
 		if hasTag(out) {
 			t.Errorf("tag left in %q", out)
@@ -115,4 +143,75 @@ func BenchmarkFromHTML(b *testing.B) {
 	for b.Loop() {
 		FromHTML(doc)
 	}
+}
+
+// isPlainSlow is the definition isPlain implements in one pass: the
+// separate checks it replaced.
+func isPlainSlow(s string) bool {
+	return strings.IndexByte(s, '<') < 0 && strings.IndexByte(s, '&') < 0 &&
+		utf8.ValidString(s) && isCollapsed(s)
+}
+
+// isCollapsed reports whether s has no whitespace but single spaces
+// between words and no control characters.
+func isCollapsed(s string) bool {
+	const (
+		ones   = 0x0101010101010101
+		high   = 0x8080808080808080
+		spaces = 0x2020202020202020
+	)
+	prevSpace := true // a leading space is not collapsed
+	i := 0
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		if x&high != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
+			// Maybe a non-ASCII space in this chunk: check it byte by byte.
+			for end := i + 8; i < end; i++ {
+				if !collapsedAt(s, i, prevSpace) {
+					return false
+				}
+				prevSpace = s[i] == ' '
+			}
+			continue
+		}
+		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 || hasByte(x, 0x7f) {
+			return false // a control character
+		}
+		y := x ^ spaces
+		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
+		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+			return false
+		}
+		prevSpace = sp>>63 != 0
+		i += 8
+	}
+	for ; i < len(s); i++ {
+		if !collapsedAt(s, i, prevSpace) {
+			return false
+		}
+		prevSpace = s[i] == ' '
+	}
+	return !prevSpace || s == ""
+}
+
+// collapsedAt checks the byte at s[i], after a space or not.
+func collapsedAt(s string, i int, prevSpace bool) bool {
+	switch c := s[i]; {
+	case c == ' ':
+		return !prevSpace
+	case c < ' ' || c == 0x7f:
+		return false
+	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+		// Lead bytes of the non-ASCII spaces.
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return !unicode.IsSpace(r)
+	}
+	return true
+}
+
+// hasByte reports whether some byte of x is b.
+func hasByte(x uint64, b byte) bool {
+	const high = 0x8080808080808080
+	y := x ^ 0x0101010101010101*uint64(b)
+	return ^((y&^high+^uint64(high))|y)&high != 0
 }
