@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/plaintext"
 )
 
 // Random queries and texts over a small vocabulary, so that terms do occur
@@ -131,6 +133,14 @@ func checkAgainstReference(t *testing.T, queries []string, it *item.Item) {
 		// Only a profile that can match through NOT alone may have no matches.
 		if q := ps[res.Index].Query; len(res.Matches) == 0 && !strings.Contains(q, "NOT") && !strings.Contains(q, "-") {
 			t.Errorf("query %q matched with no matches listed", q)
+		}
+	}
+	// Fields go into Match raw and are checked for plainness on the way:
+	// the results must be those of the text stripped beforehand.
+	pre := &item.Item{Title: plaintext.FromHTML(it.Title), Summary: plaintext.FromHTML(it.Summary), Content: plaintext.FromHTML(it.Content)}
+	if pre.Title == plaintext.FromHTML(pre.Title) && pre.Summary == plaintext.FromHTML(pre.Summary) && pre.Content == plaintext.FromHTML(pre.Content) {
+		if a, b := m.Match(it), m.Match(pre); !reflect.DeepEqual(a, b) {
+			t.Errorf("title %q summary %q content %q: raw %+v, stripped first %+v", it.Title, it.Summary, it.Content, a, b)
 		}
 	}
 	if !slices.Equal(got, want) {

@@ -4,6 +4,8 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/feedwatch/feedwatch/item"
@@ -133,9 +135,16 @@ type state struct {
 	near     []nearTok
 	counts   []int32
 	raw      []rawMatch
-	matched  []int32    // profiles that match
-	spans    [][2]int32 // a snippet's marks
-	fwd      []int32    // tokens of the field that may start a pair
+	matched  []int32     // profiles that match
+	spans    [][2]int32  // a snippet's marks
+	fwd      []int32     // tokens of the field that may start a pair
+	pre      []prefixHit // prefix places of the field, recorded after it is tokenized
+}
+
+// prefixHit is a place where a prefix term occurred.
+type prefixHit struct {
+	term       int32
+	start, end int32
 }
 
 // termState is what an item has shown of one term: the fields it
@@ -216,10 +225,15 @@ func (m *Matcher) Match(it *item.Item) []Result {
 		st.reset()
 		m.pool.Put(st)
 	}()
-	// Plain text comes back from FromHTML as it is, after a fast check.
-	st.texts[fTitle] = plaintext.FromHTML(it.Title)
-	st.texts[fSummary] = plaintext.FromHTML(it.Summary)
-	st.texts[fContent] = plaintext.FromHTML(it.Content)
+	// Plain text comes back from FromHTML as it is, so fields that are
+	// scanned go in raw: scanField checks that they are plain on the way
+	// and strips and scans again when not, sparing a pass over the text.
+	st.texts[fTitle], st.texts[fSummary], st.texts[fContent] = it.Title, it.Summary, it.Content
+	for f := fTitle; f <= fContent; f++ {
+		if m.fields&(1<<f) == 0 {
+			st.texts[f] = plaintext.FromHTML(st.texts[f])
+		}
+	}
 	if m.fields&(1<<fAuthor) != 0 {
 		st.texts[fAuthor] = strings.Join(it.Authors, ", ")
 	}
@@ -231,7 +245,7 @@ func (m *Matcher) Match(it *item.Item) []Result {
 	}
 	for f := range numFields {
 		if m.fields&(1<<f) != 0 && st.texts[f] != "" {
-			m.scanField(st, f)
+			m.scanField(st, f, f <= fContent)
 		}
 	}
 	for _, t := range st.touched {
@@ -269,12 +283,18 @@ func (m *Matcher) Match(it *item.Item) []Result {
 }
 
 // scanField tokenizes one field, notes the anchor words and prefixes that
-// occur, then checks the terms anchored there.
-func (m *Matcher) scanField(st *state, f int) {
+// occur, then checks the terms anchored there. With checkPlain, the text
+// is raw: when it is not what plaintext.FromHTML returns as it is (no
+// markup, entities, controls, invalid UTF-8 or spacing to collapse; a
+// conservative test), scanning stops there and FromHTML's output is
+// scanned instead.
+func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 	text := st.texts[f]
 	st.toks = st.toks[:0]
 	st.hits = st.hits[:0]
 	st.fwd = st.fwd[:0]
+	st.pre = st.pre[:0]
+	notPlain, prevSpace := false, true
 	st.sc.reset(text)
 	s := text
 	n := len(s)
@@ -282,6 +302,18 @@ func (m *Matcher) scanField(st *state, f int) {
 	for i := 0; i < n; {
 		k := asciiClass[s[i]]
 		if k == 0 {
+			if checkPlain {
+				if c := s[i]; c == ' ' {
+					notPlain = notPlain || prevSpace
+					prevSpace = true
+				} else {
+					notPlain = notPlain || c < ' ' || c == 0x7f || c == '<' || c == '&'
+					prevSpace = false
+				}
+				if notPlain {
+					break // HTML is common: stop at the first sign of it
+				}
+			}
 			i++
 			continue
 		}
@@ -305,6 +337,7 @@ func (m *Matcher) scanField(st *state, f int) {
 				i++
 			}
 			if i == n || k != 3 {
+				prevSpace = false
 				wl := i - start
 				head := load64(s, start)
 				if wl < 8 {
@@ -327,11 +360,32 @@ func (m *Matcher) scanField(st *state, f int) {
 		}
 		st.sc.i = i
 		start, end, w, ok := st.sc.next()
+		if checkPlain {
+			to := n
+			if ok {
+				to = st.sc.i
+			}
+			if notPlain = !plainBytes(s, i, to, &prevSpace); notPlain {
+				break
+			}
+		}
 		if !ok {
 			break
 		}
 		i = st.sc.i
 		m.token(st, f, start, end, w, wordHash(w))
+	}
+	if checkPlain && (notPlain || prevSpace && n > 0) {
+		st.texts[f] = plaintext.FromHTML(text)
+		if st.texts[f] != "" {
+			m.scanField(st, f, false)
+		} else {
+			st.toks, st.hits, st.fwd, st.pre = st.toks[:0], st.hits[:0], st.fwd[:0], st.pre[:0]
+		}
+		return
+	}
+	for _, p := range st.pre {
+		st.record(p.term, f, p.start, p.end)
 	}
 	if len(st.fwd) > 0 {
 		m.pairsForward(st, text)
@@ -386,7 +440,7 @@ func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
 				break
 			}
 			if t, ok := m.prefixes[w[:l]]; ok {
-				st.record(t, f, int32(start), int32(end))
+				st.pre = append(st.pre, prefixHit{t, int32(start), int32(end)})
 			}
 		}
 	}
@@ -705,6 +759,37 @@ func equalFoldASCII(a, b string) bool {
 		if x != b[i] {
 			return false
 		}
+	}
+	return true
+}
+
+// plainBytes checks s[i:end] as plaintext.FromHTML's fast check would:
+// no markup, entities, controls, invalid UTF-8, non-ASCII spaces or two
+// spaces in a row (prevSpace carries whether the byte before was a space).
+func plainBytes(s string, i, end int, prevSpace *bool) bool {
+	for i < end {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == ' ':
+				if *prevSpace {
+					return false
+				}
+				*prevSpace = true
+			case c < ' ' || c == 0x7f || c == '<' || c == '&':
+				return false
+			default:
+				*prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || unicode.IsSpace(r) {
+			return false
+		}
+		*prevSpace = false
+		i += size
 	}
 	return true
 }

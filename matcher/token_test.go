@@ -91,7 +91,7 @@ func TestScanFieldTokens(t *testing.T) {
 	st := m.newState()
 	for _, text := range texts {
 		st.texts[fSummary] = text
-		m.scanField(st, fSummary)
+		m.scanField(st, fSummary, false)
 		ws := words(sharedFoldTable(), text)
 		if len(ws) != len(st.toks) {
 			t.Fatalf("%q: %d tokens, scanner %d", text, len(st.toks), len(ws))
