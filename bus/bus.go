@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/seenlog"
 )
 
 // Names of the JetStream objects feedwatch owns.
@@ -72,6 +74,8 @@ type Bus struct {
 	log     *slog.Logger
 	// seenDirect: the seen bucket answers batched direct gets.
 	seenDirect atomic.Bool
+	seenLogs   logPositions
+	retention  time.Duration
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -86,7 +90,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.HitsMaxAge <= 0 {
 		opts.HitsMaxAge = 7 * 24 * time.Hour
 	}
-	b := &Bus{log: opts.Logger}
+	b := &Bus{log: opts.Logger, retention: opts.Retention, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(opts)
@@ -235,7 +239,7 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 		}
 		return k, nil
 	}
-	if b.seen, err = kv(SeenBucket, "items seen, by identity", opts.Retention); err != nil {
+	if b.seen, err = kv(SeenBucket, "items seen, a log per feed", opts.Retention); err != nil {
 		return err
 	}
 	b.seenDirect.Store(multiLastServer(b.nc.ConnectedServerVersion()) && allowsDirect(ctx, b.seen))

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,106 +19,226 @@ import (
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/seenlog"
 )
 
-// lookups bounds concurrent KV reads in one Seen call on the per-key path.
-const lookups = 16
-
-// SeenStore is item seen-state in a KV bucket whose TTL is state_retention:
-// marking an item again refreshes its age.
+// SeenStore is item seen-state: per feed, a seenlog (a snapshot plus a few
+// deltas, one record per write) in the seen bucket under
+// f.<feed token>.<slot>, slots s<i> for snapshot chunks and d<i> for
+// deltas. The bucket's TTL is state_retention; entries carry the day they
+// were last seen, and a snapshot drops those older than the retention.
+//
+// A feed's log is written by one watcher at a time (the one polling the
+// feed): the store remembers where each feed's log stands, so a write needs
+// no read except when it folds the deltas into a snapshot.
 type SeenStore struct {
 	kv jetstream.KeyValue
-	js jetstream.JetStream
 	nc *nats.Conn
 	// direct is shared by every SeenStore of a Bus: true while batched
 	// direct gets (multi_last) work, cleared for good when the server
 	// turns one down.
-	direct *atomic.Bool
-	log    *slog.Logger
+	direct    *atomic.Bool
+	logs      *logPositions
+	retention time.Duration
+	now       func() time.Time
+	log       *slog.Logger
 }
 
-// Seen returns the keys that are marked seen.
+// logPositions is where each feed's log stands (its highest sequence and
+// the deltas since its snapshot), by feed token.
+type logPositions struct {
+	mu sync.Mutex
+	m  map[string]seenlog.Log
+}
+
+func (p *logPositions) get(tok string) (seenlog.Log, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.m[tok]
+	return l, ok
+}
+
+func (p *logPositions) set(tok string, l seenlog.Log) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[tok] = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending}
+}
+
+func (p *logPositions) forget(tok string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, tok)
+}
+
+// Seen returns the seen-state store.
 func (b *Bus) Seen() *SeenStore {
-	return &SeenStore{kv: b.seen, js: b.js, nc: b.nc, direct: &b.seenDirect, log: b.log}
+	return &SeenStore{kv: b.seen, nc: b.nc, direct: &b.seenDirect, logs: &b.seenLogs,
+		retention: b.retention, now: time.Now, log: b.log}
 }
 
-// Seen reports which of keys are marked seen. It asks JetStream once per
-// seenBatchMax keys (a batched direct get), falling back to one KV get per
-// key on servers without batched direct gets.
-func (s *SeenStore) Seen(ctx context.Context, keys []string) (map[string]bool, error) {
-	if len(keys) == 0 {
-		return map[string]bool{}, nil
-	}
-	// One key (the usual case once the watcher skips keys it saw in the
-	// feed's last document) is one request either way; a KV get reuses the
-	// connection's request inbox instead of subscribing one.
-	if len(keys) > 1 && s.direct != nil && s.direct.Load() {
-		out, err := s.seenBatch(ctx, keys)
-		if !errors.Is(err, errNoBatch) {
-			return out, err
-		}
-		if s.direct.CompareAndSwap(true, false) && s.log != nil {
-			s.log.Warn("seen-state: batched direct get refused, using one get per key", "err", err)
-		}
-	}
-	return s.seenEach(ctx, keys)
-}
-
-// seenEach asks for every key on its own, lookups at a time.
-func (s *SeenStore) seenEach(ctx context.Context, keys []string) (map[string]bool, error) {
+// Seen reports which of keys the feed's log holds. It reads the log: one
+// batched direct get.
+func (s *SeenStore) Seen(ctx context.Context, feed string, keys []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(keys))
-	if len(keys) == 1 {
-		_, err := s.kv.Get(ctx, keys[0])
-		switch {
-		case err == nil:
-			out[keys[0]] = true
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return nil, fmt.Errorf("seen %s: %w", keys[0], err)
-		}
+	if len(keys) == 0 {
 		return out, nil
 	}
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-		sem  = make(chan struct{}, lookups)
-	)
-	for _, k := range keys {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := s.kv.Get(ctx, k)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				out[k] = true
-			case errors.Is(err, jetstream.ErrKeyNotFound):
-			default:
-				errs = append(errs, fmt.Errorf("seen %s: %w", k, err))
-			}
-		}()
+	l, err := s.load(ctx, feed)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	want := make(map[uint64]bool, len(keys))
+	for _, k := range keys {
+		want[seenlog.Hash(k)] = false
+	}
+	l.Contains(want)
+	for _, k := range keys {
+		if want[seenlog.Hash(k)] {
+			out[k] = true
+		}
 	}
 	return out, nil
 }
 
+// MarkSeen records keys as seen today in the feed's log: one KV put (a
+// delta), or, once Deltas deltas are pending, a read and a new snapshot.
+func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tok := feedToken(feed)
+	today := seenlog.Day(s.now())
+	add := make([]seenlog.Entry, len(keys))
+	for i, k := range keys {
+		add[i] = seenlog.Entry{Hash: seenlog.Hash(k), Day: today}
+	}
+	l, ok := s.logs.get(tok)
+	if kind, _ := l.Next(); !ok || kind == seenlog.Snapshot {
+		// Unknown position (first write since start) or a snapshot to
+		// build: read the log as it is.
+		var err error
+		if l, err = s.load(ctx, feed); err != nil {
+			return fmt.Errorf("mark seen: %w", err)
+		}
+	}
+	kind, seq := l.Next()
+	var err error
+	if kind == seenlog.Delta {
+		err = s.put(ctx, tok, "d"+strconv.FormatUint(seq%seenlog.Deltas, 10), seenlog.Append(nil, seenlog.Delta, seq, 0, 1, add))
+		l.Max, l.Pending = seq, l.Pending+1
+	} else {
+		for i, chunk := range seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today))) {
+			if err = s.put(ctx, tok, "s"+strconv.Itoa(i), chunk); err != nil {
+				break
+			}
+		}
+		l = seenlog.Log{Snap: seq, Max: seq}
+	}
+	if err != nil {
+		// The write may have landed anyway: read the position again
+		// before the next one.
+		s.logs.forget(tok)
+		return fmt.Errorf("mark seen in feed %q: %w", feed, err)
+	}
+	s.logs.set(tok, l)
+	return nil
+}
+
+func (s *SeenStore) put(ctx context.Context, tok, slot string, rec []byte) error {
+	_, err := s.kv.Put(ctx, "f."+tok+"."+slot, rec)
+	return err
+}
+
+// oldestDay is the first day whose entries a snapshot keeps: the
+// retention, rounded up, and one day of slack.
+func (s *SeenStore) oldestDay(today uint16) uint16 {
+	days := int((s.retention+24*time.Hour-1)/(24*time.Hour)) + 1
+	return uint16(max(int(today)-days, 0))
+}
+
+// feedToken names a feed in KV keys: 22 base64url characters of its
+// name's SHA-256.
+func feedToken(feed string) string {
+	h := sha256.Sum256([]byte(feed))
+	return base64.RawURLEncoding.EncodeToString(h[:])[:22]
+}
+
 const (
-	// seenBatchMax is how many keys one batched direct get asks for. The
-	// server refuses (413) a request that matches more than 1,024
-	// subjects; each key matches at most one.
-	seenBatchMax = 256
-	// seenTimeout bounds a Seen call whose context has no deadline
-	// (the JetStream client's default API timeout).
+	// seenTimeout bounds a read whose context has no deadline (the
+	// JetStream client's default API timeout).
 	seenTimeout = 5 * time.Second
+	// logBatch is how many records one direct get asks for: a whole log
+	// unless its snapshot has many chunks.
+	logBatch = seenlog.Deltas + 16
 
 	seenSubjectPrefix = "$KV." + SeenBucket + "."
 	seenDirectSubject = "$JS.API.DIRECT.GET.KV_" + SeenBucket
 )
+
+// load reads a feed's log and notes its position.
+func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, seenTimeout)
+		defer cancel()
+	}
+	tok := feedToken(feed)
+	var recs []seenlog.Record
+	add := func(data []byte) {
+		r, err := seenlog.Parse(data)
+		if err != nil {
+			// Not ours, or damaged: its items may alert again.
+			s.log.Warn("seen-state: skipping an unreadable record", "feed", feed, "err", err)
+			return
+		}
+		recs = append(recs, r)
+	}
+	subject := seenSubjectPrefix + "f." + tok + ".*"
+	var err error
+	if s.direct != nil && s.direct.Load() {
+		err = s.readDirect(ctx, subject, add)
+		if errors.Is(err, errNoBatch) {
+			if s.direct.CompareAndSwap(true, false) {
+				s.log.Warn("seen-state: batched direct get refused, reading logs with a watcher", "err", err)
+			}
+			recs = nil
+			err = s.readWatch(ctx, "f."+tok+".*", add)
+		}
+	} else {
+		err = s.readWatch(ctx, "f."+tok+".*", add)
+	}
+	if err != nil {
+		return seenlog.Log{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
+	}
+	l := seenlog.Read(recs)
+	s.logs.set(tok, l)
+	return l, nil
+}
+
+// readWatch reads the last message of every key matching filter through a
+// KV watcher: slower (it creates a consumer), for servers without batched
+// direct gets.
+func (s *SeenStore) readWatch(ctx context.Context, filter string, add func([]byte)) error {
+	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watcher closed")
+			}
+			if e == nil {
+				return nil // the current values are all in
+			}
+			add(e.Value())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
 
 // errNoBatch means the server does not do batched direct gets on the seen
 // bucket (an older server, or direct gets off).
@@ -131,58 +253,30 @@ type multiLastRequest struct {
 	UpToSeq   uint64   `json:"up_to_seq,omitempty"`
 }
 
-// seenBatch answers keys with batched direct gets: the server sends the last
-// message of each subject that has one, then an end-of-batch status.
-func (s *SeenStore) seenBatch(ctx context.Context, keys []string) (map[string]bool, error) {
-	for _, k := range keys {
-		// A key with wildcards would match other keys' subjects.
-		if !validKVKey(k) {
-			return nil, fmt.Errorf("seen %s: %w", k, jetstream.ErrInvalidKey)
-		}
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, seenTimeout)
-		defer cancel()
-	}
+// readDirect passes the data of the last message of every subject matching
+// subject (a wildcard) that is a put to add, through batched direct gets.
+func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]byte)) error {
 	// An inbox of its own: each request's replies, and nothing else,
 	// arrive on it (NewRespInbox would also feed the connection's shared
 	// request mux). A channel sized for one batch and its end: requests go
 	// one at a time, so no more are ever queued, and a sync subscription
 	// would allocate a 64k-slot channel per call.
-	ch := make(chan *nats.Msg, min(len(keys), seenBatchMax)+1)
+	ch := make(chan *nats.Msg, logBatch+1)
 	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), ch)
 	if err != nil {
-		return nil, fmt.Errorf("seen: subscribe: %w", err)
+		return fmt.Errorf("subscribe: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	out := make(map[string]bool, len(keys))
-	subjects := make([]string, 0, min(len(keys), seenBatchMax))
-	for start := 0; start < len(keys); start += seenBatchMax {
-		subjects = subjects[:0]
-		for _, k := range keys[start:min(start+seenBatchMax, len(keys))] {
-			subjects = append(subjects, seenSubjectPrefix+k)
-		}
-		if err := s.multiLast(ctx, sub.Subject, ch, subjects, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// multiLast runs one batched direct get for subjects and marks the keys
-// whose last message is a put.
-func (s *SeenStore) multiLast(ctx context.Context, inbox string, ch <-chan *nats.Msg, subjects []string, out map[string]bool) error {
-	req := multiLastRequest{MultiLast: subjects, Batch: len(subjects)}
+	req := multiLastRequest{MultiLast: []string{subject}, Batch: logBatch}
 	for {
 		body, err := json.Marshal(req)
 		if err != nil {
-			return fmt.Errorf("seen: encode request: %w", err)
+			return fmt.Errorf("encode request: %w", err)
 		}
-		if err := s.nc.PublishRequest(seenDirectSubject, inbox, body); err != nil {
-			return fmt.Errorf("seen: request: %w", err)
+		if err := s.nc.PublishRequest(seenDirectSubject, sub.Subject, body); err != nil {
+			return fmt.Errorf("request: %w", err)
 		}
-		more, err := readBatch(ctx, ch, &req, out)
+		more, err := readBatch(ctx, ch, &req, add)
 		if err != nil || !more {
 			return err
 		}
@@ -190,20 +284,20 @@ func (s *SeenStore) multiLast(ctx context.Context, inbox string, ch <-chan *nats
 }
 
 // readBatch reads one batch's replies up to its end. more is true when the
-// server stopped early (its byte limit per batch) and req now asks for the
-// rest.
-func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, out map[string]bool) (more bool, err error) {
+// server stopped early (the batch size or its byte limit) and req now asks
+// for the rest.
+func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, add func([]byte)) (more bool, err error) {
 	for {
 		var m *nats.Msg
 		select {
 		case m = <-ch:
 		case <-ctx.Done():
-			return false, fmt.Errorf("seen: %w", ctx.Err())
+			return false, ctx.Err()
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":
-			if subj := m.Header.Get("Nats-Subject"); strings.HasPrefix(subj, seenSubjectPrefix) && !kvDeleted(m.Header) {
-				out[subj[len(seenSubjectPrefix):]] = true
+			if strings.HasPrefix(m.Header.Get("Nats-Subject"), seenSubjectPrefix) && !kvDeleted(m.Header) {
+				add(m.Data)
 			}
 		case "204": // end of batch
 			if np := m.Header.Get("Nats-Num-Pending"); np == "" || np == "0" {
@@ -212,16 +306,16 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 			last, err1 := strconv.ParseUint(m.Header.Get("Nats-Last-Sequence"), 10, 64)
 			upTo, err2 := strconv.ParseUint(m.Header.Get("Nats-UpTo-Sequence"), 10, 64)
 			if err1 != nil || err2 != nil || last == 0 {
-				return false, errors.New("seen: batch ended early without a position")
+				return false, errors.New("batch ended early without a position")
 			}
 			req.Seq, req.UpToSeq = last+1, upTo
 			return true, nil
-		case "404": // none of the subjects has a message
+		case "404": // no subject matches
 			return false, nil
 		case "408", "503": // request not understood (before 2.11), or no direct get responder
 			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
 		default:
-			return false, fmt.Errorf("seen: direct get: %s %s", status, m.Header.Get("Description"))
+			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
 		}
 	}
 }
@@ -237,53 +331,6 @@ func kvDeleted(h nats.Header) bool {
 		return true
 	}
 	return false
-}
-
-// validKVKey is the KV client's key rule: [-/_=.a-zA-Z0-9], no empty
-// tokens.
-func validKVKey(k string) bool {
-	if k == "" || k[0] == '.' || k[len(k)-1] == '.' || strings.Contains(k, "..") {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		switch c := k[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == '-', c == '/', c == '_', c == '=', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// MarkSeen marks keys seen now. The puts are pipelined (a KV put is a
-// publish on $KV.<bucket>.<key>): one round trip per document instead of one
-// per item; it returns once JetStream has stored every one.
-func (s *SeenStore) MarkSeen(ctx context.Context, keys []string) error {
-	if len(keys) == 1 {
-		if _, err := s.kv.Put(ctx, keys[0], nil); err != nil {
-			return fmt.Errorf("mark seen %s: %w", keys[0], err)
-		}
-		return nil
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(keys))
-	for _, k := range keys {
-		f, err := s.js.PublishAsync("$KV."+SeenBucket+"."+k, nil)
-		if err != nil {
-			return fmt.Errorf("mark seen %s: %w", k, err)
-		}
-		futures = append(futures, f)
-	}
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("mark seen %s: %w", keys[i], err)
-		case <-ctx.Done():
-			return fmt.Errorf("mark seen: %w", ctx.Err())
-		}
-	}
-	return nil
 }
 
 // StateStore keeps per-feed state as opaque bytes.

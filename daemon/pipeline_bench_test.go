@@ -315,8 +315,8 @@ func benchGofeedLoop(b *testing.B, s pipeSettings) pipeResult {
 
 type nothingSeen struct{}
 
-func (nothingSeen) Seen(context.Context, []string) (map[string]bool, error) { return nil, nil }
-func (nothingSeen) MarkSeen(context.Context, []string) error                { return nil }
+func (nothingSeen) Seen(context.Context, string, []string) (map[string]bool, error) { return nil, nil }
+func (nothingSeen) MarkSeen(context.Context, string, []string) error                { return nil }
 
 type noFeedState struct{}
 

@@ -44,7 +44,7 @@ func BenchmarkHotPath(b *testing.B) {
 				keys = append(keys, k.alt)
 			}
 		}
-		if _, err := seen.Seen(context.Background(), keys); err != nil {
+		if _, err := seen.Seen(context.Background(), "f", keys); err != nil {
 			b.Fatal(err)
 		}
 	}

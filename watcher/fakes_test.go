@@ -20,7 +20,7 @@ type memSeen struct {
 
 func newMemSeen() *memSeen { return &memSeen{keys: map[string]int{}} }
 
-func (m *memSeen) Seen(_ context.Context, keys []string) (map[string]bool, error) {
+func (m *memSeen) Seen(_ context.Context, _ string, keys []string) (map[string]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -36,7 +36,7 @@ func (m *memSeen) Seen(_ context.Context, keys []string) (map[string]bool, error
 	return out, nil
 }
 
-func (m *memSeen) MarkSeen(_ context.Context, keys []string) error {
+func (m *memSeen) MarkSeen(_ context.Context, _ string, keys []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {

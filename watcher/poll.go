@@ -211,13 +211,10 @@ func (w *Watcher) parse(ctx context.Context, body []byte, contentType string) (*
 // undated) are marked seen without being delivered.
 func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed, now time.Time) (int, error) {
 	st := &f.st
-	// Primary keys first; the link keys only of items whose primary key is
-	// unseen (a second, usually empty, lookup): in the steady state one
-	// lookup of one key per item.
 	// Keys this feed's previous document already had are known seen: only
-	// the others are looked up. On real feeds (one or two new items per
-	// change) this removes nearly every KV round trip, which measured as
-	// ~60 % of a 200 poll's CPU (bench/README.md).
+	// the others are looked up, with the link keys of their items (a GUID
+	// that changed while the link stayed). On real feeds (one or two new
+	// items per change) most polls need no lookup at all.
 	keys := make([]string, 0, len(ks))
 	seen := make(map[string]bool, len(ks))
 	for _, k := range ks {
@@ -226,30 +223,16 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			continue
 		}
 		keys = append(keys, k.it.Key)
+		if k.alt != "" {
+			keys = append(keys, k.alt)
+		}
 	}
 	if len(keys) > 0 {
-		got, err := w.opts.Seen.Seen(ctx, keys)
+		got, err := w.opts.Seen.Seen(ctx, f.name, keys)
 		if err != nil {
 			return 0, fmt.Errorf("%w: seen lookup: %v", errSink, err)
 		}
 		for k, v := range got {
-			if v {
-				seen[k] = true
-			}
-		}
-	}
-	var alts []string
-	for _, k := range ks {
-		if k.alt != "" && !seen[k.it.Key] {
-			alts = append(alts, k.alt)
-		}
-	}
-	if len(alts) > 0 {
-		more, err := w.opts.Seen.Seen(ctx, alts)
-		if err != nil {
-			return 0, fmt.Errorf("%w: seen lookup: %v", errSink, err)
-		}
-		for k, v := range more {
 			if v {
 				seen[k] = true
 			}
@@ -288,7 +271,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		}
 	}
 	if len(mark) > 0 {
-		if err := w.opts.Seen.MarkSeen(ctx, mark); err != nil {
+		if err := w.opts.Seen.MarkSeen(ctx, f.name, mark); err != nil {
 			// Delivered but not marked: they will be offered again (the
 			// sink's downstream dedups by hit ID); never dropped.
 			return 0, fmt.Errorf("%w: mark seen: %v", errSink, err)

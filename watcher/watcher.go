@@ -69,11 +69,11 @@ func (f SinkFunc) Handle(ctx context.Context, feed item.Feed, items []item.Item)
 	return f(ctx, feed, items)
 }
 
-// SeenStore is item seen-state. MarkSeen on an existing key refreshes its
-// retention.
+// SeenStore is item seen-state, per feed. MarkSeen on an existing key
+// refreshes its retention. Calls for one feed never overlap.
 type SeenStore interface {
-	Seen(ctx context.Context, keys []string) (map[string]bool, error)
-	MarkSeen(ctx context.Context, keys []string) error
+	Seen(ctx context.Context, feed string, keys []string) (map[string]bool, error)
+	MarkSeen(ctx context.Context, feed string, keys []string) error
 }
 
 // StateStore persists per-feed state as opaque bytes; Load returns nil, nil

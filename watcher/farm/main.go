@@ -134,14 +134,14 @@ func runFarm(n int, answer string, variants int) error {
 
 type allSeen struct{}
 
-func (allSeen) Seen(_ context.Context, keys []string) (map[string]bool, error) {
+func (allSeen) Seen(_ context.Context, _ string, keys []string) (map[string]bool, error) {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		m[k] = true
 	}
 	return m, nil
 }
-func (allSeen) MarkSeen(context.Context, []string) error { return nil }
+func (allSeen) MarkSeen(context.Context, string, []string) error { return nil }
 
 type noState struct{}
 
