@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,10 +28,10 @@ func TestNoSecretsLeak(t *testing.T) {
 	}
 	feed := &feedServer{title: "World"}
 	feed.add("1", "Xinjiang news", "", time.Now())
-	var sawAuth bool
+	var sawAuth atomic.Bool // handlers may still run when the test reads it
 	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Bearer "+secrets["FEED_TOKEN"] {
-			sawAuth = true
+			sawAuth.Store(true)
 		}
 		if r.URL.Path == "/broken.xml" {
 			http.Error(w, "boom "+r.Header.Get("Authorization"), http.StatusInternalServerError)
@@ -121,7 +122,7 @@ notifiers:
 	cancel()
 	<-done
 	texts["logs"] = logs.String()
-	if !sawAuth {
+	if !sawAuth.Load() {
 		t.Error("the feed never got its Authorization header")
 	}
 	if !strings.Contains(texts["logs"], "broken") {
