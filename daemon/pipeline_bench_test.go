@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,6 +57,11 @@ type pipeResult struct {
 	elapsed            time.Duration
 	cpu, farmCPU       time.Duration
 	results            map[string]float64
+	// heapMB is the live heap after a GC at the end of a daemon phase
+	// (daemon and embedded server: the server's per-subject index is
+	// where per-item seen-state used to cost memory); seenMB the seen
+	// bucket's bytes on disk.
+	heapMB, seenMB float64
 }
 
 func (r pipeResult) pollsPerSec() float64 { return r.polls / r.elapsed.Seconds() }
@@ -120,6 +126,9 @@ func BenchmarkPipeline(b *testing.B) {
 		fmt.Fprintf(&sum, "%-16s %7.0f polls/s %6.0f hits/s %7.0f new items/s  cpu %.3f ms/poll (farm %.3f) => %5.0f polls/s on %d idle cores  results %v\n",
 			n, r.pollsPerSec(), r.hits/r.elapsed.Seconds(), r.items/r.elapsed.Seconds(),
 			r.cpuMS(), r.farmCPUMS(), r.capacity(), runtime.NumCPU(), r.results)
+		if r.heapMB > 0 {
+			fmt.Fprintf(&sum, "%-16s heap in use %.0f MB, seen bucket on disk %.1f MB\n", "", r.heapMB, r.seenMB)
+		}
 	}
 	if d, ok := res["daemon-200"]; ok {
 		for _, base := range []string{"watcher-200", "gofeed-200"} {
@@ -205,7 +214,11 @@ feeds:
 	time.Sleep(s.dur)
 	m1, c1, f1, el := scrape(b, metrics), cpuSelfB(), cpuOfPID(farmPID), time.Since(t0)
 	s1 := farmStats(b, addr)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	r := pipeResult{
+		heapMB: float64(ms.HeapInuse) / 1e6, seenMB: dirMB(filepath.Join(dir, "data"), "KV_feedwatch_seen"),
 		polls:   m1.sum("feedwatch_polls_total") - m0.sum("feedwatch_polls_total"),
 		hits:    m1.sum("feedwatch_hits_total") - m0.sum("feedwatch_hits_total"),
 		items:   m1.sum("feedwatch_new_items_total") - m0.sum("feedwatch_new_items_total"),
@@ -220,6 +233,20 @@ feeds:
 		r.results["farm-"+k] = v - s0[k]
 	}
 	return r
+}
+
+// dirMB is the size of the files under root whose path contains part.
+func dirMB(root, part string) float64 {
+	var n int64
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(p, part) {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return float64(n) / 1e6
 }
 
 // ---- baselines over the same farm ----
