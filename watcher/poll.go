@@ -17,12 +17,12 @@ import (
 
 // Seen-key refresh policy. SPEC: an item stays remembered until
 // state_retention has passed since it was last seen in its feed, so keys of
-// items still present must be re-marked now and then. Re-marking every item
-// on every poll would cost a KV write per item per poll (20 items x 50,000
-// feeds every 5 minutes); instead, whenever a poll parses the document and
+// items still present must be re-marked now and then. Re-marking them on
+// every poll would cost a seen-state write per poll even when nothing is
+// new (50,000 feeds every 5 minutes); instead, whenever a poll parses the document and
 // the feed's keys were last refreshed more than refreshInterval (24 h) ago,
-// every key present is re-marked in one MarkSeen call: at most one batch per
-// feed per day. A feed that answers 304 or an identical body for longer than
+// every key present is re-marked in one MarkSeen call: at most one extra
+// write per feed per day. A feed that answers 304 or an identical body for longer than
 // forceFullAfter (7 days) gets one unconditional GET that is parsed, so its
 // keys are refreshed too. Retention must therefore exceed ~8 days; the
 // default is 90.
