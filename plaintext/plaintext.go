@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxPasses bounds how often FromHTML strips again when decoding entities
@@ -25,14 +26,29 @@ func FromHTML(s string) string {
 	if isPlain(s) {
 		return s
 	}
-	out := s
-	for pass := 0; pass < maxPasses; pass++ {
-		out = strip(out)
-		if !hasTag(out) {
-			return out
-		}
+	b := AppendFromHTML(make([]byte, 0, len(s)), s)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// AppendFromHTML appends FromHTML(s) to dst and returns the extended
+// buffer, so that a caller that strips many texts can reuse one buffer
+// instead of allocating a string for each.
+func AppendFromHTML(dst []byte, s string) []byte {
+	if isPlain(s) {
+		return append(dst, s...)
 	}
-	return defuse(out)
+	n := len(dst)
+	dst = appendStrip(dst, s)
+	for pass := 1; hasTag(unsafe.String(unsafe.SliceData(dst[n:]), len(dst)-n)); pass++ {
+		// Decoding revealed markup (text escaped twice): rare, so the
+		// passes after the first may copy.
+		out := string(dst[n:])
+		if pass == maxPasses {
+			return append(dst[:n], defuse(out)...)
+		}
+		dst = appendStrip(dst[:n], out)
+	}
+	return dst
 }
 
 // isPlain reports whether s has no markup, no entities, no invalid UTF-8
@@ -110,35 +126,34 @@ func plainRunes(s string, i, end int, prevSpace bool) (int, bool, bool) {
 	return i, prevSpace, true
 }
 
-// writer collapses whitespace while text is appended.
+// writer collapses whitespace while text is appended to b.
 type writer struct {
-	b       strings.Builder
+	b       []byte
+	start   int  // where this text begins in b
 	pending bool // a space is owed before the next visible character
 }
 
 func (w *writer) space() {
-	if w.b.Len() > 0 {
+	if len(w.b) > w.start {
 		w.pending = true
 	}
 }
 
 func (w *writer) text(s string) {
 	for i := 0; i < len(s); {
-		// Copy runs of visible ASCII in one go.
-		j := i
-		for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
-			j++
-		}
-		if j > i {
+		c := s[i]
+		if c > ' ' && c < 0x7f {
+			// Copy visible ASCII with the single spaces between words in
+			// one go: most text needs nothing else.
+			j := visibleRun(s, i+1)
 			if w.pending {
-				w.b.WriteByte(' ')
+				w.b = append(w.b, ' ')
 				w.pending = false
 			}
-			w.b.WriteString(s[i:j])
+			w.b = append(w.b, s[i:j]...)
 			i = j
 			continue
 		}
-		c := s[i]
 		if c < utf8.RuneSelf {
 			if c <= ' ' || c == 0x7f {
 				// Control characters separate words, like spaces.
@@ -147,10 +162,10 @@ func (w *writer) text(s string) {
 				continue
 			}
 			if w.pending {
-				w.b.WriteByte(' ')
+				w.b = append(w.b, ' ')
 				w.pending = false
 			}
-			w.b.WriteByte(c)
+			w.b = append(w.b, c)
 			i++
 			continue
 		}
@@ -161,25 +176,62 @@ func (w *writer) text(s string) {
 			continue
 		}
 		if w.pending {
-			w.b.WriteByte(' ')
+			w.b = append(w.b, ' ')
 			w.pending = false
 		}
 		if r == utf8.RuneError && size == 1 {
 			// Invalid bytes become U+FFFD, so that dropping the bytes
 			// around them cannot splice a new character together.
-			w.b.WriteString("\uFFFD")
+			w.b = append(w.b, "\uFFFD"...)
 		} else {
-			w.b.WriteString(s[i : i+size])
+			w.b = append(w.b, s[i:i+size]...)
 		}
 		i += size
 	}
 }
 
-// strip does one pass: markup out, entities decoded.
-func strip(s string) string {
-	var w writer
-	w.b.Grow(len(s))
-	e := ends{gt: strings.LastIndexByte(s, '>'), dq: strings.LastIndexByte(s, '"'), sq: strings.LastIndexByte(s, '\'')}
+// visibleRun returns where the text that can be copied as it is ends, from
+// s[i] on, after a visible character at s[i-1]: visible ASCII and single
+// spaces between visible characters. It runs eight bytes at a time.
+func visibleRun(s string, i int) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	prev := uint64(0) // 0x80 when the byte before the chunk is a space
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		if x&high != 0 {
+			break
+		}
+		// As in isPlain: in an all-ASCII chunk no borrow or carry
+		// crosses a byte that is not itself a hit.
+		bad := (x - ones*' ') | (x + ones) // a control character or DEL
+		sp := ^(x ^ ones*' ' + ones*0x7f) & high
+		if (bad|sp&(sp<<8|prev))&high != 0 {
+			break
+		}
+		prev = sp >> 56
+		i += 8
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f || c == ' ' && s[i-1] != ' ' {
+			continue
+		}
+		break
+	}
+	if s[i-1] == ' ' {
+		i-- // the space is owed only if a visible character follows
+	}
+	return i
+}
+
+// appendStrip does one pass, appending to dst: markup out, entities
+// decoded.
+func appendStrip(dst []byte, s string) []byte {
+	w := writer{b: dst, start: len(dst)}
+	e := ends{s: s, gt: unknown, dq: unknown, sq: unknown}
 	cdata := false // a CDATA section is open: its "]]>" goes too
 	for i := 0; i < len(s); {
 		lt := strings.IndexByte(s[i:], '<')
@@ -191,7 +243,7 @@ func strip(s string) string {
 			w.text(decode(endCDATA(s[i:i+lt], &cdata)))
 			i += lt
 		}
-		next, block := skipMarkup(s, i, e)
+		next, block := skipMarkup(s, i, &e)
 		if strings.HasPrefix(s[i:], "<![CDATA[") {
 			cdata = true
 		}
@@ -206,7 +258,7 @@ func strip(s string) string {
 		}
 		i = next
 	}
-	return w.b.String()
+	return w.b
 }
 
 // endCDATA drops the "]]>" that closes an open CDATA section.
@@ -231,7 +283,7 @@ func decode(s string) string {
 
 // skipMarkup looks at the "<" at s[i]. It returns where the text resumes
 // (i itself when this is not markup) and whether the markup separates words.
-func skipMarkup(s string, i int, e ends) (next int, block bool) {
+func skipMarkup(s string, i int, e *ends) (next int, block bool) {
 	rest := s[i+1:]
 	switch {
 	case strings.HasPrefix(rest, "!--"):
@@ -254,7 +306,7 @@ func skipMarkup(s string, i int, e ends) (next int, block bool) {
 	default:
 		return i, false
 	}
-	if i > e.gt {
+	if i > e.last(&e.gt, '>') {
 		// No ">" left anywhere: keep the text literally.
 		return i, false
 	}
@@ -281,12 +333,28 @@ func skipMarkup(s string, i int, e ends) (next int, block bool) {
 
 // ends holds the last positions of the bytes that close tags and quoted
 // values, so that unclosed markup is recognised without rescanning the rest
-// of the text each time (which would make hostile input quadratic).
-type ends struct{ gt, dq, sq int }
+// of the text each time (which would make hostile input quadratic). Each
+// is found when first needed: most text has no quotes in its tags.
+type ends struct {
+	s          string
+	gt, dq, sq int
+}
+
+// unknown marks a position of ends not looked for yet.
+const unknown = -2
+
+// last returns the last position of c in the text (-1 for none), finding
+// it on the first call; p is the field of ends that keeps it.
+func (e *ends) last(p *int, c byte) int {
+	if *p == unknown {
+		*p = strings.LastIndexByte(e.s, c)
+	}
+	return *p
+}
 
 // tagEnd finds the ">" closing the tag that starts before s[from], skipping
 // quoted attribute values; an unbalanced quote falls back to the first ">".
-func tagEnd(s string, from int, e ends) int {
+func tagEnd(s string, from int, e *ends) int {
 	for j := from; j < len(s); j++ {
 		c := s[j]
 		switch {
@@ -294,9 +362,9 @@ func tagEnd(s string, from int, e ends) int {
 			if !(j > from && s[j-1] == '=' || j > from+1 && s[j-1] == ' ' && s[j-2] == '=') {
 				continue
 			}
-			last := e.dq
+			last := e.last(&e.dq, '"')
 			if c == '\'' {
-				last = e.sq
+				last = e.last(&e.sq, '\'')
 			}
 			if last <= j {
 				return strings.IndexByte(s[from:], '>') + from

@@ -41,6 +41,9 @@ func TestFromHTML(t *testing.T) {
 			if got := FromHTML(tt.in); got != tt.want {
 				t.Errorf("FromHTML(%q) = %q, want %q", tt.in, got, tt.want)
 			}
+			if got := string(AppendFromHTML([]byte("pre "), tt.in)); got != "pre "+tt.want {
+				t.Errorf("AppendFromHTML(%q) = %q, want %q", tt.in, got, "pre "+tt.want)
+			}
 		})
 	}
 }
@@ -63,6 +66,9 @@ func TestCorpus(t *testing.T) {
 		}
 		n++
 		out := FromHTML(string(b))
+		if want := refFromHTML(string(b)); out != want {
+			t.Errorf("%s: FromHTML differs from the reference", path)
+		}
 		if hasTag(out) {
 			i := strings.IndexByte(out, '<')
 			t.Errorf("%s: tag left: %q", path, out[i:min(len(out), i+40)])
@@ -74,6 +80,34 @@ func TestCorpus(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("read only %d corpus files", n)
+	}
+}
+
+// TestAgainstReference compares FromHTML and AppendFromHTML with the
+// implementation before the fast paths on strings built around the
+// eight-byte chunks that visibleRun reads.
+func TestAgainstReference(t *testing.T) {
+	parts := []string{"a", "b ", " ", "  ", "\t", "\n", "\x7f", "<", "&", "&amp;", "é", "中", "\u00a0", "\u2003", "\xff", "\xe2\x80", "<p>", "</b>", "<br/>", `<a href="x>y">`, "<a title='q'>", "\"", "'", ">", "x", "yyyyyyy", "<!--c-->", "]]>"}
+	n := 0
+	for _, pre := range []string{"", "a", "<p>", "abcdefg", "abcdefgh", "abc defghijklmno"} {
+		for _, p := range parts {
+			for _, q := range parts {
+				for _, suf := range []string{"", "z", "zz zzzzzzz", " "} {
+					s := pre + p + q + suf
+					n++
+					want := refFromHTML(s)
+					if got := FromHTML(s); got != want {
+						t.Errorf("FromHTML(%q) = %q, the reference says %q", s, got, want)
+					}
+					if got := string(AppendFromHTML([]byte("pre"), s)); got != "pre"+want {
+						t.Errorf("AppendFromHTML(pre, %q) = %q, want %q", s, got, "pre"+want)
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no cases")
 	}
 }
 
@@ -122,6 +156,12 @@ func FuzzFromHTML(f *testing.F) {
 			t.Errorf("isPlain(%q) = %v, separate checks say %v", s, got, want)
 		}
 		out := FromHTML(s)
+		if want := refFromHTML(s); out != want {
+			t.Errorf("FromHTML(%q) = %q, the reference says %q", s, out, want)
+		}
+		if got := string(AppendFromHTML([]byte("x"), s)); got != "x"+out {
+			t.Errorf("AppendFromHTML(x, %q) = %q, want %q", s, got, "x"+out)
+		}
 		if hasTag(out) {
 			t.Errorf("tag left in %q", out)
 		}
