@@ -116,13 +116,19 @@ func (m *Matcher) lookup(w string, h uint32) *slot {
 	}
 }
 
+// maxPooledStrip bounds the buffer for stripped text that a pooled state
+// keeps.
+const maxPooledStrip = 64 << 10
+
 // state is the scratch space of one Match call, pooled.
 type state struct {
 	sc       scanner // tokenizes a field
 	lbuf     []byte  // lower-cased ASCII words
 	one      scanner // folds one token again, for checks in place
 	texts    [numFields]string
-	toks     []span // every token of the current field
+	stripped uint8             // fields whose text is in strip, not the item's
+	strip    [numFields][]byte // FromHTML output of fields that are not plain
+	toks     []span            // every token of the current field
 	hits     []anchorHit
 	terms    []termState // by term id
 	touched  []int32
@@ -199,6 +205,12 @@ func (st *state) reset() {
 	st.reUsed = st.reUsed[:0]
 	st.occ = st.occ[:0]
 	st.texts = [numFields]string{}
+	st.stripped = 0
+	for f, b := range st.strip {
+		if cap(b) > maxPooledStrip {
+			st.strip[f] = nil // a huge item's buffer is not kept
+		}
+	}
 	st.sc.s, st.one.s = "", "" // keep no item text alive in the pool
 }
 
@@ -272,6 +284,12 @@ func (m *Matcher) Match(it *item.Item) []Result {
 	st.matched = hits
 	if len(hits) == 0 {
 		return nil
+	}
+	for f := range numFields {
+		if st.stripped&(1<<f) != 0 {
+			// Results quote the text; the buffer is the next item's.
+			st.texts[f] = strings.Clone(st.texts[f])
+		}
 	}
 	out := make([]Result, len(hits))
 	var ar arena
@@ -376,7 +394,12 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 		m.token(st, f, start, end, w, wordHash(w))
 	}
 	if checkPlain && (notPlain || prevSpace && n > 0) {
-		st.texts[f] = plaintext.FromHTML(text)
+		// Into the state's buffer: most HTML summaries match nothing, and
+		// a string per field was a third of the cost of stripping.
+		b := plaintext.AppendFromHTML(st.strip[f][:0], text)
+		st.strip[f] = b
+		st.texts[f] = unsafe.String(unsafe.SliceData(b), len(b))
+		st.stripped |= 1 << f
 		if st.texts[f] != "" {
 			m.scanField(st, f, false)
 		} else {
