@@ -44,13 +44,16 @@ func upperLanes(x uint64) uint64 {
 	return ge &^ gt &^ x & high
 }
 
-// Hashes of the articles, so that phrase checks can rule tokens out
-// without folding them again.
-var stopHashes = [3]uint32{wordHash("the"), wordHash("a"), wordHash("an")}
+// Hashes of the articles (wordHash of "the", "a", "an"; a test checks
+// them), so that phrase checks can rule tokens out without folding them
+// again. Constants keep the checks that use them small enough to inline.
+const (
+	hashThe = 0x3cc5bc26
+	hashA   = 0x47051f49
+	hashAn  = 0x7152d3fb
+)
 
-func isStopHash(h uint32) bool {
-	return h == stopHashes[0] || h == stopHashes[1] || h == stopHashes[2]
-}
+func isStopHash(h uint32) bool { return h == hashThe || h == hashA || h == hashAn }
 
 // pairHash hashes a pair key (two word hashes).
 func pairHash(key uint64) uint32 { return uint32(key * 0x9E3779B97F4A7C15 >> 32) }
@@ -144,6 +147,7 @@ type state struct {
 	matched  []int32     // profiles that match
 	spans    [][2]int32  // a snippet's marks
 	fwd      []int32     // tokens of the field that may start a pair
+	cands    []uint32    // tokens of the field to look up
 	pre      []prefixHit // prefix places of the field, recorded after it is tokenized
 }
 
@@ -208,8 +212,11 @@ func (st *state) reset() {
 	st.stripped = 0
 	for f, b := range st.strip {
 		if cap(b) > maxPooledStrip {
-			st.strip[f] = nil // a huge item's buffer is not kept
+			st.strip[f] = nil // a huge item's buffers are not kept
 		}
+	}
+	if cap(st.cands) > maxPooledStrip {
+		st.cands = nil
 	}
 	st.sc.s, st.one.s = "", "" // keep no item text alive in the pool
 }
@@ -317,6 +324,14 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 	s := text
 	n := len(s)
 	hasPrefixes := len(m.prefixLens) > 0
+	// ASCII tokens to look up (token << 3 | bloom bits | 4 for a prefix):
+	// room for one every two bytes (a word and what ends it), so that
+	// noting one needs no check.
+	if cap(st.cands) < n/2+1 {
+		st.cands = make([]uint32, n/2+1)
+	}
+	cands, nc := st.cands[:n/2+1], 0
+	toks := st.toks // a local while tokenizing: st.toks is written back before it is read
 	for i := 0; i < n; {
 		k := asciiClass[s[i]]
 		if k == 0 {
@@ -364,13 +379,20 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 				head |= upperLanes(head) >> 2
 				h := hashHead(head, wl)
 				// Either bit of the word's pair: an anchor word or the
-				// second word of a pair.
+				// rare word of a pair. The tokens that pass are looked up
+				// after the loop (or before the next non-ASCII word). In
+				// dense text (profiles of common words) a branch on the
+				// bits would go either way at random, so every token is
+				// written down and the list advances past those that
+				// pass.
 				bit := h >> m.bloomShift
-				if m.bloom[bit/64]&(3<<(bit%64&^1)) != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
-					m.token(st, f, start, i, st.lower(s[start:i]), h)
-				} else {
-					st.toks = append(st.toks, span{int32(start), int32(i), h})
+				bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3
+				if hasPrefixes && m.mayHavePrefix(s[start:i]) {
+					bb |= 4
 				}
+				cands[nc] = uint32(len(toks))<<3 | bb
+				nc += int((bb + 7) >> 3)
+				toks = append(toks, span{int32(start), int32(i), h})
 				continue
 			}
 			// The word goes on with non-ASCII letters: the scanner's job.
@@ -391,8 +413,15 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 			break
 		}
 		i = st.sc.i
-		m.token(st, f, start, end, w, wordHash(w))
+		st.toks = append(toks, span{int32(start), int32(end), wordHash(w)})
+		if nc > 0 {
+			m.tokens(st, f, s, cands[:nc]) // in order
+			nc = 0
+		}
+		m.token(st, f, len(st.toks)-1, w, len(m.prefixLens) > 0 && m.mayHavePrefix(w))
+		toks = st.toks
 	}
+	st.toks = toks
 	if checkPlain && (notPlain || prevSpace && n > 0) {
 		// Into the state's buffer: most HTML summaries match nothing, and
 		// a string per field was a third of the cost of stripping.
@@ -406,6 +435,9 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 			st.toks, st.hits, st.fwd, st.pre = st.toks[:0], st.hits[:0], st.fwd[:0], st.pre[:0]
 		}
 		return
+	}
+	if nc > 0 {
+		m.tokens(st, f, s, cands[:nc])
 	}
 	for _, p := range st.pre {
 		st.record(p.term, f, p.start, p.end)
@@ -444,48 +476,68 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 	}
 }
 
-// token looks up one token, given its folded form and hash, and appends
-// it to the field's tokens.
-func (m *Matcher) token(st *state, f, start, end int, w string, h uint32) {
+// tokens looks up the ASCII tokens that a filter passed, as the
+// tokenizer noted them.
+func (m *Matcher) tokens(st *state, f int, s string, cands []uint32) {
+	for _, c := range cands {
+		tok, bb := int(c>>3), c&7
+		sp := st.toks[tok]
+		if bb == 2 {
+			// Only the rare word of a pair: no table needs its folded
+			// form, and it is no article unless its hash says so.
+			if !isStopHash(sp.hash) || !isStop(st.lower(s[sp.start:sp.end])) {
+				m.pairs(st, f, tok, sp.hash)
+			}
+			continue
+		}
+		m.token(st, f, tok, st.lower(s[sp.start:sp.end]), bb&4 != 0)
+	}
+}
+
+// token looks up token tok, given its folded form w and whether the
+// prefix filter passed it.
+func (m *Matcher) token(st *state, f, tok int, w string, prefix bool) {
+	sp := st.toks[tok]
+	h := sp.hash
 	k := h >> m.bloomShift
 	bits := m.bloom[k/64] >> (k % 64 &^ 1)
 	if bits&1 != 0 {
 		if sl := m.lookup(w, h); sl != nil {
-			st.hits = append(st.hits, anchorHit{tok: int32(len(st.toks)), first: sl.first, count: sl.count})
+			st.hits = append(st.hits, anchorHit{tok: int32(tok), first: sl.first, count: sl.count})
 		}
 	}
 	if bits&2 != 0 && !isStop(w) {
-		m.pairs(st, f, h)
+		m.pairs(st, f, tok, h)
 	}
-	if len(m.prefixLens) > 0 && m.mayHavePrefix(w) {
+	if prefix {
 		for _, l := range m.prefixLens {
 			if l > len(w) {
 				break
 			}
 			if t, ok := m.prefixes[w[:l]]; ok {
-				st.pre = append(st.pre, prefixHit{t, int32(start), int32(end)})
+				st.pre = append(st.pre, prefixHit{t, sp.start, sp.end})
 			}
 		}
 	}
-	st.toks = append(st.toks, span{int32(start), int32(end), h})
 }
 
 // pairs handles token w (hash h, not an article), the rarer word of
 // some pair: the pair it ends is looked up now, the pair it starts once
 // the field is tokenized. A pair of two rare words is found from its
 // first.
-func (m *Matcher) pairs(st *state, f int, h uint32) {
-	tok := int32(len(st.toks))
+func (m *Matcher) pairs(st *state, f, t int, h uint32) {
+	tok := int32(t)
 	st.fwd = append(st.fwd, tok)
 	text := st.texts[f]
 	for i := tok - 1; i >= 0; i-- {
-		if st.tokIsStop(text, int(i)) {
+		ph := st.toks[i].hash
+		if isStopHash(ph) && st.foldsToStop(text, int(i)) {
 			continue
 		}
-		if m.rareBit(st.toks[i].hash) {
+		if m.rareBit(ph) {
 			break // found from there
 		}
-		if first, count := m.pairLookup(st.toks[i].hash, h); count != 0 {
+		if first, count := m.pairLookup(ph, h); count != 0 {
 			st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
 		}
 		break
@@ -502,12 +554,14 @@ func (m *Matcher) rareBit(h uint32) bool {
 // pairsForward looks up the pairs that the rare words of the field
 // start.
 func (m *Matcher) pairsForward(st *state, text string) {
+	toks := st.toks
 	for _, t := range st.fwd {
-		for i := int(t) + 1; i < len(st.toks); i++ {
-			if st.tokIsStop(text, i) {
+		for i := int(t) + 1; i < len(toks); i++ {
+			h := toks[i].hash
+			if isStopHash(h) && st.foldsToStop(text, i) {
 				continue
 			}
-			if first, count := m.pairLookup(st.toks[t].hash, st.toks[i].hash); count != 0 {
+			if first, count := m.pairLookup(toks[t].hash, h); count != 0 {
 				st.hits = append(st.hits, anchorHit{tok: int32(i), first: first, count: -count})
 			}
 			break
@@ -622,10 +676,13 @@ func isASCII(s string) bool {
 	return true
 }
 
-// tokIsStop reports whether token i is an article.
+// tokIsStop reports whether token i is an article. The hash rules out
+// nearly every token inline; only those left are folded.
 func (st *state) tokIsStop(text string, i int) bool {
-	return isStopHash(st.toks[i].hash) && isStop(st.foldTok(text, i))
+	return isStopHash(st.toks[i].hash) && st.foldsToStop(text, i)
 }
+
+func (st *state) foldsToStop(text string, i int) bool { return isStop(st.foldTok(text, i)) }
 
 // nearTok is a token near an anchor that is one of the words of a
 // proximity term (word index w).

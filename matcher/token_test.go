@@ -138,3 +138,12 @@ func TestCollapseSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestStopHashes checks the articles' hash constants.
+func TestStopHashes(t *testing.T) {
+	for w, h := range map[string]uint32{"the": hashThe, "a": hashA, "an": hashAn} {
+		if wordHash(w) != h {
+			t.Errorf("wordHash(%q) = %#x, the constant says %#x", w, wordHash(w), h)
+		}
+	}
+}
