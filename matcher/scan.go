@@ -64,15 +64,20 @@ func (m *Matcher) pairBits(ph uint32) (w uint32, b1, b2 uint64) {
 	return ph >> (32 - m.pairBloomBits + 6), 1 << (ph & 63), 1 << (ph >> 6 & 63)
 }
 
-// pairLookup returns the entries keyed by the word pair with hashes
-// h1, h2, or count 0.
-func (m *Matcher) pairLookup(h1, h2 uint32) (first, count int32) {
-	key := uint64(h1)<<32 | uint64(h2)
+// pairMaybe reports whether the pair filter may hold key, returning its
+// pair hash for pairProbe. With on zero instead of all ones it says no: a
+// mask where a branch would be mispredicted. Small enough to inline, so
+// that the pairs it rules out (nearly all) cost no call.
+func (m *Matcher) pairMaybe(key, on uint64) (uint32, bool) {
 	ph := pairHash(key)
 	w, b1, b2 := m.pairBits(ph)
-	if x := m.pairBloom[w]; x&b1 == 0 || x&b2 == 0 {
-		return 0, 0
-	}
+	x := m.pairBloom[w] & on
+	return ph, x&b1 != 0 && x&b2 != 0
+}
+
+// pairProbe returns the entries keyed by the pair key, with pair hash ph,
+// or count 0.
+func (m *Matcher) pairProbe(key uint64, ph uint32) (first, count int32) {
 	mask := uint32(len(m.pairTable) - 1)
 	for i := ph & mask; ; i = (i + 1) & mask {
 		sl := &m.pairTable[i]
@@ -534,21 +539,18 @@ func (m *Matcher) pairs(st *state, f, t int, h uint32) {
 		if isStopHash(ph) && st.foldsToStop(text, int(i)) {
 			continue
 		}
-		if m.rareBit(ph) {
-			break // found from there
-		}
-		if first, count := m.pairLookup(ph, h); count != 0 {
-			st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
+		// A pair that starts with a rare word is found from there, so
+		// the lookup is off then (dense text makes that a coin toss).
+		k := ph >> m.bloomShift
+		on := uint64(m.bloom[k/64]>>(k%64&^1)>>1&1) - 1
+		key := uint64(ph)<<32 | uint64(h)
+		if pp, ok := m.pairMaybe(key, on); ok {
+			if first, count := m.pairProbe(key, pp); count != 0 {
+				st.hits = append(st.hits, anchorHit{tok: tok, first: first, count: -count})
+			}
 		}
 		break
 	}
-}
-
-// rareBit reports whether the word with hash h may be the rarer word of
-// a pair.
-func (m *Matcher) rareBit(h uint32) bool {
-	k := h >> m.bloomShift
-	return m.bloom[k/64]>>(k%64&^1)&2 != 0
 }
 
 // pairsForward looks up the pairs that the rare words of the field
@@ -561,8 +563,11 @@ func (m *Matcher) pairsForward(st *state, text string) {
 			if isStopHash(h) && st.foldsToStop(text, i) {
 				continue
 			}
-			if first, count := m.pairLookup(toks[t].hash, h); count != 0 {
-				st.hits = append(st.hits, anchorHit{tok: int32(i), first: first, count: -count})
+			key := uint64(toks[t].hash)<<32 | uint64(h)
+			if ph, ok := m.pairMaybe(key, ^uint64(0)); ok {
+				if first, count := m.pairProbe(key, ph); count != 0 {
+					st.hits = append(st.hits, anchorHit{tok: int32(i), first: first, count: -count})
+				}
 			}
 			break
 		}
