@@ -490,3 +490,32 @@ func TestConcurrentMatch(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestResultsOutliveStrippedText: HTML fields are stripped into a buffer
+// that the next Match call reuses; the results of a call must not change
+// when later items are matched.
+func TestResultsOutliveStrippedText(t *testing.T) {
+	m, err := Compile([]Profile{{Name: "trade", Query: `"trade bill" OR uyghur*`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := m.Match(&item.Item{Summary: "<p>The <b>trade bill</b> passed &amp; Uyghurs spoke.</p>"})
+	if len(res) != 1 {
+		t.Fatalf("results: %+v", res)
+	}
+	want := slices.Clone(res[0].Matches)
+	for i := range want {
+		want[i].Text = strings.Clone(want[i].Text) // not the text under test
+	}
+	wantSnippet := strings.Clone(res[0].Snippet)
+	for i := range 50 {
+		m.Match(&item.Item{Summary: fmt.Sprintf("<p>xxxxx <i>yyyyyyyy</i> zzzzzzzzzz %d &amp; wwwwwwwwwwwwwwwwwwwww</p>", i)})
+		m.Match(&item.Item{Summary: "<p>Another trade bill, other Uyghurs, 0123456789 0123456789</p>"})
+	}
+	if !slices.Equal(res[0].Matches, want) || res[0].Snippet != wantSnippet {
+		t.Errorf("results changed by later calls:\n got %q %q\nwant %q %q", res[0].Matches, res[0].Snippet, want, wantSnippet)
+	}
+	if want[0].Text != "trade bill" {
+		t.Errorf("first match %q", want[0].Text)
+	}
+}
