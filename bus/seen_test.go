@@ -170,17 +170,24 @@ func TestSeenExpired(t *testing.T) {
 	}
 }
 
-// TestSeenUnreadableRecord checks that a damaged record is skipped (its
-// keys unseen) without failing the feed's other records.
-func TestSeenUnreadableRecord(t *testing.T) {
+// seenWithA opens a bus whose feed "f" has seen key "a".
+func seenWithA(t *testing.T) (context.Context, *Bus, *SeenStore) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	b := open(t, t.TempDir())
-	defer b.Close()
+	t.Cleanup(b.Close)
 	s := b.Seen()
 	if err := s.MarkSeen(ctx, "f", []string{"a"}); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, b, s
+}
+
+// TestSeenUnreadableRecord checks that a damaged record is skipped (its
+// keys unseen) without failing the feed's other records.
+func TestSeenUnreadableRecord(t *testing.T) {
+	ctx, b, s := seenWithA(t)
 	if _, err := b.seen.Put(ctx, "f."+feedToken("f")+".d9", []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +206,7 @@ func TestSeenUnreadableRecord(t *testing.T) {
 // TestSeenFailedWrite checks that a write that fails forgets the log's
 // position, so the next write reads it again instead of reusing a slot.
 func TestSeenFailedWrite(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b := open(t, t.TempDir())
-	defer b.Close()
-	s := b.Seen()
-	if err := s.MarkSeen(ctx, "f", []string{"a"}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, s := seenWithA(t)
 	done, stop := context.WithCancel(ctx)
 	stop()
 	if err := s.MarkSeen(done, "f", []string{"b"}); err == nil {
