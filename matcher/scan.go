@@ -398,6 +398,12 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 				cands[nc] = uint32(len(toks))<<3 | bb
 				nc += int((bb + 7) >> 3)
 				toks = append(toks, span{int32(start), int32(i), h})
+				if i < n && s[i] == ' ' {
+					// The space after a word, as the separator case above
+					// takes it: most words have one, so spare an iteration.
+					i++
+					prevSpace = true
+				}
 				continue
 			}
 			// The word goes on with non-ASCII letters: the scanner's job.
