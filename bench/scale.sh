@@ -9,6 +9,7 @@
 #
 #   bash bench/scale.sh                    # N=50000 INTERVAL=5m MODE=slide
 #   N=10000 INTERVAL=1m bash bench/scale.sh
+#   MODE=static BACKFILL=0s bash bench/scale.sh   # 304s, no hits: the daemon's own memory per feed
 #
 # MODE is the farm's: slide (every poll a 200 with one new item: every feed
 # changing every interval) or static (304s). All traffic is on 127.0.0.1.
@@ -18,6 +19,7 @@ N=${N:-50000}
 INTERVAL=${INTERVAL:-5m}
 MODE=${MODE:-slide}
 PROFILES=${PROFILES:-1000}
+BACKFILL=${BACKFILL:-24h} # 0s: the first poll alerts nothing (no hits stored)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/feedwatch-scale.XXXXXX)
 PIDS=()
@@ -55,7 +57,7 @@ FARM=$(head -1 "$WORK/farm.addr")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
 	printf 'data_dir: %s/data\nhttp: {listen: "127.0.0.1:%d"}\n' "$WORK" "$port"
-	printf 'watcher: {interval: %s, concurrency: 64, per_host: 64, timeout: 30s}\nfeeds:\n' "$INTERVAL"
+	printf 'watcher: {interval: %s, concurrency: 64, per_host: 64, timeout: 30s, backfill: %s}\nfeeds:\n' "$INTERVAL" "$BACKFILL"
 	for ((i = 0; i < N; i++)); do printf '  - {url: "http://%s/f/%d", name: f%d}\n' "$FARM" "$i" "$i"; done
 	printf 'profiles:\n'
 	"$WORK/farm" -profiles "$PROFILES"
@@ -74,7 +76,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks
 snap() { metrics >"$WORK/m.$1"; cpu "$FW_PID" >"$WORK/cpu.$1"; date +%s.%N >"$WORK/t.$1"; }
 # Steady window: after the first round (spread over the interval) plus a
 # little, for one more interval.
-echo "scale: $N feeds, interval $INTERVAL, farm $MODE, $PROFILES profiles; first round ${IV}s, then a ${IV}s window" >&2
+echo "scale: $N feeds, interval $INTERVAL, farm $MODE, $PROFILES profiles, backfill $BACKFILL; first round ${IV}s, then a ${IV}s window" >&2
 sleep $((IV + IV / 10 + 5))
 snap 0
 sleep "$IV"
