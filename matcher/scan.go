@@ -152,7 +152,8 @@ type state struct {
 	matched  []int32     // profiles that match
 	spans    [][2]int32  // a snippet's marks
 	fwd      []int32     // tokens of the field that may start a pair
-	cands    []uint32    // tokens of the field to look up
+	cands    []uint32    // tokens that denseRun noted for lookup
+	dense    bool        // an eighth of the tokens of the last field passed the filters
 	pre      []prefixHit // prefix places of the field, recorded after it is tokenized
 }
 
@@ -329,33 +330,48 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 	s := text
 	n := len(s)
 	hasPrefixes := len(m.prefixLens) > 0
-	// ASCII tokens to look up (token << 3 | bloom bits | 4 for a prefix):
-	// room for one every two bytes (a word and what ends it), so that
-	// noting one needs no check.
+	// Room in st.cands for denseRun: one token every two bytes (a word and
+	// what ends it), so that noting one needs no check.
 	if cap(st.cands) < n/2+1 {
 		st.cands = make([]uint32, n/2+1)
 	}
-	cands, nc := st.cands[:n/2+1], 0
-	toks := st.toks // a local while tokenizing: st.toks is written back before it is read
+	dense, passed := st.dense, 0
 	for i := 0; i < n; {
 		k := asciiClass[s[i]]
 		if k == 0 {
 			if checkPlain {
+				// HTML is common: stop at the first sign of it. (notPlain
+				// is set only on the way out: one value less to keep in
+				// the loop.)
 				if c := s[i]; c == ' ' {
-					notPlain = notPlain || prevSpace
+					if prevSpace {
+						notPlain = true
+						break
+					}
 					prevSpace = true
 				} else {
-					notPlain = notPlain || c < ' ' || c == 0x7f || c == '<' || c == '&'
+					if c < ' ' || c == 0x7f || c == '<' || c == '&' {
+						notPlain = true
+						break
+					}
 					prevSpace = false
-				}
-				if notPlain {
-					break // HTML is common: stop at the first sign of it
 				}
 			}
 			i++
 			continue
 		}
 		if k != 3 && i+8 <= n {
+			if dense {
+				if j, nc := m.denseRun(st, s, i); j > i {
+					if nc > 0 {
+						m.tokens(st, f, s, st.cands[:nc])
+						passed += nc
+					}
+					i = j
+					prevSpace = s[i-1] == ' '
+					continue
+				}
+			}
 			// Fast path for ASCII words: find the end eight bytes at a
 			// time and hash the word straight from the text; fold it only
 			// when a bloom filter says it may be in a dictionary.
@@ -383,21 +399,18 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 				}
 				head |= upperLanes(head) >> 2
 				h := hashHead(head, wl)
+				tok := len(st.toks)
+				st.toks = append(st.toks, span{int32(start), int32(i), h})
 				// Either bit of the word's pair: an anchor word or the
-				// rare word of a pair. The tokens that pass are looked up
-				// after the loop (or before the next non-ASCII word). In
-				// dense text (profiles of common words) a branch on the
-				// bits would go either way at random, so every token is
-				// written down and the list advances past those that
-				// pass.
+				// rare word of a pair.
 				bit := h >> m.bloomShift
-				bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3
-				if hasPrefixes && m.mayHavePrefix(s[start:i]) {
-					bb |= 4
+				if bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3; bb != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
+					if hasPrefixes && m.mayHavePrefix(s[start:i]) {
+						bb |= 4
+					}
+					m.asciiToken(st, f, s, tok, bb)
+					passed++
 				}
-				cands[nc] = uint32(len(toks))<<3 | bb
-				nc += int((bb + 7) >> 3)
-				toks = append(toks, span{int32(start), int32(i), h})
 				if i < n && s[i] == ' ' {
 					// The space after a word, as the separator case above
 					// takes it: most words have one, so spare an iteration.
@@ -416,7 +429,9 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 			if ok {
 				to = st.sc.i
 			}
-			if notPlain = !plainBytes(s, i, to, &prevSpace); notPlain {
+			var plain bool
+			if plain, prevSpace = plainBytes(s, i, to, prevSpace); !plain {
+				notPlain = true
 				break
 			}
 		}
@@ -424,15 +439,12 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 			break
 		}
 		i = st.sc.i
-		st.toks = append(toks, span{int32(start), int32(end), wordHash(w)})
-		if nc > 0 {
-			m.tokens(st, f, s, cands[:nc]) // in order
-			nc = 0
-		}
+		st.toks = append(st.toks, span{int32(start), int32(end), wordHash(w)})
 		m.token(st, f, len(st.toks)-1, w, len(m.prefixLens) > 0 && m.mayHavePrefix(w))
-		toks = st.toks
 	}
-	st.toks = toks
+	if len(st.toks) >= 16 {
+		st.dense = passed*8 > len(st.toks)
+	}
 	if checkPlain && (notPlain || prevSpace && n > 0) {
 		// Into the state's buffer: most HTML summaries match nothing, and
 		// a string per field was a third of the cost of stripping.
@@ -446,9 +458,6 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 			st.toks, st.hits, st.fwd, st.pre = st.toks[:0], st.hits[:0], st.fwd[:0], st.pre[:0]
 		}
 		return
-	}
-	if nc > 0 {
-		m.tokens(st, f, s, cands[:nc])
 	}
 	for _, p := range st.pre {
 		st.record(p.term, f, p.start, p.end)
@@ -487,22 +496,95 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 	}
 }
 
-// tokens looks up the ASCII tokens that a filter passed, as the
-// tokenizer noted them.
+// tokens looks up the ASCII tokens that denseRun noted.
 func (m *Matcher) tokens(st *state, f int, s string, cands []uint32) {
 	for _, c := range cands {
-		tok, bb := int(c>>3), c&7
-		sp := st.toks[tok]
-		if bb == 2 {
-			// Only the rare word of a pair: no table needs its folded
-			// form, and it is no article unless its hash says so.
-			if !isStopHash(sp.hash) || !isStop(st.lower(s[sp.start:sp.end])) {
-				m.pairs(st, f, tok, sp.hash)
-			}
-			continue
-		}
-		m.token(st, f, tok, st.lower(s[sp.start:sp.end]), bb&4 != 0)
+		m.asciiToken(st, f, s, int(c>>3), c&7)
 	}
+}
+
+// asciiToken looks up ASCII token tok, given the filter bits that passed
+// it: 1 anchor, 2 rare word of a pair, 4 prefix.
+func (m *Matcher) asciiToken(st *state, f int, s string, tok int, bb uint32) {
+	sp := st.toks[tok]
+	if bb == 2 {
+		// Only the rare word of a pair: no table needs its folded form,
+		// and it is no article unless its hash says so.
+		if !isStopHash(sp.hash) || !isStop(st.lower(s[sp.start:sp.end])) {
+			m.pairs(st, f, tok, sp.hash)
+		}
+		return
+	}
+	m.token(st, f, tok, st.lower(s[sp.start:sp.end]), bb&4 != 0)
+}
+
+// denseRun is scanField's fast path for dense text, where many tokens
+// pass the filters (profiles of common words): there a branch on the
+// filters goes either way at random and most of them are mispredicted.
+// From the ASCII word at s[i] on it tokenizes words and the separators
+// between them that the plain check passes (single spaces, punctuation),
+// notes every token in st.cands and advances the list past those that
+// pass, without a branch. It stops where scanField has to look (a
+// non-ASCII word, the last eight bytes, controls, markup, two spaces) and
+// returns the position and how many tokens it noted for lookup.
+func (m *Matcher) denseRun(st *state, s string, i int) (int, int) {
+	n := len(s)
+	hasPrefixes := len(m.prefixLens) > 0
+	cands, nc := unsafe.Pointer(unsafe.SliceData(st.cands)), 0 // room: see scanField
+	toks := st.toks
+	for i+8 <= n {
+		// The word, as in scanField's fast path.
+		start := i
+		i++
+		for i+8 <= n {
+			if mm := notLowerOrDigit(load64(s, i)); mm != 0 {
+				i += bits.TrailingZeros64(mm) >> 3
+				break
+			}
+			i += 8
+		}
+		k := uint8(1)
+		for i < n {
+			if k = asciiClass[s[i]]; k != 1 && k != 2 {
+				break
+			}
+			i++
+		}
+		if i < n && k == 3 {
+			i = start // the scanner's job
+			break
+		}
+		wl := i - start
+		head := load64(s, start)
+		if wl < 8 {
+			head &= 1<<(8*wl) - 1
+		}
+		head |= upperLanes(head) >> 2
+		h := hashHead(head, wl)
+		bit := h >> m.bloomShift
+		bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3
+		if hasPrefixes && m.mayHavePrefix(s[start:i]) {
+			bb |= 4
+		}
+		*(*uint32)(unsafe.Add(cands, 4*nc)) = uint32(len(toks))<<3 | bb
+		nc += int((bb + 7) >> 3)
+		toks = append(toks, span{int32(start), int32(i), h})
+		for ; i < n; i++ {
+			c := s[i]
+			if asciiClass[c] != 0 {
+				break
+			}
+			if c == ' ' && s[i-1] == ' ' || c < ' ' || c == 0x7f || c == '<' || c == '&' {
+				st.toks = toks
+				return i, nc
+			}
+		}
+		if i < n && asciiClass[s[i]] == 3 {
+			break
+		}
+	}
+	st.toks = toks
+	return i, nc
 }
 
 // token looks up token tok, given its folded form w and whether the
@@ -856,31 +938,33 @@ func equalFoldASCII(a, b string) bool {
 
 // plainBytes checks s[i:end] as plaintext.FromHTML's fast check would:
 // no markup, entities, controls, invalid UTF-8, non-ASCII spaces or two
-// spaces in a row (prevSpace carries whether the byte before was a space).
-func plainBytes(s string, i, end int, prevSpace *bool) bool {
+// spaces in a row (prevSpace says whether the byte before was a space; the
+// result says whether the last one is). It returns prevSpace rather than
+// taking a pointer so that the tokenizer's loop keeps it in a register.
+func plainBytes(s string, i, end int, prevSpace bool) (plain, lastSpace bool) {
 	for i < end {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
 			case c == ' ':
-				if *prevSpace {
-					return false
+				if prevSpace {
+					return false, prevSpace
 				}
-				*prevSpace = true
+				prevSpace = true
 			case c < ' ' || c == 0x7f || c == '<' || c == '&':
-				return false
+				return false, prevSpace
 			default:
-				*prevSpace = false
+				prevSpace = false
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || unicode.IsSpace(r) {
-			return false
+			return false, prevSpace
 		}
-		*prevSpace = false
+		prevSpace = false
 		i += size
 	}
-	return true
+	return true, prevSpace
 }
