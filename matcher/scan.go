@@ -404,10 +404,11 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 				// Either bit of the word's pair: an anchor word or the
 				// rare word of a pair.
 				bit := h >> m.bloomShift
-				if bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3; bb != 0 || hasPrefixes && m.mayHavePrefix(s[start:i]) {
-					if hasPrefixes && m.mayHavePrefix(s[start:i]) {
-						bb |= 4
-					}
+				bb := uint32(m.bloom[bit/64]>>(bit%64&^1)) & 3
+				if hasPrefixes && m.mayHavePrefix(s[start:i]) {
+					bb |= 4
+				}
+				if bb != 0 {
 					m.asciiToken(st, f, s, tok, bb)
 					passed++
 				}
@@ -614,7 +615,7 @@ func (m *Matcher) token(st *state, f, tok int, w string, prefix bool) {
 	}
 }
 
-// pairs handles token w (hash h, not an article), the rarer word of
+// pairs handles token t (hash h, not an article), the rarer word of
 // some pair: the pair it ends is looked up now, the pair it starts once
 // the field is tokenized. A pair of two rare words is found from its
 // first.
