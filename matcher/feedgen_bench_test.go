@@ -73,16 +73,7 @@ func BenchmarkMatchFeedgen(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(d.bytes)
-	results := 0
-	cpu0 := cpuSeconds()
-	for b.Loop() {
-		results = 0
-		for _, it := range d.items {
-			results += len(m.Match(it))
-		}
-	}
-	reportCPU(b, cpu0, d.bytes)
+	results := matchLoop(b, m, d.items, d.bytes)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*len(d.items)), "µs/item")
 	b.ReportMetric(float64(results)/float64(len(d.items)), "hits/item")
 }
