@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/plaintext"
 )
 
 // Snippet shape, in characters: the text before the first match, and the
@@ -88,7 +89,7 @@ func (m *Matcher) result(st *state, ar *arena, p int) Result {
 	for _, r := range raw {
 		text := st.texts[r.field][r.start:r.end]
 		if r.field >= fAuthor {
-			text = collapseSpace(text) // not plaintext.FromHTML output
+			text = plaintext.CollapseSpace(text) // not plaintext.FromHTML output
 		}
 		hm := hit.Match{Field: fieldNames[r.field], Text: text, Term: r.term}
 		if !slices.Contains(ms, hm) {
@@ -117,7 +118,7 @@ func (m *Matcher) result(st *state, ar *arena, p int) Result {
 	st.spans = spans
 	text := st.texts[f]
 	if f >= fAuthor {
-		res.Snippet = collapseSpace(snippet(text, spans, raw[focus].start)) // not plaintext.FromHTML output
+		res.Snippet = plaintext.CollapseSpace(snippet(text, spans, raw[focus].start)) // not plaintext.FromHTML output
 	} else {
 		b := ar.buf(snippetBytes(text, raw[focus].start, len(spans)))
 		res.Snippet = ar.str(appendSnippet(b, text, spans, raw[focus].start))
@@ -222,96 +223,6 @@ func appendSnippet(b []byte, text string, spans [][2]int32, focus int32) []byte 
 		b = append(b, "…"...)
 	}
 	return b
-}
-
-// collapseSpace turns runs of whitespace into one space and trims both
-// ends: the author, category and link fields do not go through
-// plaintext.FromHTML and may still have newlines and tabs.
-func collapseSpace(s string) string {
-	if isCollapsed(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	prev := false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			prev = true
-			continue
-		}
-		if prev && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		prev = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// isCollapsed reports whether s has no whitespace but single spaces
-// between words: collapseSpace(s) == s. It
-// checks eight ASCII bytes at a time: it runs over every snippet.
-func isCollapsed(s string) bool {
-	const (
-		ones   = 0x0101010101010101
-		high   = 0x8080808080808080
-		spaces = 0x2020202020202020
-	)
-	prevSpace := true // a leading space is not collapsed
-	i := 0
-	for i+8 <= len(s) {
-		x := load64(s, i)
-		if hi := x & high; hi != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
-			// Maybe a non-ASCII space in this chunk: check it byte by byte.
-			end := i + 8
-			for ; i < end; i++ {
-				if !collapsedAt(s, i, prevSpace) {
-					return false
-				}
-				prevSpace = s[i] == ' '
-			}
-			continue
-		}
-		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 {
-			return false // a control character
-		}
-		y := x ^ spaces
-		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
-		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
-			return false
-		}
-		prevSpace = sp>>63 != 0
-		i += 8
-	}
-	for ; i < len(s); i++ {
-		if !collapsedAt(s, i, prevSpace) {
-			return false
-		}
-		prevSpace = s[i] == ' '
-	}
-	return !prevSpace || s == ""
-}
-
-// hasByte reports whether some byte of x is b.
-func hasByte(x uint64, b byte) bool {
-	const high = 0x8080808080808080
-	y := x ^ 0x0101010101010101*uint64(b)
-	return ^((y&^high+^uint64(high))|y)&high != 0
-}
-
-// collapsedAt checks the byte at s[i], after a space or not.
-func collapsedAt(s string, i int, prevSpace bool) bool {
-	switch c := s[i]; {
-	case c == ' ':
-		return !prevSpace
-	case c < ' ':
-		return false
-	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
-		// Lead bytes of the non-ASCII spaces.
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return !unicode.IsSpace(r)
-	}
-	return true
 }
 
 // backRunes moves back n runes from byte offset i.

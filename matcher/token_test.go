@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
-	"unicode"
 )
 
 func TestWords(t *testing.T) {
@@ -103,39 +101,6 @@ func TestScanFieldTokens(t *testing.T) {
 			}
 		}
 		st.reset()
-	}
-}
-
-func TestIsCollapsed(t *testing.T) {
-	slow := func(s string) bool { return collapseSpaceSlow(s) == s }
-	cases := []string{"", "a", "a b", "a  b", " a", "a ", "abcdefg h", "abcdefgh  ijk", "abcdefg\tb", "abcdefghijklmnop q",
-		"abcdefg\u00a0hijk", "é a", "é  a", "aaaaaaa \u3000b", "aaaaaaa\u2003", "aaaaaaa  ", "aaaaaaaa ", "aaaaaaa  b"}
-	r := rand.New(rand.NewPCG(9, 10))
-	alphabet := []string{"a", "b", " ", " ", "\n", "é", "\u00a0", "x", "\u2003", "—", "\u3000"}
-	for range 2000 {
-		var b []byte
-		for range r.IntN(30) {
-			b = append(b, alphabet[r.IntN(len(alphabet))]...)
-		}
-		cases = append(cases, string(b))
-	}
-	for _, c := range cases {
-		if got, want := isCollapsed(c), slow(c); got != want {
-			t.Errorf("isCollapsed(%q) = %v, want %v", c, got, want)
-		}
-	}
-}
-
-// collapseSpaceSlow is the obvious version of collapseSpace.
-func collapseSpaceSlow(s string) string {
-	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
-}
-
-func TestCollapseSpace(t *testing.T) {
-	for _, c := range []string{"", " ", "a", " a  b\n\tc ", "é  x", "a　"} {
-		if got, want := collapseSpace(c), collapseSpaceSlow(c); got != want {
-			t.Errorf("collapseSpace(%q) = %q, want %q", c, got, want)
-		}
 	}
 }
 

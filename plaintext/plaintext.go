@@ -126,6 +126,97 @@ func plainRunes(s string, i, end int, prevSpace bool) (int, bool, bool) {
 	return i, prevSpace, true
 }
 
+// CollapseSpace turns runs of whitespace into one space and trims both
+// ends. It is for text that is not HTML (authors, categories, links) and
+// so does not go through FromHTML; text that needs no change comes back as
+// it is.
+func CollapseSpace(s string) string {
+	if isCollapsed(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	prev := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			prev = true
+			continue
+		}
+		if prev && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		prev = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// isCollapsed reports whether s has no whitespace but single spaces
+// between words and no control characters, so that CollapseSpace(s) == s.
+// It checks eight ASCII bytes at a time: it runs over every match and
+// snippet of the fields that skip FromHTML.
+func isCollapsed(s string) bool {
+	const (
+		ones   = 0x0101010101010101
+		high   = 0x8080808080808080
+		spaces = 0x2020202020202020
+	)
+	prevSpace := true // a leading space is not collapsed
+	i := 0
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
+		if x&high != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
+			// Maybe a non-ASCII space in this chunk: check it byte by byte.
+			for end := i + 8; i < end; i++ {
+				if !collapsedAt(s, i, prevSpace) {
+					return false
+				}
+				prevSpace = s[i] == ' '
+			}
+			continue
+		}
+		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 || hasByte(x, 0x7f) {
+			return false // a control character
+		}
+		y := x ^ spaces
+		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
+		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+			return false
+		}
+		prevSpace = sp>>63 != 0
+		i += 8
+	}
+	for ; i < len(s); i++ {
+		if !collapsedAt(s, i, prevSpace) {
+			return false
+		}
+		prevSpace = s[i] == ' '
+	}
+	return !prevSpace || s == ""
+}
+
+// collapsedAt checks the byte at s[i], after a space or not.
+func collapsedAt(s string, i int, prevSpace bool) bool {
+	switch c := s[i]; {
+	case c == ' ':
+		return !prevSpace
+	case c < ' ' || c == 0x7f:
+		return false
+	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
+		// Lead bytes of the non-ASCII spaces.
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return !unicode.IsSpace(r)
+	}
+	return true
+}
+
+// hasByte reports whether some byte of x is b.
+func hasByte(x uint64, b byte) bool {
+	const high = 0x8080808080808080
+	y := x ^ 0x0101010101010101*uint64(b)
+	return ^((y&^high+^uint64(high))|y)&high != 0
+}
+
 // writer collapses whitespace while text is appended to b.
 type writer struct {
 	b       []byte

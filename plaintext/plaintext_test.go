@@ -1,8 +1,8 @@
 package plaintext
 
 import (
-	"encoding/binary"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,66 +192,35 @@ func isPlainSlow(s string) bool {
 		utf8.ValidString(s) && isCollapsed(s)
 }
 
-// isCollapsed reports whether s has no whitespace but single spaces
-// between words and no control characters.
-func isCollapsed(s string) bool {
-	const (
-		ones   = 0x0101010101010101
-		high   = 0x8080808080808080
-		spaces = 0x2020202020202020
-	)
-	prevSpace := true // a leading space is not collapsed
-	i := 0
-	for i+8 <= len(s) {
-		x := binary.LittleEndian.Uint64([]byte(s[i : i+8]))
-		if x&high != 0 && (hasByte(x, 0xC2) || hasByte(x, 0xE1) || hasByte(x, 0xE2) || hasByte(x, 0xE3)) {
-			// Maybe a non-ASCII space in this chunk: check it byte by byte.
-			for end := i + 8; i < end; i++ {
-				if !collapsedAt(s, i, prevSpace) {
-					return false
-				}
-				prevSpace = s[i] == ' '
-			}
-			continue
+func TestIsCollapsed(t *testing.T) {
+	slow := func(s string) bool { return collapseSpaceSlow(s) == s }
+	cases := []string{"", "a", "a b", "a  b", " a", "a ", "abcdefg h", "abcdefgh  ijk", "abcdefg\tb", "abcdefghijklmnop q",
+		"abcdefg\u00a0hijk", "é a", "é  a", "aaaaaaa \u3000b", "aaaaaaa\u2003", "aaaaaaa  ", "aaaaaaaa ", "aaaaaaa  b"}
+	r := rand.New(rand.NewPCG(9, 10))
+	alphabet := []string{"a", "b", " ", " ", "\n", "é", "\u00a0", "x", "\u2003", "—", "\u3000"}
+	for range 2000 {
+		var b []byte
+		for range r.IntN(30) {
+			b = append(b, alphabet[r.IntN(len(alphabet))]...)
 		}
-		if ^(x&^high+ones*(0x80-' '))&high&^x != 0 || hasByte(x, 0x7f) {
-			return false // a control character
-		}
-		y := x ^ spaces
-		sp := ^((y&^high + ^uint64(high)) | y) & high // high bit where a byte is ' '
-		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
-			return false
-		}
-		prevSpace = sp>>63 != 0
-		i += 8
+		cases = append(cases, string(b))
 	}
-	for ; i < len(s); i++ {
-		if !collapsedAt(s, i, prevSpace) {
-			return false
+	for _, c := range cases {
+		if got, want := isCollapsed(c), slow(c); got != want {
+			t.Errorf("isCollapsed(%q) = %v, want %v", c, got, want)
 		}
-		prevSpace = s[i] == ' '
 	}
-	return !prevSpace || s == ""
 }
 
-// collapsedAt checks the byte at s[i], after a space or not.
-func collapsedAt(s string, i int, prevSpace bool) bool {
-	switch c := s[i]; {
-	case c == ' ':
-		return !prevSpace
-	case c < ' ' || c == 0x7f:
-		return false
-	case c == 0xC2 || c == 0xE1 || c == 0xE2 || c == 0xE3:
-		// Lead bytes of the non-ASCII spaces.
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return !unicode.IsSpace(r)
-	}
-	return true
+// collapseSpaceSlow is the obvious version of CollapseSpace.
+func collapseSpaceSlow(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
 }
 
-// hasByte reports whether some byte of x is b.
-func hasByte(x uint64, b byte) bool {
-	const high = 0x8080808080808080
-	y := x ^ 0x0101010101010101*uint64(b)
-	return ^((y&^high+^uint64(high))|y)&high != 0
+func TestCollapseSpace(t *testing.T) {
+	for _, c := range []string{"", " ", "a", " a  b\n\tc ", "é  x", "a　", "abcdefg\x7fh", "a\x00 b"} {
+		if got, want := CollapseSpace(c), collapseSpaceSlow(c); got != want {
+			t.Errorf("CollapseSpace(%q) = %q, want %q", c, got, want)
+		}
+	}
 }
