@@ -36,7 +36,10 @@ func ToUTF8(body []byte, contentType string) ([]byte, error) {
 	if enc == nil {
 		if label := xmlDeclEncoding(body); label != "" {
 			enc, name = lookup(label)
-			if enc == nil && !utf8.Valid(body) {
+			// A declared UTF-16/32 that neither the BOM nor the first
+			// bytes confirmed is a document transcoded to an 8-bit
+			// encoding that kept its declaration: read it as UTF-8.
+			if enc == nil && !utf8.Valid(body) && !unorderedWide(label) {
 				return nil, &Error{Kind: KindBadEncoding, Err: fmt.Errorf("unknown encoding %q", truncate(label, 40))}
 			}
 		}
@@ -100,19 +103,21 @@ func sniffWide(b []byte) (encoding.Encoding, string) {
 }
 
 // lookup maps a label to an encoding; nil for unknown labels and for the
-// UTF-16/32 labels, whose byte order the bytes themselves must tell.
+// UTF-16/32 labels without a byte order, which the BOM or the first bytes
+// must tell (ToUTF8 checks both; a body without either is not UTF-16/32).
 func lookup(label string) (encoding.Encoding, string) {
+	if unorderedWide(label) {
+		return nil, ""
+	}
 	label = strings.ToLower(strings.Trim(strings.TrimSpace(label), `"'`))
 	switch label {
 	case "utf-8", "utf8":
 		return unicode.UTF8, "utf-8"
-	case "utf-16", "utf16", "utf_16", "ucs-2":
-		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM), "utf-16"
 	case "utf-16be":
 		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), "utf-16be"
 	case "utf-16le":
 		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), "utf-16le"
-	case "utf-32", "utf32", "utf_32", "ucs-4", "utf-32be":
+	case "utf-32be":
 		return utf32.UTF32(utf32.BigEndian, utf32.IgnoreBOM), "utf-32be"
 	case "utf-32le":
 		return utf32.UTF32(utf32.LittleEndian, utf32.IgnoreBOM), "utf-32le"
@@ -122,6 +127,16 @@ func lookup(label string) (encoding.Encoding, string) {
 		return nil, ""
 	}
 	return enc, name
+}
+
+// unorderedWide reports whether label names UTF-16 or UTF-32 without a
+// byte order.
+func unorderedWide(label string) bool {
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(label), `"'`)) {
+	case "utf-16", "utf16", "utf_16", "u16", "ucs-2", "utf-32", "utf32", "utf_32", "u32", "ucs-4":
+		return true
+	}
+	return false
 }
 
 func httpCharset(contentType string) string {

@@ -57,6 +57,10 @@ func TestCharsets(t *testing.T) {
 		{"utf-16le with bom", "utf-16", "", "Ünïcödé", unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
 		{"utf-16be with bom", "utf-16", "", "Ünïcödé", unicode.UTF16(unicode.BigEndian, unicode.UseBOM)},
 		{"utf-16le no bom", "utf-16", "", "Ünïcödé", unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
+		{"utf-16le no bom, http utf-16", "utf-16", "text/xml; charset=utf-16", "Ünïcödé", unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM)},
+		{"utf-16be no bom, http ucs-2", "", "text/xml; charset=ucs-2", "Ünïcödé", unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM)},
+		{"utf-8 declared utf-16", "utf-16", "", "Ünïcödé", unicode.UTF8},
+		{"utf-8 declared utf-32, http utf-16", "utf-32", "text/xml; charset=utf-16", "Ünïcödé", unicode.UTF8},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,6 +88,14 @@ func TestInvalidBytesKeepFeed(t *testing.T) {
 	}
 	if d.Title != "bad \uFFFD byte" {
 		t.Fatalf("title %q", d.Title)
+	}
+	// An 8-bit document that declares UTF-16 is read as UTF-8 too.
+	d, err = Parse([]byte(rssWithTitle(`<?xml version="1.0" encoding="utf-16"?>`, "caf\xe9")), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Title != "caf\uFFFD" {
+		t.Fatalf("declared utf-16: title %q", d.Title)
 	}
 }
 
