@@ -62,6 +62,8 @@ feeds:
   - url: %[3]s/broken.xml
     name: broken
     headers: {Authorization: "Bearer ${FEED_TOKEN}"}
+  - url: %[3]s/asia.xml?token=${FEED_TOKEN}
+    name: asia
 profiles:
   - name: xinjiang
     keywords: [Xinjiang]
