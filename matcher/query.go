@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"regexp/syntax"
@@ -83,10 +84,7 @@ type node struct {
 // query does not parse.
 func ParseQuery(q string) error {
 	_, err := parseQuery(sharedFoldTable(), q)
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 func parseQuery(ft *foldTable, q string) (*node, error) {
@@ -431,21 +429,12 @@ func (p *parser) regexp() (*node, error) {
 	re, err := regexp.Compile("(?i)" + expr)
 	if err != nil {
 		msg := err.Error()
-		var se *syntax.Error
-		if asSyntax(err, &se) {
+		if se, ok := errors.AsType[*syntax.Error](err); ok {
 			msg = string(se.Code) + ": " + se.Expr
 		}
 		return nil, p.errAt(start, "invalid regexp: %s", msg)
 	}
 	return &node{kind: kRegexp, re: re, lit: requiredLiteral(expr), text: string(p.src[start:p.pos])}, nil
-}
-
-func asSyntax(err error, target **syntax.Error) bool {
-	se, ok := err.(*syntax.Error)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 // requiredLiteral returns a string that every match of the case-insensitive
