@@ -49,7 +49,6 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if interval <= 0 {
 		interval = w.opts.Interval
 	}
-	f.interval = interval
 	if !f.loaded {
 		next, poll, stop := w.loadState(ctx, f, now, interval)
 		if !poll {

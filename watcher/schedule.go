@@ -22,11 +22,10 @@ type feed struct {
 	// pendingCfg is a reloaded config that arrived while running.
 	pendingCfg *FeedConfig
 
-	loaded   bool
-	st       feedState
-	errKind  string // last poll's error kind, "" when ok (for logging on change)
-	interval time.Duration
-	known    knownKeys // primary keys of the last document delivered, all seen
+	loaded  bool
+	st      feedState
+	errKind string    // last poll's error kind, "" when ok (for logging on change)
+	known   knownKeys // primary keys of the last document delivered, all seen
 }
 
 // dueHeap orders feeds by due time: one heap and one timer serve every
