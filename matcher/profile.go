@@ -121,8 +121,6 @@ func usesOperators(e string) bool {
 			return true
 		case len(w) > 1 && w[0] == '-':
 			return true
-		case strings.Contains(w, "\"~"):
-			return true
 		}
 		if i := strings.IndexByte(w, ':'); i > 0 {
 			if _, ok := fieldByName(w[:i]); ok {
