@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"html"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -125,9 +124,7 @@ func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
 	if doc.Link == "" && sawAtomLink {
 		return nil, false // gofeed takes the link from atom:link then
 	}
-	if n, err := strconv.Atoi(strings.TrimSpace(ttl)); err == nil && n > 0 && n < 60*24*30 {
-		doc.TTL = time.Duration(n) * time.Minute
-	}
+	doc.TTL = parseTTL(ttl)
 	return doc, true
 }
 

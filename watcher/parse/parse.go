@@ -139,9 +139,7 @@ func parseXML(body, prefix []byte, maxItems int) (*Doc, error) {
 			return nil, &Error{Kind: KindBadXML, Err: err}
 		}
 		d := convert(f, maxItems)
-		if ttl, err := strconv.Atoi(strings.TrimSpace(rf.TTL)); err == nil && ttl > 0 && ttl < 60*24*30 {
-			d.TTL = time.Duration(ttl) * time.Minute
-		}
+		d.TTL = parseTTL(rf.TTL)
 		return d, nil
 	case gofeed.FeedTypeAtom:
 		af, err := (&atom.Parser{}).Parse(bytes.NewReader(body))
@@ -158,6 +156,15 @@ func parseXML(body, prefix []byte, maxItems int) (*Doc, error) {
 		return nil, &Error{Kind: KindBadXML, Err: errors.New("no root element found")}
 	}
 	return nil, &Error{Kind: KindNotFeed, Err: errors.New("root element is not rss, rdf or feed")}
+}
+
+// parseTTL reads RSS <ttl> (minutes); 0 when absent, unreadable or 30 days
+// and more.
+func parseTTL(s string) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 && n < 60*24*30 {
+		return time.Duration(n) * time.Minute
+	}
+	return 0
 }
 
 // closeLastTag appends ">" to a document ending in an unclosed end tag.
