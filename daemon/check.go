@@ -14,7 +14,7 @@ import (
 func checkProfiles(c *config.Config) []config.Problem {
 	var out []config.Problem
 	for i, p := range c.Profiles {
-		for _, err := range matcher.CheckProfile(matcher.Profile{Name: p.Name, Query: p.Query, Keywords: p.Keywords, Exclude: p.Exclude}) {
+		for _, err := range matcher.CheckProfile(MatcherProfile(p)) {
 			out = append(out, problemAt(fmt.Sprintf("profiles[%d]", i), err))
 		}
 	}

@@ -37,11 +37,17 @@ func (s scope) allows(f item.Feed) bool {
 	return false
 }
 
+// MatcherProfile is the matcher's view of a configured profile, the one
+// conversion `check`, `match` and the running daemon all use.
+func MatcherProfile(p config.Profile) matcher.Profile {
+	return matcher.Profile{Name: p.Name, Query: p.Query, Keywords: p.Keywords, Exclude: p.Exclude}
+}
+
 func compileRoutes(cfg *config.Config) (*routes, error) {
 	ps := make([]matcher.Profile, len(cfg.Profiles))
 	scopes := make([]scope, len(cfg.Profiles))
 	for i, p := range cfg.Profiles {
-		ps[i] = matcher.Profile{Name: p.Name, Query: p.Query, Keywords: p.Keywords, Exclude: p.Exclude}
+		ps[i] = MatcherProfile(p)
 		var s scope
 		for _, f := range p.Feeds {
 			if tag, ok := strings.CutPrefix(f, "tag:"); ok {

@@ -90,7 +90,7 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 	var out []matcher.Profile
 	for _, p := range cfg.Profiles {
 		if profile == "" || p.Name == profile {
-			out = append(out, matcher.Profile{Name: p.Name, Query: p.Query, Keywords: p.Keywords, Exclude: p.Exclude})
+			out = append(out, daemon.MatcherProfile(p))
 		}
 	}
 	if profile != "" && len(out) == 0 {
