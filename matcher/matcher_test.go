@@ -519,3 +519,37 @@ func TestResultsOutliveStrippedText(t *testing.T) {
 		t.Errorf("first match %q", want[0].Text)
 	}
 }
+
+// TestFieldRestrictedProfiles: when every profile looks at one field, the
+// others (here HTML that would match) play no part.
+func TestFieldRestrictedProfiles(t *testing.T) {
+	m, err := Compile([]Profile{{Name: "t", Query: `title:"trade bill"`}, {Name: "s", Query: `summary:uyghur*`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		it      *item.Item
+		want    []string
+		snippet string
+	}{
+		{"title only", &item.Item{Title: "<b>Trade</b> &amp; <i>Bill</i>", Content: "<p>trade bill, Uyghurs</p>"}, []string{"t"}, "«Trade & Bill»"},
+		{"summary only", &item.Item{Title: "Uyghurs", Summary: "<p>The <b>Uyghurs</b></p>", Content: "<p>trade bill</p>"}, []string{"s"}, "The «Uyghurs»"},
+		{"content ignored", &item.Item{Content: "<p>Trade bill and Uyghurs</p>"}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := m.Match(tt.it)
+			var got []string
+			for _, r := range res {
+				got = append(got, r.Profile)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("profiles %q, want %q", got, tt.want)
+			}
+			if len(res) == 1 && res[0].Snippet != tt.snippet {
+				t.Errorf("snippet %q, want %q", res[0].Snippet, tt.snippet)
+			}
+		})
+	}
+}

@@ -250,15 +250,11 @@ func (m *Matcher) Match(it *item.Item) []Result {
 		st.reset()
 		m.pool.Put(st)
 	}()
-	// Plain text comes back from FromHTML as it is, so fields that are
-	// scanned go in raw: scanField checks that they are plain on the way
-	// and strips and scans again when not, sparing a pass over the text.
+	// Plain text comes back from FromHTML as it is, so fields go in raw:
+	// scanField checks that they are plain on the way and strips and scans
+	// again when not, sparing a pass over the text. A field no profile
+	// looks at is never scanned nor read, so it is not stripped either.
 	st.texts[fTitle], st.texts[fSummary], st.texts[fContent] = it.Title, it.Summary, it.Content
-	for f := fTitle; f <= fContent; f++ {
-		if m.fields&(1<<f) == 0 {
-			st.texts[f] = plaintext.FromHTML(st.texts[f])
-		}
-	}
 	if m.fields&(1<<fAuthor) != 0 {
 		st.texts[fAuthor] = strings.Join(it.Authors, ", ")
 	}
