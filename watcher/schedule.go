@@ -69,8 +69,12 @@ type scheduler struct {
 	inFlight int
 	perHost  map[string]int
 	parked   map[string][]*feed // due but waiting for a per-host slot
-	jobs     chan *feed
-	results  chan done
+	// leaving holds removed feeds whose poll still runs: added back
+	// meanwhile, the feed continues rather than a second copy being
+	// polled beside it.
+	leaving map[string]*feed
+	jobs    chan *feed
+	results chan done
 }
 
 // Run polls until ctx ends, then waits for in-flight polls (which see the
@@ -144,6 +148,7 @@ func newScheduler(w *Watcher) *scheduler {
 		feeds:   make(map[string]*feed),
 		perHost: make(map[string]int),
 		parked:  make(map[string][]*feed),
+		leaving: make(map[string]*feed),
 		jobs:    make(chan *feed, w.opts.Concurrency),
 		results: make(chan done, w.opts.Concurrency),
 	}
@@ -198,6 +203,11 @@ func (s *scheduler) finish(r done) {
 		}
 	}
 	if f.removed {
+		delete(s.leaving, f.name)
+		// Its worker recorded a status after the removal.
+		s.w.mu.Lock()
+		delete(s.w.status, f.name)
+		s.w.mu.Unlock()
 		return
 	}
 	if !r.stop {
@@ -247,7 +257,14 @@ func (s *scheduler) applyPending() {
 	keep := make(map[string]bool, len(cfgs))
 	added := 0
 	for _, c := range cfgs {
-		if _, ok := s.feeds[feedName(c)]; !ok {
+		name := feedName(c)
+		if f, ok := s.leaving[name]; ok {
+			// Still running: stays, the config applies when it is done.
+			delete(s.leaving, name)
+			f.removed = false
+			s.feeds[name] = f
+		}
+		if _, ok := s.feeds[name]; !ok {
 			added++
 		}
 	}
@@ -286,6 +303,9 @@ func (s *scheduler) applyPending() {
 		f.removed = true
 		if f.index >= 0 {
 			heap.Remove(&s.h, f.index)
+		}
+		if f.running {
+			s.leaving[name] = f
 		}
 		delete(s.feeds, name)
 		w.mu.Lock()

@@ -156,6 +156,47 @@ func TestSchedulerReload(t *testing.T) {
 	}
 }
 
+// TestSchedulerReaddWhileRunning: a feed removed by one reload and added
+// back by the next while its poll runs is the same feed, not a second one
+// polled beside it (calls to the seen store for one feed never overlap).
+func TestSchedulerReaddWhileRunning(t *testing.T) {
+	feeds := []FeedConfig{{Name: "a", URL: "http://x.example/a"}}
+	s, clock := newTestScheduler(t, 4, 2, feeds)
+	clock.Add(3 * time.Second)
+	s.dispatch()
+	run := started(s)
+	if len(run) != 1 {
+		t.Fatalf("started %v", run)
+	}
+	s.w.SetFeeds(nil)
+	s.applyPending()
+	s.w.SetFeeds([]FeedConfig{{Name: "a", URL: "http://x.example/a", Tags: []string{"t"}}})
+	s.applyPending()
+	clock.Add(3 * time.Second)
+	s.dispatch()
+	if again := started(s); len(again) != 0 {
+		t.Fatalf("feed polled again while its first poll runs: %v", again)
+	}
+	s.finish(done{f: run[0], next: clock.Now()})
+	a := s.feeds["a"]
+	if a != run[0] || a.removed || a.index < 0 || len(a.cfg.Tags) != 1 {
+		t.Fatalf("a after its poll: same %v removed %v index %d tags %v", a == run[0], a.removed, a.index, a.cfg.Tags)
+	}
+	s.dispatch()
+	if again := started(s); len(again) != 1 {
+		t.Fatalf("a not polled after its first poll: %v", again)
+	}
+	// Removed for good: it leaves when its poll ends, status included
+	// (which its worker records after the removal).
+	s.w.SetFeeds(nil)
+	s.applyPending()
+	s.w.setStatus("a", func(st *FeedStatus) { st.Result = "ok" })
+	s.finish(done{f: a, next: clock.Now()})
+	if len(s.feeds) != 0 || len(s.h) != 0 || len(s.leaving) != 0 || len(s.w.Status()) != 0 {
+		t.Fatalf("removed feed left behind: feeds %d heap %d leaving %d status %v", len(s.feeds), len(s.h), len(s.leaving), s.w.Status())
+	}
+}
+
 // TestHostileFeedDoesNotStallOthers: a feed that hangs until its timeout
 // occupies one worker; the other feeds are polled meanwhile.
 func TestHostileFeedDoesNotStallOthers(t *testing.T) {
