@@ -63,7 +63,7 @@ func buildFoldTable() *foldTable {
 	return ft
 }
 
-// lookup returns the class of r and its fold. The fold is written to buf.
+// appendFold appends the fold of r to buf and returns it with the class of r.
 func (ft *foldTable) appendFold(buf []byte, r rune) ([]byte, int) {
 	if r < 0x10000 {
 		v := ft.bmp[r]
