@@ -265,6 +265,13 @@ func watcherOptions(cfg *config.Config, s watcher.Sink, b *bus.Bus, log *slog.Lo
 	return o
 }
 
+// FetchOptions are cfg's fetch limits and feeds (a source that is a
+// configured feed's URL is fetched with its headers) for one-off fetches
+// such as `feedwatch match`: no sink, no state.
+func FetchOptions(cfg *config.Config) watcher.Options {
+	return watcherOptions(cfg, nil, nil, nil, nil)
+}
+
 func baseDir(cfg *config.Config) string {
 	if cfg.Path == "" {
 		return "."

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +105,40 @@ func TestSendTestConsole(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, nil, "send-test", "nope", "--config", "../../examples/feedwatch.yaml"); code == 0 {
 		t.Fatal("send-test of a missing notifier succeeded")
+	}
+}
+
+// TestMatchConfiguredFeedHeaders: a source that is a configured feed's URL
+// is fetched with that feed's headers, as the daemon would fetch it.
+func TestMatchConfiguredFeedHeaders(t *testing.T) {
+	doc, err := os.ReadFile("../../examples/world.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0ken-for-feed" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/rss+xml")
+		_, _ = w.Write(doc)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "feedwatch.yaml")
+	cfg := "data_dir: " + filepath.Join(dir, "data") + "\nfeeds:\n  - url: " + srv.URL + "/world.xml\n    name: world\n    headers: {Authorization: \"Bearer ${FEED_TOKEN}\"}\n" +
+		"profiles:\n  - name: xinjiang\n    keywords: [Xinjiang]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == "FEED_TOKEN" {
+			return "t0ken-for-feed"
+		}
+		return ""
+	}
+	code, out, errOut := runCLI(t, getenv, "match", "--config", path, srv.URL+"/world.xml")
+	if code != 0 || !strings.Contains(out, "[xinjiang]") {
+		t.Fatalf("match: exit %d\nout: %s\nerr: %s", code, out, errOut)
 	}
 }

@@ -65,28 +65,31 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return cmd
 }
 
-// matchSetup picks the profiles to try and the fetch limits. With --query
-// the config is optional: its watcher limits apply when there is one.
+// matchSetup picks the profiles to try and the fetch options. With --query
+// the config is optional: its limits and feed headers apply when there is
+// one.
 func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, watcher.Options, error) {
-	opts := watcher.Options{Timeout: 30 * time.Second, MaxBody: 10 << 20, BaseDir: "."}
+	opts := watcher.Options{Timeout: watcher.DefaultTimeout, UserAgent: config.UserAgent(version)}
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
 		cfg, err = daemon.LoadConfig(path, e.getenv, version)
 	}
+	if cfg != nil {
+		opts = daemon.FetchOptions(cfg)
+	}
+	// Sources on the command line are relative to where the user stands,
+	// not to the config file.
+	opts.BaseDir = "."
 	if query != "" {
 		if err := matcher.ParseQuery(query); err != nil {
 			return nil, opts, usageError{fmt.Errorf("--query: %w", err)}
-		}
-		if cfg != nil {
-			applyLimits(&opts, cfg)
 		}
 		return []matcher.Profile{{Name: "query", Query: query}}, opts, nil
 	}
 	if err != nil {
 		return nil, opts, err
 	}
-	applyLimits(&opts, cfg)
 	var out []matcher.Profile
 	for _, p := range cfg.Profiles {
 		if profile == "" || p.Name == profile {
@@ -97,16 +100,6 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 		return nil, opts, usageError{fmt.Errorf("no profile %q in %s", profile, path)}
 	}
 	return out, opts, nil
-}
-
-func applyLimits(o *watcher.Options, cfg *config.Config) {
-	o.Timeout = cfg.Watcher.Timeout.D()
-	o.MaxBody = int64(cfg.Watcher.MaxBody)
-	o.UserAgent = cfg.Watcher.UserAgent
-	o.AllowPrivateRedirects = cfg.Watcher.AllowPrivate
-	// Sources on the command line are relative to where the user stands,
-	// not to the config file.
-	o.BaseDir = "."
 }
 
 func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result) {
