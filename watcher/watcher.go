@@ -218,7 +218,7 @@ func feedName(f FeedConfig) string {
 }
 
 func newFetcher(o Options) *fetch.Fetcher {
-	cfg := fetch.Config{
+	return fetch.New(fetch.Config{
 		Client:                o.HTTPClient,
 		Timeout:               o.Timeout,
 		MaxBody:               o.MaxBody,
@@ -227,11 +227,8 @@ func newFetcher(o Options) *fetch.Fetcher {
 		BaseDir:               o.BaseDir,
 		Concurrency:           o.Concurrency,
 		PerHost:               o.PerHost,
-	}
-	if o.isPrivate != nil {
-		cfg.IsPrivate = o.isPrivate
-	}
-	return fetch.New(cfg)
+		IsPrivate:             o.isPrivate,
+	})
 }
 
 // SetFeeds replaces the feed list (config reload): new feeds start, removed
