@@ -239,9 +239,6 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	}
 	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
 	backfill := w.opts.Backfill
-	if backfill == 0 {
-		backfill = DefaultBackfill
-	}
 	var fresh []item.Item
 	var mark []string
 	for _, k := range ks {

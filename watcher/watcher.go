@@ -171,6 +171,9 @@ func withDefaults(o Options) Options {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
+	if o.Backfill == 0 {
+		o.Backfill = DefaultBackfill // negative: no backfill
+	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
