@@ -6,13 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/matcher"
+	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/plaintext"
 	"github.com/feedwatch/feedwatch/watcher"
 )
@@ -159,7 +159,7 @@ func newHit(r matcher.Result, feed item.Feed, it *item.Item, now time.Time) hit.
 			Published:  published,
 			Authors:    nonNil(it.Authors),
 			Categories: nonNil(it.Categories),
-			Summary:    truncate(summary, summaryLimit),
+			Summary:    render.Truncate(summaryLimit, summary),
 		},
 		Matches: matches,
 		Snippet: r.Snippet,
@@ -171,20 +171,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// truncate cuts s to at most n characters, ending with "…" when cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for j := range s {
-		if count == n-1 {
-			i = j
-			break
-		}
-		count++
-	}
-	return s[:i] + "…"
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/matcher"
 )
 
 // memPublisher is an in-memory hitPublisher.
@@ -107,19 +109,27 @@ func TestSinkDedup(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
+// TestHitSummary: item.summary is plain text of at most summaryLimit
+// characters, cut with "…", taken from the content when there is no summary.
+func TestHitSummary(t *testing.T) {
+	long := strings.Repeat("ğ", summaryLimit+1)
+	exact := strings.Repeat("ğ", summaryLimit)
 	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
+		name             string
+		summary, content string
+		want             string
 	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"Uyğur camps in Xinjiang", 6, "Uyğur…"},
+		{"short", "<p>Uyğur camps</p>", "", "Uyğur camps"},
+		{"exactly the limit", exact, "", exact},
+		{"cut on a character", long, "", strings.Repeat("ğ", summaryLimit-1) + "…"},
+		{"content when no summary", "", "<b>Xinjiang</b> report", "Xinjiang report"},
 	} {
-		if got := truncate(tc.in, tc.n); got != tc.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHit(matcher.Result{Profile: "xinjiang"}, item.Feed{Name: "world"}, &item.Item{Key: "g_1", Summary: tc.summary, Content: tc.content}, time.Now())
+			if h.Item.Summary != tc.want {
+				t.Errorf("summary %q, want %q", h.Item.Summary, tc.want)
+			}
+		})
 	}
 }
 
