@@ -210,6 +210,13 @@ func TestLoadBadConfigs(t *testing.T) {
 				`feedwatch.yaml:8: watcher.allow_private_redirects: want true or false, got a string`,
 			},
 		},
+		{
+			name: "notifier with nothing under it",
+			body: "notifiers:\n  console:\n  me: {type: console}\n",
+			want: []string{
+				`feedwatch.yaml:2: notifiers.console: empty: a notifier needs at least a type (console, slack, email or webhook)`,
+			},
+		},
 		{name: "empty file", body: "", want: []string{`feedwatch.yaml: the file is empty`}},
 		{name: "only comments", body: "# to do\n\n", want: []string{`feedwatch.yaml: the file is empty`}},
 		{name: "null document", body: "~\n", want: []string{`feedwatch.yaml: the file is empty`}},

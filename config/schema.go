@@ -222,6 +222,10 @@ func (c *checker) mapping(path string, v any, t reflect.Type, secret bool) (any,
 	for _, k := range sortedKeys(m) {
 		p := joinPath(path, k)
 		if m[k] == nil {
+			if t.Elem() == notifierType {
+				// A named entry the user wrote must not vanish silently.
+				c.add(p, "empty: a notifier needs at least a type (console, slack, email or webhook)")
+			}
 			continue
 		}
 		var ev any
