@@ -1,9 +1,6 @@
 package config
 
-import (
-	"sort"
-	"strings"
-)
+import "strings"
 
 // expand replaces ${NAME} in s with getenv(NAME). ${NAME:-default} uses the
 // default when the variable is unset or empty; $${ is a literal "${". A lone
@@ -80,12 +77,7 @@ func expandTree(v any, path string, getenv func(string) string, ps *Problems) an
 		}
 		return out
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(t) {
 			t[k] = expandTree(t[k], joinPath(path, k), getenv, ps)
 		}
 		return t

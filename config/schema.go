@@ -1,9 +1,10 @@
 package config
 
 import (
+	"maps"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -265,7 +266,7 @@ func (c *checker) objectKeys(path string, v any, t reflect.Type, allowed []strin
 	for _, k := range sortedKeys(m) {
 		p := joinPath(path, k)
 		f, exists := fieldByKey(t, k)
-		if exists && allowed != nil && !contains(allowed, k) {
+		if exists && allowed != nil && !slices.Contains(allowed, k) {
 			msg := "not a key of " + kind
 			if s := suggest(k, allowed); s != "" {
 				msg += `, did you mean "` + s + `"?`
@@ -330,18 +331,9 @@ func knownElsewhere(key string) string {
 		}
 	}
 	if s := suggest(key, leaves); s != "" {
-		return paths[indexOf(leaves, s)]
+		return paths[slices.Index(leaves, s)]
 	}
 	return ""
-}
-
-func indexOf(l []string, s string) int {
-	for i, e := range l {
-		if e == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func (c *checker) collectSecrets(v any) {
@@ -414,20 +406,4 @@ func describe(v any) string {
 	return "a date or other value"
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -160,16 +159,8 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 		feedNames = append(feedNames, n)
 		isFeed[n] = true
 	}
-	tagList := make([]string, 0, len(tags))
-	for t := range tags {
-		tagList = append(tagList, t)
-	}
-	sort.Strings(tagList)
-	notifierNames := make([]string, 0, len(c.Notifiers))
-	for n := range c.Notifiers {
-		notifierNames = append(notifierNames, n)
-	}
-	sort.Strings(notifierNames)
+	tagList := sortedKeys(tags)
+	notifierNames := sortedKeys(c.Notifiers)
 
 	names := map[string]int{}
 	for i, pr := range c.Profiles {
@@ -230,12 +221,7 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 }
 
 func (v *validator) notifiers(c *Config) {
-	names := make([]string, 0, len(c.Notifiers))
-	for n := range c.Notifiers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range sortedKeys(c.Notifiers) {
 		n := c.Notifiers[name]
 		p := "notifiers." + name
 		if !validName(name) {
