@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
@@ -46,13 +47,13 @@ func BenchmarkEngineWebhook(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			q := notifier.NewFakeQueue()
+			q := notifiertest.NewQueue()
 			for i := range b.N {
-				q.Add(benchHit(i))
+				q.AddHit(benchHit(i))
 			}
 			eng, err := notifier.NewEngine(notifier.EngineOptions{
-				Name: "bench", Notifier: wh, Source: q, Ledger: notifier.NewFakeLedger(),
-				Dead: notifier.NewFakeDead(), MaxInFlight: inFlight,
+				Name: "bench", Notifier: wh, Source: q, Ledger: &notifiertest.Ledger{},
+				Dead: &notifiertest.Dead{}, MaxInFlight: inFlight,
 			})
 			if err != nil {
 				b.Fatal(err)
@@ -93,10 +94,10 @@ func BenchmarkEngineLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		q := notifier.NewFakeQueue()
+		q := notifiertest.NewQueue()
 		eng, err := notifier.NewEngine(notifier.EngineOptions{
-			Name: "bench", Notifier: wh, Source: q, Ledger: notifier.NewFakeLedger(),
-			Dead: notifier.NewFakeDead(), MaxInFlight: 4,
+			Name: "bench", Notifier: wh, Source: q, Ledger: &notifiertest.Ledger{},
+			Dead: &notifiertest.Dead{}, MaxInFlight: 4,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -110,7 +111,7 @@ func BenchmarkEngineLatency(b *testing.B) {
 			mu.Lock()
 			sent[h.ID] = time.Now()
 			mu.Unlock()
-			q.Add(h)
+			q.AddHit(h)
 		}
 		tick.Stop()
 		<-done

@@ -1,4 +1,4 @@
-package notifier
+package notifier_test
 
 import (
 	"context"
@@ -11,41 +11,42 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 )
 
 type harness struct {
-	q      *fakeQueue
-	ledger *fakeLedger
-	dead   *fakeDead
+	q      *notifiertest.Queue
+	ledger *notifiertest.Ledger
+	dead   *notifiertest.Dead
 	reg    *prometheus.Registry
-	eng    *Engine
+	eng    *notifier.Engine
 	cancel context.CancelFunc
 	done   chan error
 	grace  time.Duration
 }
 
-func start(t *testing.T, n Notifier, mod func(*EngineOptions), setup func(*harness)) *harness {
+func start(t *testing.T, n notifier.Notifier, mod func(*notifier.EngineOptions), setup func(*harness)) *harness {
 	t.Helper()
-	h := &harness{q: newFakeQueue(), ledger: newFakeLedger(), dead: &fakeDead{}, reg: prometheus.NewRegistry(), grace: 50 * time.Millisecond}
+	h := &harness{q: notifiertest.NewQueue(), ledger: &notifiertest.Ledger{}, dead: &notifiertest.Dead{}, reg: prometheus.NewRegistry(), grace: 50 * time.Millisecond}
 	if setup != nil {
 		setup(h)
 	}
-	o := EngineOptions{
+	o := notifier.EngineOptions{
 		Name: "hook", Notifier: n, Source: h.q, Ledger: h.ledger, Dead: h.dead,
-		Metrics: NewMetrics(h.reg), AckWait: time.Hour,
+		Metrics: notifier.NewMetrics(h.reg), AckWait: time.Hour,
 		Now: func() time.Time { return time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC) },
 	}
 	if mod != nil {
 		mod(&o)
 	}
-	eng, err := NewEngine(o)
+	eng, err := notifier.NewEngine(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.grace = h.grace
+	notifier.SetGrace(eng, h.grace)
 	h.eng = eng
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -65,25 +66,25 @@ func (h *harness) stop(t *testing.T) {
 	if err := <-h.done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	if v := h.q.violations(); len(v) > 0 {
+	if v := h.q.Violations(); len(v) > 0 {
 		t.Errorf("message protocol violations: %v", v)
 	}
 }
 
 func (h *harness) counter(t *testing.T, result string) float64 {
-	return counterValue(t, h.eng.o.Metrics.deliveries.WithLabelValues("hook", result))
+	return notifier.DeliveryCount(t, h.eng, "hook", result)
 }
 
 func TestEngineDeliversEachHitOnce(t *testing.T) {
 	for _, inFlight := range []int{1, 4} {
 		t.Run(fmt.Sprintf("in_flight_%d", inFlight), func(t *testing.T) {
 			rec := newRecorder()
-			h := start(t, rec, func(o *EngineOptions) { o.MaxInFlight = inFlight }, func(h *harness) {
+			h := start(t, rec, func(o *notifier.EngineOptions) { o.MaxInFlight = inFlight }, func(h *harness) {
 				for i := range 50 {
-					h.q.add(testHit(i))
+					h.q.AddHit(testHit(i))
 				}
 			})
-			waitFor(t, "all acked", h.q.settledAll)
+			waitFor(t, "all acked", h.q.Settled)
 			h.stop(t)
 			for i := range 50 {
 				id := testHit(i).ID
@@ -94,12 +95,12 @@ func TestEngineDeliversEachHitOnce(t *testing.T) {
 					t.Errorf("%s not in ledger", id)
 				}
 			}
-			for _, r := range h.q.all {
-				if s := h.q.snapshot(r); !s.acked || len(s.naks) > 0 || s.delivered != 1 {
-					t.Errorf("%s: acked=%v naks=%v delivered=%d", r.id, s.acked, s.naks, s.delivered)
+			for _, s := range h.q.Records() {
+				if !s.Acked || len(s.Naks) > 0 || s.Delivered != 1 {
+					t.Errorf("%s: acked=%v naks=%v delivered=%d", s.ID, s.Acked, s.Naks, s.Delivered)
 				}
 			}
-			if got := h.counter(t, ResultDelivered); got != 50 {
+			if got := h.counter(t, notifier.ResultDelivered); got != 50 {
 				t.Errorf("delivered metric = %v", got)
 			}
 		})
@@ -135,21 +136,21 @@ func TestEngineRetriesWithBackoff(t *testing.T) {
 				}
 				return false, nil
 			})
-			var r *record
-			h := start(t, n, func(o *EngineOptions) { o.BaseBackoff = 10 * time.Millisecond }, func(h *harness) { r = h.q.add(testHit(1)) })
-			waitFor(t, "acked", h.q.settledAll)
+			var r *notifiertest.Record
+			h := start(t, n, func(o *notifier.EngineOptions) { o.BaseBackoff = 10 * time.Millisecond }, func(h *harness) { r = h.q.AddHit(testHit(1)) })
+			waitFor(t, "acked", h.q.Settled)
 			h.stop(t)
-			s := h.q.snapshot(r)
-			if !s.acked || s.termed {
-				t.Fatalf("acked=%v termed=%v", s.acked, s.termed)
+			s := h.q.Snapshot(r)
+			if !s.Acked || s.Termed {
+				t.Fatalf("acked=%v termed=%v", s.Acked, s.Termed)
 			}
-			if fmt.Sprint(s.naks) != fmt.Sprint(tt.want) {
-				t.Errorf("nak delays = %v, want %v", s.naks, tt.want)
+			if fmt.Sprint(s.Naks) != fmt.Sprint(tt.want) {
+				t.Errorf("nak delays = %v, want %v", s.Naks, tt.want)
 			}
 			if int(calls.Load()) != tt.failures+1 {
 				t.Errorf("sends = %d, want %d", calls.Load(), tt.failures+1)
 			}
-			if len(h.dead.all()) != 0 {
+			if len(h.dead.Letters()) != 0 {
 				t.Errorf("unexpected dead letters")
 			}
 		})
@@ -157,17 +158,17 @@ func TestEngineRetriesWithBackoff(t *testing.T) {
 }
 
 func TestEngineBackoffCap(t *testing.T) {
-	e, err := NewEngine(EngineOptions{Name: "x", Notifier: newRecorder(), Source: newFakeQueue(),
-		Ledger: newFakeLedger(), Dead: &fakeDead{}, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second})
+	e, err := notifier.NewEngine(notifier.EngineOptions{Name: "x", Notifier: newRecorder(), Source: notifiertest.NewQueue(),
+		Ledger: &notifiertest.Ledger{}, Dead: &notifiertest.Dead{}, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 5: 10 * time.Second, 500: 10 * time.Second} {
-		if got := e.backoff(attempt, nil); got != want {
+		if got := notifier.Backoff(e, attempt, nil); got != want {
 			t.Errorf("backoff(%d) = %v, want %v", attempt, got, want)
 		}
 	}
-	if got := e.backoff(1, retryErr{time.Hour}); got != time.Hour {
+	if got := notifier.Backoff(e, 1, retryErr{time.Hour}); got != time.Hour {
 		t.Errorf("Retry-After beyond the cap = %v, want 1h", got)
 	}
 }
@@ -187,15 +188,15 @@ func TestEngineDeadLetters(t *testing.T) {
 			n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) {
 				return tt.retry, errors.New("slack: status 400 invalid_blocks")
 			})
-			var r *record
-			h := start(t, n, func(o *EngineOptions) { o.MaxAttempts = 3 }, func(h *harness) { r = h.q.add(testHit(7)) })
-			waitFor(t, "termed", h.q.settledAll)
+			var r *notifiertest.Record
+			h := start(t, n, func(o *notifier.EngineOptions) { o.MaxAttempts = 3 }, func(h *harness) { r = h.q.AddHit(testHit(7)) })
+			waitFor(t, "termed", h.q.Settled)
 			h.stop(t)
-			s := h.q.snapshot(r)
-			if !s.termed || s.acked || len(s.naks) != tt.wantNaks {
-				t.Errorf("termed=%v acked=%v naks=%v", s.termed, s.acked, s.naks)
+			s := h.q.Snapshot(r)
+			if !s.Termed || s.Acked || len(s.Naks) != tt.wantNaks {
+				t.Errorf("termed=%v acked=%v naks=%v", s.Termed, s.Acked, s.Naks)
 			}
-			dl := h.dead.all()
+			dl := h.dead.Letters()
 			if len(dl) != 1 {
 				t.Fatalf("dead letters = %d", len(dl))
 			}
@@ -203,7 +204,7 @@ func TestEngineDeadLetters(t *testing.T) {
 				dl[0].Error != "slack: status 400 invalid_blocks" || dl[0].At.IsZero() {
 				t.Errorf("dead letter = %+v", dl[0])
 			}
-			if got := counterValue(t, h.eng.o.Metrics.dead.WithLabelValues("hook")); got != 1 {
+			if got := notifier.DeadCount(t, h.eng, "hook"); got != 1 {
 				t.Errorf("dead metric = %v", got)
 			}
 		})
@@ -212,18 +213,18 @@ func TestEngineDeadLetters(t *testing.T) {
 
 func TestEngineUndecodableIsDeadLettered(t *testing.T) {
 	rec := newRecorder()
-	var bad, future, good *record
+	var bad, future, good *notifiertest.Record
 	h := start(t, rec, nil, func(h *harness) {
-		bad = h.q.addRaw("bad", []byte("{not json"))
-		future = h.q.addRaw("future", []byte(`{"v": 9, "id": "x"}`))
-		good = h.q.add(testHit(1))
+		bad = h.q.Add("bad", []byte("{not json"))
+		future = h.q.Add("future", []byte(`{"v": 9, "id": "x"}`))
+		good = h.q.AddHit(testHit(1))
 	})
-	waitFor(t, "settled", h.q.settledAll)
+	waitFor(t, "settled", h.q.Settled)
 	h.stop(t)
-	if !h.q.snapshot(bad).termed || !h.q.snapshot(future).termed || !h.q.snapshot(good).acked {
+	if !h.q.Snapshot(bad).Termed || !h.q.Snapshot(future).Termed || !h.q.Snapshot(good).Acked {
 		t.Errorf("bad and future should be termed, good acked")
 	}
-	dl := h.dead.all()
+	dl := h.dead.Letters()
 	if len(dl) != 2 || !strings.Contains(dl[0].Error+dl[1].Error, "decode hit") {
 		t.Errorf("dead letters = %+v", dl)
 	}
@@ -234,47 +235,47 @@ func TestEngineUndecodableIsDeadLettered(t *testing.T) {
 
 func TestEngineDeadLetterPublishFailureRetries(t *testing.T) {
 	n := notifierFunc(func(context.Context, []hit.Hit) (bool, error) { return false, errors.New("status 404") })
-	var r *record
+	var r *notifiertest.Record
 	h := start(t, n, nil, func(h *harness) {
-		h.dead.fail = 1
-		r = h.q.add(testHit(1))
+		h.dead.Fail = 1
+		r = h.q.AddHit(testHit(1))
 	})
-	waitFor(t, "termed", h.q.settledAll)
+	waitFor(t, "termed", h.q.Settled)
 	h.stop(t)
-	if s := h.q.snapshot(r); !s.termed || len(s.naks) != 1 || len(h.dead.all()) != 1 {
-		t.Errorf("want one nak then a dead letter: %+v, letters %d", s, len(h.dead.all()))
+	if s := h.q.Snapshot(r); !s.Termed || len(s.Naks) != 1 || len(h.dead.Letters()) != 1 {
+		t.Errorf("want one nak then a dead letter: %+v, letters %d", s, len(h.dead.Letters()))
 	}
 }
 
 func TestEngineLedgerPreventsResend(t *testing.T) {
 	t.Run("already in ledger", func(t *testing.T) {
 		rec := newRecorder()
-		var r *record
+		var r *notifiertest.Record
 		h := start(t, rec, nil, func(h *harness) {
 			_ = h.ledger.MarkDelivered(context.Background(), "hook", testHit(1).ID)
-			r = h.q.add(testHit(1))
+			r = h.q.AddHit(testHit(1))
 		})
-		waitFor(t, "acked", h.q.settledAll)
+		waitFor(t, "acked", h.q.Settled)
 		h.stop(t)
-		if rec.count(testHit(1).ID) != 0 || !h.q.snapshot(r).acked {
+		if rec.count(testHit(1).ID) != 0 || !h.q.Snapshot(r).Acked {
 			t.Errorf("a ledgered hit was sent again")
 		}
-		if h.counter(t, ResultDuplicate) != 1 {
-			t.Errorf("duplicate metric = %v", h.counter(t, ResultDuplicate))
+		if h.counter(t, notifier.ResultDuplicate) != 1 {
+			t.Errorf("duplicate metric = %v", h.counter(t, notifier.ResultDuplicate))
 		}
 	})
 	t.Run("crash between send and ack", func(t *testing.T) {
 		rec := newRecorder()
-		var r *record
+		var r *notifiertest.Record
 		h := start(t, rec, nil, func(h *harness) {
-			r = h.q.add(testHit(1))
-			r.failAcks = 1 // the ack is lost; the bus redelivers
+			r = h.q.AddHit(testHit(1))
+			r.FailAcks = 1 // the ack is lost; the bus redelivers
 		})
-		waitFor(t, "acked", h.q.settledAll)
+		waitFor(t, "acked", h.q.Settled)
 		h.stop(t)
-		s := h.q.snapshot(r)
-		if s.delivered != 2 || !s.acked {
-			t.Errorf("delivered=%d acked=%v, want a redelivery that is acked", s.delivered, s.acked)
+		s := h.q.Snapshot(r)
+		if s.Delivered != 2 || !s.Acked {
+			t.Errorf("delivered=%d acked=%v, want a redelivery that is acked", s.Delivered, s.Acked)
 		}
 		if n := rec.count(testHit(1).ID); n != 1 {
 			t.Errorf("sent %d times, want 1", n)
@@ -284,11 +285,11 @@ func TestEngineLedgerPreventsResend(t *testing.T) {
 		// The first engine sends and records, then "dies" before its ack
 		// lands; a fresh engine over the same ledger does not send again.
 		rec := newRecorder()
-		q, ledger := newFakeQueue(), newFakeLedger()
-		r := q.add(testHit(1))
-		r.dropAcks = 1
+		q, ledger := notifiertest.NewQueue(), &notifiertest.Ledger{}
+		r := q.AddHit(testHit(1))
+		r.DropAcks = 1
 		run := func(until func() bool) {
-			eng, err := NewEngine(EngineOptions{Name: "hook", Notifier: rec, Source: q, Ledger: ledger, Dead: &fakeDead{}})
+			eng, err := notifier.NewEngine(notifier.EngineOptions{Name: "hook", Notifier: rec, Source: q, Ledger: ledger, Dead: &notifiertest.Dead{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,50 +302,50 @@ func TestEngineLedgerPreventsResend(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		run(func() bool { return q.snapshot(r).dropAcks == 0 })
-		q.redeliver(r)
-		run(func() bool { return q.snapshot(r).acked })
+		run(func() bool { return q.Snapshot(r).DropAcks == 0 })
+		q.Redeliver(r)
+		run(func() bool { return q.Snapshot(r).Acked })
 		if n := rec.count(testHit(1).ID); n != 1 {
 			t.Errorf("sent %d times across restarts, want 1", n)
 		}
-		if s := q.snapshot(r); s.delivered != 2 {
-			t.Errorf("delivered = %d, want 2", s.delivered)
+		if s := q.Snapshot(r); s.Delivered != 2 {
+			t.Errorf("delivered = %d, want 2", s.Delivered)
 		}
 	})
 }
 
 func TestEngineKeepsLeaseDuringSlowSend(t *testing.T) {
-	reached := make(chan struct{})
+	var reached <-chan struct{}
 	var calls atomic.Int32
 	n := notifierFunc(func(ctx context.Context, _ []hit.Hit) (bool, error) {
 		calls.Add(1)
 		<-reached // released once the lease was extended three times
 		return false, nil
 	})
-	var r *record
-	h := start(t, n, func(o *EngineOptions) { o.AckWait = 3 * time.Millisecond }, func(h *harness) {
-		r = h.q.add(testHit(1))
-		r.onInProgress, r.wantIP = reached, 3
+	var r *notifiertest.Record
+	h := start(t, n, func(o *notifier.EngineOptions) { o.AckWait = 3 * time.Millisecond }, func(h *harness) {
+		r = h.q.AddHit(testHit(1))
+		reached = h.q.InProgressReached(r, 3)
 	})
-	waitFor(t, "acked", h.q.settledAll)
+	waitFor(t, "acked", h.q.Settled)
 	h.stop(t)
-	s := h.q.snapshot(r)
-	if s.inProgress < 3 || s.delivered != 1 || calls.Load() != 1 {
-		t.Errorf("inProgress=%d delivered=%d sends=%d", s.inProgress, s.delivered, calls.Load())
+	s := h.q.Snapshot(r)
+	if s.InProgress < 3 || s.Delivered != 1 || calls.Load() != 1 {
+		t.Errorf("inProgress=%d delivered=%d sends=%d", s.InProgress, s.Delivered, calls.Load())
 	}
 }
 
 func TestEngineDigest(t *testing.T) {
 	t.Run("one message, acked after delivery", func(t *testing.T) {
-		release := make(chan struct{})
+		var release <-chan struct{}
 		var mu sync.Mutex
 		var got [][]string
-		var q *fakeQueue
-		var recs []*record
+		var q *notifiertest.Queue
+		var recs []*notifiertest.Record
 		n := notifierFunc(func(_ context.Context, hits []hit.Hit) (bool, error) {
 			for _, r := range recs {
-				if q.snapshot(r).acked {
-					t.Errorf("%s acked before its digest was delivered", r.id)
+				if q.Snapshot(r).Acked {
+					t.Errorf("%s acked before its digest was delivered", r.ID)
 				}
 			}
 			<-release
@@ -357,25 +358,25 @@ func TestEngineDigest(t *testing.T) {
 			got = append(got, ids)
 			return false, nil
 		})
-		h := start(t, n, func(o *EngineOptions) {
+		h := start(t, n, func(o *notifier.EngineOptions) {
 			o.Digest = 20 * time.Millisecond
 			o.AckWait = 3 * time.Millisecond
 		}, func(h *harness) {
 			q = h.q
 			for i := range 5 {
-				recs = append(recs, h.q.add(testHit(i)))
+				recs = append(recs, h.q.AddHit(testHit(i)))
 			}
 			// Hold the send until every hit's lease has been extended.
-			recs[4].onInProgress, recs[4].wantIP = release, 5
+			release = h.q.InProgressReached(recs[4], 5)
 		})
-		waitFor(t, "acked", h.q.settledAll)
+		waitFor(t, "acked", h.q.Settled)
 		h.stop(t)
 		if len(got) != 1 || len(got[0]) != 5 {
 			t.Fatalf("digest sends = %v, want one with 5 hits", got)
 		}
 		for _, r := range recs {
-			if s := h.q.snapshot(r); s.delivered != 1 || !s.acked {
-				t.Errorf("%s: delivered=%d acked=%v", r.id, s.delivered, s.acked)
+			if s := h.q.Snapshot(r); s.Delivered != 1 || !s.Acked {
+				t.Errorf("%s: delivered=%d acked=%v", r.ID, s.Delivered, s.Acked)
 			}
 		}
 	})
@@ -388,50 +389,50 @@ func TestEngineDigest(t *testing.T) {
 			}
 			return rec.Notify(ctx, hits)
 		})
-		h := start(t, n, func(o *EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
+		h := start(t, n, func(o *notifier.EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
 			for i := range 3 {
-				h.q.add(testHit(i))
+				h.q.AddHit(testHit(i))
 			}
 		})
-		waitFor(t, "acked", h.q.settledAll)
+		waitFor(t, "acked", h.q.Settled)
 		h.stop(t)
 		for i := range 3 {
 			if rec.count(testHit(i).ID) != 1 {
 				t.Errorf("%s delivered %d times", testHit(i).ID, rec.count(testHit(i).ID))
 			}
-			if s := h.q.snapshot(h.q.all[i]); len(s.naks) != 1 || !s.acked {
-				t.Errorf("%s: naks=%v acked=%v", s.id, s.naks, s.acked)
+			if s := h.q.Records()[i]; len(s.Naks) != 1 || !s.Acked {
+				t.Errorf("%s: naks=%v acked=%v", s.ID, s.Naks, s.Acked)
 			}
 		}
 	})
 	t.Run("large window split", func(t *testing.T) {
 		rec := newRecorder()
-		h := start(t, rec, func(o *EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
-			for i := range MaxDigest + 5 {
-				h.q.add(testHit(i))
+		h := start(t, rec, func(o *notifier.EngineOptions) { o.Digest = time.Millisecond }, func(h *harness) {
+			for i := range notifier.MaxDigest + 5 {
+				h.q.AddHit(testHit(i))
 			}
 		})
-		waitFor(t, "acked", h.q.settledAll)
+		waitFor(t, "acked", h.q.Settled)
 		h.stop(t)
 		total := 0
 		for _, c := range rec.calls {
-			if len(c) > MaxDigest {
-				t.Errorf("digest of %d hits exceeds %d", len(c), MaxDigest)
+			if len(c) > notifier.MaxDigest {
+				t.Errorf("digest of %d hits exceeds %d", len(c), notifier.MaxDigest)
 			}
 			total += len(c)
 		}
-		if total != MaxDigest+5 {
+		if total != notifier.MaxDigest+5 {
 			t.Errorf("hits sent = %d", total)
 		}
 	})
 	t.Run("shutdown hands the window back", func(t *testing.T) {
 		rec := newRecorder()
-		h := start(t, rec, func(o *EngineOptions) { o.Digest = time.Hour }, func(h *harness) {
-			h.q.add(testHit(1))
+		h := start(t, rec, func(o *notifier.EngineOptions) { o.Digest = time.Hour }, func(h *harness) {
+			h.q.AddHit(testHit(1))
 		})
-		waitFor(t, "fetched", func() bool { return h.q.snapshot(h.q.all[0]).delivered == 1 })
+		waitFor(t, "fetched", func() bool { return h.q.Records()[0].Delivered == 1 })
 		h.stop(t)
-		if s := h.q.snapshot(h.q.all[0]); s.acked || fmt.Sprint(s.naks) != "[0s]" || len(rec.calls) != 0 {
+		if s := h.q.Records()[0]; s.Acked || fmt.Sprint(s.Naks) != "[0s]" || len(rec.calls) != 0 {
 			t.Errorf("want the hit handed back unsent: %+v", s)
 		}
 	})
@@ -446,7 +447,7 @@ func TestEngineShutdown(t *testing.T) {
 			return false, nil
 		})
 		h := start(t, n, nil, func(h *harness) {
-			h.q.add(testHit(1))
+			h.q.AddHit(testHit(1))
 			h.grace = time.Minute
 		})
 		<-started
@@ -456,7 +457,7 @@ func TestEngineShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.cancel = nil
-		if !h.q.snapshot(h.q.all[0]).acked {
+		if !h.q.Records()[0].Acked {
 			t.Errorf("the send finished but the hit was not acked")
 		}
 	})
@@ -467,14 +468,14 @@ func TestEngineShutdown(t *testing.T) {
 			<-ctx.Done()
 			return true, ctx.Err()
 		})
-		h := start(t, n, nil, func(h *harness) { h.q.add(testHit(1)) })
+		h := start(t, n, nil, func(h *harness) { h.q.AddHit(testHit(1)) })
 		<-started
 		h.stop(t)
-		s := h.q.snapshot(h.q.all[0])
-		if s.acked || s.termed || fmt.Sprint(s.naks) != "[0s]" {
+		s := h.q.Records()[0]
+		if s.Acked || s.Termed || fmt.Sprint(s.Naks) != "[0s]" {
 			t.Errorf("want NakWithDelay(0): %+v", s)
 		}
-		if len(h.dead.all()) != 0 {
+		if len(h.dead.Letters()) != 0 {
 			t.Errorf("a shutdown must not dead-letter")
 		}
 	})
@@ -488,22 +489,22 @@ func TestEnginePanickingNotifierRetries(t *testing.T) {
 		}
 		return false, nil
 	})
-	h := start(t, n, nil, func(h *harness) { h.q.add(testHit(1)) })
-	waitFor(t, "acked", h.q.settledAll)
+	h := start(t, n, nil, func(h *harness) { h.q.AddHit(testHit(1)) })
+	waitFor(t, "acked", h.q.Settled)
 	h.stop(t)
-	if s := h.q.snapshot(h.q.all[0]); !s.acked || len(s.naks) != 1 {
+	if s := h.q.Records()[0]; !s.Acked || len(s.Naks) != 1 {
 		t.Errorf("want one retry then ack: %+v", s)
 	}
 }
 
 func TestEngineRateLimitStillDelivers(t *testing.T) {
 	rec := newRecorder()
-	h := start(t, rec, func(o *EngineOptions) { o.RateLimit = 1000; o.MaxInFlight = 2 }, func(h *harness) {
+	h := start(t, rec, func(o *notifier.EngineOptions) { o.RateLimit = 1000; o.MaxInFlight = 2 }, func(h *harness) {
 		for i := range 10 {
-			h.q.add(testHit(i))
+			h.q.AddHit(testHit(i))
 		}
 	})
-	waitFor(t, "acked", h.q.settledAll)
+	waitFor(t, "acked", h.q.Settled)
 	h.stop(t)
 	if len(rec.calls) != 10 {
 		t.Errorf("sends = %d", len(rec.calls))
@@ -511,82 +512,63 @@ func TestEngineRateLimitStillDelivers(t *testing.T) {
 }
 
 func TestNewEngineRejectsBadOptions(t *testing.T) {
-	ok := EngineOptions{Name: "x", Notifier: newRecorder(), Source: newFakeQueue(), Ledger: newFakeLedger(), Dead: &fakeDead{}}
-	tests := map[string]func(*EngineOptions){
-		"no name":     func(o *EngineOptions) { o.Name = "" },
-		"no notifier": func(o *EngineOptions) { o.Notifier = nil },
-		"no source":   func(o *EngineOptions) { o.Source = nil },
-		"no ledger":   func(o *EngineOptions) { o.Ledger = nil },
-		"no dead":     func(o *EngineOptions) { o.Dead = nil },
-		"negative":    func(o *EngineOptions) { o.RateLimit = -1 },
+	ok := notifier.EngineOptions{Name: "x", Notifier: newRecorder(), Source: notifiertest.NewQueue(), Ledger: &notifiertest.Ledger{}, Dead: &notifiertest.Dead{}}
+	tests := map[string]func(*notifier.EngineOptions){
+		"no name":     func(o *notifier.EngineOptions) { o.Name = "" },
+		"no notifier": func(o *notifier.EngineOptions) { o.Notifier = nil },
+		"no source":   func(o *notifier.EngineOptions) { o.Source = nil },
+		"no ledger":   func(o *notifier.EngineOptions) { o.Ledger = nil },
+		"no dead":     func(o *notifier.EngineOptions) { o.Dead = nil },
+		"negative":    func(o *notifier.EngineOptions) { o.RateLimit = -1 },
 	}
 	for name, mod := range tests {
 		t.Run(name, func(t *testing.T) {
 			o := ok
 			mod(&o)
-			if _, err := NewEngine(o); err == nil {
+			if _, err := notifier.NewEngine(o); err == nil {
 				t.Error("want an error")
 			}
 		})
 	}
-	if _, err := NewEngine(ok); err != nil {
+	if _, err := notifier.NewEngine(ok); err != nil {
 		t.Errorf("valid options: %v", err)
 	}
 }
 
-func TestNewMetricsTwiceReusesSeries(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	a, b := NewMetrics(reg), NewMetrics(reg)
-	a.delivery("x", ResultDelivered)
-	b.delivery("x", ResultDelivered)
-	if got := counterValue(t, a.deliveries.WithLabelValues("x", ResultDelivered)); got != 2 {
-		t.Errorf("got %v, want 2", got)
-	}
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
-}
-
 // flakySource fails its first fetches, once with a message in hand.
 type flakySource struct {
-	*fakeQueue
+	*notifiertest.Queue
 	calls atomic.Int32
 }
 
-func (f *flakySource) Fetch(ctx context.Context, n int, wait time.Duration) ([]Message, error) {
+func (f *flakySource) Fetch(ctx context.Context, n int, wait time.Duration) ([]notifier.Message, error) {
 	switch f.calls.Add(1) {
 	case 1:
 		return nil, errors.New("nats: connection closed")
 	case 2:
-		msgs, _ := f.fakeQueue.Fetch(ctx, 1, wait)
+		msgs, _ := f.Queue.Fetch(ctx, 1, wait)
 		return msgs, errors.New("nats: partial batch")
 	}
-	return f.fakeQueue.Fetch(ctx, n, wait)
+	return f.Queue.Fetch(ctx, n, wait)
 }
 
 func TestEngineSurvivesFetchErrors(t *testing.T) {
 	for _, digest := range []time.Duration{0, time.Millisecond} {
 		t.Run(fmt.Sprint("digest_", digest), func(t *testing.T) {
 			rec := newRecorder()
-			q := newFakeQueue()
+			q := notifiertest.NewQueue()
 			for i := range 3 {
-				q.add(testHit(i))
+				q.AddHit(testHit(i))
 			}
-			eng, err := NewEngine(EngineOptions{Name: "hook", Notifier: rec, Source: &flakySource{fakeQueue: q},
-				Ledger: newFakeLedger(), Dead: &fakeDead{}, Digest: digest, BaseBackoff: time.Millisecond})
+			eng, err := notifier.NewEngine(notifier.EngineOptions{Name: "hook", Notifier: rec, Source: &flakySource{Queue: q},
+				Ledger: &notifiertest.Ledger{}, Dead: &notifiertest.Dead{}, Digest: digest, BaseBackoff: time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- eng.Run(ctx) }()
-			waitFor(t, "acked", q.settledAll)
+			waitFor(t, "acked", q.Settled)
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -606,21 +588,21 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 		calls.Add(1)
 		return true, retryErr{time.Hour}
 	})
-	var second *record
+	var second *notifiertest.Record
 	h := start(t, n, nil, func(h *harness) {
-		h.q.add(testHit(1))
-		second = h.q.add(testHit(2))
+		h.q.AddHit(testHit(1))
+		second = h.q.AddHit(testHit(2))
 	})
 	// The second hit is fetched and then waits out the first's Retry-After.
-	waitFor(t, "second hit fetched", func() bool { return h.q.snapshot(second).delivered == 1 })
+	waitFor(t, "second hit fetched", func() bool { return h.q.Snapshot(second).Delivered == 1 })
 	h.stop(t)
 	if c := calls.Load(); c != 1 {
 		t.Errorf("%d sends during a Retry-After, want 1", c)
 	}
-	if s := h.q.snapshot(second); fmt.Sprint(s.naks) != "[0s]" || s.termed {
+	if s := h.q.Snapshot(second); fmt.Sprint(s.Naks) != "[0s]" || s.Termed {
 		t.Errorf("second hit: %+v, want it handed back untouched", s)
 	}
-	if s := h.q.snapshot(h.q.all[0]); fmt.Sprint(s.naks) != "[1h0m0s]" {
-		t.Errorf("first hit naks = %v", s.naks)
+	if s := h.q.Records()[0]; fmt.Sprint(s.Naks) != "[1h0m0s]" {
+		t.Errorf("first hit naks = %v", s.Naks)
 	}
 }

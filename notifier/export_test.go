@@ -1,18 +1,35 @@
 package notifier
 
-import "github.com/feedwatch/feedwatch/hit"
+import (
+	"testing"
+	"time"
 
-// Exports for the external benchmark, which needs the fakes and a real
-// channel (a channel package imports this one, so it must be external).
-
-type FakeQueue = fakeQueue
-
-var (
-	NewFakeQueue  = newFakeQueue
-	NewFakeLedger = newFakeLedger
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
-func NewFakeDead() DeadLetters { return &fakeDead{} }
+// Hooks for the engine tests, which are external (package notifier_test)
+// so that they can use notifiertest, which imports this package.
 
-func (q *fakeQueue) Add(h hit.Hit)    { q.add(h) }
-func (q *fakeQueue) SettledAll() bool { return q.settledAll() }
+func SetGrace(e *Engine, d time.Duration) { e.grace = d }
+
+func Backoff(e *Engine, attempt int, err error) time.Duration { return e.backoff(attempt, err) }
+
+// DeliveryCount reads the engine's feedwatch_deliveries_total series.
+func DeliveryCount(t testing.TB, e *Engine, name, result string) float64 {
+	return counterValue(t, e.o.Metrics.deliveries.WithLabelValues(name, result))
+}
+
+// DeadCount reads the engine's dead-letter series.
+func DeadCount(t testing.TB, e *Engine, name string) float64 {
+	return counterValue(t, e.o.Metrics.dead.WithLabelValues(name))
+}
+
+func counterValue(t testing.TB, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,9 +131,7 @@ func TestNoSecretLeaks(t *testing.T) {
 			var logMu sync.Mutex
 			reg := prometheus.NewRegistry()
 			q, dead := notifiertest.NewQueue(), &notifiertest.Dead{}
-			h := SampleHit(time.Now())
-			body, _ := json.Marshal(h)
-			q.Add(body)
+			q.AddHit(SampleHit(time.Now()))
 			eng, err := notifier.NewEngine(notifier.EngineOptions{
 				Name: "leaky", Notifier: n, Source: q, Ledger: &notifiertest.Ledger{}, Dead: dead,
 				MaxAttempts: 2, Metrics: notifier.NewMetrics(reg),

@@ -2,30 +2,47 @@ package notifiertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 )
 
-// Queue is an in-memory notifier.Source for tests outside the notifier
-// package: it hands messages out, requeues nakked ones at once (the delay
-// is recorded, not waited for) and records how each was settled.
+// Queue is an in-memory notifier.Source standing in for one JetStream
+// consumer: it hands messages out, requeues nakked ones at once (the delay
+// is recorded, not waited for) and records how each was settled, and any
+// settle of an already settled delivery as a protocol violation.
 type Queue struct {
 	mu     sync.Mutex
 	ready  []*Record
 	all    []*Record
-	signal chan struct{}
+	signal chan struct{} // closed and replaced when a message becomes ready
+	errs   []string
 }
 
-// Record is one message and its fate.
+// Record is one message and its fate. Set FailAcks and DropAcks before the
+// engine runs; read the rest through Snapshot or Records.
 type Record struct {
-	Data      []byte
-	Delivered int
-	Acked     bool
-	Termed    bool
-	Naks      []time.Duration
+	ID         string
+	Data       []byte
+	Delivered  int
+	Acked      bool
+	Termed     bool
+	Naks       []time.Duration
+	InProgress int
+	// FailAcks makes the first n Acks fail and redeliver, like an ack lost
+	// on its way while the bus redelivers after AckWait.
+	FailAcks int
+	// DropAcks makes the first n Acks fail and leave the message out until
+	// Redeliver: the process died before its ack arrived.
+	DropAcks int
+
+	onInProgress chan struct{} // closed once InProgress reaches wantIP
+	wantIP       int
 }
 
 var _ notifier.Source = (*Queue)(nil)
@@ -33,19 +50,45 @@ var _ notifier.Source = (*Queue)(nil)
 // NewQueue returns an empty queue.
 func NewQueue() *Queue { return &Queue{signal: make(chan struct{})} }
 
-// Add enqueues one message body.
-func (q *Queue) Add(data []byte) {
+// Add enqueues one message body; id names it in violations.
+func (q *Queue) Add(id string, data []byte) *Record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	r := &Record{Data: data}
+	r := &Record{ID: id, Data: data}
 	q.all = append(q.all, r)
 	q.readyLocked(r)
+	return r
+}
+
+// AddHit enqueues h as JSON.
+func (q *Queue) AddHit(h hit.Hit) *Record {
+	b, err := json.Marshal(h)
+	if err != nil {
+		panic(fmt.Sprintf("marshal hit: %v", err)) // hit.Hit has only plain fields
+	}
+	return q.Add(h.ID, b)
 }
 
 func (q *Queue) readyLocked(r *Record) {
 	q.ready = append(q.ready, r)
 	close(q.signal)
 	q.signal = make(chan struct{})
+}
+
+// Redeliver hands r out again, as the bus does once AckWait has passed.
+func (q *Queue) Redeliver(r *Record) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.readyLocked(r)
+}
+
+// InProgressReached returns a channel closed once r's lease was extended
+// n times. Call it before the engine runs.
+func (q *Queue) InProgressReached(r *Record, n int) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r.onInProgress, r.wantIP = make(chan struct{}), n
+	return r.onInProgress
 }
 
 // Fetch implements notifier.Source.
@@ -92,18 +135,39 @@ func (q *Queue) Settled() bool {
 	return true
 }
 
-// Records copies every message's state.
+// Snapshot copies r's state.
+func (q *Queue) Snapshot(r *Record) Record {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return copyRecord(r)
+}
+
+// Records copies every message's state, in the order added.
 func (q *Queue) Records() []Record {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := make([]Record, len(q.all))
 	for i, r := range q.all {
-		out[i] = *r
-		out[i].Naks = append([]time.Duration(nil), r.Naks...)
+		out[i] = copyRecord(r)
 	}
 	return out
 }
 
+func copyRecord(r *Record) Record {
+	c := *r
+	c.Naks = append([]time.Duration(nil), r.Naks...)
+	c.onInProgress = nil
+	return c
+}
+
+// Violations lists settles of already settled deliveries.
+func (q *Queue) Violations() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.errs...)
+}
+
+// message is one delivery of a record.
 type message struct {
 	q         *Queue
 	r         *Record
@@ -111,13 +175,18 @@ type message struct {
 	settled   bool
 }
 
-var errSettled = errors.New("message already settled")
+var (
+	errSettled = errors.New("message already settled")
+	errAckLost = errors.New("ack lost")
+)
 
 func (m *message) Data() []byte   { return m.r.Data }
 func (m *message) Delivered() int { return m.delivered }
 
-func (m *message) settle() error {
+// settle marks the delivery settled; the caller holds q.mu.
+func (m *message) settle(what string) error {
 	if m.settled {
+		m.q.errs = append(m.q.errs, fmt.Sprintf("%s: %s after settle", m.r.ID, what))
 		return errSettled
 	}
 	m.settled = true
@@ -127,8 +196,17 @@ func (m *message) settle() error {
 func (m *message) Ack(context.Context) error {
 	m.q.mu.Lock()
 	defer m.q.mu.Unlock()
-	if err := m.settle(); err != nil {
+	if err := m.settle("ack"); err != nil {
 		return err
+	}
+	switch {
+	case m.r.FailAcks > 0:
+		m.r.FailAcks--
+		m.q.readyLocked(m.r)
+		return errAckLost
+	case m.r.DropAcks > 0:
+		m.r.DropAcks--
+		return errAckLost
 	}
 	m.r.Acked = true
 	return nil
@@ -137,7 +215,7 @@ func (m *message) Ack(context.Context) error {
 func (m *message) NakWithDelay(d time.Duration) error {
 	m.q.mu.Lock()
 	defer m.q.mu.Unlock()
-	if err := m.settle(); err != nil {
+	if err := m.settle("nak"); err != nil {
 		return err
 	}
 	m.r.Naks = append(m.r.Naks, d)
@@ -149,7 +227,13 @@ func (m *message) InProgress() error {
 	m.q.mu.Lock()
 	defer m.q.mu.Unlock()
 	if m.settled {
+		// The engine's lease keeper may race a settle; the bus answers
+		// with an error, which is harmless: not a violation.
 		return errSettled
+	}
+	m.r.InProgress++
+	if m.r.onInProgress != nil && m.r.InProgress == m.r.wantIP {
+		close(m.r.onInProgress)
 	}
 	return nil
 }
@@ -157,7 +241,7 @@ func (m *message) InProgress() error {
 func (m *message) Term() error {
 	m.q.mu.Lock()
 	defer m.q.mu.Unlock()
-	if err := m.settle(); err != nil {
+	if err := m.settle("term"); err != nil {
 		return err
 	}
 	m.r.Termed = true
@@ -194,6 +278,8 @@ func (l *Ledger) MarkDelivered(_ context.Context, n, id string) error {
 type Dead struct {
 	mu      sync.Mutex
 	letters []notifier.DeadLetter
+	// Fail makes the first n publishes fail; set it before use.
+	Fail int
 }
 
 var _ notifier.DeadLetters = (*Dead)(nil)
@@ -202,6 +288,10 @@ var _ notifier.DeadLetters = (*Dead)(nil)
 func (d *Dead) Dead(_ context.Context, _ string, l notifier.DeadLetter) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.Fail > 0 {
+		d.Fail--
+		return errors.New("dead-letter stream unavailable")
+	}
 	d.letters = append(d.letters, l)
 	return nil
 }
