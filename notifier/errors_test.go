@@ -1,0 +1,69 @@
+package notifier_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/notifier"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"30", 30 * time.Second},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{"99999999999", 24 * time.Hour}, // capped, no overflow
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{now.Add(72 * time.Hour).Format(http.TimeFormat), 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := notifier.ParseRetryAfter(tt.in, now); got != tt.want {
+				t.Errorf("ParseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWithRetryAfter(t *testing.T) {
+	base := errors.New("status 429")
+	if got := notifier.WithRetryAfter(base, 0); got != base {
+		t.Errorf("no delay: got %v, want the error unwrapped", got)
+	}
+	err := notifier.WithRetryAfter(base, time.Minute)
+	var ra notifier.RetryAfter
+	if !errors.As(err, &ra) || ra.RetryAfter() != time.Minute || !errors.Is(err, base) || err.Error() != base.Error() {
+		t.Errorf("WithRetryAfter = %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct {
+		name, in string
+		secrets  []string
+		want     string
+	}{
+		{"raw", "post https://h/x?k=s3cr/t: 500", []string{"s3cr/t"}, "post https://h/x?k=[redacted]: 500"},
+		{"query escaped", "get /a?k=s3cr%2Ft", []string{"s3cr/t"}, "get /a?k=[redacted]"},
+		{"path escaped", "get /a/pa%20ss", []string{"pa ss"}, "get /a/[redacted]"},
+		{"empty and short secrets left alone", "dial tcp: refused", []string{"", "tcp"}, "dial tcp: refused"},
+		{"several", "user hunter2 token xoxb-1", []string{"hunter2", "xoxb-1"}, "user [redacted] token [redacted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := notifier.Redact(tt.in, tt.secrets...); got != tt.want {
+				t.Errorf("Redact = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
