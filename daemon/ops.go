@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -125,7 +124,6 @@ func (d *daemon) status() Status {
 	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}}
 	if d.watcher != nil {
 		for _, f := range d.watcher.Status() {
-			f.URL = redactURL(f.URL)
 			s.Feeds = append(s.Feeds, FeedStatus(f))
 		}
 	}
@@ -147,18 +145,4 @@ func (d *daemon) status() Status {
 		s.Notifiers = d.notifierStats(names)
 	}
 	return s
-}
-
-// redactURL drops credentials and the query, where tokens live, from a feed
-// URL, as the watcher does for its logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparseable url>"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
-	}
-	return u.String()
 }

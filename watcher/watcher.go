@@ -86,7 +86,7 @@ type StateStore interface {
 // FeedStatus is a snapshot of one feed for status pages.
 type FeedStatus struct {
 	Name     string
-	URL      string // the URL polled now (after a permanent redirect)
+	URL      string // the URL polled now (after a permanent redirect), without credentials or query: status pages are not secret
 	LastPoll time.Time
 	Result   string // "ok", "not_modified", "unchanged", or an error kind
 	NextDue  time.Time
@@ -257,6 +257,9 @@ func (w *Watcher) Status() []FeedStatus {
 		out = append(out, *s)
 	}
 	w.mu.Unlock()
+	for i := range out {
+		out[i].URL = redact(out[i].URL)
+	}
 	slices.SortFunc(out, func(a, b FeedStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
