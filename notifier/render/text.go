@@ -7,19 +7,23 @@ import (
 )
 
 // Clean copies h with control characters stripped from every string and
-// the title on one line: the data plain-text templates see.
-func Clean(h hit.Hit) hit.Hit {
-	c := StripControl
-	h.Profile = OneLine(h.Profile)
-	h.Feed.Name, h.Feed.Title, h.Feed.URL = OneLine(h.Feed.Name), OneLine(h.Feed.Title), OneLine(h.Feed.URL)
-	h.Item.ID, h.Item.Title, h.Item.Link = OneLine(h.Item.ID), OneLine(h.Item.Title), OneLine(h.Item.Link)
-	h.Item.Summary = c(h.Item.Summary)
-	h.Snippet = c(h.Snippet)
-	h.Item.Authors = mapStrings(h.Item.Authors, OneLine)
-	h.Item.Categories = mapStrings(h.Item.Categories, OneLine)
+// the one-line fields on one line: the data plain-text templates see.
+func Clean(h hit.Hit) hit.Hit { return MapText(h, OneLine, StripControl) }
+
+// MapText copies h with line applied to every string that is one line
+// (all but the summary and snippet) and text to the summary and snippet:
+// how a channel turns feed text into its template data.
+func MapText(h hit.Hit, line, text func(string) string) hit.Hit {
+	h.Profile = line(h.Profile)
+	h.Feed.Name, h.Feed.Title, h.Feed.URL = line(h.Feed.Name), line(h.Feed.Title), line(h.Feed.URL)
+	h.Item.ID, h.Item.Title, h.Item.Link = line(h.Item.ID), line(h.Item.Title), line(h.Item.Link)
+	h.Item.Summary = text(h.Item.Summary)
+	h.Snippet = text(h.Snippet)
+	h.Item.Authors = mapStrings(h.Item.Authors, line)
+	h.Item.Categories = mapStrings(h.Item.Categories, line)
 	ms := make([]hit.Match, len(h.Matches))
 	for i, m := range h.Matches {
-		ms[i] = hit.Match{Field: OneLine(m.Field), Text: OneLine(m.Text), Term: OneLine(m.Term)}
+		ms[i] = hit.Match{Field: line(m.Field), Text: line(m.Text), Term: line(m.Term)}
 	}
 	h.Matches = ms
 	return h

@@ -158,31 +158,17 @@ func Escape(s string) string {
 	return b.String()
 }
 
-// escapeHit copies h with every feed string escaped for mrkdwn and the
-// snippet's «matches» in bold: the data a template sees.
+// escapeHit copies h with every feed string escaped for mrkdwn (one-line
+// fields on one line), the link made safe and the snippet's «matches» in
+// bold: the data a template sees.
 func escapeHit(h hit.Hit) hit.Hit {
-	e := func(s string) string { return Escape(render.StripControl(s)) }
-	h.Profile = e(h.Profile)
-	h.Feed.Name, h.Feed.Title, h.Feed.URL = e(h.Feed.Name), e(h.Feed.Title), e(h.Feed.URL)
-	h.Item.ID, h.Item.Title, h.Item.Summary = e(h.Item.ID), e(render.OneLine(h.Item.Title)), e(h.Item.Summary)
-	h.Item.Link = linkTarget(h.Item.Link)
-	h.Item.Authors = mapStrings(h.Item.Authors, e)
-	h.Item.Categories = mapStrings(h.Item.Categories, e)
-	ms := make([]hit.Match, len(h.Matches))
-	for i, m := range h.Matches {
-		ms[i] = hit.Match{Field: e(m.Field), Text: e(m.Text), Term: e(m.Term)}
-	}
-	h.Matches = ms
-	h.Snippet = bold(e(h.Snippet))
+	link := linkTarget(h.Item.Link)
+	h = render.MapText(h,
+		func(s string) string { return Escape(render.OneLine(s)) },
+		func(s string) string { return Escape(render.StripControl(s)) })
+	h.Item.Link = link
+	h.Snippet = bold(h.Snippet)
 	return h
-}
-
-func mapStrings(in []string, f func(string) string) []string {
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = f(s)
-	}
-	return out
 }
 
 func bold(escaped string) string {
