@@ -1,6 +1,8 @@
 package notifier
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,4 +60,22 @@ func Redact(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// TransportError describes a failed HTTP request without its URL (which
+// may hold a token): net/http puts it in *url.Error, and a library may
+// format it into its own text as Post "…".
+func TransportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "Post \""); i >= 0 {
+		msg = msg[:i] + "post failed"
+	}
+	return msg
 }

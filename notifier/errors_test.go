@@ -1,12 +1,16 @@
 package notifier_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -64,6 +68,29 @@ func TestRedact(t *testing.T) {
 			if got := notifier.Redact(tt.in, tt.secrets...); got != tt.want {
 				t.Errorf("Redact = %q, want %q", got, tt.want)
 			}
+		})
+	}
+}
+
+func TestTransportError(t *testing.T) {
+	const secret = "https://hooks.example/services/T0k3n"
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"url error", &url.Error{Op: "Post", URL: secret, Err: errors.New("connection refused")}, "connection refused"},
+		{"timeout", fmt.Errorf("send: %w", &url.Error{Op: "Post", URL: secret, Err: context.DeadlineExceeded}), "timed out"},
+		{"formatted by a library", fmt.Errorf("failed to post webhook: Post %q: EOF", secret), "failed to post webhook: post failed"},
+		{"plain", errors.New("no route"), "no route"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := notifier.TransportError(tt.err)
+			if got != tt.want {
+				t.Errorf("TransportError = %q, want %q", got, tt.want)
+			}
+			notifiertest.NoSecret(t, "description", got, secret, "T0k3n")
 		})
 	}
 }

@@ -364,10 +364,10 @@ func (s *Slack) classify(err error, rec *recorder) (bool, error) {
 	case errors.As(err, &apiErr):
 		return apiRetryable[apiErr.Err], s.errorf("%s", apiErr.Err)
 	case status == 0:
-		return true, s.errorf("%s", describe(err))
+		return true, s.errorf("%s", notifier.TransportError(err))
 	default:
 		// A 2xx the library could not read: the message may not be posted.
-		return true, s.errorf("status %d: %s", status, describe(err))
+		return true, s.errorf("status %d: %s", status, notifier.TransportError(err))
 	}
 }
 
@@ -379,23 +379,6 @@ func (s *Slack) errorf(format string, args ...any) error {
 		dest = "slack chat.postMessage to " + s.channel
 	}
 	return errors.New(notifier.Redact(dest+": "+fmt.Sprintf(format, args...), s.secrets...))
-}
-
-// describe is a transport error without the request URL (the webhook URL
-// is a secret) that net/http puts in *url.Error.
-func describe(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timed out"
-	}
-	msg := err.Error()
-	if i := strings.Index(msg, "Post \""); i >= 0 {
-		msg = msg[:i] + "post failed"
-	}
-	return msg
 }
 
 // recorder is a RoundTripper that remembers the response status, its

@@ -188,7 +188,7 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return true, w.errorf("%s", describe(err))
+		return true, w.errorf("%s", notifier.TransportError(err))
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
@@ -214,17 +214,4 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 // so the secret redaction covers every layer of it.
 func (w *Webhook) errorf(format string, args ...any) error {
 	return errors.New(notifier.Redact(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
-}
-
-// describe is a transport error without the request URL that net/http puts
-// in *url.Error.
-func describe(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "timed out"
-	}
-	return err.Error()
 }
