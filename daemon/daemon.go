@@ -127,6 +127,34 @@ func Run(ctx context.Context, o Options) error {
 
 	var wg sync.WaitGroup
 	var srv *http.Server
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	defer stopWatch()
+	// stop winds down what has started: at shutdown, and when starting
+	// fails half-way (in-process callers must not be left with a listener
+	// or goroutines).
+	stop := func() {
+		done := make(chan struct{})
+		go func() {
+			stopWatch()
+			wg.Wait()
+			if d.engines != nil {
+				d.engines.stop()
+			}
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(o.ShutdownGrace):
+			// Unacked hits go back to the stream and seen-state was never
+			// written for unpublished items: nothing is lost by leaving now.
+			d.log.Warn("shutdown grace ran out; in-flight work will be redone at next start")
+		}
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = srv.Shutdown(sctx)
+			cancel()
+		}
+	}
 	if cfg.HTTP.Listen != "" {
 		srv, err = d.serveHTTP(cfg.HTTP.Listen)
 		if err != nil {
@@ -134,10 +162,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	watchCtx, stopWatch := context.WithCancel(runCtx)
-	defer stopWatch()
 	if o.Mode.watches() {
 		if err := d.startWatcher(watchCtx, cfg, &wg); err != nil {
+			stop()
 			return err
 		}
 	}
@@ -148,6 +175,7 @@ func Run(ctx context.Context, o Options) error {
 			metrics: notifier.NewMetrics(d.reg),
 		}
 		if err := d.engines.apply(runCtx, cfg); err != nil {
+			stop()
 			return err
 		}
 	}
@@ -179,27 +207,7 @@ loop:
 	}
 
 	d.log.Info("feedwatch stopping")
-	done := make(chan struct{})
-	go func() {
-		stopWatch()
-		wg.Wait()
-		if d.engines != nil {
-			d.engines.stop()
-		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(o.ShutdownGrace):
-		// Unacked hits go back to the stream and seen-state was never
-		// written for unpublished items: nothing is lost by leaving now.
-		d.log.Warn("shutdown grace ran out; in-flight work will be redone at next start")
-	}
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-	}
+	stop()
 	return nil
 }
 
