@@ -519,10 +519,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
+		return seconds(s)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
@@ -530,6 +527,14 @@ func retryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// seconds turns a server's delta-seconds into a duration: negative is 0,
+// and a huge value is held to a year instead of overflowing (the scheduler
+// caps hints at a day anyway).
+func seconds(s int) time.Duration {
+	const most = 365 * 24 * 3600
+	return time.Duration(min(max(s, 0), most)) * time.Second
 }
 
 func maxAge(h http.Header) time.Duration {
@@ -540,8 +545,8 @@ func maxAge(h http.Header) time.Duration {
 			return 0
 		}
 		if ok && k == "max-age" {
-			if s, err := strconv.Atoi(strings.Trim(v, `"`)); err == nil && s > 0 {
-				return time.Duration(s) * time.Second
+			if s, err := strconv.Atoi(strings.Trim(v, `"`)); err == nil {
+				return seconds(s)
 			}
 		}
 	}

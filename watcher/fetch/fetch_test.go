@@ -227,10 +227,19 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func TestRetryAfterDate(t *testing.T) {
+func TestRetryAfterValues(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := retryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now); d != 90*time.Second {
-		t.Fatalf("got %v", d)
+	for v, want := range map[string]time.Duration{
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		"120":               2 * time.Minute,
+		"-3":                0,
+		"99999999999999999": 365 * 24 * time.Hour, // no overflow into a negative or tiny wait
+		"soon":              0,
+		now.Add(-time.Hour).Format(http.TimeFormat): 0,
+	} {
+		if d := retryAfter(v, now); d != want {
+			t.Errorf("Retry-After %q: %v, want %v", v, d, want)
+		}
 	}
 }
 
@@ -366,6 +375,8 @@ func TestMaxAge(t *testing.T) {
 		{http.Header{"Cache-Control": {"no-cache, max-age=3600"}}, 0},
 		{http.Header{"Expires": {"Thu, 01 Jan 2026 01:00:00 GMT"}, "Date": {"Thu, 01 Jan 2026 00:00:00 GMT"}}, time.Hour},
 		{http.Header{"Expires": {"0"}}, 0},
+		{http.Header{"Cache-Control": {"max-age=-5"}}, 0},
+		{http.Header{"Cache-Control": {"max-age=99999999999999999"}}, 365 * 24 * time.Hour}, // no overflow
 		{http.Header{}, 0},
 	}
 	for i, c := range cases {
