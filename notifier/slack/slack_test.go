@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -36,20 +35,19 @@ type payload struct {
 	raw         string
 }
 
+// fakeSlack is a receiver that checks and decodes each payload.
 type fakeSlack struct {
-	mu     sync.Mutex
-	got    []payload
-	srv    *httptest.Server
-	answer http.HandlerFunc
-	hang   chan struct{}
+	*notifiertest.Receiver
+	mu  sync.Mutex
+	got []payload
 }
 
 // newFakeSlack serves an incoming webhook at hookPath and chat.postMessage
 // at /api/chat.postMessage, checking each payload's shape.
 func newFakeSlack(t *testing.T, answer http.HandlerFunc) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{answer: answer, hang: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f := &fakeSlack{}
+	f.Receiver = notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		var p payload
 		switch r.URL.Path {
 		case hookPath:
@@ -93,8 +91,8 @@ func newFakeSlack(t *testing.T, answer http.HandlerFunc) *fakeSlack {
 		f.mu.Lock()
 		f.got = append(f.got, p)
 		f.mu.Unlock()
-		if f.answer != nil {
-			f.answer(w, r)
+		if answer != nil {
+			answer(w, r)
 			return
 		}
 		if r.URL.Path == hookPath {
@@ -102,10 +100,6 @@ func newFakeSlack(t *testing.T, answer http.HandlerFunc) *fakeSlack {
 			return
 		}
 		_, _ = io.WriteString(w, `{"ok":true,"channel":"C1","ts":"1.2"}`)
-	}))
-	t.Cleanup(func() {
-		close(f.hang)
-		f.srv.Close()
 	})
 	return f
 }
@@ -123,24 +117,24 @@ type mode struct {
 
 var modes = []mode{
 	{"webhook", func(t *testing.T, f *fakeSlack, timeout time.Duration) *Slack {
-		s, err := New(Config{WebhookURL: f.srv.URL + hookPath, Timeout: timeout}, f.srv.Client())
+		s, err := New(Config{WebhookURL: f.Server.URL + hookPath, Timeout: timeout}, f.Server.Client())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
 	{"bot", func(t *testing.T, f *fakeSlack, timeout time.Duration) *Slack {
-		s, err := New(Config{Token: botToken, Channel: "#news", Timeout: timeout}, f.srv.Client())
+		s, err := New(Config{Token: botToken, Channel: "#news", Timeout: timeout}, f.Server.Client())
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.apiURL = f.srv.URL + "/api/"
+		s.apiURL = f.Server.URL + "/api/"
 		return s
 	}},
 }
 
 func secrets(f *fakeSlack) []string {
-	return []string{f.srv.URL + hookPath, hookPath, "XXXXsecretXXXXhookXXXX", botToken}
+	return []string{f.Server.URL + hookPath, hookPath, "XXXXsecretXXXXhookXXXX", botToken}
 }
 
 func sample() hit.Hit {
@@ -310,7 +304,7 @@ func TestSlackCutsSections(t *testing.T) {
 
 func TestSlackTemplate(t *testing.T) {
 	f := newFakeSlack(t, nil)
-	s, err := New(Config{WebhookURL: f.srv.URL + hookPath, Template: "New in _{{.Feed.Name}}_: {{.Item.Title}} — {{.Snippet}}"}, nil)
+	s, err := New(Config{WebhookURL: f.Server.URL + hookPath, Template: "New in _{{.Feed.Name}}_: {{.Item.Title}} — {{.Snippet}}"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,14 +352,7 @@ func TestSlackFailures(t *testing.T) {
 		{"500", func(*fakeSlack) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
 		}, true, 0, "status 500"},
-		{"hang", func(f *fakeSlack) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-f.hang:
-				}
-			}
-		}, true, 0, "timed out"},
+		{"hang", func(f *fakeSlack) http.HandlerFunc { return f.Hang }, true, 0, "timed out"},
 	}
 	for _, m := range modes {
 		for _, tt := range tests {
@@ -424,7 +411,7 @@ func TestSlackConnectionRefused(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			f := newFakeSlack(t, nil)
 			s := m.make(t, f, 0)
-			f.srv.Close()
+			f.Server.Close()
 			retry, err := s.Notify(context.Background(), []hit.Hit{sample()})
 			if err == nil || !retry {
 				t.Fatalf("Notify = %v, %v; want a retryable error", retry, err)

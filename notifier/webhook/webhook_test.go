@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,47 +21,8 @@ const (
 	pathToken = "T0k3nInP4th"
 )
 
-type received struct {
-	body    []byte
-	header  http.Header
-	path    string
-	rawPath string
-}
-
-// receiver is an httptest webhook endpoint answering with answer.
-type receiver struct {
-	mu   sync.Mutex
-	got  []received
-	srv  *httptest.Server
-	hang chan struct{}
-}
-
-func newReceiver(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *receiver {
-	t.Helper()
-	rc := &receiver{hang: make(chan struct{})}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Errorf("read body: %v", err)
-		}
-		rc.mu.Lock()
-		rc.got = append(rc.got, received{body: b, header: r.Header.Clone(), path: r.URL.Path, rawPath: r.URL.RawQuery})
-		rc.mu.Unlock()
-		answer(w, r)
-	}))
-	t.Cleanup(func() {
-		close(rc.hang)
-		rc.srv.Close()
-	})
-	return rc
-}
-
-func (rc *receiver) url() string { return rc.srv.URL + "/hook/" + pathToken + "?key=" + pathToken }
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.got...)
+func hookURL(rc *notifiertest.Receiver) string {
+	return rc.Server.URL + "/hook/" + pathToken + "?key=" + pathToken
 }
 
 func sample(i int) hit.Hit {
@@ -73,8 +32,8 @@ func sample(i int) hit.Hit {
 }
 
 func TestWebhookDelivers(t *testing.T) {
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	w, err := New(Config{URL: rc.url(), Secret: secret}, rc.srv.Client())
+	rc := notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	w, err := New(Config{URL: hookURL(rc), Secret: secret}, rc.Server.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,18 +50,18 @@ func TestWebhookDelivers(t *testing.T) {
 			if err != nil || retry {
 				t.Fatalf("Notify = %v, %v", retry, err)
 			}
-			reqs := rc.requests()
+			reqs := rc.Requests()
 			req := reqs[len(reqs)-1]
-			if ct := req.header.Get("Content-Type"); ct != "application/json" {
+			if ct := req.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			if sig := req.header.Get(HeaderSignature); sig != Sign([]byte(secret), req.body) || !strings.HasPrefix(sig, "sha256=") {
+			if sig := req.Header.Get(HeaderSignature); sig != Sign([]byte(secret), req.Body) || !strings.HasPrefix(sig, "sha256=") {
 				t.Errorf("signature %q does not match the body", sig)
 			}
 			var ids []string
 			if len(tt.hits) == 1 {
 				var got hit.Hit
-				if err := json.Unmarshal(req.body, &got); err != nil {
+				if err := json.Unmarshal(req.Body, &got); err != nil {
 					t.Fatal(err)
 				}
 				if got.ID != tt.hits[0].ID || got.V != 1 || got.Item.Title != tt.hits[0].Item.Title {
@@ -111,7 +70,7 @@ func TestWebhookDelivers(t *testing.T) {
 				ids = []string{got.ID}
 			} else {
 				var got []hit.Hit
-				if err := json.Unmarshal(req.body, &got); err != nil {
+				if err := json.Unmarshal(req.Body, &got); err != nil {
 					t.Fatalf("digest body is not a JSON array: %v", err)
 				}
 				if len(got) != len(tt.hits) {
@@ -121,7 +80,7 @@ func TestWebhookDelivers(t *testing.T) {
 					ids = append(ids, h.ID)
 				}
 			}
-			if h := req.header.Get(HeaderHitID); h != strings.Join(ids, ",") {
+			if h := req.Header.Get(HeaderHitID); h != strings.Join(ids, ",") {
 				t.Errorf("%s = %q, want %q", HeaderHitID, h, strings.Join(ids, ","))
 			}
 		})
@@ -129,15 +88,15 @@ func TestWebhookDelivers(t *testing.T) {
 }
 
 func TestWebhookNoSignatureWithoutSecret(t *testing.T) {
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {})
-	w, err := New(Config{URL: rc.url()}, nil)
+	rc := notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {})
+	w, err := New(Config{URL: hookURL(rc)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Notify(context.Background(), []hit.Hit{sample(0)}); err != nil {
 		t.Fatal(err)
 	}
-	if sig := rc.requests()[0].header.Get(HeaderSignature); sig != "" {
+	if sig := rc.Requests()[0].Header.Get(HeaderSignature); sig != "" {
 		t.Errorf("signature without a secret: %q", sig)
 	}
 }
@@ -145,29 +104,29 @@ func TestWebhookNoSignatureWithoutSecret(t *testing.T) {
 func TestWebhookFailures(t *testing.T) {
 	tests := []struct {
 		name       string
-		answer     func(rc *receiver) http.HandlerFunc
+		answer     func(rc *notifiertest.Receiver) http.HandlerFunc
 		wantRetry  bool
 		wantAfter  time.Duration
 		wantInText string
 	}{
-		{"429 with Retry-After", func(*receiver) http.HandlerFunc {
+		{"429 with Retry-After", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", "17")
 				w.WriteHeader(http.StatusTooManyRequests)
 			}
 		}, true, 17 * time.Second, "status 429"},
-		{"429 without Retry-After", func(*receiver) http.HandlerFunc {
+		{"429 without Retry-After", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTooManyRequests) }
 		}, true, 0, "status 429"},
-		{"400", func(*receiver) http.HandlerFunc {
+		{"400", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { http.Error(w, "bad payload", http.StatusBadRequest) }
 		}, false, 0, "status 400: bad payload"},
-		{"404 echoing the URL", func(*receiver) http.HandlerFunc {
+		{"404 echoing the URL", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, "no route "+r.URL.String(), http.StatusNotFound)
 			}
 		}, false, 0, "status 404"},
-		{"302 to a login page", func(*receiver) http.HandlerFunc {
+		{"302 to a login page", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != http.MethodPost {
 					return // the login page answers 200 to the GET
@@ -175,29 +134,22 @@ func TestWebhookFailures(t *testing.T) {
 				http.Redirect(w, r, "/login", http.StatusFound)
 			}
 		}, false, 0, "status 302"},
-		{"500", func(*receiver) http.HandlerFunc {
+		{"500", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
 		}, true, 0, "status 500"},
-		{"503 with Retry-After date", func(*receiver) http.HandlerFunc {
+		{"503 with Retry-After date", func(*notifiertest.Receiver) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
 		}, true, 50 * time.Minute, "status 503"},
-		{"hang", func(rc *receiver) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				select {
-				case <-r.Context().Done():
-				case <-rc.hang:
-				}
-			}
-		}, true, 0, "timed out"},
+		{"hang", func(rc *notifiertest.Receiver) http.HandlerFunc { return rc.Hang }, true, 0, "timed out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var rc *receiver
-			rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request) { tt.answer(rc)(w, r) })
-			w, err := New(Config{URL: rc.url(), Secret: secret, Timeout: 100 * time.Millisecond}, rc.srv.Client())
+			var rc *notifiertest.Receiver
+			rc = notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) { tt.answer(rc)(w, r) })
+			w, err := New(Config{URL: hookURL(rc), Secret: secret, Timeout: 100 * time.Millisecond}, rc.Server.Client())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +168,7 @@ func TestWebhookFailures(t *testing.T) {
 			if (tt.wantAfter == 0) != (after == 0) || after < tt.wantAfter {
 				t.Errorf("RetryAfter = %v, want %v", after, tt.wantAfter)
 			}
-			notifiertest.NoSecretInError(t, err, rc.url(), pathToken, secret)
+			notifiertest.NoSecretInError(t, err, hookURL(rc), pathToken, secret)
 		})
 	}
 }
@@ -237,8 +189,8 @@ func TestWebhookConnectionRefused(t *testing.T) {
 }
 
 func TestWebhookTemplate(t *testing.T) {
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {})
-	w, err := New(Config{URL: rc.url(), Template: `{"text": {{printf "%s: %s" .Profile .Item.Title | json}}}`}, nil)
+	rc := notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {})
+	w, err := New(Config{URL: hookURL(rc), Template: `{"text": {{printf "%s: %s" .Profile .Item.Title | json}}}`}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +200,7 @@ func TestWebhookTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct{ Text string }
-	if err := json.Unmarshal(rc.requests()[0].body, &got); err != nil {
+	if err := json.Unmarshal(rc.Requests()[0].Body, &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.Text != "xinjiang: "+h.Item.Title {
