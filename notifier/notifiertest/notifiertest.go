@@ -4,12 +4,14 @@
 package notifiertest
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
 
@@ -56,4 +58,18 @@ func HostileHit() hit.Hit {
 	h.Feed.Title = "Evil <!here> Feed & <@U123>"
 	h.Snippet = "…the «Xinjiang» <!everyone> region <script>x()</script>…"
 	return h
+}
+
+// RetryAfter fails t unless err asks for a wait of at least want (a date
+// rounds down as the clock moves), or for none when want is 0.
+func RetryAfter(t testing.TB, err error, want time.Duration) {
+	t.Helper()
+	var got time.Duration
+	var ra notifier.RetryAfter
+	if errors.As(err, &ra) {
+		got = ra.RetryAfter()
+	}
+	if (want == 0) != (got == 0) || got < want {
+		t.Errorf("RetryAfter = %v, want %v", got, want)
+	}
 }

@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/hit"
-	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
@@ -367,14 +365,7 @@ func TestSlackFailures(t *testing.T) {
 				if !strings.Contains(err.Error(), tt.wantInText) {
 					t.Errorf("error %q lacks %q", err, tt.wantInText)
 				}
-				var ra notifier.RetryAfter
-				after := time.Duration(0)
-				if errors.As(err, &ra) {
-					after = ra.RetryAfter()
-				}
-				if (tt.wantAfter == 0) != (after == 0) || after < tt.wantAfter {
-					t.Errorf("RetryAfter = %v, want %v", after, tt.wantAfter)
-				}
+				notifiertest.RetryAfter(t, err, tt.wantAfter)
 				notifiertest.NoSecretInError(t, err, secrets(f)...)
 			})
 		}

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/feedwatch/feedwatch/hit"
-	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
@@ -160,14 +158,7 @@ func TestWebhookFailures(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantInText) || !strings.Contains(err.Error(), "127.0.0.1") {
 				t.Errorf("error %q should name the host and contain %q", err, tt.wantInText)
 			}
-			var ra notifier.RetryAfter
-			after := time.Duration(0)
-			if errors.As(err, &ra) {
-				after = ra.RetryAfter()
-			}
-			if (tt.wantAfter == 0) != (after == 0) || after < tt.wantAfter {
-				t.Errorf("RetryAfter = %v, want %v", after, tt.wantAfter)
-			}
+			notifiertest.RetryAfter(t, err, tt.wantAfter)
 			notifiertest.NoSecretInError(t, err, hookURL(rc), pathToken, secret)
 		})
 	}
