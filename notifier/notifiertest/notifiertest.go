@@ -1,6 +1,7 @@
-// Package notifiertest has helpers for channel tests: checking that no
-// secret leaks into errors or logs, and sample hits carrying hostile feed
-// text.
+// Package notifiertest has helpers for engine and channel tests: an
+// in-memory Queue, Ledger and Dead standing in for JetStream, an HTTP
+// Receiver, checks that no secret leaks into errors or logs, and sample
+// hits carrying hostile feed text.
 package notifiertest
 
 import (
