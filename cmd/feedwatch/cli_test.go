@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -140,5 +141,47 @@ func TestMatchConfiguredFeedHeaders(t *testing.T) {
 	code, out, errOut := runCLI(t, getenv, "match", "--config", path, srv.URL+"/world.xml")
 	if code != 0 || !strings.Contains(out, "[xinjiang]") {
 		t.Fatalf("match: exit %d\nout: %s\nerr: %s", code, out, errOut)
+	}
+}
+
+// TestStatusAndHealthcheck runs both commands against a stand-in daemon
+// that answers /api/status and /healthz, then one that answers 503.
+func TestStatusAndHealthcheck(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		switch r.URL.Path {
+		case "/healthz":
+			_, _ = w.Write([]byte("ok"))
+		case "/api/status":
+			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok"}],"profiles":{"xinjiang":{"hits":3}}}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "feedwatch.yaml")
+	cfg := "data_dir: " + filepath.Join(dir, "data") + "\nhttp: {listen: \"" + strings.TrimPrefix(srv.URL, "http://") + "\"}\n" +
+		"feeds:\n  - url: https://example.org/feed.xml\n    name: world\nprofiles:\n  - name: xinjiang\n    keywords: [Xinjiang]\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "status", "--config", path)
+	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") {
+		t.Fatalf("status: exit %d\nout: %s\nerr: %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, nil, "healthcheck", "--config", path); code != 0 {
+		t.Fatalf("healthcheck: exit %d: %s", code, errOut)
+	}
+	healthy.Store(false)
+	for _, cmd := range []string{"status", "healthcheck"} {
+		if code, _, errOut := runCLI(t, nil, cmd, "--config", path); code != 1 || !strings.Contains(errOut, "503") {
+			t.Errorf("%s against a 503: exit %d, %q", cmd, code, errOut)
+		}
 	}
 }

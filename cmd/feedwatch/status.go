@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -24,22 +25,12 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.HTTP.Listen == "" {
-				return errors.New("http.listen is off: the daemon serves no status")
-			}
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+localAddr(cfg.HTTP.Listen)+"/api/status", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := http.DefaultClient.Do(req)
+			body, err := getLocal(ctx, cfg.HTTP.Listen, "/api/status", 10*time.Second)
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
-			defer resp.Body.Close()
 			var st daemon.Status
-			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			if err := json.Unmarshal(body, &st); err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
@@ -92,27 +83,36 @@ func healthcheckCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			addr := localAddr(cfg.HTTP.Listen)
-			if addr == "" {
-				return errors.New("http.listen is off")
-			}
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+addr+"/healthz", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
+			if _, err := getLocal(ctx, cfg.HTTP.Listen, "/healthz", 5*time.Second); err != nil {
 				return fmt.Errorf("healthcheck: %w", err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
 			}
 			return nil
 		},
 	}
+}
+
+// getLocal GETs path from the daemon listening on listen and returns the
+// body of a 200 answer.
+func getLocal(ctx context.Context, listen, path string, timeout time.Duration) ([]byte, error) {
+	addr := localAddr(listen)
+	if addr == "" {
+		return nil, errors.New("http.listen is off: the daemon serves no status")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", path, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 }
 
 // localAddr turns a listen address into one to dial: a wildcard host
