@@ -1,13 +1,17 @@
 # syntax=docker/dockerfile:1
-# Build: docker build --build-arg VERSION=$(git describe --tags --always) -t feedwatch .
-FROM golang:1.26 AS build
+# Build: docker build --build-arg VERSION=$(git describe --tags --always) \
+#          --build-arg COMMIT=$(git rev-parse HEAD) -t feedwatch .
+# Base images are fully qualified so no registry search order can swap them.
+FROM docker.io/library/golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# .git is not in the build context (.dockerignore), so version and commit
+# come from build args; an empty COMMIT prints "unknown".
 ARG VERSION=dev
-ARG COMMIT=unknown
-RUN CGO_ENABLED=0 go build -trimpath \
+ARG COMMIT=
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/feedwatch ./cmd/feedwatch \
  && mkdir -p /out/data
