@@ -70,8 +70,10 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if f.st.MovedTo != "" {
 		src = f.st.MovedTo
 	}
+	notice := moveOf(f.cfg.URL, f.st.MovedTo).notice()
 	w.setStatus(f.name, func(s *FeedStatus) {
 		s.URL = src
+		s.Notice = notice
 		s.LastPoll = now
 		s.Result = result
 		s.NextDue = next
@@ -103,7 +105,17 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		}
 		st = feedState{ConfigURL: f.cfg.URL}
 	}
+	if m := moveOf(f.cfg.URL, st.MovedTo); m.downgrade {
+		// Stored by a version that followed such moves: go back to the
+		// configured https URL.
+		w.log.Warn("feed had moved permanently from https to http; polling the configured url again", "feed", f.name)
+		st.MovedTo = ""
+	}
 	f.st = st
+	if st.MovedTo != "" {
+		src, notice := st.MovedTo, moveOf(f.cfg.URL, st.MovedTo).notice()
+		w.setStatus(f.name, func(s *FeedStatus) { s.URL = src; s.Notice = notice })
+	}
 	if st.Gone {
 		w.log.Error("feed is gone (410), not polling; change its url or remove it", "feed", f.name)
 		w.setStatus(f.name, func(s *FeedStatus) { s.Gone = true; s.Result = string(fetch.KindGone); s.Error = st.LastError })
@@ -131,12 +143,9 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
 	st := &f.st
 	before := *st
-	src := f.cfg.URL
-	if st.MovedTo != "" {
-		src = st.MovedTo
-	}
+	src, headers := pollTarget(f.cfg, st.MovedTo)
 	forceFull := st.Primed && now.Sub(st.Refreshed) > forceFullAfter
-	req := fetch.Request{URL: src, Headers: f.cfg.Headers}
+	req := fetch.Request{URL: src, Headers: headers}
 	if !forceFull {
 		req.ETag, req.LastModified = st.ETag, st.LastModified
 	}
@@ -151,7 +160,20 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	// items hold copies, not slices of it).
 	defer resp.Release()
 	if resp.MovedTo != "" && resp.MovedTo != st.MovedTo {
-		w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
+		m := moveOf(f.cfg.URL, resp.MovedTo)
+		switch {
+		case m.downgrade:
+			// fetch refuses https to http hops; this is a chain that
+			// started on an http move of an https feed: keep the old URL.
+			err := &fetch.Error{Kind: fetch.KindRedirect, Err: errors.New("permanent redirect from https to http refused")}
+			return w.fail(ctx, f, before, err, now, interval)
+		case m.cross:
+			// Once, when the move is recorded; status keeps saying it.
+			w.log.Warn("feed moved permanently to another origin; polling the new url without the configured headers and credentials",
+				"feed", f.name, "from", m.from, "to", m.to, "url", redact(resp.MovedTo))
+		default:
+			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
+		}
 		st.MovedTo = resp.MovedTo
 	}
 	if resp.NotModified {

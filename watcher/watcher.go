@@ -93,6 +93,9 @@ type FeedStatus struct {
 	Error    string
 	Gone     bool
 	Failures int
+	// Notice says what the user should know beyond the last result: a
+	// permanent move to another origin, polled without credentials.
+	Notice string
 }
 
 // Defaults used when an option is zero.
