@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/feedwatch/feedwatch/item"
 )
 
 // target records what reached a feed server.
@@ -204,5 +207,34 @@ func TestPermanentMoveToHTTPRefused(t *testing.T) {
 	h2.poll()
 	if plain.count() != 0 || tlsHits.Load() != 2 {
 		t.Errorf("after restart: %d requests to http, %d to https", plain.count(), tlsHits.Load())
+	}
+}
+
+// TestPublishedFeedURL: the feed URL handed to the sink (and so to hits)
+// has no userinfo and no credential values.
+func TestPublishedFeedURL(t *testing.T) {
+	ds := newDocServer(t, rssDoc("1|one|https://example.org/1|"+recent(time.Hour)))
+	cfgURL := strings.Replace(ds.srv.URL, "://", "://alice:pw-s3cret@", 1) + "/feeds/path-s3cret/rss?token=t-s3cret&u=env-s3cret&lang=en"
+	var mu sync.Mutex
+	var got []string
+	h := newHarness(t, cfgURL, func(o *Options) {
+		o.Feeds[0].URLSecrets = []string{"path-s3cret", "t-s3cret", "env-s3cret"}
+		o.Sink = SinkFunc(func(_ context.Context, f item.Feed, _ []item.Item) error {
+			mu.Lock()
+			got = append(got, f.URL)
+			mu.Unlock()
+			return nil
+		})
+		o.Backfill = -1
+	})
+	h.poll()
+	mu.Lock()
+	defer mu.Unlock()
+	want := ds.srv.URL + "/feeds/REDACTED/rss?token=REDACTED&u=REDACTED&lang=en"
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("sink got feed urls %q, want [%q]", got, want)
+	}
+	if ds.last().URL.Path != "/feeds/path-s3cret/rss" {
+		t.Errorf("the fetch itself lost the credentials: %s", ds.last().URL)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher/fetch"
 	"github.com/feedwatch/feedwatch/watcher/parse"
@@ -195,7 +196,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	if err != nil {
 		return w.fail(ctx, f, before, err, now, interval)
 	}
-	fi := item.Feed{Name: f.name, URL: f.cfg.URL, Title: doc.Title, Tags: f.cfg.Tags}
+	// Items leave the watcher for the stream, webhooks and templates: the
+	// feed's URL goes with them without its credentials.
+	fi := item.Feed{Name: f.name, URL: feedurl.Public(f.cfg.URL, f.cfg.URLSecrets...), Title: doc.Title, Tags: f.cfg.Tags}
 	absLinks(doc.Items, src)
 	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
 	if err != nil && ctx.Err() != nil {

@@ -31,6 +31,9 @@ type FeedConfig struct {
 	Interval  time.Duration // 0 = Options.Interval
 	Tags      []string
 	Headers   map[string]string
+	// URLSecrets are values in URL that must not be published (those the
+	// config substituted for ${VAR}); see feedurl.Public.
+	URLSecrets []string
 }
 
 // Options configures a Watcher (and Fetch).
