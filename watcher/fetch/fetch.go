@@ -179,6 +179,9 @@ type Response struct {
 	owner *Fetcher
 }
 
+// accept is the Accept header unless the feed configures its own.
+const accept = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
 type hopKey struct{}
 
 // hops is per-request redirect state shared by CheckRedirect, the trace
@@ -228,7 +231,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		return nil, &Error{Kind: KindBadSource, Err: err}
 	}
 	hr.Header.Set("User-Agent", f.userAgent)
-	hr.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+	hr.Header.Set("Accept", accept)
 	// The feed's own headers win (a feed may need its own User-Agent),
 	// except the ones the fetcher must control.
 	for k, v := range req.Headers {
@@ -444,6 +447,14 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 			}
 			for _, k := range []string{"Authorization", "Cookie", "Cookie2"} {
 				req.Header.Del(k)
+			}
+			// A configured User-Agent or Accept went with the rest: the
+			// fetcher's own stand in.
+			if req.Header.Get("User-Agent") == "" {
+				req.Header.Set("User-Agent", f.userAgent)
+			}
+			if req.Header.Get("Accept") == "" {
+				req.Header.Set("Accept", accept)
 			}
 		} else if st.user != nil && req.URL.User == nil {
 			// Same origin: the configured userinfo still applies

@@ -469,11 +469,19 @@ func TestRedirectCredentials(t *testing.T) {
 	}
 	for _, code := range []string{"301", "302", "307", "308"} {
 		t.Run("cross-origin "+code, func(t *testing.T) {
-			_, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL + "/away" + code + "?token=q-secret", Headers: headers})
+			hs := map[string]string{"User-Agent": "custom-secret-agent", "Accept": "text/secret"}
+			for k, v := range headers {
+				hs[k] = v
+			}
+			_, err := New(Config{UserAgent: "fw-test"}).Fetch(context.Background(), Request{URL: srv.URL + "/away" + code + "?token=q-secret", Headers: hs})
 			if err != nil {
 				t.Fatal(err)
 			}
-			secretFree(t, other.last(t))
+			h := other.last(t)
+			secretFree(t, h)
+			if h.Get("User-Agent") != "fw-test" || h.Get("Accept") != accept {
+				t.Errorf("cross-origin hop: User-Agent %q, Accept %q; want the fetcher's", h.Get("User-Agent"), h.Get("Accept"))
+			}
 		})
 		t.Run("same origin "+code, func(t *testing.T) {
 			u := strings.Replace(srv.URL, "://", "://alice:pw-secret@", 1)
