@@ -238,3 +238,20 @@ func TestPublishedFeedURL(t *testing.T) {
 		t.Errorf("the fetch itself lost the credentials: %s", ds.last().URL)
 	}
 }
+
+// TestRelativeLinksCarryNoCredentials: item links resolved against the
+// feed URL (published with hits) get neither its userinfo nor its query.
+func TestRelativeLinksCarryNoCredentials(t *testing.T) {
+	ds := newDocServer(t, rssDoc("1|a|/story/1|"+recent(time.Hour), "2|b|#frag|"+recent(time.Hour), "3|c|?page=2|"+recent(time.Hour)))
+	src := strings.Replace(ds.srv.URL, "://", "://alice:pw-s3cret@", 1) + "/feeds/rss?token=t-s3cret"
+	_, items, err := Fetch(context.Background(), src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ds.srv.URL + "/story/1", ds.srv.URL + "/feeds/rss#frag", ds.srv.URL + "/feeds/rss?page=2"}
+	for i, it := range items {
+		if it.Link != want[i] {
+			t.Errorf("link %d = %q, want %q", i, it.Link, want[i])
+		}
+	}
+}
