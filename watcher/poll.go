@@ -171,9 +171,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		case m.cross:
 			// Once, when the move is recorded; status keeps saying it.
 			w.log.Warn("feed moved permanently to another origin; polling the new url without the configured headers and credentials",
-				"feed", f.name, "from", m.from, "to", m.to, "url", redact(resp.MovedTo))
+				"feed", f.name, "from", m.from, "to", m.to, "url", feedurl.Public(redact(resp.MovedTo)))
 		default:
-			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
+			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(redact(resp.MovedTo), f.cfg.URLSecrets...))
 		}
 		st.MovedTo = resp.MovedTo
 	}
