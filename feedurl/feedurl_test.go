@@ -76,3 +76,10 @@ func FuzzPublic(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkPublic(b *testing.B) {
+	const u = "https://alice:pw@example.org/feeds/9f86d081884c7d659a2feaa0c55ad015/rss?token=abc&lang=en&page=2"
+	for b.Loop() {
+		_ = Public(u, "abc")
+	}
+}
