@@ -92,6 +92,9 @@ type Feed struct {
 	Interval Duration          `mapstructure:"interval"`
 	Tags     []string          `mapstructure:"tags"`
 	Headers  map[string]string `mapstructure:"headers"`
+	// URLSecrets are the values ${VAR} references put into URL: where the
+	// URL is shown (hits, status) they are redacted (package feedurl).
+	URLSecrets []string `mapstructure:"-"`
 }
 
 // Profile is one topic someone follows.

@@ -8,8 +8,15 @@ import "strings"
 // the names of missing variables and, for malformed references, a reason
 // that never quotes s (s may be a secret).
 func expand(s string, getenv func(string) string) (out string, missing []string, bad string) {
+	out, _, missing, bad = expandVals(s, getenv)
+	return out, missing, bad
+}
+
+// expandVals is expand that also returns the non-empty values it
+// substituted (feed URLs keep them, to redact them where the URL is shown).
+func expandVals(s string, getenv func(string) string) (out string, vals, missing []string, bad string) {
 	if !strings.Contains(s, "${") {
-		return s, nil, ""
+		return s, nil, nil, ""
 	}
 	var b strings.Builder
 	for {
@@ -28,13 +35,13 @@ func expand(s string, getenv func(string) string) (out string, missing []string,
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			return "", nil, `"${" without a closing "}" (write "$${" for a literal "${")`
+			return "", nil, nil, `"${" without a closing "}" (write "$${" for a literal "${")`
 		}
 		ref := s[i+2 : i+2+end]
 		s = s[i+2+end+1:]
 		name, def, hasDef := strings.Cut(ref, ":-")
 		if !validEnvName(name) {
-			return "", nil, `a "${...}" reference holds no valid variable name (letters, digits, _)`
+			return "", nil, nil, `a "${...}" reference holds no valid variable name (letters, digits, _)`
 		}
 		v := getenv(name)
 		if v == "" && hasDef {
@@ -43,9 +50,12 @@ func expand(s string, getenv func(string) string) (out string, missing []string,
 		if v == "" && !hasDef {
 			missing = append(missing, name)
 		}
+		if v != "" {
+			vals = append(vals, v)
+		}
 		b.WriteString(v)
 	}
-	return b.String(), missing, ""
+	return b.String(), vals, missing, ""
 }
 
 func validEnvName(s string) bool {
@@ -63,11 +73,15 @@ func validEnvName(s string) bool {
 	return true
 }
 
-// expandTree expands every string value (not keys) in place.
-func expandTree(v any, path string, getenv func(string) string, ps *Problems) any {
+// expandTree expands every string value (not keys) in place. vals, when
+// not nil, gets the substituted values by key path.
+func expandTree(v any, path string, getenv func(string) string, ps *Problems, vals map[string][]string) any {
 	switch t := v.(type) {
 	case string:
-		out, missing, bad := expand(t, getenv)
+		out, sub, missing, bad := expandVals(t, getenv)
+		if len(sub) > 0 && vals != nil {
+			vals[path] = sub
+		}
 		if bad != "" {
 			*ps = append(*ps, Problem{Path: path, Msg: bad})
 			return t
@@ -78,12 +92,12 @@ func expandTree(v any, path string, getenv func(string) string, ps *Problems) an
 		return out
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
-			t[k] = expandTree(t[k], joinPath(path, k), getenv, ps)
+			t[k] = expandTree(t[k], joinPath(path, k), getenv, ps, vals)
 		}
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = expandTree(e, indexPath(path, i), getenv, ps)
+			t[i] = expandTree(e, indexPath(path, i), getenv, ps, vals)
 		}
 		return t
 	}

@@ -104,7 +104,8 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	if len(ps) > 0 {
 		return finish(ps, nil)
 	}
-	tree := expandTree(r.tree, "", getenv, &ps).(map[string]any)
+	substituted := map[string][]string{}
+	tree := expandTree(r.tree, "", getenv, &ps, substituted).(map[string]any)
 	for p, name := range applyEnv(tree, getenv) {
 		// The value came from the environment, not the file.
 		delete(src.lines, p)
@@ -122,6 +123,9 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	c.Path = path
 	c.src = src
+	for i := range c.Feeds {
+		c.Feeds[i].URLSecrets = substituted[indexPath("feeds", i)+".url"]
+	}
 	c.applyDefaults(notifiers, o.version)
 
 	// A value the checker rejected was dropped, so later checks on it or

@@ -99,3 +99,26 @@ func TestNoSecretInSyntaxErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestURLSecrets: a feed URL keeps the values its ${VAR} references put in,
+// so they can be redacted where the URL is shown.
+func TestURLSecrets(t *testing.T) {
+	body := `feeds:
+  - url: https://example.org/${FEED_PATH}/rss?token=${FEED_TOKEN}&lang=${LANG:-en}
+  - url: https://example.org/plain.xml
+profiles:
+  - name: p
+    keywords: [x]
+`
+	env := map[string]string{"FEED_PATH": "path-s3cret", "FEED_TOKEN": "token-s3cret"}
+	c, err := Parse("feedwatch.yaml", []byte(body), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(c.Feeds[0].URLSecrets, " "), "path-s3cret token-s3cret en"; got != want {
+		t.Errorf("URLSecrets %q, want %q", got, want)
+	}
+	if len(c.Feeds[1].URLSecrets) != 0 {
+		t.Errorf("URLSecrets of a plain URL: %q", c.Feeds[1].URLSecrets)
+	}
+}

@@ -290,7 +290,7 @@ func baseDir(cfg *config.Config) string {
 func feedConfigs(cfg *config.Config) []watcher.FeedConfig {
 	out := make([]watcher.FeedConfig, len(cfg.Feeds))
 	for i, f := range cfg.Feeds {
-		out[i] = watcher.FeedConfig{Name: f.Name, URL: f.URL, Interval: f.Interval.D(), Tags: f.Tags, Headers: f.Headers}
+		out[i] = watcher.FeedConfig{Name: f.Name, URL: f.URL, Interval: f.Interval.D(), Tags: f.Tags, Headers: f.Headers, URLSecrets: f.URLSecrets}
 	}
 	return out
 }

@@ -118,6 +118,7 @@ type FeedStatus struct {
 	Error    string    `json:"error,omitempty"`
 	Gone     bool      `json:"gone,omitempty"`
 	Failures int       `json:"failures,omitempty"`
+	Notice   string    `json:"notice,omitempty"`
 }
 
 func (d *daemon) status() Status {

@@ -28,6 +28,9 @@ func TestNoSecretsLeak(t *testing.T) {
 	}
 	feed := &feedServer{title: "World"}
 	feed.add("1", "Xinjiang news", "", time.Now())
+	// asia has its own item, so its hit is not one world already claimed.
+	asia := &feedServer{title: "Asia"}
+	asia.add("2", "Xinjiang asia news", "", time.Now())
 	var sawAuth atomic.Bool // handlers may still run when the test reads it
 	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Bearer "+secrets["FEED_TOKEN"] {
@@ -37,12 +40,18 @@ func TestNoSecretsLeak(t *testing.T) {
 			http.Error(w, "boom "+r.Header.Get("Authorization"), http.StatusInternalServerError)
 			return
 		}
+		if r.URL.Path == "/asia.xml" {
+			asia.ServeHTTP(w, r)
+			return
+		}
 		feed.ServeHTTP(w, r)
 	}))
 	defer feedSrv.Close()
+	posted := &syncBuffer{}
 	fail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Hits as receivers see them (their feed.url).
 		b, _ := io.ReadAll(r.Body)
-		_ = b
+		_, _ = posted.Write(append(b, '\n'))
 		http.Error(w, "bad request for "+r.URL.String(), http.StatusBadRequest)
 	}))
 	defer fail.Close()
@@ -62,7 +71,7 @@ feeds:
   - url: %[3]s/broken.xml
     name: broken
     headers: {Authorization: "Bearer ${FEED_TOKEN}"}
-  - url: %[3]s/asia.xml?token=${FEED_TOKEN}
+  - url: %[6]s/asia.xml?token=${FEED_TOKEN}&key=plainkey-5ecret-666
     name: asia
 profiles:
   - name: xinjiang
@@ -87,7 +96,8 @@ notifiers:
     url: %[4]s/hook?token=${HOOK_TOKEN}
     secret: ${HOOK_SECRET}
     max_attempts: 2
-`, filepath.Join(dir, "data"), port, feedSrv.URL, fail.URL, smtpPort)
+`, filepath.Join(dir, "data"), port, feedSrv.URL, fail.URL, smtpPort,
+		strings.Replace(feedSrv.URL, "://", "://feeduser:userinfo-5ecret-777@", 1))
 	path := filepath.Join(dir, "feedwatch.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -118,12 +128,19 @@ notifiers:
 		m := get("/metrics")
 		return strings.Contains(m, `feedwatch_dead_letters_total{notifier="slack"}`) &&
 			strings.Contains(m, `feedwatch_dead_letters_total{notifier="hook"}`) &&
-			strings.Contains(m, `feedwatch_dead_letters_total{notifier="mail"}`)
+			strings.Contains(m, `feedwatch_dead_letters_total{notifier="mail"}`) &&
+			strings.Contains(posted.String(), `"name":"asia"`)
 	})
 	texts := map[string]string{"/metrics": get("/metrics"), "/api/status": get("/api/status")}
 	cancel()
 	<-done
 	texts["logs"] = logs.String()
+	texts["webhook bodies"] = posted.String()
+	if !strings.Contains(texts["webhook bodies"], "/asia.xml?token=REDACTED") {
+		t.Errorf("no hit of feed asia with its url redacted reached the webhook:\n%s", texts["webhook bodies"])
+	}
+	secrets["plain key"] = "plainkey-5ecret-666"
+	secrets["userinfo"] = "userinfo-5ecret-777"
 	if !sawAuth.Load() {
 		t.Error("the feed never got its Authorization header")
 	}

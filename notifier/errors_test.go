@@ -2,10 +2,12 @@ package notifier_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +94,35 @@ func TestTransportError(t *testing.T) {
 			}
 			notifiertest.NoSecret(t, "description", got, secret, "T0k3n")
 		})
+	}
+}
+
+func TestRedactEncoded(t *testing.T) {
+	const user, pass = "alerts", "smtp-pass-333"
+	plain := "\x00" + user + "\x00" + pass
+	tests := []struct{ name, in string }{
+		{"plain std", "535 5.7.8 AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte(plain)) + " rejected"},
+		{"plain url raw", "535 bad " + base64.RawURLEncoding.EncodeToString([]byte(plain))},
+		{"authzid plain", "535 bad " + base64.StdEncoding.EncodeToString([]byte(user+"\x00"+user+"\x00"+pass))},
+		{"login password", "535 bad " + base64.StdEncoding.EncodeToString([]byte(pass)) + "."},
+		{"cut short", "535 bad " + base64.StdEncoding.EncodeToString([]byte(plain))[:18]},
+		{"glued", "535 auth=" + base64.StdEncoding.EncodeToString([]byte(pass))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := notifier.Redact(tt.in, append([]string{pass}, notifier.Base64Forms(user, pass, plain)...)...)
+			got = notifier.RedactEncoded(got, pass)
+			if !strings.Contains(got, "[redacted]") || !strings.HasPrefix(got, "535") {
+				t.Errorf("notifier.RedactEncoded(%q) = %q", tt.in, got)
+			}
+			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+				if s := enc.EncodeToString([]byte(pass)); strings.Contains(got, s[:len(s)-4]) {
+					t.Errorf("%q keeps the encoded password", got)
+				}
+			}
+		})
+	}
+	if got := notifier.RedactEncoded("535 5.7.8 Authentication credentials invalid", pass); got != "535 5.7.8 Authentication credentials invalid" {
+		t.Errorf("plain text changed: %q", got)
 	}
 }

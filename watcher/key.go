@@ -170,6 +170,11 @@ func absLinks(items []item.Item, base string) {
 	if err != nil || b.Scheme == "" || b.Host == "" {
 		return
 	}
+	// Links are published with hits: they must not inherit the feed URL's
+	// credentials (a relative link keeps the base's userinfo, and "#x" its
+	// query, ?token= included).
+	b.User = nil
+	b.RawQuery, b.ForceQuery = "", false
 	for i := range items {
 		l := items[i].Link
 		if l == "" || strings.Contains(l, "://") {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher/fetch"
 	"github.com/feedwatch/feedwatch/watcher/parse"
@@ -70,8 +71,10 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if f.st.MovedTo != "" {
 		src = f.st.MovedTo
 	}
+	notice := moveOf(f.cfg.URL, f.st.MovedTo).notice()
 	w.setStatus(f.name, func(s *FeedStatus) {
 		s.URL = src
+		s.Notice = notice
 		s.LastPoll = now
 		s.Result = result
 		s.NextDue = next
@@ -103,7 +106,17 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		}
 		st = feedState{ConfigURL: f.cfg.URL}
 	}
+	if m := moveOf(f.cfg.URL, st.MovedTo); m.downgrade {
+		// Stored by a version that followed such moves: go back to the
+		// configured https URL.
+		w.log.Warn("feed had moved permanently from https to http; polling the configured url again", "feed", f.name)
+		st.MovedTo = ""
+	}
 	f.st = st
+	if st.MovedTo != "" {
+		src, notice := st.MovedTo, moveOf(f.cfg.URL, st.MovedTo).notice()
+		w.setStatus(f.name, func(s *FeedStatus) { s.URL = src; s.Notice = notice })
+	}
 	if st.Gone {
 		w.log.Error("feed is gone (410), not polling; change its url or remove it", "feed", f.name)
 		w.setStatus(f.name, func(s *FeedStatus) { s.Gone = true; s.Result = string(fetch.KindGone); s.Error = st.LastError })
@@ -131,12 +144,9 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
 	st := &f.st
 	before := *st
-	src := f.cfg.URL
-	if st.MovedTo != "" {
-		src = st.MovedTo
-	}
+	src, headers := pollTarget(f.cfg, st.MovedTo)
 	forceFull := st.Primed && now.Sub(st.Refreshed) > forceFullAfter
-	req := fetch.Request{URL: src, Headers: f.cfg.Headers}
+	req := fetch.Request{URL: src, Headers: headers}
 	if !forceFull {
 		req.ETag, req.LastModified = st.ETag, st.LastModified
 	}
@@ -151,7 +161,20 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	// items hold copies, not slices of it).
 	defer resp.Release()
 	if resp.MovedTo != "" && resp.MovedTo != st.MovedTo {
-		w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", redact(resp.MovedTo))
+		m := moveOf(f.cfg.URL, resp.MovedTo)
+		switch {
+		case m.downgrade:
+			// fetch refuses https to http hops; this is a chain that
+			// started on an http move of an https feed: keep the old URL.
+			err := &fetch.Error{Kind: fetch.KindRedirect, Err: errors.New("permanent redirect from https to http refused")}
+			return w.fail(ctx, f, before, err, now, interval)
+		case m.cross:
+			// Once, when the move is recorded; status keeps saying it.
+			w.log.Warn("feed moved permanently to another origin; polling the new url without the configured headers and credentials",
+				"feed", f.name, "from", m.from, "to", m.to, "url", feedurl.Public(redact(resp.MovedTo)))
+		default:
+			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(redact(resp.MovedTo), f.cfg.URLSecrets...))
+		}
 		st.MovedTo = resp.MovedTo
 	}
 	if resp.NotModified {
@@ -173,7 +196,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	if err != nil {
 		return w.fail(ctx, f, before, err, now, interval)
 	}
-	fi := item.Feed{Name: f.name, URL: f.cfg.URL, Title: doc.Title, Tags: f.cfg.Tags}
+	// Items leave the watcher for the stream, webhooks and templates: the
+	// feed's URL goes with them without its credentials.
+	fi := item.Feed{Name: f.name, URL: feedurl.Public(f.cfg.URL, f.cfg.URLSecrets...), Title: doc.Title, Tags: f.cfg.Tags}
 	absLinks(doc.Items, src)
 	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
 	if err != nil && ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher/fetch"
 	"github.com/feedwatch/feedwatch/watcher/parse"
@@ -15,11 +16,12 @@ import (
 // tags and headers are used; else the source is the feed's name.
 func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.Item, error) {
 	opts = withDefaults(opts)
-	fi := item.Feed{Name: redact(source), URL: source}
+	fi := item.Feed{Name: redact(source), URL: feedurl.Public(source)}
 	var headers map[string]string
 	for _, fc := range opts.Feeds {
 		if fc.URL == source {
 			fi.Name = feedName(fc)
+			fi.URL = feedurl.Public(source, fc.URLSecrets...)
 			fi.Tags = fc.Tags
 			headers = fc.Headers
 			break

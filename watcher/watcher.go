@@ -31,6 +31,9 @@ type FeedConfig struct {
 	Interval  time.Duration // 0 = Options.Interval
 	Tags      []string
 	Headers   map[string]string
+	// URLSecrets are values in URL that must not be published (those the
+	// config substituted for ${VAR}); see feedurl.Public.
+	URLSecrets []string
 }
 
 // Options configures a Watcher (and Fetch).
@@ -93,6 +96,9 @@ type FeedStatus struct {
 	Error    string
 	Gone     bool
 	Failures int
+	// Notice says what the user should know beyond the last result: a
+	// permanent move to another origin, polled without credentials.
+	Notice string
 }
 
 // Defaults used when an option is zero.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"unicode"
 )
 
 func runCLI(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
@@ -158,7 +160,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		case "/healthz":
 			_, _ = w.Write([]byte("ok"))
 		case "/api/status":
-			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok"}],"profiles":{"xinjiang":{"hits":3}}}`))
+			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok","notice":"moved permanently from https://a.example:443 to another origin"}],"profiles":{"xinjiang":{"hits":3}}}`))
 		default:
 			http.NotFound(w, r)
 		}
@@ -172,7 +174,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, nil, "status", "--config", path)
-	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") {
+	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "notice: feed world moved permanently") {
 		t.Fatalf("status: exit %d\nout: %s\nerr: %s", code, out, errOut)
 	}
 	if code, _, errOut := runCLI(t, nil, "healthcheck", "--config", path); code != 0 {
@@ -183,5 +185,49 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		if code, _, errOut := runCLI(t, nil, cmd, "--config", path); code != 1 || !strings.Contains(errOut, "503") {
 			t.Errorf("%s against a 503: exit %d, %q", cmd, code, errOut)
 		}
+	}
+}
+
+// TestMatchHostileText: feed text reaches the terminal without escape
+// sequences, controls or bidi overrides, and a URL argument's credentials
+// are not echoed in errors.
+func TestMatchHostileText(t *testing.T) {
+	hostile := "\x1b[2J\x1b]0;pwned\x07\u009b31m Xinjiang \u202eevil\u2066x\u2069\x00\x08\r"
+	item := map[string]any{
+		"id": "1", "url": "https://example.org/1" + hostile, "title": "Title " + hostile,
+		"content_text": "Body about Xinjiang " + hostile, "date_published": "2026-01-01T00:00:00Z",
+	}
+	doc, err := json.Marshal(map[string]any{
+		"version": "https://jsonfeed.org/version/1.1", "title": "Feed " + hostile, "items": []any{item},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/feed.json" {
+			http.Error(w, "nope", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/feed+json")
+		_, _ = w.Write(doc)
+	}))
+	defer srv.Close()
+	code, out, errOut := runCLI(t, nil, "match", "--query", "xinjiang", srv.URL+"/feed.json")
+	if code != 0 || !strings.Contains(out, "Xinjiang") {
+		t.Fatalf("match: exit %d\nout: %q\nerr: %s", code, out, errOut)
+	}
+	for _, r := range out {
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069') {
+			t.Fatalf("output holds %U:\n%q", r, out)
+		}
+	}
+
+	bad := strings.Replace(srv.URL, "://", "://alice:pw-s3cret@", 1) + "/missing?token=tok-s3cret&lang=en"
+	code, _, errOut = runCLI(t, nil, "match", "--query", "xinjiang", bad)
+	if code != 1 || !strings.Contains(errOut, "404") {
+		t.Fatalf("match of a missing feed: exit %d, %q", code, errOut)
+	}
+	if strings.Contains(errOut, "s3cret") {
+		t.Errorf("error echoes the URL's credentials: %q", errOut)
 	}
 }

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/daemon"
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/matcher"
+	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/watcher"
 )
 
@@ -41,7 +42,8 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 				feed, its, err := watcher.Fetch(fctx, src, opts)
 				cancel()
 				if err != nil {
-					fmt.Fprintf(e.stderr, "feedwatch: %s: %v\n", src, err)
+					// The argument may carry credentials (userinfo, ?token=).
+					fmt.Fprintf(e.stderr, "feedwatch: %s: %s\n", render.OneLine(feedurl.Public(src)), render.OneLine(err.Error()))
 					failed++
 					continue
 				}
@@ -102,16 +104,21 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 	return out, opts, nil
 }
 
+// printMatch prints one match for a terminal. Feed text is untrusted: every
+// field of it goes through render.OneLine, which drops escape sequences'
+// ESC, other C0 and C1 controls and bidi overrides (a title must not clear
+// the screen, set the window title or reverse the line); the matched words
+// are printed %q-quoted.
 func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result) {
 	fmt.Fprintf(w, "[%s] %s\n", r.Profile, oneLine(it.Title))
 	if it.Link != "" {
-		fmt.Fprintf(w, "  %s\n", it.Link)
+		fmt.Fprintf(w, "  %s\n", oneLine(it.Link))
 	}
 	src := feed.Title
 	if src == "" {
 		src = feed.URL
 	}
-	fmt.Fprintf(w, "  feed: %s", src)
+	fmt.Fprintf(w, "  feed: %s", oneLine(src))
 	if it.Published != nil {
 		fmt.Fprintf(w, "  published: %s", it.Published.UTC().Format(time.RFC3339))
 	}
@@ -125,6 +132,4 @@ func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result) {
 	fmt.Fprintln(w)
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+func oneLine(s string) string { return render.OneLine(s) }

@@ -39,6 +39,11 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			for _, f := range st.Feeds {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, when(f.LastPoll), f.Result, when(f.NextDue), f.Error)
 			}
+			for _, f := range st.Feeds {
+				if f.Notice != "" {
+					fmt.Fprintf(tw, "\nnotice: feed %s %s\n", f.Name, f.Notice)
+				}
+			}
 			fmt.Fprintln(tw, "\nPROFILE\tHITS\tLAST HIT")
 			names := make([]string, 0, len(st.Profiles))
 			for n := range st.Profiles {

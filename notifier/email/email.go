@@ -67,6 +67,9 @@ type Email struct {
 	text   *texttemplate.Template
 	html   *htmltemplate.Template
 	policy *bluemonday.Policy
+	// secrets are the password and the base64 forms of what AUTH sends
+	// (servers echo it in their 535 replies), for scrub.
+	secrets []string
 }
 
 var _ notifier.Notifier = (*Email)(nil)
@@ -90,7 +93,8 @@ func newEmail(cfg Config, tlsConf *tls.Config) (*Email, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	e := &Email{cfg: cfg, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), policy: Policy()}
+	e := &Email{cfg: cfg, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), policy: Policy(),
+		secrets: authSecrets(cfg.Username, cfg.Password)}
 	var err error
 	if cfg.Template != "" {
 		if e.text, err = parseText(cfg.Template); err != nil {
@@ -142,7 +146,7 @@ func newEmail(cfg Config, tlsConf *tls.Config) (*Email, error) {
 func (e *Email) newClient() (*gomail.Client, error) {
 	c, err := gomail.NewClient(e.cfg.Host, e.opts...)
 	if err != nil {
-		return nil, fmt.Errorf("smtp client for %s: %s", e.addr, notifier.Redact(err.Error(), e.cfg.Password))
+		return nil, fmt.Errorf("smtp client for %s: %s", e.addr, e.scrub(err.Error()))
 	}
 	return c, nil
 }
@@ -400,7 +404,28 @@ func msgIDHost(from string) string {
 // so the secret redaction covers every layer of it.
 func (e *Email) errorf(format string, args ...any) error {
 	msg := fmt.Sprintf("send mail via %s: ", e.addr) + fmt.Sprintf(format, args...)
-	return errors.New(notifier.Redact(msg, e.cfg.Password))
+	return errors.New(e.scrub(msg))
+}
+
+// scrub removes the password from msg, raw, URL-escaped and base64 (the
+// forms AUTH PLAIN and LOGIN send, and any base64 word that decodes to it).
+func (e *Email) scrub(msg string) string {
+	if e.cfg.Password == "" {
+		return msg
+	}
+	return notifier.RedactEncoded(notifier.Redact(msg, e.secrets...), e.cfg.Password)
+}
+
+// authSecrets lists what AUTH may put on the wire about the credentials:
+// the password, and the base64 of the username and password (LOGIN sends
+// each on its own) and of the PLAIN strings, with and without an
+// authorization identity.
+func authSecrets(user, pass string) []string {
+	if pass == "" {
+		return nil
+	}
+	return append([]string{pass}, notifier.Base64Forms(pass, user,
+		"\x00"+user+"\x00"+pass, user+"\x00"+user+"\x00"+pass)...)
 }
 
 // describe is err on one line, marked when it was a timeout.

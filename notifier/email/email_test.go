@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"github.com/emersion/go-sasl"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -517,5 +519,50 @@ func TestEmailConcurrentSends(t *testing.T) {
 	wg.Wait()
 	if n := len(s.messages()); n != 8 {
 		t.Errorf("%d messages, want 8", n)
+	}
+}
+
+// TestAuthEchoRedacted: a server that quotes the AUTH exchange in its 535
+// reply must not put the credentials, in any base64 form, into the error
+// (which goes to logs, dead letters and send-test output).
+func TestAuthEchoRedacted(t *testing.T) {
+	const user = "alerts-user"
+	tests := []struct {
+		name string
+		mode smtpMode
+		tls  string
+		mech string
+		enc  *base64.Encoding
+	}{
+		{"plain std", plain, TLSNone, sasl.Plain, base64.StdEncoding},
+		{"plain raw url", plain, TLSNone, sasl.Plain, base64.RawURLEncoding},
+		{"login std", startTLS, TLSStartTLS, sasl.Login, base64.StdEncoding},
+		{"login url", startTLS, TLSStartTLS, sasl.Login, base64.URLEncoding},
+		{"login raw std", startTLS, TLSStartTLS, sasl.Login, base64.RawStdEncoding},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clientTLS := startSMTP(t, tt.mode, func(s *smtpServer) { s.echo, s.mech = tt.enc, tt.mech })
+			cfg := configFor(s, tt.tls)
+			cfg.Username, cfg.Password = user, password
+			_, err := mustNew(t, cfg, clientTLS).Notify(context.Background(), []hit.Hit{sample()})
+			if err == nil {
+				t.Fatal("AUTH failed, Notify did not")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "535") || !strings.Contains(msg, "[redacted]") {
+				t.Fatalf("error %q: want the 535 with the echo redacted", msg)
+			}
+			for _, v := range []string{password, "\x00" + user + "\x00" + password, user} {
+				for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+					if strings.Contains(msg, enc.EncodeToString([]byte(v))) {
+						t.Errorf("error %q holds the base64 of %q", msg, v)
+					}
+				}
+			}
+			if strings.Contains(msg, password) {
+				t.Errorf("error %q holds the password", msg)
+			}
+		})
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +37,10 @@ type smtpServer struct {
 	drop    bool          // close the connection in DATA
 	slow    chan struct{} // DATA waits for this (closed at cleanup)
 	authed  []string
+	// echo, when set, offers only mech and fails every AUTH with a 535
+	// that quotes what the client sent, base64 in echo.
+	echo *base64.Encoding
+	mech string
 }
 
 type smtpMsg struct {
@@ -104,13 +110,19 @@ type session struct {
 }
 
 func (ss *session) AuthMechanisms() []string {
+	if ss.s.echo != nil {
+		return []string{ss.s.mech}
+	}
 	if ss.s.user == "" {
 		return nil
 	}
 	return []string{sasl.Plain}
 }
 
-func (ss *session) Auth(string) (sasl.Server, error) {
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if ss.s.echo != nil {
+		return &echoAuth{mech: mech, enc: ss.s.echo}, nil
+	}
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != ss.s.user || pass != ss.s.pass {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "authentication failed"}
@@ -198,4 +210,26 @@ func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
+}
+
+// echoAuth is a server that answers AUTH with a 535 quoting the client's
+// responses in base64, as some servers do.
+type echoAuth struct {
+	mech string
+	enc  *base64.Encoding
+	got  []string
+}
+
+func (a *echoAuth) Next(resp []byte) ([]byte, bool, error) {
+	if resp != nil {
+		a.got = append(a.got, a.enc.EncodeToString(resp))
+	}
+	if a.mech == sasl.Login && len(a.got) < 2 {
+		if len(a.got) == 0 {
+			return []byte("Username:"), false, nil
+		}
+		return []byte("Password:"), false, nil
+	}
+	return nil, false, &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
+		Message: "authentication failed for AUTH " + a.mech + " " + strings.Join(a.got, " ")}
 }

@@ -179,6 +179,9 @@ type Response struct {
 	owner *Fetcher
 }
 
+// accept is the Accept header unless the feed configures its own.
+const accept = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+
 type hopKey struct{}
 
 // hops is per-request redirect state shared by CheckRedirect, the trace
@@ -188,6 +191,15 @@ type hops struct {
 	moved      string
 	redirected bool
 	sawPublic  bool
+	// origin is the first request's origin: the configured headers
+	// (names in headers) and userinfo (user) belong to it.
+	origin  string
+	headers []string
+	user    *url.Userinfo
+	// crossed: a hop left origin; credentials stay off for the rest of
+	// the chain, even if a later hop comes back (a foreign server must not
+	// choose where our credentials go).
+	crossed bool
 }
 
 // Fetch performs req. A file:// URL or a plain path reads a file.
@@ -202,7 +214,10 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	st := &hops{permanent: true}
+	st := &hops{permanent: true, origin: Origin(u), user: u.User}
+	for k := range req.Headers {
+		st.headers = append(st.headers, k)
+	}
 	ctx = context.WithValue(ctx, hopKey{}, st)
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(ci httptrace.GotConnInfo) {
@@ -216,7 +231,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 		return nil, &Error{Kind: KindBadSource, Err: err}
 	}
 	hr.Header.Set("User-Agent", f.userAgent)
-	hr.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+	hr.Header.Set("Accept", accept)
 	// The feed's own headers win (a feed may need its own User-Agent),
 	// except the ones the fetcher must control.
 	for k, v := range req.Headers {
@@ -395,6 +410,10 @@ func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
 
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	st, _ := req.Context().Value(hopKey{}).(*hops)
+	// net/http sets Referer to the previous URL, query (tokens) and all:
+	// a feed reader has no business telling the next server where it came
+	// from.
+	req.Header.Del("Referer")
 	if len(via) > MaxRedirects {
 		return &Error{Kind: KindRedirect, Err: fmt.Errorf("more than %d redirects", MaxRedirects)}
 	}
@@ -407,7 +426,42 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 			st.permanent = false
 		}
 		if st.permanent {
+			if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme == "http" {
+				// A permanent move would make every later poll plain
+				// text; a temporary one only this fetch (without
+				// credentials: another origin).
+				return &Error{Kind: KindRedirect, Err: errors.New("permanent redirect from https to http refused")}
+			}
 			st.moved = req.URL.String()
+		}
+		// net/http copies every header of the first request to each hop
+		// and drops only Authorization and Cookie, and only for another
+		// domain (not another port or scheme): drop every configured header
+		// once the chain leaves the origin they were configured for.
+		if !st.crossed && Origin(req.URL) != st.origin {
+			st.crossed = true
+		}
+		if st.crossed {
+			for _, k := range st.headers {
+				req.Header.Del(k)
+			}
+			for _, k := range []string{"Authorization", "Cookie", "Cookie2"} {
+				req.Header.Del(k)
+			}
+			// A configured User-Agent or Accept went with the rest: the
+			// fetcher's own stand in.
+			if req.Header.Get("User-Agent") == "" {
+				req.Header.Set("User-Agent", f.userAgent)
+			}
+			if req.Header.Get("Accept") == "" {
+				req.Header.Set("Accept", accept)
+			}
+		} else if st.user != nil && req.URL.User == nil {
+			// Same origin: the configured userinfo still applies
+			// (net/http would not send it to a Location without it).
+			u := *req.URL
+			u.User = st.user
+			req.URL = &u
 		}
 		if !f.allowPriv && st.sawPublic {
 			if err := f.refusePrivate(req.Context(), req.URL); err != nil {
@@ -416,6 +470,23 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 		}
 	}
 	return nil
+}
+
+// Origin returns u's origin, the unit credentials belong to: lower-case
+// scheme and host, and the port (the scheme's default when absent), as in
+// "https://example.org:443".
+func Origin(u *url.URL) string {
+	port := u.Port()
+	scheme := strings.ToLower(u.Scheme)
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // refusePrivate fails when u's host is (or resolves to) a private address.

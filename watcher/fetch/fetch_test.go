@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -393,5 +394,157 @@ func TestErrorsHideURL(t *testing.T) {
 	_, err := New(Config{}).Fetch(context.Background(), Request{URL: u})
 	if err == nil || strings.Contains(err.Error(), "s3cret") || kindOf(err) != KindNetwork {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// recorder is a feed server that keeps the headers of the requests it got.
+type recorder struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []http.Header
+}
+
+func newRecorder(t *testing.T) *recorder {
+	r := &recorder{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		r.got = append(r.got, req.Header.Clone())
+		r.mu.Unlock()
+		_, _ = io.WriteString(w, doc)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *recorder) last(t *testing.T) http.Header {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.got) == 0 {
+		t.Fatal("target got no request")
+	}
+	return r.got[len(r.got)-1]
+}
+
+// TestRedirectCredentials: configured headers and userinfo belong to the
+// origin they were configured for; no hop gets a Referer.
+func TestRedirectCredentials(t *testing.T) {
+	other := newRecorder(t) // another port: another origin
+	same := http.NewServeMux()
+	srv := httptest.NewServer(same)
+	defer srv.Close()
+	var mu sync.Mutex
+	var sameGot http.Header
+	var sameUser string
+	same.HandleFunc("/feed", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sameGot = r.Header.Clone()
+		sameUser, _, _ = r.BasicAuth()
+		mu.Unlock()
+		_, _ = io.WriteString(w, doc)
+	})
+	for _, code := range []int{301, 302, 307, 308} {
+		c := strconv.Itoa(code)
+		same.HandleFunc("/away"+c, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/x", code) })
+		same.HandleFunc("/here"+c, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/feed", code) })
+	}
+	// A foreign hop that sends the chain back to the origin.
+	bounce := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, srv.URL+"/feed", 302)
+	}))
+	defer bounce.Close()
+	same.HandleFunc("/bounce", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, bounce.URL, 302) })
+
+	headers := map[string]string{"X-Api-Key": "k-secret", "Authorization": "Bearer b-secret", "Cookie": "c=secret"}
+	secretFree := func(t *testing.T, h http.Header) {
+		t.Helper()
+		for k, v := range h {
+			if strings.Contains(strings.Join(v, " "), "secret") {
+				t.Errorf("header %s: %q leaked", k, v)
+			}
+		}
+		if h.Get("Referer") != "" {
+			t.Errorf("Referer sent: %q", h.Get("Referer"))
+		}
+	}
+	for _, code := range []string{"301", "302", "307", "308"} {
+		t.Run("cross-origin "+code, func(t *testing.T) {
+			hs := map[string]string{"User-Agent": "custom-secret-agent", "Accept": "text/secret"}
+			for k, v := range headers {
+				hs[k] = v
+			}
+			_, err := New(Config{UserAgent: "fw-test"}).Fetch(context.Background(), Request{URL: srv.URL + "/away" + code + "?token=q-secret", Headers: hs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := other.last(t)
+			secretFree(t, h)
+			if h.Get("User-Agent") != "fw-test" || h.Get("Accept") != accept {
+				t.Errorf("cross-origin hop: User-Agent %q, Accept %q; want the fetcher's", h.Get("User-Agent"), h.Get("Accept"))
+			}
+		})
+		t.Run("same origin "+code, func(t *testing.T) {
+			u := strings.Replace(srv.URL, "://", "://alice:pw-secret@", 1)
+			_, err := New(Config{}).Fetch(context.Background(), Request{URL: u + "/here" + code + "?token=q-secret", Headers: headers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if sameGot.Get("X-Api-Key") != "k-secret" || sameGot.Get("Cookie") != "c=secret" {
+				t.Errorf("same-origin hop lost the configured headers: %v", sameGot)
+			}
+			if sameGot.Get("Referer") != "" {
+				t.Errorf("Referer sent: %q", sameGot.Get("Referer"))
+			}
+		})
+	}
+	t.Run("same origin keeps userinfo", func(t *testing.T) {
+		u := strings.Replace(srv.URL, "://", "://alice:pw@", 1)
+		if _, err := New(Config{}).Fetch(context.Background(), Request{URL: u + "/here302"}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if sameUser != "alice" {
+			t.Errorf("basic auth user %q on the same-origin hop, want alice", sameUser)
+		}
+	})
+	t.Run("back to the origin through another", func(t *testing.T) {
+		if _, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL + "/bounce", Headers: headers}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		secretFree(t, sameGot)
+	})
+}
+
+func TestPermanentRedirectToHTTPRefused(t *testing.T) {
+	plain := newRecorder(t)
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		http.Redirect(w, r, plain.URL+"/feed", code)
+	}))
+	defer tls.Close()
+	for _, c := range []struct {
+		code int
+		kind Kind
+	}{{301, KindRedirect}, {308, KindRedirect}, {302, ""}, {307, ""}} {
+		t.Run(strconv.Itoa(c.code), func(t *testing.T) {
+			resp, err := New(Config{Client: tls.Client()}).Fetch(context.Background(), Request{URL: tls.URL + "/" + strconv.Itoa(c.code)})
+			if kindOf(err) != c.kind {
+				t.Fatalf("err %v, want kind %q", err, c.kind)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), "https to http") {
+					t.Errorf("err %q does not say why", err)
+				}
+				return
+			}
+			if resp.MovedTo != "" {
+				t.Errorf("temporary redirect moved the feed to %q", resp.MovedTo)
+			}
+		})
 	}
 }
