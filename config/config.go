@@ -47,6 +47,9 @@ type Config struct {
 	// relative feed paths resolve against its folder.
 	Path string `mapstructure:"-"`
 
+	// Warnings are problems that did not stop the load (see Role).
+	Warnings Problems `mapstructure:"-"`
+
 	// src maps key paths to file lines for problems found after Load.
 	src *source
 }

@@ -111,8 +111,8 @@ func TestLoadBadConfigs(t *testing.T) {
 			body: "notifiers:\n  s:\n    type: slack\n    webhook_url: ${SLACK_URL}\n    channel: \"${CHAN:-#news}\"\n    token: ${A}${B}\n",
 			env:  map[string]string{"B": "x"},
 			want: []string{
-				`feedwatch.yaml:4: notifiers.s.webhook_url: environment variable SLACK_URL is not set (use ${SLACK_URL:-} to allow it empty)`,
-				`feedwatch.yaml:6: notifiers.s.token: environment variable A is not set (use ${A:-} to allow it empty)`,
+				`feedwatch.yaml:4: notifiers.s.webhook_url: environment variable SLACK_URL is not set or empty (use ${SLACK_URL:-} to allow it empty)`,
+				`feedwatch.yaml:6: notifiers.s.token: environment variable A is not set or empty (use ${A:-} to allow it empty)`,
 			},
 		},
 		{
