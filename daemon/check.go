@@ -1,13 +1,17 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/matcher"
 	"github.com/feedwatch/feedwatch/notifier/build"
+	"github.com/feedwatch/feedwatch/watcher/fetch"
 )
 
 // checkProfiles reports query and keyword problems the matcher finds.
@@ -32,7 +36,43 @@ func checkNotifiers(c *config.Config) []config.Problem {
 	var out []config.Problem
 	for _, n := range names {
 		for _, err := range build.Check(c.Notifiers[n]) {
-			out = append(out, problemAt("notifiers."+n, err))
+			p := problemAt("notifiers."+n, err)
+			if p.Path == "notifiers."+n+".type" {
+				// config.Validate names a missing or unknown type
+				// already, with a suggestion: say it once.
+				continue
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// CheckConfig is what "feedwatch check" runs: the daemon's load with every
+// missing ${VAR} a warning (this shell need not hold the daemon's secrets),
+// FEEDWATCH_* variables in environ that set nothing as warnings, and local
+// feed files that must exist.
+func CheckConfig(path string, getenv func(string) string, environ []string, version string) (*config.Config, error) {
+	return LoadConfig(path, getenv, version, config.WithRole(config.RoleCheck),
+		config.WithEnviron(environ), config.WithChecks(checkFeedFiles))
+}
+
+// checkFeedFiles reports feeds that name a local file (a path or file://)
+// which does not exist. The daemon would keep retrying it with backoff;
+// at check time it is almost always a typo in the path.
+func checkFeedFiles(c *config.Config) []config.Problem {
+	var out []config.Problem
+	for i, f := range c.Feeds {
+		p, local, err := fetch.LocalPath(f.URL, baseDir(c))
+		if !local || err != nil || f.URL == "" {
+			continue // config.Validate judges URLs that do not parse
+		}
+		if _, err := os.Stat(p); err != nil {
+			msg := fmt.Sprintf("cannot read the feed file %q", p)
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = fmt.Sprintf("no such file: %q", p)
+			}
+			out = append(out, config.Problem{Path: fmt.Sprintf("feeds[%d].url", i), Msg: msg})
 		}
 	}
 	return out

@@ -59,3 +59,41 @@ func TestFailedReloadLogsEachProblem(t *testing.T) {
 		t.Errorf("json problems:\n%q\nwant:\n%q", rec.Problems, want)
 	}
 }
+
+// TestModeNeedsOnlyItsSecrets: watch starts without the notifiers'
+// secrets, notify without the feeds', run needs both.
+func TestModeNeedsOnlyItsSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feedwatch.yaml")
+	body := "feeds:\n  - url: https://example.org/rss\n    headers: {Authorization: \"Bearer ${FEED_TOKEN}\"}\n" +
+		"profiles:\n  - name: a\n    keywords: [x]\nnotifiers:\n  s: {type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\"}\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := func(set string) func(string) string {
+		return func(k string) string {
+			if k == set {
+				return "https://hooks.example.org/x"
+			}
+			return ""
+		}
+	}
+	for _, tt := range []struct {
+		mode   Mode
+		set    string
+		wantOK bool
+	}{
+		{ModeWatch, "FEED_TOKEN", true},
+		{ModeNotify, "SLACK_WEBHOOK_URL", true},
+		{ModeAll, "FEED_TOKEN", false},
+		{ModeAll, "SLACK_WEBHOOK_URL", false},
+	} {
+		o := Options{ConfigPath: path, Mode: tt.mode, Getenv: env(tt.set)}
+		cfg, err := o.loadConfig()
+		if (err == nil) != tt.wantOK {
+			t.Errorf("mode %d with only %s: err %v", tt.mode, tt.set, err)
+		}
+		if err == nil && len(cfg.Warnings) != 1 {
+			t.Errorf("mode %d: warnings %v, want one for the unused secret", tt.mode, cfg.Warnings)
+		}
+	}
+}
