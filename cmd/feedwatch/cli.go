@@ -35,7 +35,7 @@ type env struct {
 	// environ is the whole environment, for warnings about FEEDWATCH_*
 	// variables that set nothing; nil skips them.
 	environ []string
-	reload         <-chan struct{}
+	reload  <-chan struct{}
 	// ready is closed when the daemon serves (tests only).
 	ready chan<- struct{}
 }
@@ -309,7 +309,7 @@ running config stays. SIGTERM or SIGINT stops it within 10 seconds, losing nothi
 "feedwatch notify" against the same NATS server for a split deployment. It needs
 no notifier secrets: a ${VAR} missing under notifiers is only a warning.`
 	watchExample = `  FEEDWATCH_NATS_URL=nats://nats:4222 feedwatch watch --config /etc/feedwatch/feedwatch.yaml`
-	notifyLong = `notify delivers the hits that "feedwatch watch" publishes to NATS, through the config's
+	notifyLong   = `notify delivers the hits that "feedwatch watch" publishes to NATS, through the config's
 notifiers, and polls nothing. It needs no feed secrets: a ${VAR} missing under feeds
 (headers) is only a warning.`
 	notifyExample = `  FEEDWATCH_NATS_URL=nats://nats:4222 feedwatch notify --config /etc/feedwatch/feedwatch.yaml`
