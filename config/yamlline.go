@@ -1,22 +1,27 @@
 package config
 
 import (
-	"bytes"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// maxLineSearch bounds yamlErrorLine's work (one parse per line tried).
-const maxLineSearch = 2000
+// lineSearchBudget bounds the bytes yamlErrorLine parses when it has to
+// try prefixes one by one: about a tenth of a second.
+const lineSearchBudget = 4 << 20
 
 // yamlErrorLine finds the line a YAML syntax error is on. yaml.v3 reports
 // the line where the enclosing construct began ("did not find expected
 // key" at the line of "feeds:", a tab at the line before it), which sends
 // people to the wrong place. A prefix of a document that ends before the
-// mistake parses; once the mistake is in, every longer prefix fails. So
-// the error is on the line after the longest prefix that parses. It
-// returns 0 when it cannot tell (every prefix fails, or the file is long).
-func yamlErrorLine(data []byte) int {
+// mistake parses; once the mistake is in, longer prefixes fail. So the
+// error is on the line after the longest prefix that parses. A binary
+// search finds it, starting at the reported line (the mistake cannot be
+// before it); when the prefix it ends on fails differently from the whole
+// file (a multi-line [list] or "string" cut in the middle fails too), a
+// scan back from the end decides, within a budget. It returns 0 when it
+// cannot tell.
+func yamlErrorLine(data []byte, fullMsg string, reported int) int {
 	var ends []int // offset just past each line
 	for i, b := range data {
 		if b == '\n' {
@@ -26,19 +31,51 @@ func yamlErrorLine(data []byte) int {
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		ends = append(ends, len(data))
 	}
-	if len(ends) > maxLineSearch {
-		return 0
-	}
-	for k := len(ends) - 1; k >= 1; k-- {
+	budget := lineSearchBudget
+	// fails returns the error message of the first k lines, "" if they
+	// parse.
+	fails := func(k int) string {
+		if k == 0 {
+			return ""
+		}
+		budget -= ends[k-1]
 		var n yaml.Node
-		if yaml.Unmarshal(data[:ends[k-1]], &n) == nil {
+		if err := yaml.Unmarshal(data[:ends[k-1]], &n); err != nil {
+			return yamlMessage(err)
+		}
+		return ""
+	}
+	lo, hi := max(0, reported-2), len(ends)
+	if lo >= hi || fails(lo) != "" {
+		lo = 0
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fails(mid) == "" {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if hi > 0 && fails(hi) == fullMsg {
+		return hi
+	}
+	budget = lineSearchBudget
+	for k := len(ends) - 1; k >= 0 && budget > 0; k-- {
+		if fails(k) == "" {
 			return k + 1
 		}
 	}
-	if len(ends) > 0 && len(bytes.TrimSpace(data[:ends[0]])) > 0 {
-		return 1
-	}
 	return 0
+}
+
+// yamlMessage is a yaml.v3 syntax error without its "yaml: line N: ".
+func yamlMessage(err error) string {
+	m := strings.TrimSpace(err.Error())
+	if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+		return sm[2]
+	}
+	return strings.TrimPrefix(m, "yaml: ")
 }
 
 // yamlPlainWords rewords the yaml.v3 messages people meet most.
@@ -58,12 +95,13 @@ var yamlPlainWords = map[string]string{
 
 // yamlSyntaxProblems puts a syntax error at the line it is on, in plain
 // words; the library's wording stays in brackets for searching.
-func yamlSyntaxProblems(data []byte, ps Problems) Problems {
+func yamlSyntaxProblems(data []byte, err error) Problems {
+	ps := yamlProblems(err)
 	if len(ps) != 1 {
 		return ps
 	}
 	p := ps[0]
-	if l := yamlErrorLine(data); l > 0 {
+	if l := yamlErrorLine(data, yamlMessage(err), p.Line); l > 0 {
 		p.Line = l
 	}
 	const prefix = "invalid YAML: "

@@ -22,6 +22,7 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 		{"over-indented key", "data_dir: x\nhttp:\n  listen: a\n   bad: b\nfeeds: []\n", 4, "key: value"},
 		{"colon in a value", "data_dir: x\nhttp:\n  listen: a: b\n", 3, "quote a value"},
 		{"multi-line flow list before the error", "profiles:\n  - name: x\n    keywords: [a,\n      b]\n\tfoo: 1\n", 5, "tab"},
+		{"multi-line quoted query before the error", "profiles:\n  - name: x\n    query: 'a AND\n      b AND\n      c AND\n      d'\n  - name: y\n    keywords: [b]\n  - name: z\n\tkeywords: [c]\n", 10, "tab"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,17 +39,20 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 }
 
 func TestYAMLErrorLineLongFile(t *testing.T) {
-	// The search parses one prefix per line: on a long file with the
-	// mistake at the top it must stay quick (no assertion on time; this
-	// runs it so a regression shows in the test's duration).
+	// The search parses prefixes of the file: with the mistake at the top
+	// of a long file every prefix fails, the costliest case (33 ms here
+	// for 100 KB; no assertion on time, a regression shows in the test's
+	// duration).
 	var b strings.Builder
-	b.WriteString("data_dir: x\nfeeds:\n\t- url: a\n")
-	for i := range 1500 {
+	b.WriteString("data_dir: \"x\nfeeds:\n")
+	for i := range 2000 {
 		b.WriteString("  - url: https://example.org/" + strings.Repeat("x", i%40) + "\n")
 	}
-	_, err := Parse("feedwatch.yaml", []byte(b.String()), nil)
-	ps, ok := err.(Problems)
-	if !ok || ps[0].Line != 3 {
-		t.Fatalf("got %v", err)
+	for i, body := range []string{b.String(), strings.Replace(b.String(), "\"x", "[x", 1), strings.Replace(b.String(), "\"x", "x\n\tfoo: 1", 1)} {
+		_, err := Parse("feedwatch.yaml", []byte(body), nil)
+		ps, ok := err.(Problems)
+		if want := []int{1, 1, 2}[i]; !ok || ps[0].Line != want {
+			t.Fatalf("case %d: got %v, want line %d", i, err, want)
+		}
 	}
 }
