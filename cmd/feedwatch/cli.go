@@ -246,7 +246,8 @@ for an alert. A daemon need not be running.`,
 		Example: `  feedwatch send-test team-slack --config feedwatch.yaml
   feedwatch send-test me`,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			cfg, path, err := g.loadConfig(e, config.RoleRun)
+			// Like notify, send-test does not need the feeds' secrets.
+			cfg, path, err := g.loadConfig(e, config.RoleNotify)
 			if err != nil {
 				return err
 			}

@@ -168,7 +168,13 @@ func TestHelp(t *testing.T) {
 
 func TestSendTestIsMarked(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "send-test", "console", "--config", "../../examples/feedwatch.yaml")
-	if code != 0 || !strings.Contains(out, "[feedwatch test]") {
+	if code != 0 || !strings.Contains(out, "[feedwatch test]") || !strings.Contains(out, "test message") {
 		t.Fatalf("send-test: %d %q %q", code, out, errOut)
+	}
+	// It needs no feed secrets.
+	path := writeConfig(t, "feeds:\n  - url: https://example.org/rss\n    headers: {Authorization: \"Bearer ${FEED_TOKEN}\"}\n"+
+		"profiles:\n  - name: a\n    keywords: [x]\nnotifiers:\n  console: {type: console}\n")
+	if code, _, errOut := runCLI(t, nil, "send-test", "console", "--config", path); code != 0 {
+		t.Fatalf("send-test without the feed's secret: %d %q", code, errOut)
 	}
 }
