@@ -36,13 +36,7 @@ func checkNotifiers(c *config.Config) []config.Problem {
 	var out []config.Problem
 	for _, n := range names {
 		for _, err := range build.Check(c.Notifiers[n]) {
-			p := problemAt("notifiers."+n, err)
-			if p.Path == "notifiers."+n+".type" {
-				// config.Validate names a missing or unknown type
-				// already, with a suggestion: say it once.
-				continue
-			}
-			out = append(out, p)
+			out = append(out, problemAt("notifiers."+n, err))
 		}
 	}
 	return out

@@ -39,6 +39,7 @@ notifiers:
     host: smtp.example.org
     from: not an address
     to: [bob]
+    max_attempts: -1
   c: {type: consol}
   s: {type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
 `)
@@ -56,8 +57,9 @@ notifiers:
 		`feedwatch.yaml:4: feeds[1].url: no such file: "/nonexistent/feed.xml"`,
 		`feedwatch.yaml:12: notifiers.me.from: not an email address: "not an address"`,
 		`feedwatch.yaml:13: notifiers.me.to[0]: not an email address: "bob"`,
-		`feedwatch.yaml:14: notifiers.c.type: unknown notifier type "consol", did you mean "console"?`,
-		`feedwatch.yaml:15: warning: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set or empty`,
+		`feedwatch.yaml:14: notifiers.me.max_attempts: must be at least 1`,
+		`feedwatch.yaml:15: notifiers.c.type: unknown notifier type "consol", did you mean "console"?`,
+		`feedwatch.yaml:16: warning: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set or empty`,
 		`feedwatch.yaml: warning: environment variable FEEDWATCH_NATS_ULR sets no key, did you mean FEEDWATCH_NATS_URL?`,
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -72,7 +74,7 @@ notifiers:
 	if strings.Contains(out.String(), "angle-addr") || strings.Contains(out.String(), "mail:") {
 		t.Errorf("library jargon in the output:\n%s", out.String())
 	}
-	if !strings.Contains(errb.String(), "5 problem(s), 2 warning(s)") {
+	if !strings.Contains(errb.String(), "6 problem(s), 2 warning(s)") {
 		t.Errorf("summary: %q", errb.String())
 	}
 
