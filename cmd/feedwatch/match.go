@@ -175,8 +175,8 @@ older than watcher.backfill (24h by default), are marked "(older than backfill)"
 Query syntax (keywords: and exclude: entries are phrases, without operators):
 
   xinjiang            the word, on word boundaries: bill matches "Bill," not "billing"
-  "trade bill"        the words in sequence; punctuation and spacing between them
-                      do not matter
+  "trade bill"        the words in sequence; punctuation, spacing and the articles
+                      a, an, the between them do not matter
   re-education        a term with inner punctuation is a phrase of its words
   uyghur*             any word starting with "uyghur"
   a b, a AND b        both (a bare space is AND)
