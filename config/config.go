@@ -8,7 +8,9 @@
 //     naming the nearest known key. An empty file, a file with only
 //     comments, "{}" and any syntax error are errors, never an empty config.
 //   - ${NAME} in any string value is the environment variable; unset or
-//     empty is an error naming the key and the variable. ${NAME:-default}
+//     empty is an error naming the key and the variable, or a warning in a
+//     section the command does not use (Role: watch needs no notifier
+//     secrets, notify no feed secrets; check only warns). ${NAME:-default}
 //     allows a default (also empty: ${NAME:-}). "$${" writes a literal "${";
 //     a "$" not followed by "{" is left alone, so passwords need no escaping.
 //   - FEEDWATCH_<PATH> overrides any scalar key of data_dir, http, nats and
@@ -46,6 +48,9 @@ type Config struct {
 	// Path is the file the config was read from ("" when built in code);
 	// relative feed paths resolve against its folder.
 	Path string `mapstructure:"-"`
+
+	// Warnings are problems that did not stop the load (see Role).
+	Warnings Problems `mapstructure:"-"`
 
 	// src maps key paths to file lines for problems found after Load.
 	src *source

@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // expand replaces ${NAME} in s with getenv(NAME). ${NAME:-default} uses the
 // default when the variable is unset or empty; $${ is a literal "${". A lone
@@ -74,8 +77,11 @@ func validEnvName(s string) bool {
 }
 
 // expandTree expands every string value (not keys) in place. vals, when
-// not nil, gets the substituted values by key path.
-func expandTree(v any, path string, getenv func(string) string, ps *Problems, vals map[string][]string) any {
+// not nil, gets the substituted values by key path. A missing variable is a
+// warning, not an error, where lenient(path) says so: a section the running
+// command does not use (notifier secrets in "feedwatch watch"); the value is
+// then left empty and not judged further.
+func expandTree(v any, path string, getenv func(string) string, lenient func(string) string, ps *Problems, vals map[string][]string) any {
 	switch t := v.(type) {
 	case string:
 		out, sub, missing, bad := expandVals(t, getenv)
@@ -87,17 +93,22 @@ func expandTree(v any, path string, getenv func(string) string, ps *Problems, va
 			return t
 		}
 		for _, name := range missing {
-			*ps = append(*ps, problemf(path, "environment variable %s is not set (use ${%s:-} to allow it empty)", name, name))
+			p := problemf(path, "environment variable %s is not set or empty (use ${%s:-} to allow it empty)", name, name)
+			if why := lenient(path); why != "" {
+				p.Msg = fmt.Sprintf("environment variable %s is not set or empty; %s", name, why)
+				p.Warning = true
+			}
+			*ps = append(*ps, p)
 		}
 		return out
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
-			t[k] = expandTree(t[k], joinPath(path, k), getenv, ps, vals)
+			t[k] = expandTree(t[k], joinPath(path, k), getenv, lenient, ps, vals)
 		}
 		return t
 	case []any:
 		for i, e := range t {
-			t[i] = expandTree(e, indexPath(path, i), getenv, ps, vals)
+			t[i] = expandTree(e, indexPath(path, i), getenv, lenient, ps, vals)
 		}
 		return t
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,52 @@ type Option func(*options)
 type options struct {
 	version string
 	checks  []func(*Config) []Problem
+	role    Role
+	environ []string
 }
+
+// Role is the command a config is loaded for. Each uses only some
+// sections; a ${VAR} missing from a section the role does not use is a
+// warning, so "feedwatch watch" starts without the notifiers' secrets.
+type Role string
+
+// The roles, named after their commands.
+const (
+	RoleRun    Role = "run"    // everything: the default
+	RoleWatch  Role = "watch"  // all but notifiers
+	RoleNotify Role = "notify" // all but feeds and watcher
+	RoleMatch  Role = "match"  // profiles and watcher limits only
+	RoleCheck  Role = "check"  // validates everything; missing variables are warnings
+)
+
+// unused says why a key path is outside what role uses, "" when it is used.
+func (r Role) unused(path string) string {
+	section, _, _ := strings.Cut(path, ".")
+	section, _, _ = strings.Cut(section, "[")
+	skip := false
+	switch r {
+	case RoleWatch:
+		skip = section == "notifiers"
+	case RoleNotify:
+		skip = section == "feeds" || section == "watcher"
+	case RoleMatch:
+		skip = section != "profiles" && section != "watcher"
+	case RoleCheck:
+		return "the processes that use this key will refuse to start"
+	}
+	if !skip {
+		return ""
+	}
+	return "ignored because feedwatch " + string(r) + " does not use this key"
+}
+
+// WithRole loads the config for one command (RoleRun without it).
+func WithRole(r Role) Option { return func(o *options) { o.role = r } }
+
+// WithEnviron hands Load the whole environment ("NAME=value" entries, as
+// os.Environ gives) so that it can warn about FEEDWATCH_* variables that
+// set nothing, usually a misspelt key.
+func WithEnviron(environ []string) Option { return func(o *options) { o.environ = environ } }
 
 // WithVersion sets the version in the default user_agent ("dev" without it).
 func WithVersion(v string) Option { return func(o *options) { o.version = v } }
@@ -59,6 +105,8 @@ func WithChecks(checks ...func(*Config) []Problem) Option {
 // overrides, decodes strictly, applies defaults and runs Validate. On any
 // problem with the content it returns a nil *Config and Problems holding
 // every problem found; a file it cannot read is a plain wrapped error.
+// Problems that are only warnings (see Role) do not fail the load: they are
+// in Config.Warnings, or beside the errors in Problems.
 // getenv is os.Getenv in production; nil means an empty environment.
 func Load(path string, getenv func(string) string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -71,7 +119,7 @@ func Load(path string, getenv func(string) string, opts ...Option) (*Config, err
 // Parse is Load on bytes already read; path names the file (its extension
 // picks the syntax, its folder anchors relative paths).
 func Parse(path string, data []byte, getenv func(string) string, opts ...Option) (*Config, error) {
-	o := options{version: "dev"}
+	o := options{version: "dev", role: RoleRun}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -93,8 +141,11 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 			ps[i].File = src.file
 		}
 		sortProblems(ps)
-		if len(ps) > 0 {
+		if ps.errors() {
 			return nil, ps
+		}
+		if c != nil && len(ps) > 0 {
+			c.Warnings = ps
 		}
 		return c, nil
 	}
@@ -105,7 +156,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 		return finish(ps, nil)
 	}
 	substituted := map[string][]string{}
-	tree := expandTree(r.tree, "", getenv, &ps, substituted).(map[string]any)
+	tree := expandTree(r.tree, "", getenv, o.role.unused, &ps, substituted).(map[string]any)
 	for p, name := range applyEnv(tree, getenv) {
 		// The value came from the environment, not the file.
 		delete(src.lines, p)
@@ -136,6 +187,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 			ps = append(ps, p)
 		}
 	}
+	ps = append(ps, unknownEnv(tree, o.environ)...)
 	ps = dedupe(ps)
 	for i := range ps {
 		ps[i].Msg = redact(ps[i].Msg, ck.secrets)
@@ -415,4 +467,55 @@ func under(path string, ps Problems) bool {
 		}
 	}
 	return false
+}
+
+// unknownEnv warns about each FEEDWATCH_* variable in environ that sets no
+// key, naming the nearest one that would. FEEDWATCH_CONFIG picks the file,
+// and FEEDWATCH_BENCH_* drive the benchmarks.
+func unknownEnv(tree map[string]any, environ []string) Problems {
+	var known []string
+	cfgType := reflect.TypeFor[Config]()
+	for i := range cfgType.NumField() {
+		f := cfgType.Field(i)
+		key := keyOf(f)
+		switch {
+		case key == "":
+		case isScalar(f.Type):
+			known = append(known, EnvName(key))
+		case f.Type.Kind() == reflect.Struct:
+			for _, sk := range scalarKeys(f.Type) {
+				known = append(known, EnvName(key+"."+sk))
+			}
+		}
+	}
+	notifiers, _ := tree["notifiers"].(map[string]any)
+	for _, name := range sortedKeys(notifiers) {
+		for _, sk := range scalarKeys(notifierType) {
+			known = append(known, EnvName("notifiers."+name+"."+sk))
+		}
+	}
+	var ps Problems
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "FEEDWATCH_") || name == "FEEDWATCH_CONFIG" ||
+			strings.HasPrefix(name, "FEEDWATCH_BENCH_") || slices.Contains(known, name) {
+			continue
+		}
+		msg := "environment variable " + name + " sets no key"
+		if s := suggest(name, known); s != "" {
+			msg += ", did you mean " + s + "?"
+		}
+		ps = append(ps, Problem{Msg: msg, Warning: true})
+	}
+	return ps
+}
+
+func scalarKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if f := t.Field(i); keyOf(f) != "" && isScalar(f.Type) {
+			keys = append(keys, keyOf(f))
+		}
+	}
+	return keys
 }

@@ -111,8 +111,8 @@ func TestLoadBadConfigs(t *testing.T) {
 			body: "notifiers:\n  s:\n    type: slack\n    webhook_url: ${SLACK_URL}\n    channel: \"${CHAN:-#news}\"\n    token: ${A}${B}\n",
 			env:  map[string]string{"B": "x"},
 			want: []string{
-				`feedwatch.yaml:4: notifiers.s.webhook_url: environment variable SLACK_URL is not set (use ${SLACK_URL:-} to allow it empty)`,
-				`feedwatch.yaml:6: notifiers.s.token: environment variable A is not set (use ${A:-} to allow it empty)`,
+				`feedwatch.yaml:4: notifiers.s.webhook_url: environment variable SLACK_URL is not set or empty (use ${SLACK_URL:-} to allow it empty)`,
+				`feedwatch.yaml:6: notifiers.s.token: environment variable A is not set or empty (use ${A:-} to allow it empty)`,
 			},
 		},
 		{
@@ -228,17 +228,17 @@ func TestLoadBadConfigs(t *testing.T) {
 		{
 			name: "YAML syntax error with its line",
 			body: "watcher:\n  interval: 5m\n  timeout: [30s\n",
-			want: []string{`feedwatch.yaml:2: invalid YAML: did not find expected ',' or ']'`},
+			want: []string{`feedwatch.yaml:3: invalid YAML: a [ ] list is not closed with "]" on this line (did not find expected ',' or ']')`},
 		},
 		{
 			name: "half-written YAML",
 			body: "feeds:\n  - url: https://example.org/rss\n    na",
-			want: []string{`feedwatch.yaml:3: invalid YAML: could not find expected ':'`},
+			want: []string{`feedwatch.yaml:3: invalid YAML: a key without ":" (or a quoted value not closed) (could not find expected ':')`},
 		},
 		{
 			name: "tab indentation",
 			body: "watcher:\n\tinterval: 5m\n",
-			want: []string{`feedwatch.yaml:2: invalid YAML: found character that cannot start any token`},
+			want: []string{`feedwatch.yaml:2: invalid YAML: a character that cannot start a value here (a tab? YAML indents with spaces only) (found character that cannot start any token)`},
 		},
 		{
 			name: "YAML duplicate key",

@@ -54,7 +54,7 @@ func parseRaw(f format, data []byte) (raw, Problems) {
 	case formatYAML:
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return r, yamlProblems(err)
+			return r, yamlSyntaxProblems(data, err)
 		}
 		if doc.Kind == 0 || len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			return r, Problems{{Msg: "the file is empty"}}

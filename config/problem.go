@@ -19,6 +19,9 @@ type Problem struct {
 	Msg string
 	// File is the config file's base name, "" when unknown.
 	File string
+	// Warning marks a problem that does not stop this process: a variable
+	// missing from a section the running command does not use.
+	Warning bool
 }
 
 // String renders p as "feedwatch.yaml:12: profiles[1].keyword: msg"; the
@@ -32,6 +35,9 @@ func (p Problem) String() string {
 		b.WriteString("line " + strconv.Itoa(p.Line) + ": ")
 	case p.Path == "" && p.File != "":
 		b.WriteString(p.File + ": ")
+	}
+	if p.Warning {
+		b.WriteString("warning: ")
 	}
 	if p.Path != "" {
 		b.WriteString(p.Path + ": ")
@@ -50,6 +56,16 @@ func (ps Problems) Error() string {
 		lines[i] = p.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// errors reports whether any of ps is more than a warning.
+func (ps Problems) errors() bool {
+	for _, p := range ps {
+		if !p.Warning {
+			return true
+		}
+	}
+	return false
 }
 
 // sortProblems orders problems by line, then path, keeping the order of

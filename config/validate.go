@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -24,9 +25,17 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 	tags := v.feeds(c)
 	v.profiles(c, tags)
 	v.notifiers(c)
+	own := len(v.ps)
 	for _, check := range extra {
-		if check != nil {
-			v.ps = append(v.ps, check(c)...)
+		if check == nil {
+			continue
+		}
+		for _, p := range check(c) {
+			// One line per problem: where the checks above already
+			// judged a key, another part's wording of it is noise.
+			if !slices.ContainsFunc(v.ps[:own], func(q Problem) bool { return q.Path == p.Path }) {
+				v.ps = append(v.ps, p)
+			}
 		}
 	}
 	if len(v.ps) == 0 {

@@ -174,7 +174,12 @@ func (w *fileWatch) check() bool {
 		}
 		return false
 	}
-	w.warned = false
+	if w.warned {
+		// Said it was gone, so say it is back: whatever reload follows
+		// (or none, when the content is the same) then makes sense.
+		w.logger.Info("config watch: file is back")
+		w.warned = false
+	}
 	if w.present && sum == w.last {
 		return false
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,12 +24,17 @@ const deadline = 10 * time.Second
 
 func startWatch(t *testing.T, path string) *watchHarness {
 	t.Helper()
+	return startWatchLog(t, path, slog.New(slog.DiscardHandler))
+}
+
+func startWatchLog(t *testing.T, path string, logger *slog.Logger) *watchHarness {
+	t.Helper()
 	h := &watchHarness{t: t, changes: make(chan struct{}, 100), checks: make(chan bool, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- watch(ctx, path, func() { h.changes <- struct{}{} }, slog.New(slog.DiscardHandler), watchOptions{
+		done <- watch(ctx, path, func() { h.changes <- struct{}{} }, logger, watchOptions{
 			debounce: 20 * time.Millisecond,
 			poll:     50 * time.Millisecond,
 			ready:    func() { close(ready) },
@@ -190,6 +197,45 @@ func TestWatchDeletedThenRecreated(t *testing.T) {
 	h.waitQuietCheck()
 	write(t, path, "a: 2\n")
 	h.waitQuietCheck()
+}
+
+// lockedBuffer is a log destination the watch goroutine and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestWatchLogsFileBack checks that a file said to be missing is said to be
+// back, also when it returns unchanged and so triggers no reload.
+func TestWatchLogsFileBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feedwatch.yaml")
+	write(t, path, "a: 1\n")
+	var logs lockedBuffer
+	h := startWatchLog(t, path, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	h.waitQuietCheck()
+	if !strings.Contains(logs.String(), "file missing") {
+		t.Fatalf("no warning for the missing file:\n%s", logs.String())
+	}
+	write(t, path, "a: 1\n")
+	h.waitQuietCheck()
+	if got := strings.Count(logs.String(), "file is back"); got != 1 {
+		t.Fatalf("%d lines say the file is back, want 1:\n%s", got, logs.String())
+	}
 }
 
 func TestWatchMissingAtStart(t *testing.T) {

@@ -37,6 +37,18 @@ const (
 func (m Mode) watches() bool  { return m == ModeAll || m == ModeWatch }
 func (m Mode) notifies() bool { return m == ModeAll || m == ModeNotify }
 
+// role is what the mode needs of the config: a secret that only notifiers
+// use need not be set for "feedwatch watch".
+func (m Mode) role() config.Role {
+	switch m {
+	case ModeWatch:
+		return config.RoleWatch
+	case ModeNotify:
+		return config.RoleNotify
+	}
+	return config.RoleRun
+}
+
 // Options are what cmd hands the daemon.
 type Options struct {
 	ConfigPath string
@@ -50,6 +62,9 @@ type Options struct {
 	Reload <-chan struct{}
 	// Ready, when set, is closed once the daemon serves (tests wait on it).
 	Ready chan<- struct{}
+	// Environ is the process environment ("NAME=value"), for warnings
+	// about FEEDWATCH_* variables that set nothing; nil skips them.
+	Environ []string
 	// ShutdownGrace bounds the wait for in-flight work at exit.
 	ShutdownGrace time.Duration
 	Now           func() time.Time
@@ -57,9 +72,15 @@ type Options struct {
 
 // LoadConfig reads and fully validates the config at path: structure, and
 // what only the matcher and the notifier channels can check, every problem
-// at once.
-func LoadConfig(path string, getenv func(string) string, version string) (*config.Config, error) {
-	return config.Load(path, getenv, config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version))
+// at once. opts add to or override the defaults (config.WithRole).
+func LoadConfig(path string, getenv func(string) string, version string, opts ...config.Option) (*config.Config, error) {
+	opts = append([]config.Option{config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version)}, opts...)
+	return config.Load(path, getenv, opts...)
+}
+
+// loadConfig loads the config for this process's mode.
+func (o *Options) loadConfig() (*config.Config, error) {
+	return LoadConfig(o.ConfigPath, o.Getenv, o.Version, config.WithRole(o.Mode.role()), config.WithEnviron(o.Environ))
 }
 
 type daemon struct {
@@ -94,10 +115,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 8 * time.Second
 	}
-	cfg, err := LoadConfig(o.ConfigPath, o.Getenv, o.Version)
+	cfg, err := o.loadConfig()
 	if err != nil {
 		return err
 	}
+	logProblems(o.Logger, slog.LevelWarn, "config warning", cfg.Warnings)
 	d := &daemon{opts: o, log: o.Logger, reg: prometheus.NewRegistry(), cfg: cfg, reload: make(chan struct{}, 1)}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_config_last_reload_successful", Help: "1 when the last config load or reload succeeded."})
@@ -305,12 +327,18 @@ func (d *daemon) requestReload() {
 // doReload reads the file again; a valid config is applied part by part, an
 // invalid one is logged and the running config stays.
 func (d *daemon) doReload(ctx context.Context) {
-	cfg, err := LoadConfig(d.opts.ConfigPath, d.opts.Getenv, d.opts.Version)
+	cfg, err := d.opts.loadConfig()
 	if err != nil {
 		d.reloadOK.Set(0)
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			logProblems(d.log, slog.LevelError, "config reload failed; keeping the running config", ps)
+			return
+		}
 		d.log.Error("config reload failed; keeping the running config", "err", err)
 		return
 	}
+	logProblems(d.log, slog.LevelWarn, "config warning", cfg.Warnings)
 	if d.opts.Mode.watches() {
 		rt, err := compileRoutes(cfg)
 		if err != nil {
@@ -366,4 +394,26 @@ func restartOnly(old, cur *config.Config) []string {
 		out = append(out, "watcher")
 	}
 	return out
+}
+
+// logProblems logs config problems so that each can be read: with the JSON
+// handler one record whose "problems" attribute is an array, otherwise a
+// record per problem, since a multi-line error in one text record comes out
+// as a single line full of \n escapes.
+func logProblems(log *slog.Logger, level slog.Level, msg string, ps config.Problems) {
+	if len(ps) == 0 {
+		return
+	}
+	ctx := context.Background()
+	if _, isJSON := log.Handler().(*slog.JSONHandler); isJSON {
+		lines := make([]string, len(ps))
+		for i, p := range ps {
+			lines[i] = p.String()
+		}
+		log.Log(ctx, level, msg, "problems", lines)
+		return
+	}
+	for _, p := range ps {
+		log.Log(ctx, level, msg, "problem", p.String())
+	}
 }

@@ -417,7 +417,11 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 	}
 	start := time.Now()
 	retry, err := e.notify(sendCtx, hits)
-	e.o.Metrics.observe(e.o.Name, time.Since(start).Seconds())
+	took := time.Since(start)
+	e.o.Metrics.observe(e.o.Name, took.Seconds())
+	if e.log.Enabled(ctx, slog.LevelDebug) {
+		e.debugDelivery(ctx, hits, took, retry, err, sendCtx.Err() != nil)
+	}
 	switch {
 	case err == nil:
 		for _, en := range ens {
@@ -434,6 +438,36 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 	default:
 		e.failed(sendCtx, ens, retry, err)
 	}
+}
+
+// debugDelivery logs one delivery attempt: hit id(s), result, duration.
+// Channels' errors are redacted at the source, so they may be logged.
+func (e *Engine) debugDelivery(ctx context.Context, hits []hit.Hit, took time.Duration, retry bool, err error, canceled bool) {
+	result := "delivered"
+	switch {
+	case err == nil:
+	case canceled:
+		result = "canceled"
+	case retry:
+		result = "retry"
+	default:
+		result = "failed"
+	}
+	attrs := make([]slog.Attr, 0, 4)
+	if len(hits) == 1 {
+		attrs = append(attrs, slog.String("hit", hits[0].ID))
+	} else {
+		ids := make([]string, len(hits))
+		for i, h := range hits {
+			ids[i] = h.ID
+		}
+		attrs = append(attrs, slog.Any("hits", ids))
+	}
+	attrs = append(attrs, slog.String("result", result), slog.Duration("duration", took))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	e.log.LogAttrs(ctx, slog.LevelDebug, "delivery", attrs...)
 }
 
 // notify calls the channel, turning a panic into a retryable error: one

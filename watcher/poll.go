@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"time"
@@ -61,9 +62,16 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 		// Shutdown: state left as it was; the poll repeats after restart.
 		return now, false
 	}
+	took := time.Since(started)
 	w.m.polls.WithLabelValues(result).Inc()
 	w.m.lag.Observe(max(lag, 0).Seconds())
-	w.m.duration.Observe(time.Since(started).Seconds())
+	w.m.duration.Observe(took.Seconds())
+	// One line per poll at debug; the check keeps the hot path free of
+	// attribute building when debug is off (the default).
+	if w.log.Enabled(ctx, slog.LevelDebug) {
+		w.log.LogAttrs(ctx, slog.LevelDebug, "poll", slog.String("feed", f.name), slog.String("result", result),
+			slog.Int("new_items", n), slog.Duration("duration", took), slog.Time("next", next))
+	}
 	if n > 0 {
 		w.m.newItems.Add(float64(n))
 	}

@@ -32,7 +32,10 @@ type env struct {
 	args           []string
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	reload         <-chan struct{}
+	// environ is the whole environment, for warnings about FEEDWATCH_*
+	// variables that set nothing; nil skips them.
+	environ []string
+	reload  <-chan struct{}
 	// ready is closed when the daemon serves (tests only).
 	ready chan<- struct{}
 }
@@ -57,8 +60,14 @@ type globals struct {
 func execute(ctx context.Context, e env) int {
 	g := &globals{}
 	root := &cobra.Command{
-		Use:           "feedwatch",
-		Short:         "Watch news feeds for your topics and deliver each new hit once",
+		Use:   "feedwatch",
+		Short: "Watch news feeds for your topics and deliver each new hit once",
+		Long: `feedwatch polls RSS, Atom and JSON feeds, matches every new item against the
+keyword profiles of its config file, stores each hit in NATS JetStream and
+delivers it by console, email, Slack or webhook, once.`,
+		Example: `  feedwatch check --config feedwatch.yaml
+  feedwatch run --config feedwatch.yaml
+  feedwatch match --query '"trade bill" AND genocide' https://example.org/rss`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -67,19 +76,23 @@ func execute(ctx context.Context, e env) int {
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.config, "config", "", "config file (else $FEEDWATCH_CONFIG, ./feedwatch.yaml, $XDG_CONFIG_HOME/feedwatch/feedwatch.yaml, /etc/feedwatch/feedwatch.yaml)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "text", "text or json")
 
+	withConfig := func(cmd *cobra.Command) *cobra.Command {
+		// Only commands that read the config list --config.
+		cmd.Flags().StringVar(&g.config, "config", "", "config file (else $FEEDWATCH_CONFIG, ./feedwatch.yaml, $XDG_CONFIG_HOME/feedwatch/feedwatch.yaml, /etc/feedwatch/feedwatch.yaml)")
+		return cmd
+	}
 	root.AddCommand(
-		daemonCmd(ctx, e, g, "run", daemon.ModeAll, "Run the whole daemon: watcher, matcher and notifiers"),
-		daemonCmd(ctx, e, g, "watch", daemon.ModeWatch, "Poll, match and publish hits only (split deployments)"),
-		daemonCmd(ctx, e, g, "notify", daemon.ModeNotify, "Deliver hits from NATS only (split deployments)"),
-		checkCmd(e, g),
-		matchCmd(ctx, e, g),
-		sendTestCmd(ctx, e, g),
-		statusCmd(ctx, e, g),
-		healthcheckCmd(ctx, e, g),
+		withConfig(daemonCmd(ctx, e, g, "run", daemon.ModeAll, "Run the whole daemon: watcher, matcher and notifiers", runLong, runExample)),
+		withConfig(daemonCmd(ctx, e, g, "watch", daemon.ModeWatch, "Poll, match and publish hits only (split deployments)", watchLong, watchExample)),
+		withConfig(daemonCmd(ctx, e, g, "notify", daemon.ModeNotify, "Deliver hits from NATS only (split deployments)", notifyLong, notifyExample)),
+		withConfig(checkCmd(e, g)),
+		withConfig(matchCmd(ctx, e, g)),
+		withConfig(sendTestCmd(ctx, e, g)),
+		withConfig(statusCmd(ctx, e, g)),
+		withConfig(healthcheckCmd(ctx, e, g)),
 		versionCmd(e),
 	)
 	err := root.ExecuteContext(ctx)
@@ -138,19 +151,20 @@ func (g *globals) configPath(e env) (string, error) {
 	return config.Find(g.config, e.getenv)
 }
 
-// loadConfig finds and fully validates the config file.
-func (g *globals) loadConfig(e env) (*config.Config, string, error) {
+// loadConfig finds and fully validates the config file for a role: a
+// ${VAR} in a section the role does not use may be missing.
+func (g *globals) loadConfig(e env, role config.Role) (*config.Config, string, error) {
 	path, err := g.configPath(e)
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, err := daemon.LoadConfig(path, e.getenv, version)
+	cfg, err := daemon.LoadConfig(path, e.getenv, version, config.WithRole(role))
 	return cfg, path, err
 }
 
-func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.Mode, short string) *cobra.Command {
+func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.Mode, short, long, example string) *cobra.Command {
 	return &cobra.Command{
-		Use: name, Short: short, Args: args(cobra.NoArgs),
+		Use: name, Short: short, Long: long, Example: example, Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger(e.stderr)
 			if err != nil {
@@ -162,7 +176,7 @@ func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.
 			}
 			err = daemon.Run(ctx, daemon.Options{
 				ConfigPath: path, Mode: mode, Stdout: e.stdout, Logger: log,
-				Getenv: e.getenv, Version: version, Reload: e.reload, Ready: e.ready,
+				Getenv: e.getenv, Environ: e.environ, Version: version, Reload: e.reload, Ready: e.ready,
 			})
 			var ps config.Problems
 			if errors.As(err, &ps) {
@@ -179,20 +193,44 @@ func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.
 func checkCmd(e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "check", Short: "Validate the config: exit 0, or print every problem and exit 1", Args: args(cobra.NoArgs),
+		Long: `check reads the config as the daemon would and prints every problem at once, one a
+line, as file:line: key.path: message, with the key you probably meant for a typo.
+It exits 1 when there is a problem, 0 otherwise.
+
+Warnings do not change the exit code: a ${VAR} that is not set in this shell (the
+processes that use the key will refuse to start without it), and a FEEDWATCH_*
+variable that sets no key. Local feed files must exist.`,
+		Example: `  feedwatch check --config /etc/feedwatch/feedwatch.yaml
+  FEEDWATCH_CONFIG=./feedwatch.yaml feedwatch check`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, path, err := g.loadConfig(e)
+			path, err := g.configPath(e)
+			if err != nil {
+				return err
+			}
+			cfg, err := daemon.CheckConfig(path, e.getenv, e.environ, version)
 			var ps config.Problems
 			if errors.As(err, &ps) {
+				errs := 0
 				for _, p := range ps {
 					fmt.Fprintln(e.stdout, p.String())
+					if !p.Warning {
+						errs++
+					}
 				}
-				fmt.Fprintf(e.stderr, "%s: %d problem(s)\n", path, len(ps))
+				fmt.Fprintf(e.stderr, "%s: %d problem(s), %d warning(s)\n", path, errs, len(ps)-errs)
 				return exitError{1}
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "%s: ok (%d feeds, %d profiles, %d notifiers)\n", path, len(cfg.Feeds), len(cfg.Profiles), len(cfg.Notifiers))
+			for _, p := range cfg.Warnings {
+				fmt.Fprintln(e.stdout, p.String())
+			}
+			fmt.Fprintf(e.stdout, "%s: ok (%d feeds, %d profiles, %d notifiers", path, len(cfg.Feeds), len(cfg.Profiles), len(cfg.Notifiers))
+			if n := len(cfg.Warnings); n > 0 {
+				fmt.Fprintf(e.stdout, ", %d warning(s)", n)
+			}
+			fmt.Fprintln(e.stdout, ")")
 			return nil
 		},
 	}
@@ -201,8 +239,15 @@ func checkCmd(e env, g *globals) *cobra.Command {
 func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "send-test NOTIFIER", Short: "Deliver one sample hit through a notifier and report the result", Args: args(cobra.ExactArgs(1)),
+		Long: `send-test delivers one sample hit through the named notifier of the config, directly
+(not through NATS), and prints "delivered" or the exact error the channel gave.
+The message is marked as a test in its subject and text, so nobody mistakes it
+for an alert. A daemon need not be running.`,
+		Example: `  feedwatch send-test team-slack --config feedwatch.yaml
+  feedwatch send-test me`,
 		RunE: func(cmd *cobra.Command, a []string) error {
-			cfg, path, err := g.loadConfig(e)
+			// Like notify, send-test does not need the feeds' secrets.
+			cfg, path, err := g.loadConfig(e, config.RoleNotify)
 			if err != nil {
 				return err
 			}
@@ -217,7 +262,7 @@ func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			}
 			sctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			if _, err := n.Notify(sctx, []hit.Hit{build.SampleHit(time.Now())}); err != nil {
+			if _, err := n.Notify(sctx, []hit.Hit{build.TestHit(time.Now())}); err != nil {
 				return fmt.Errorf("send-test %q: %w", name, err)
 			}
 			fmt.Fprintf(e.stderr, "send-test %q: delivered\n", name)
@@ -229,6 +274,8 @@ func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 func versionCmd(e env) *cobra.Command {
 	return &cobra.Command{
 		Use: "version", Short: "Print version, commit and Go version", Args: args(cobra.NoArgs),
+		Long:    "version prints feedwatch's version, the commit it was built from, and the Go version and platform.",
+		Example: "  feedwatch version",
 		RunE: func(*cobra.Command, []string) error {
 			c := commit
 			if c == "" {
@@ -246,3 +293,25 @@ func versionCmd(e env) *cobra.Command {
 		},
 	}
 }
+
+const (
+	runLong = `run is the whole daemon in one process: it polls the config's feeds, matches each new
+item against every profile, publishes hits to NATS JetStream and delivers them
+through the notifiers. With no nats.url it runs an embedded NATS server storing
+under data_dir.
+
+Editing the config file reloads it (SIGHUP too); an invalid edit is logged and the
+running config stays. SIGTERM or SIGINT stops it within 10 seconds, losing nothing.
+--log-level debug logs every poll and every delivery.`
+	runExample = `  feedwatch run --config examples/feedwatch.yaml
+  feedwatch run --config /etc/feedwatch/feedwatch.yaml --log-format json
+  FEEDWATCH_NATS_URL=nats://n1:4222 feedwatch run`
+	watchLong = `watch polls, matches and publishes hits to NATS, and delivers nothing: run it with
+"feedwatch notify" against the same NATS server for a split deployment. It needs
+no notifier secrets: a ${VAR} missing under notifiers is only a warning.`
+	watchExample = `  FEEDWATCH_NATS_URL=nats://nats:4222 feedwatch watch --config /etc/feedwatch/feedwatch.yaml`
+	notifyLong   = `notify delivers the hits that "feedwatch watch" publishes to NATS, through the config's
+notifiers, and polls nothing. It needs no feed secrets: a ${VAR} missing under feeds
+(headers) is only a warning.`
+	notifyExample = `  FEEDWATCH_NATS_URL=nats://nats:4222 feedwatch notify --config /etc/feedwatch/feedwatch.yaml`
+)

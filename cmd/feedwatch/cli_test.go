@@ -64,7 +64,6 @@ func TestCheckBad(t *testing.T) {
 		{"unknown key", "profiles:\n  - name: x\n    keyword: [a]\n", []string{"profiles[0].keyword", "keywords"}},
 		{"bad query", "profiles:\n  - name: x\n    query: 'a AND (b'\n", []string{"profiles[0].query", "column"}},
 		{"missing notifier", "profiles:\n  - name: x\n    keywords: [a]\n    notify: [nope]\n", []string{"profiles[0].notify", "nope"}},
-		{"missing env var", "notifiers:\n  s:\n    type: slack\n    webhook_url: ${NOPE_NOT_SET}\n", []string{"NOPE_NOT_SET"}},
 		{"bad duration", "watcher:\n  interval: 5 minutes\n", []string{"watcher.interval"}},
 		{"several at once", "data_dirr: x\nprofiles:\n  - name: x\n    query: 'a OR'\n  - name: x\n    keywords: [b]\n", []string{"data_dirr", "profiles[0].query", "duplicate"}},
 		{"bad template", "notifiers:\n  c:\n    type: console\n    template: '{{.Nope'\n", []string{"notifiers.c"}},

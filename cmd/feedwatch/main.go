@@ -25,7 +25,7 @@ func main() {
 	}()
 	code := execute(ctx, env{
 		args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr,
-		getenv: os.Getenv, reload: reload,
+		getenv: os.Getenv, environ: os.Environ(), reload: reload,
 	})
 	stop()
 	os.Exit(code)

@@ -23,7 +23,11 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "match [--profile NAME | --query Q] SOURCE...",
 		Short: "Dry run: print the items of feeds or files that match, with the matched words; sends nothing",
-		Args:  args(cobra.MinimumNArgs(1)),
+		Long:  matchLong,
+		Example: `  feedwatch match --query '"trade bill" AND genocide' examples/world.xml
+  feedwatch match --config feedwatch.yaml --profile xinjiang https://example.org/rss
+  feedwatch match --config feedwatch.yaml ./saved-feed.xml file:///tmp/other.atom`,
+		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, sources []string) error {
 			if profile != "" && query != "" {
 				return usageError{errors.New("--profile and --query exclude each other")}
@@ -36,7 +40,8 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed, items, hits := 0, 0, 0
+			failed, items, hits, old := 0, 0, 0, 0
+			now := time.Now()
 			for _, src := range sources {
 				fctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 				feed, its, err := watcher.Fetch(fctx, src, opts)
@@ -49,13 +54,21 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 				}
 				items += len(its)
 				for i := range its {
+					backfilled := olderThanBackfill(&its[i], opts.Backfill, now)
 					for _, r := range m.Match(&its[i]) {
 						hits++
-						printMatch(e.stdout, feed, &its[i], r)
+						if backfilled {
+							old++
+						}
+						printMatch(e.stdout, feed, &its[i], r, backfilled)
 					}
 				}
 			}
-			fmt.Fprintf(e.stderr, "%d source(s), %d item(s), %d match(es)\n", len(sources)-failed, items, hits)
+			fmt.Fprintf(e.stderr, "%d source(s), %d item(s), %d match(es)", len(sources)-failed, items, hits)
+			if old > 0 {
+				fmt.Fprintf(e.stderr, ", %d of them older than backfill (%s)", old, backfillText(opts.Backfill))
+			}
+			fmt.Fprintln(e.stderr)
 			if failed > 0 {
 				return exitError{1}
 			}
@@ -71,11 +84,16 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 // the config is optional: its limits and feed headers apply when there is
 // one.
 func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, watcher.Options, error) {
-	opts := watcher.Options{Timeout: watcher.DefaultTimeout, UserAgent: config.UserAgent(version)}
+	opts := watcher.Options{Timeout: watcher.DefaultTimeout, UserAgent: config.UserAgent(version), Backfill: watcher.DefaultBackfill}
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
-		cfg, err = daemon.LoadConfig(path, e.getenv, version)
+		cfg, err = daemon.LoadConfig(path, e.getenv, version, config.WithRole(config.RoleMatch))
+	}
+	if cfg != nil {
+		for _, p := range cfg.Warnings {
+			fmt.Fprintln(e.stderr, p.String())
+		}
 	}
 	if cfg != nil {
 		opts = daemon.FetchOptions(cfg)
@@ -104,13 +122,30 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 	return out, opts, nil
 }
 
+// olderThanBackfill reports whether the daemon, meeting it at a feed's
+// first poll, would remember the item without alerting it: undated, or
+// published longer than backfill ago (as the watcher decides).
+func olderThanBackfill(it *item.Item, backfill time.Duration, now time.Time) bool {
+	return backfill > 0 && (it.Published == nil || it.Published.Before(now.Add(-backfill)))
+}
+
+func backfillText(d time.Duration) string {
+	if d <= time.Nanosecond {
+		return "0s"
+	}
+	return d.String()
+}
+
 // printMatch prints one match for a terminal. Feed text is untrusted: every
 // field of it goes through render.OneLine, which drops escape sequences'
 // ESC, other C0 and C1 controls and bidi overrides (a title must not clear
 // the screen, set the window title or reverse the line); the matched words
 // are printed %q-quoted.
-func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result) {
+func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result, backfilled bool) {
 	fmt.Fprintf(w, "[%s] %s\n", r.Profile, oneLine(it.Title))
+	if backfilled {
+		fmt.Fprintln(w, "  (older than backfill: the daemon would not alert this at a feed's first poll)")
+	}
 	if it.Link != "" {
 		fmt.Fprintf(w, "  %s\n", oneLine(it.Link))
 	}
@@ -133,3 +168,30 @@ func printMatch(w io.Writer, feed item.Feed, it *item.Item, r matcher.Result) {
 }
 
 func oneLine(s string) string { return render.OneLine(s) }
+
+const matchLong = `match fetches or reads each SOURCE (an http(s) URL, a file:// URL or a path), matches
+its items against the config's profiles (or --profile NAME, or --query Q, which
+needs no config) and prints each item that matches: profile, title, link, feed,
+date, the matched words in context. It sends nothing and changes no state.
+
+Items the daemon would skip at a feed's first poll, because they are undated or
+older than watcher.backfill (24h by default), are marked "(older than backfill)".
+
+Query syntax (keywords: and exclude: entries are phrases, without operators):
+
+  xinjiang            the word, on word boundaries: bill matches "Bill," not "billing"
+  "trade bill"        the words in sequence; punctuation, spacing and the articles
+                      a, an, the between them do not matter
+  re-education        a term with inner punctuation is a phrase of its words
+  uyghur*             any word starting with "uyghur"
+  a b, a AND b        both (a bare space is AND)
+  a OR b              either
+  NOT a, -a           not a
+  ( ... )             grouping; precedence NOT > AND > OR
+  title: summary: content: author: category: link:
+                      the next term, phrase or group in that field only
+  "uyghur camps"~5    both words within 5 words of each other, any order
+  /regexp/            an RE2 expression over the field text, case-insensitive
+
+Matching ignores case and diacritics ("Uyğur" matches uygur) and folds full-width
+forms; Chinese, Japanese and Thai match without word boundaries.`

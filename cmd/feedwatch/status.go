@@ -9,23 +9,34 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/daemon"
 )
 
 func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
-	return &cobra.Command{
+	var url string
+	cmd := &cobra.Command{
 		Use: "status", Short: "Print the running daemon's feeds and profiles (from http.listen's /api/status)", Args: args(cobra.NoArgs),
+		Long: `status asks the running daemon for its state (GET /api/status on http.listen) and
+prints its feeds (last poll, result, next poll, error), profiles (hits, last hit)
+and notifiers (delivered, failed, dead, pending).
+
+It reads only http.listen from the config, so it works right after a broken edit
+and without the daemon's secrets; --url names the daemon directly.`,
+		Example: `  feedwatch status --config /etc/feedwatch/feedwatch.yaml
+  feedwatch status --url 127.0.0.1:7070`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.loadConfig(e)
+			listen, err := daemonAddr(e, g, url)
 			if err != nil {
 				return err
 			}
-			body, err := getLocal(ctx, cfg.HTTP.Listen, "/api/status", 10*time.Second)
+			body, err := getLocal(ctx, listen, "/api/status", 10*time.Second)
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
@@ -69,6 +80,25 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().StringVar(&url, "url", "", "the daemon's http.listen address (host:port or http://host:port); default: read from the config")
+	return cmd
+}
+
+// daemonAddr is where the running daemon listens: --url, else http.listen
+// read leniently from the config (nothing else of it need be valid).
+func daemonAddr(e env, g *globals, url string) (string, error) {
+	if url != "" {
+		return strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"), nil
+	}
+	path, err := g.configPath(e)
+	if err != nil {
+		return "", err
+	}
+	listen, err := config.Listen(path, e.getenv)
+	if err != nil {
+		return "", fmt.Errorf("%w\n(status needs only http.listen from the config; --url gives the address directly)", err)
+	}
+	return listen, nil
 }
 
 func when(t time.Time) string {
@@ -81,19 +111,26 @@ func when(t time.Time) string {
 // healthcheckCmd is for container HEALTHCHECKs, where no curl exists: it
 // asks the daemon's /healthz and exits 0 or 1.
 func healthcheckCmd(ctx context.Context, e env, g *globals) *cobra.Command {
-	return &cobra.Command{
+	var url string
+	cmd := &cobra.Command{
 		Use: "healthcheck", Short: "Exit 0 when the running daemon answers /healthz", Args: args(cobra.NoArgs), Hidden: true,
+		Long: `healthcheck asks the running daemon's /healthz and exits 0 when it answers 200, 1
+otherwise: for container HEALTHCHECKs, where no curl exists. Like status, it reads
+only http.listen from the config.`,
+		Example: `  feedwatch healthcheck --config /etc/feedwatch/feedwatch.yaml`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.loadConfig(e)
+			listen, err := daemonAddr(e, g, url)
 			if err != nil {
 				return err
 			}
-			if _, err := getLocal(ctx, cfg.HTTP.Listen, "/healthz", 5*time.Second); err != nil {
+			if _, err := getLocal(ctx, listen, "/healthz", 5*time.Second); err != nil {
 				return fmt.Errorf("healthcheck: %w", err)
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&url, "url", "", "the daemon's http.listen address; default: read from the config")
+	return cmd
 }
 
 // getLocal GETs path from the daemon listening on listen and returns the

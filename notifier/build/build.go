@@ -95,6 +95,22 @@ func SampleHit(now time.Time) hit.Hit {
 	return render.SampleHit(now)
 }
 
+// TestMarker starts the title of the hit send-test delivers.
+const TestMarker = "[feedwatch test] "
+
+// TestHit is the hit send-test delivers: the sample hit, marked as a test in
+// its title (so in an email subject, a Slack message's link, a console
+// line) and in its snippet and summary, so that nobody who receives it
+// takes it for an alert.
+func TestHit(now time.Time) hit.Hit {
+	h := render.SampleHit(now)
+	const note = "This is a test message from feedwatch send-test, not an alert: no feed published this item. "
+	h.Item.Title = TestMarker + h.Item.Title
+	h.Item.Summary = note + h.Item.Summary
+	h.Snippet = note + h.Snippet
+	return h
+}
+
 // Check validates one notifier config: the type is known, each type's
 // required fields are set and well formed, fields of other types are not
 // set, and templates render on the sample hit. Each error starts with the

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,5 +141,45 @@ func TestSendTestThroughWebhook(t *testing.T) {
 	}
 	if got != h.ID {
 		t.Errorf("hit id header = %q", got)
+	}
+}
+
+// TestSendTestHitIsMarked checks that what send-test delivers says it is a
+// test in the email subject and in the text of every channel.
+func TestSendTestHitIsMarked(t *testing.T) {
+	h := TestHit(time.Now())
+	if s := email.Subject([]hit.Hit{h}); !strings.HasPrefix(s, "[feedwatch test]") {
+		t.Errorf("email subject %q is not marked as a test", s)
+	}
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b strings.Builder
+		if _, err := io.Copy(&b, r.Body); err != nil {
+			t.Error(err)
+		}
+		bodies = append(bodies, b.String())
+	}))
+	defer srv.Close()
+	var out strings.Builder
+	for _, cfg := range []config.Notifier{
+		{Type: "console"},
+		{Type: "slack", WebhookURL: srv.URL + "/slack"},
+		{Type: "webhook", URL: srv.URL + "/hook"},
+	} {
+		n, err := New(cfg.Type, cfg, &out, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Notify(context.Background(), []hit.Hit{h}); err != nil {
+			t.Fatalf("%s: %v", cfg.Type, err)
+		}
+	}
+	for i, text := range append([]string{out.String()}, bodies...) {
+		if !strings.Contains(text, "[feedwatch test]") || !strings.Contains(text, "test message from feedwatch send-test") {
+			t.Errorf("message %d is not marked as a test:\n%s", i, text)
+		}
+	}
+	if len(bodies) != 2 {
+		t.Errorf("%d requests, want 2", len(bodies))
 	}
 }

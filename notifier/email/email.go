@@ -184,17 +184,23 @@ func CheckConfig(cfg Config) []error {
 	if cfg.From == "" {
 		errs = append(errs, errors.New("from: required"))
 	} else if _, err := mail.ParseAddress(cfg.From); err != nil {
-		errs = append(errs, fmt.Errorf("from: %v", err))
+		errs = append(errs, fmt.Errorf("from: %s", notAddress(cfg.From)))
 	}
 	if len(cfg.To) == 0 {
 		errs = append(errs, errors.New("to: at least one address required"))
 	}
 	for i, to := range cfg.To {
 		if _, err := mail.ParseAddress(to); err != nil {
-			errs = append(errs, fmt.Errorf("to[%d]: %v", i, err))
+			errs = append(errs, fmt.Errorf("to[%d]: %s", i, notAddress(to)))
 		}
 	}
 	return errs
+}
+
+// notAddress says in plain words what net/mail calls "no angle-addr" or
+// "missing '@' or angle-addr".
+func notAddress(s string) string {
+	return fmt.Sprintf(`not an email address: %q (want me@example.org or "Name <me@example.org>")`, s)
 }
 
 // Policy is the sanitizer for feed HTML in mail. Build it once: building

@@ -366,12 +366,19 @@ func (r *Response) Release() {
 	r.buf, r.Body = nil, nil
 }
 
-func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
+// LocalPath is the file a feed source names when it is a file:// URL or a
+// plain path (relative ones resolve against baseDir); ok is false for
+// http(s) and other URLs.
+func LocalPath(src, baseDir string) (path string, ok bool, err error) {
+	src = strings.TrimSpace(src)
+	if u, perr := url.Parse(src); perr == nil && u.Scheme != "" && u.Scheme != "file" && len(u.Scheme) > 1 {
+		return "", false, nil
+	}
 	p := src
 	if strings.HasPrefix(p, "file://") {
 		u, err := url.Parse(p)
 		if err != nil {
-			return nil, &Error{Kind: KindBadSource, Err: err}
+			return "", true, err
 		}
 		p = u.Path
 		if p == "" {
@@ -382,8 +389,16 @@ func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
 			p = filepath.Join(u.Host, p)
 		}
 	}
-	if !filepath.IsAbs(p) && f.baseDir != "" {
-		p = filepath.Join(f.baseDir, p)
+	if !filepath.IsAbs(p) && baseDir != "" {
+		p = filepath.Join(baseDir, p)
+	}
+	return p, true, nil
+}
+
+func (f *Fetcher) readFile(ctx context.Context, src string) (*Response, error) {
+	p, _, err := LocalPath(src, f.baseDir)
+	if err != nil {
+		return nil, &Error{Kind: KindBadSource, Err: err}
 	}
 	fh, err := os.Open(p)
 	if err != nil {

@@ -1,0 +1,248 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// keyDoc says what a key means, for docs/config.md. Defaults come from the
+// code (a minimal config loaded with its defaults applied); def is only for
+// defaults that depend on other keys.
+type keyDoc struct {
+	doc string
+	def string
+}
+
+// keyDocs has one entry per key of the schema, by its path in the
+// reference: "watcher.interval", "feeds[].url", "notifiers.<name>.type".
+// TestConfigDoc fails when a key has none.
+var keyDocs = map[string]keyDoc{
+	"data_dir": {doc: "Folder for state and the embedded NATS server's JetStream store; relative to the config file's folder."},
+
+	"http.listen": {doc: "host:port serving `/metrics`, `/healthz`, `/readyz`, `/api/status`; `\"\"` turns it off."},
+
+	"nats.url":             {doc: "NATS server URL(s), comma-separated (`nats://`, `tls://`, `ws://`, `wss://`); `\"\"` runs an embedded server with JetStream under `data_dir`."},
+	"nats.embedded_listen": {doc: "host:port on which the embedded server accepts other processes (`feedwatch watch`/`notify`, the `nats` CLI); `\"\"` keeps it in-process."},
+	"nats.creds":           {doc: "A NATS `.creds` file (JWT and NKey) to authenticate with; relative to the config file's folder."},
+	"nats.user":            {doc: "User name for user/password authentication."},
+	"nats.password":        {doc: "Password for `nats.user` (secret)."},
+	"nats.token":           {doc: "Token authentication (secret)."},
+	"nats.tls_ca":          {doc: "PEM file of the CA that signed the servers' certificates; relative to the config file's folder."},
+	"nats.tls_cert":        {doc: "PEM client certificate for TLS client authentication (with `nats.tls_key`)."},
+	"nats.tls_key":         {doc: "PEM private key of `nats.tls_cert`."},
+
+	"watcher.interval":                {doc: "Default time between two polls of a feed (a floor: jitter, Cache-Control, Retry-After and RSS `<ttl>` only lengthen it)."},
+	"watcher.concurrency":             {doc: "Polls in flight at once, over all hosts."},
+	"watcher.per_host":                {doc: "Polls in flight at once to one host."},
+	"watcher.timeout":                 {doc: "Time limit of one poll (connect, redirects, body)."},
+	"watcher.max_body":                {doc: "Largest feed document read, counted after decompression."},
+	"watcher.backfill":                {doc: "At a feed's first poll, items older than this (or undated) are remembered without alerting; 0s: no item already in the feed alerts."},
+	"watcher.state_retention":         {doc: "How long an item stays remembered after it was last seen in its feed."},
+	"watcher.user_agent":              {doc: "User-Agent header of every poll.", def: "`feedwatch/<version> (+" + ProjectURL + ")`"},
+	"watcher.allow_private_redirects": {doc: "Let a redirect go from a public address to a loopback, private or link-local one (intranet feeds); off, such redirects fail."},
+
+	"feeds[].url":      {doc: "The feed: http(s)://, file:// or a path (relative to the config file's folder). Required."},
+	"feeds[].name":     {doc: "Unique name, used in logs, profiles' feeds: and status.", def: "from the URL's host and path"},
+	"feeds[].interval": {doc: "Poll interval of this feed.", def: "`watcher.interval`"},
+	"feeds[].tags":     {doc: "Tags, for profiles to select feeds by (`feeds: [tag:uk]`)."},
+	"feeds[].headers":  {doc: "Extra HTTP request headers (`Authorization: \"Bearer ${FEED_TOKEN}\"`); names keep their case; values are secrets."},
+
+	"profiles[].name":     {doc: "Unique name, `[a-z0-9_-]+`; it names the NATS subject `feedwatch.hits.<name>`. Required."},
+	"profiles[].query":    {doc: "A query in the query language (README: \"Profiles and the query language\")."},
+	"profiles[].keywords": {doc: "Phrases, any of which matches (no operators; `uyghur*` allowed)."},
+	"profiles[].exclude":  {doc: "Phrases, none of which may match."},
+	"profiles[].feeds":    {doc: "Feed names or `tag:<tag>` this profile watches.", def: "every feed"},
+	"profiles[].notify":   {doc: "Notifier names this profile's hits go to.", def: "every notifier"},
+
+	"notifiers.<name>.type":          {doc: "`console`, `slack`, `email` or `webhook`. Required."},
+	"notifiers.<name>.max_attempts":  {doc: "Deliveries tried before a hit is dead-lettered to `feedwatch.dead.<name>`.", def: "`10`"},
+	"notifiers.<name>.template":      {doc: "Go text/template over the hit for the message text (for webhook: the JSON body); checked at load on a sample hit.", def: "built in"},
+	"notifiers.<name>.digest":        {doc: "When more than 0, hits are gathered per window and sent as one message."},
+	"notifiers.<name>.rate_limit":    {doc: "Most messages per second.", def: "`1` for slack, else none"},
+	"notifiers.<name>.timeout":       {doc: "Time limit of one delivery attempt.", def: "`30s` email, `10s` slack and webhook"},
+	"notifiers.<name>.webhook_url":   {doc: "Slack incoming-webhook URL (secret). Either this or `token` with `channel`."},
+	"notifiers.<name>.token":         {doc: "Slack bot token (secret), with `channel`."},
+	"notifiers.<name>.channel":       {doc: "Slack channel for a bot token, like `\"#news\"`."},
+	"notifiers.<name>.host":          {doc: "SMTP server host. Required."},
+	"notifiers.<name>.port":          {doc: "SMTP port.", def: "`587`, or `465` with `tls: tls`"},
+	"notifiers.<name>.tls":           {doc: "`starttls` (STARTTLS required), `tls` (implicit TLS) or `none`.", def: "`starttls`"},
+	"notifiers.<name>.username":      {doc: "SMTP user name."},
+	"notifiers.<name>.password":      {doc: "SMTP password (secret)."},
+	"notifiers.<name>.from":          {doc: "Sender address, like `feedwatch <alerts@example.org>`. Required."},
+	"notifiers.<name>.to":            {doc: "Recipient addresses. Required."},
+	"notifiers.<name>.html_template": {doc: "Go html/template for the HTML part of the email.", def: "built in"},
+	"notifiers.<name>.url":           {doc: "Where the hit JSON is POSTed (http or https; may hold a token, so treated as a secret in messages). Required."},
+	"notifiers.<name>.secret":        {doc: "HMAC-SHA256 key (secret): the body is signed in `X-Feedwatch-Signature: sha256=<hex>`."},
+}
+
+// docRow is one key of the reference.
+type docRow struct {
+	path, typ, def, doc, types string
+}
+
+// reference renders docs/config.md from the schema: every key with its
+// type, default and meaning, section by section.
+func reference() []byte {
+	defaults := defaultConfig()
+	var b bytes.Buffer
+	b.WriteString(`# Config reference
+
+Generated from the code's schema by ` + "`go test ./config -run TestConfigDoc -update`" + `: do not edit by hand.
+
+The file is YAML (` + "`.toml`" + ` is TOML, ` + "`.json`" + ` JSON). Durations are Go durations plus ` + "`d`" + ` for days
+(` + "`90s`, `5m`, `2h`, `7d`" + `); sizes are bytes or a number with ` + "`KB`, `MB`, `GB`" + ` (1024-based).
+` + "`${NAME}`" + ` in any string value is the environment variable NAME (` + "`${NAME:-default}`" + ` gives a
+default, ` + "`$${`" + ` a literal ` + "`${`" + `); ` + "`FEEDWATCH_<PATH>`" + ` sets a scalar key of ` + "`data_dir`, `http`, `nats`" + `,
+` + "`watcher`" + ` or of a notifier in the file (` + "`FEEDWATCH_NATS_URL`, `FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL`" + `).
+Values marked secret never appear in logs, errors, ` + "`/metrics` or `/api/status`" + `.
+`)
+	cfgType := reflect.TypeFor[Config]()
+	var top []docRow
+	for i := range cfgType.NumField() {
+		f := cfgType.Field(i)
+		key := keyOf(f)
+		if key == "" {
+			continue
+		}
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			rows := structRows(key+".", f.Type, reflect.ValueOf(defaults).Elem().Field(i))
+			section(&b, key, rows, false)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			section(&b, key, structRows(key+"[].", f.Type.Elem(), reflect.Value{}), false)
+		case f.Type.Kind() == reflect.Map:
+			section(&b, key, notifierRows(), true)
+		default:
+			top = append(top, row(key, f.Type, reflect.ValueOf(defaults).Elem().Field(i)))
+		}
+	}
+	if len(top) > 0 {
+		// Top-level scalars go first.
+		var head bytes.Buffer
+		section(&head, "top level", top, false)
+		out := b.Bytes()
+		i := bytes.Index(out, []byte("\n## "))
+		return slices.Concat(out[:i], head.Bytes(), out[i:])
+	}
+	return b.Bytes()
+}
+
+func section(b *bytes.Buffer, name string, rows []docRow, types bool) {
+	fmt.Fprintf(b, "\n## %s\n\n", name)
+	if types {
+		b.WriteString("Each entry of `notifiers` is named by its key (`[a-z0-9_-]+`, it names the NATS consumer `notify-<name>`).\n\n")
+		b.WriteString("| key | type | for | default | meaning |\n|---|---|---|---|---|\n")
+	} else {
+		b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
+	}
+	for _, r := range rows {
+		doc := strings.ReplaceAll(r.doc, "|", `\|`)
+		if types {
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", r.path, r.typ, r.types, r.def, doc)
+		} else {
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", r.path, r.typ, r.def, doc)
+		}
+	}
+}
+
+func structRows(prefix string, t reflect.Type, defaults reflect.Value) []docRow {
+	var rows []docRow
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if key := keyOf(f); key != "" {
+			var v reflect.Value
+			if defaults.IsValid() {
+				v = defaults.Field(i)
+			}
+			rows = append(rows, row(prefix+key, f.Type, v))
+		}
+	}
+	return rows
+}
+
+func notifierRows() []docRow {
+	var rows []docRow
+	add := func(key, types string) {
+		f, _ := fieldByKey(notifierType, key)
+		r := row("notifiers.<name>."+key, f.Type, reflect.Value{})
+		r.types = types
+		rows = append(rows, r)
+	}
+	for _, k := range notifierCommonKeys {
+		add(k, "all")
+	}
+	for _, typ := range notifierTypes {
+		for _, k := range notifierTypeKeys[typ] {
+			add(k, typ)
+		}
+	}
+	return rows
+}
+
+func row(path string, t reflect.Type, def reflect.Value) docRow {
+	d := keyDocs[path]
+	r := docRow{path: path, typ: typeName(t), doc: d.doc, def: "—"}
+	switch {
+	case d.def != "":
+		r.def = d.def
+	case def.IsValid() && !def.IsZero():
+		r.def = "`" + fmt.Sprint(def.Interface()) + "`"
+	case def.IsValid() && def.Kind() == reflect.String:
+		r.def = "`\"\"`"
+	case def.IsValid() && def.Kind() == reflect.Bool:
+		r.def = "`false`"
+	}
+	if r.doc != "" && secretKeys[path[strings.LastIndexAny(path, ".")+1:]] && !strings.Contains(r.doc, "secret") {
+		r.doc += " (secret)"
+	}
+	return r
+}
+
+func typeName(t reflect.Type) string {
+	switch t {
+	case durationType:
+		return "duration"
+	case sizeType:
+		return "size"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice:
+		return "list of " + typeName(t.Elem()) + "s"
+	case reflect.Map:
+		return "mapping of " + typeName(t.Elem()) + "s"
+	}
+	return t.Kind().String()
+}
+
+// defaultConfig is the smallest valid config with every default applied.
+func defaultConfig() *Config {
+	c, err := Parse("", []byte("profiles:\n  - name: a\n    keywords: [a]\n"), nil)
+	if err != nil {
+		// The literal above is valid; a failure is a bug in this package.
+		panic("config: the minimal config does not load: " + err.Error())
+	}
+	return c
+}
+
+// undocumented lists schema keys without an entry in keyDocs.
+func undocumented() []string {
+	var missing []string
+	for _, line := range strings.Split(string(reference()), "\n") {
+		if strings.HasPrefix(line, "| `") && strings.HasSuffix(line, "|  |") {
+			path := strings.TrimPrefix(line, "| `")
+			missing = append(missing, path[:strings.IndexByte(path, '`')])
+		}
+	}
+	return missing
+}
