@@ -19,9 +19,18 @@ import (
 // authors, xml:base, DOCTYPE subsets, odd markup, unparsed dates. gofeed
 // then parses the document as usual.
 func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
+	if hasControl(b) {
+		return nil, false
+	}
+	return fastRSSChecked(b, maxItems)
+}
+
+// fastRSSChecked is fastRSS for a document known to hold no C0 controls
+// (Check looked already).
+func fastRSSChecked(b []byte, maxItems int) (doc *Doc, ok bool) {
 	// encoding/xml rejects U+FFFE/U+FFFF; the fast path must not accept
 	// what gofeed rejects.
-	if bytes.Contains(b, []byte("xml:base")) || hasControl(b) ||
+	if bytes.Contains(b, []byte("xml:base")) ||
 		bytes.Contains(b, []byte("\uFFFE")) || bytes.Contains(b, []byte("\uFFFF")) {
 		return nil, false
 	}
@@ -523,6 +532,9 @@ func (s *scan) inner(name string) ([]byte, bool) {
 				return nil, false
 			}
 			if !empty {
+				if len(stack) >= MaxDepth {
+					return nil, false // the structure scan refuses it
+				}
 				stack = append(stack, n)
 			}
 		}
