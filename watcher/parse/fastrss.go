@@ -532,8 +532,10 @@ func (s *scan) inner(name string) ([]byte, bool) {
 				return nil, false
 			}
 			if !empty {
-				if len(stack) >= MaxDepth {
-					return nil, false // the structure scan refuses it
+				// Declines wherever the structure scan might refuse
+				// (rss, channel, item and this element are 4 levels).
+				if len(stack) >= MaxDepth-4 {
+					return nil, false
 				}
 				stack = append(stack, n)
 			}

@@ -167,3 +167,18 @@ func FuzzScanXML(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathBoundsDepth: the fast path declines what the scan refuses,
+// so both paths give the same answer for deep plain markup.
+func TestFastPathBoundsDepth(t *testing.T) {
+	deep := func(n int) []byte {
+		return []byte(`<rss version="2.0"><channel><title>t</title><item><guid>1</guid><description>` +
+			strings.Repeat("<b>", n) + strings.Repeat("</b>", n) + `</description></item></channel></rss>`)
+	}
+	if _, err := Parse(deep(MaxDepth), "", 0); kindOf(err) != KindTooComplex {
+		t.Fatalf("err %v", err)
+	}
+	if d, err := Parse(deep(20), "", 0); err != nil || len(d.Items) != 1 {
+		t.Fatalf("%v %+v", err, d)
+	}
+}
