@@ -182,3 +182,25 @@ func TestFastPathBoundsDepth(t *testing.T) {
 		t.Fatalf("%v %+v", err, d)
 	}
 }
+
+// TestFastPathDeclinesPastLimits: whatever the fast path accepts, the
+// gofeed path (structure scan first) accepts too, so the differential
+// invariant holds for big documents as well.
+func TestFastPathDeclinesPastLimits(t *testing.T) {
+	head := `<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title><item><guid>1</guid>`
+	cases := map[string]string{
+		"elements":   `<description>` + strings.Repeat("<b/>", MaxNodes) + `</description>`,
+		"attributes": `<description><b` + strings.Repeat(` a="1"`, MaxNodes) + `/></description>`,
+		"extensions": strings.Repeat("<dc:date>2006-01-02T15:04:05Z</dc:date>", MaxExtElements+1),
+		"fragments":  `<content:encoded>` + strings.Repeat("<![CDATA[xxxxxxxx]]>", 3000) + `</content:encoded>`,
+	}
+	for name, body := range cases {
+		b := []byte(head + body + `</item></channel></rss>`)
+		if _, ok := fastRSS(b, DefaultMaxItems); ok {
+			t.Errorf("%s: fast path accepted", name)
+		}
+		if _, err := Parse(b, "", 0); kindOf(err) != KindTooComplex {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+}
