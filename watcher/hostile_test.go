@@ -30,7 +30,7 @@ func TestHostileDocumentFailsLikeAnyPoll(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
 			defer srv.Close()
-			h := newHarness(t, srv.URL, func(o *Options) { o.MaxBody = 16 << 20 })
+			h := newHarness(t, srv.URL, func(o *Options) { o.MaxBody = 16 << 20; o.Timeout = time.Minute })
 			next, stop := h.poll()
 			st := h.status()
 			if stop || (st.Result != "too_complex" && st.Result != "too_many_items") || !strings.Contains(st.Error, `poll feed "f"`) || st.Failures != 1 {
@@ -59,7 +59,7 @@ func TestRefusedDocumentTakesNoSlot(t *testing.T) {
 	body := hostile.FragmentedText(600_000)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
 	defer srv.Close()
-	h := newHarness(t, srv.URL, func(o *Options) { o.MaxBody = 16 << 20 })
+	h := newHarness(t, srv.URL, func(o *Options) { o.MaxBody = 16 << 20; o.Timeout = time.Minute })
 	for range cap(h.w.bigParse) {
 		h.w.bigParse <- struct{}{} // two slow parses hold the slots
 	}
