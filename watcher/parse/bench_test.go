@@ -44,3 +44,16 @@ func BenchmarkParseScanOnly(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseGofeed: the same document through the structure scan and
+// gofeed (what documents the fast path declines cost).
+func BenchmarkParseGofeed(b *testing.B) {
+	body := benchDoc()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseDoc(body, "", 0, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
