@@ -160,10 +160,10 @@ func (p *Prepared) Parse() (*Doc, error) {
 }
 
 // Prepare converts body to UTF-8 and classifies what is plainly not a feed.
-func Prepare(body []byte, contentType string, maxItems int) (c *Prepared, err error) {
+func Prepare(body []byte, contentType string, maxItems int) (p *Prepared, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c, err = nil, &Error{Kind: KindBadEncoding, Err: fmt.Errorf("charset panic: %v", r)}
+			p, err = nil, &Error{Kind: KindBadEncoding, Err: fmt.Errorf("charset panic: %v", r)}
 		}
 	}()
 	if maxItems <= 0 {
@@ -177,11 +177,11 @@ func Prepare(body []byte, contentType string, maxItems int) (c *Prepared, err er
 	if len(trimmed) == 0 {
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("empty document")}
 	}
-	c = &Prepared{body: trimmed, size: len(body), maxItems: maxItems}
+	p = &Prepared{body: trimmed, size: len(body), maxItems: maxItems}
 	switch trimmed[0] {
 	case '{':
-		c.json = true
-		return c, nil
+		p.json = true
+		return p, nil
 	case '<':
 	default:
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("document is neither xml nor json")}
@@ -189,56 +189,56 @@ func Prepare(body []byte, contentType string, maxItems int) (c *Prepared, err er
 	if looksHTML(trimmed) {
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("document is an html page")}
 	}
-	c.ctrl = hasControl(trimmed)
-	return c, nil
+	p.ctrl = hasControl(trimmed)
+	return p, nil
 }
 
 // scan checks the structure limits and finds the root element.
-func (c *Prepared) scan() (err error) {
+func (p *Prepared) scan() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &Error{Kind: KindBadXML, Err: fmt.Errorf("scan panic: %v", r)}
 		}
 	}()
-	if c.json {
-		c.heavy, err = scanJSON(c.body, c.maxItems)
+	if p.json {
+		p.heavy, err = scanJSON(p.body, p.maxItems)
 		return err
 	}
-	scanned := c.body
-	if c.ctrl {
-		scanned = stripControls(c.body) // as gofeed does before decoding
+	scanned := p.body
+	if p.ctrl {
+		scanned = stripControls(p.body) // as gofeed does before decoding
 	}
-	root, heavy, err := scanXML(scanned, c.maxItems)
+	root, heavy, err := scanXML(scanned, p.maxItems)
 	if err != nil {
 		return err
 	}
-	c.heavy = heavy
+	p.heavy = heavy
 	// Detection reads the root element, wherever it starts: a DOCTYPE or
 	// comments may fill more than the prefix it is given.
-	c.prefix = scanned[max(root, 0):]
-	if len(c.prefix) > 4096 {
-		c.prefix = c.prefix[:4096]
+	p.prefix = scanned[max(root, 0):]
+	if len(p.prefix) > 4096 {
+		p.prefix = p.prefix[:4096]
 	}
 	return nil
 }
 
 // slow parses with gofeed; only after scan.
-func (c *Prepared) slow() (doc *Doc, err error) {
+func (p *Prepared) slow() (doc *Doc, err error) {
 	// A parser bug must cost one document, not the daemon.
 	defer func() {
 		if r := recover(); r != nil {
 			doc, err = nil, &Error{Kind: KindBadXML, Err: fmt.Errorf("parser panic: %v", r)}
 		}
 	}()
-	if c.json {
-		return parseJSON(c.body, c.maxItems)
+	if p.json {
+		return parseJSON(p.body, p.maxItems)
 	}
-	doc, err = parseXML(c.body, c.prefix, c.maxItems)
+	doc, err = parseXML(p.body, p.prefix, p.maxItems)
 	if err != nil {
 		// A document cut off inside its last end tag ("</rss") is common
 		// enough (and harmless) to repair once.
-		if fixed, ok := closeLastTag(c.body); ok {
-			if d, err2 := parseXML(fixed, c.prefix, c.maxItems); err2 == nil {
+		if fixed, ok := closeLastTag(p.body); ok {
+			if d, err2 := parseXML(fixed, p.prefix, p.maxItems); err2 == nil {
 				return d, nil
 			}
 		}
