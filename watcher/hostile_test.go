@@ -82,8 +82,8 @@ func TestRefusedDocumentTakesNoSlot(t *testing.T) {
 // asserted is loose (the bodies alone, fetched 32 at a time, are up to
 // 320 MB); the number is logged for the README.
 func TestHostileFeedsConcurrently(t *testing.T) {
-	if testing.Short() {
-		t.Skip("moves 250 MB over loopback")
+	if testing.Short() || raceEnabled {
+		t.Skip("moves 250 MB over loopback and measures memory")
 	}
 	docs := hostile.All()
 	atLimits := map[string]bool{}
