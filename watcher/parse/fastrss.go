@@ -19,9 +19,18 @@ import (
 // authors, xml:base, DOCTYPE subsets, odd markup, unparsed dates. gofeed
 // then parses the document as usual.
 func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
+	if hasControl(b) {
+		return nil, false
+	}
+	return fastRSSChecked(b, maxItems)
+}
+
+// fastRSSChecked is fastRSS for a document known to hold no C0 controls
+// (Check looked already).
+func fastRSSChecked(b []byte, maxItems int) (doc *Doc, ok bool) {
 	// encoding/xml rejects U+FFFE/U+FFFF; the fast path must not accept
 	// what gofeed rejects.
-	if bytes.Contains(b, []byte("xml:base")) || hasControl(b) ||
+	if bytes.Contains(b, []byte("xml:base")) ||
 		bytes.Contains(b, []byte("\uFFFE")) || bytes.Contains(b, []byte("\uFFFF")) {
 		return nil, false
 	}
@@ -123,6 +132,9 @@ func fastRSS(b []byte, maxItems int) (doc *Doc, ok bool) {
 	}
 	if doc.Link == "" && sawAtomLink {
 		return nil, false // gofeed takes the link from atom:link then
+	}
+	if !s.withinLimits() {
+		return nil, false
 	}
 	doc.TTL = parseTTL(ttl)
 	return doc, true
@@ -340,6 +352,15 @@ func decodeEntities(str string) string {
 type scan struct {
 	b   []byte
 	pos int
+	// Counts for the structure limits (limits.go), over-approximated:
+	// the fast path declines whatever the structure scan might refuse.
+	nodes, ext, textWork int
+}
+
+// withinLimits reports whether the counts stay inside the structure
+// limits.
+func (s *scan) withinLimits() bool {
+	return s.nodes <= MaxNodes && s.ext <= MaxExtElements && s.textWork <= maxTextWork
 }
 
 // prolog skips the XML declaration, comments, PIs, whitespace and a
@@ -456,6 +477,10 @@ func (s *scan) startTag() (name, attrs string, empty, ok bool) {
 	if !validAttrs(a) {
 		return "", "", false, false
 	}
+	s.nodes += 1 + bytes.Count(a, []byte("="))
+	if strings.IndexByte(name, ':') >= 0 {
+		s.ext++
+	}
 	s.pos = k + 1
 	return name, string(a), empty, true
 }
@@ -482,7 +507,15 @@ func (s *scan) endTagIs(name string) bool {
 func (s *scan) inner(name string) ([]byte, bool) {
 	start := s.pos
 	var stack []string
+	// gofeed joins an extension element's text fragments by string
+	// concatenation: count the work as limits.go does (here over all the
+	// nodes inside, an upper bound).
+	fragments := 0
+	if strings.IndexByte(name, ':') >= 0 {
+		defer func() { s.textWork += (fragments + 1) * (s.pos - start) }()
+	}
 	for {
+		fragments++
 		i := bytes.IndexByte(s.b[s.pos:], '<')
 		if i < 0 || bytes.Contains(s.b[s.pos:s.pos+i], []byte("]]>")) {
 			return nil, false // encoding/xml rejects "]]>" in text
@@ -523,6 +556,11 @@ func (s *scan) inner(name string) ([]byte, bool) {
 				return nil, false
 			}
 			if !empty {
+				// Declines wherever the structure scan might refuse
+				// (rss, channel, item and this element are 4 levels).
+				if len(stack) >= MaxDepth-4 {
+					return nil, false
+				}
 				stack = append(stack, n)
 			}
 		}

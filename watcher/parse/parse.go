@@ -28,6 +28,9 @@ const (
 	KindBadXML      Kind = "bad_xml"
 	KindBadEncoding Kind = "bad_encoding"
 	KindTooMany     Kind = "too_many_items"
+	// KindTooComplex: past a structure limit (nesting, elements, extension
+	// elements, fragmented text); see MaxDepth.
+	KindTooComplex Kind = "too_complex"
 )
 
 // Error is a classified parse failure.
@@ -46,6 +49,8 @@ func (e *Error) Error() string {
 		return "bad encoding: " + e.Err.Error()
 	case KindTooMany:
 		return "too many items: " + e.Err.Error()
+	case KindTooComplex:
+		return "document too complex: " + e.Err.Error()
 	}
 	return e.Err.Error()
 }
@@ -67,17 +72,98 @@ type Doc struct {
 
 // Parse parses body. contentType is the HTTP Content-Type header ("" for
 // files); its charset parameter overrides the XML declaration. maxItems <= 0
-// means DefaultMaxItems.
+// means DefaultMaxItems. Documents past the structure limits (see MaxDepth)
+// are refused before gofeed sees them.
 func Parse(body []byte, contentType string, maxItems int) (*Doc, error) {
 	return parseDoc(body, contentType, maxItems, true)
 }
 
 // parseDoc is Parse; fast=false skips the fast RSS path (differential tests).
-func parseDoc(body []byte, contentType string, maxItems int, fast bool) (doc *Doc, err error) {
-	// A parser bug must cost one document, not the daemon.
+func parseDoc(body []byte, contentType string, maxItems int, fast bool) (*Doc, error) {
+	p, err := Prepare(body, contentType, maxItems)
+	if err != nil {
+		return nil, err
+	}
+	// The fast path first: it is iterative and bounds its own nesting and
+	// item count, so plain RSS does not pay for the structure scan.
+	if fast {
+		if d, ok := p.Fast(); ok {
+			return d, nil
+		}
+	}
+	return p.Parse()
+}
+
+// HeavyBody is the size from which a document counts as heavy: gofeed
+// takes up to ~10 times its size in heap.
+const HeavyBody = 1 << 20
+
+// A document whose structure passes these counts is heavy whatever its
+// size (a 0.6 MB document of 100,000 extension elements takes 90 MB).
+const (
+	heavyNodes    = 10_000
+	heavyExt      = 2_000
+	heavyTextWork = 1 << 22
+)
+
+// Prepared is a document in UTF-8, split into the steps of a parse so a
+// caller can bound the costly one: Fast (plain RSS; linear, bounded by
+// itself), Check (the structure scan; linear, little memory) and Parse
+// (gofeed; Heavy says whether it may take much memory).
+type Prepared struct {
+	body     []byte // UTF-8, leading whitespace trimmed
+	size     int    // of the body as fetched
+	json     bool
+	ctrl     bool   // holds C0 controls: not for the fast path
+	checked  bool   // Check passed
+	heavy    bool   // the scan found a big structure
+	prefix   []byte // from the root element on, for format detection
+	maxItems int
+}
+
+// Fast parses plain RSS 2.0 without gofeed (about 5 times faster); ok is
+// false for anything else.
+func (p *Prepared) Fast() (d *Doc, ok bool) {
+	if p.json || p.ctrl {
+		return nil, false
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			doc, err = nil, &Error{Kind: KindBadXML, Err: fmt.Errorf("parser panic: %v", r)}
+			d, ok = nil, false // gofeed decides
+		}
+	}()
+	return fastRSSChecked(p.body, p.maxItems)
+}
+
+// Check refuses documents past the structure limits or the item cap.
+func (p *Prepared) Check() error {
+	if p.checked {
+		return nil
+	}
+	if err := p.scan(); err != nil {
+		return err
+	}
+	p.checked = true
+	return nil
+}
+
+// Heavy reports whether Parse may take much memory: a body of HeavyBody or
+// more, or (after Check) a big structure.
+func (p *Prepared) Heavy() bool { return p.size >= HeavyBody || p.heavy }
+
+// Parse parses the document with gofeed, after Check.
+func (p *Prepared) Parse() (*Doc, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	return p.slow()
+}
+
+// Prepare converts body to UTF-8 and classifies what is plainly not a feed.
+func Prepare(body []byte, contentType string, maxItems int) (p *Prepared, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, &Error{Kind: KindBadEncoding, Err: fmt.Errorf("charset panic: %v", r)}
 		}
 	}()
 	if maxItems <= 0 {
@@ -91,9 +177,11 @@ func parseDoc(body []byte, contentType string, maxItems int, fast bool) (doc *Do
 	if len(trimmed) == 0 {
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("empty document")}
 	}
+	p = &Prepared{body: trimmed, size: len(body), maxItems: maxItems}
 	switch trimmed[0] {
 	case '{':
-		return parseJSON(trimmed, maxItems)
+		p.json = true
+		return p, nil
 	case '<':
 	default:
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("document is neither xml nor json")}
@@ -101,25 +189,56 @@ func parseDoc(body []byte, contentType string, maxItems int, fast bool) (doc *Do
 	if looksHTML(trimmed) {
 		return nil, &Error{Kind: KindNotFeed, Err: errors.New("document is an html page")}
 	}
-	// Refuse before parsing: gofeed materialises every item.
-	if n := countItems(trimmed); n > maxItems {
-		return nil, &Error{Kind: KindTooMany, Err: fmt.Errorf("document has %d items, limit %d", n, maxItems)}
-	}
-	prefix := trimmed
-	if len(prefix) > 4096 {
-		prefix = prefix[:4096]
-	}
-	if fast {
-		if d, ok := fastRSS(trimmed, maxItems); ok {
-			return d, nil
+	p.ctrl = hasControl(trimmed)
+	return p, nil
+}
+
+// scan checks the structure limits and finds the root element.
+func (p *Prepared) scan() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Kind: KindBadXML, Err: fmt.Errorf("scan panic: %v", r)}
 		}
+	}()
+	if p.json {
+		p.heavy, err = scanJSON(p.body, p.maxItems)
+		return err
 	}
-	doc, err = parseXML(trimmed, prefix, maxItems)
+	scanned := p.body
+	if p.ctrl {
+		scanned = stripControls(p.body) // as gofeed does before decoding
+	}
+	root, heavy, err := scanXML(scanned, p.maxItems)
+	if err != nil {
+		return err
+	}
+	p.heavy = heavy
+	// Detection reads the root element, wherever it starts: a DOCTYPE or
+	// comments may fill more than the prefix it is given.
+	p.prefix = scanned[max(root, 0):]
+	if len(p.prefix) > 4096 {
+		p.prefix = p.prefix[:4096]
+	}
+	return nil
+}
+
+// slow parses with gofeed; only after scan.
+func (p *Prepared) slow() (doc *Doc, err error) {
+	// A parser bug must cost one document, not the daemon.
+	defer func() {
+		if r := recover(); r != nil {
+			doc, err = nil, &Error{Kind: KindBadXML, Err: fmt.Errorf("parser panic: %v", r)}
+		}
+	}()
+	if p.json {
+		return parseJSON(p.body, p.maxItems)
+	}
+	doc, err = parseXML(p.body, p.prefix, p.maxItems)
 	if err != nil {
 		// A document cut off inside its last end tag ("</rss") is common
 		// enough (and harmless) to repair once.
-		if fixed, ok := closeLastTag(trimmed); ok {
-			if d, err2 := parseXML(fixed, prefix, maxItems); err2 == nil {
+		if fixed, ok := closeLastTag(p.body); ok {
+			if d, err2 := parseXML(fixed, p.prefix, p.maxItems); err2 == nil {
 				return d, nil
 			}
 		}
@@ -270,42 +389,6 @@ func wellFormedStart(b []byte) bool {
 			continue
 		}
 		return c == '_' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'z') || c >= 0x80
-	}
-	return false
-}
-
-// countItems counts <item and <entry start tags (with or without a
-// namespace prefix). It may overcount (<items>); it only gates the cap.
-func countItems(b []byte) int {
-	n := 0
-	for {
-		i := bytes.IndexByte(b, '<')
-		if i < 0 {
-			return n
-		}
-		b = b[i+1:]
-		// skip an optional prefix like "rss:" or "atom:"
-		j := 0
-		for j < len(b) && j < 16 && b[j] != ':' && b[j] != '>' && b[j] != ' ' && b[j] != '/' {
-			j++
-		}
-		name := b
-		if j < len(b) && b[j] == ':' {
-			name = b[j+1:]
-		}
-		if hasTag(name, "item") || hasTag(name, "entry") {
-			n++
-		}
-	}
-}
-
-func hasTag(b []byte, tag string) bool {
-	if len(b) <= len(tag) || string(b[:len(tag)]) != tag {
-		return false
-	}
-	switch b[len(tag)] {
-	case '>', ' ', '\t', '\r', '\n', '/':
-		return true
 	}
 	return false
 }
