@@ -1,7 +1,11 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -46,4 +50,59 @@ func problemAt(base string, err error) config.Problem {
 		return config.Problem{Path: base + "." + field, Msg: rest}
 	}
 	return config.Problem{Path: base, Msg: msg}
+}
+
+// checkDataDir reports a data_dir the embedded server could not use (a
+// file, a symlink loop, a folder it cannot write), which would otherwise
+// surface only as the server never getting ready. With an external NATS
+// server data_dir is not used, so it is not checked.
+func checkDataDir(c *config.Config) []config.Problem {
+	if c.NATS.URL != "" || c.DataDir == "" {
+		return nil
+	}
+	if err := usableDir(c.DataDir); err != nil {
+		return []config.Problem{{Path: "data_dir", Msg: err.Error()}}
+	}
+	return nil
+}
+
+// usableDir checks that dir is, or can be created as, a writable folder.
+// It creates no folder: a missing one is judged by its nearest existing
+// parent, where a probe file is created and removed.
+func usableDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, lerr := os.Lstat(d); lerr == nil {
+				return fmt.Errorf("%s is a symlink to nothing", d)
+			}
+			if parent := filepath.Dir(d); parent != d {
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cannot use %s: %w", d, unwrapPath(err))
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a folder", d)
+		}
+		f, err := os.CreateTemp(d, ".feedwatch-probe-*")
+		if err != nil {
+			return fmt.Errorf("cannot write in %s: %w", d, unwrapPath(err))
+		}
+		name := f.Name()
+		_ = f.Close()
+		_ = os.Remove(name)
+		return nil
+	}
+}
+
+// unwrapPath drops the *PathError's own copy of the path, which the
+// message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -59,7 +59,7 @@ type Options struct {
 // what only the matcher and the notifier channels can check, every problem
 // at once.
 func LoadConfig(path string, getenv func(string) string, version string) (*config.Config, error) {
-	return config.Load(path, getenv, config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version))
+	return config.Load(path, getenv, config.WithChecks(checkDataDir, checkProfiles, checkNotifiers), config.WithVersion(version))
 }
 
 type daemon struct {
@@ -111,18 +111,20 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopParts()
 
-	d.bus, err = bus.Open(runCtx, bus.Options{
+	// Starting takes ctx itself, so that SIGTERM during start (a NATS
+	// server that is slow to answer) stops it at once.
+	d.bus, err = bus.Open(ctx, bus.Options{
 		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
 		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
 		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
 		Retention: cfg.Watcher.StateRetention.D(), ClientName: "feedwatch " + o.Version, Logger: d.log,
 	})
 	if err != nil {
-		return err
+		return startErr(ctx, d.log, err)
 	}
 	defer d.bus.Close()
-	if err := ensureConsumers(runCtx, d.bus, cfg); err != nil {
-		return err
+	if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
+		return startErr(ctx, d.log, err)
 	}
 
 	var wg sync.WaitGroup
@@ -209,6 +211,16 @@ loop:
 	d.log.Info("feedwatch stopping")
 	stop()
 	return nil
+}
+
+// startErr is what Run returns when starting failed with err: nothing,
+// when the failure is only the stop that was asked for during start.
+func startErr(ctx context.Context, log *slog.Logger, err error) error {
+	if ctx.Err() != nil {
+		log.Info("feedwatch stopped while starting", "err", err)
+		return nil
+	}
+	return err
 }
 
 func (m Mode) String() string {
