@@ -352,6 +352,9 @@ func (d *daemon) doReload(ctx context.Context) {
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
 	}
+	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && !loopbackListen(l) {
+		warnExposed(d.log, l)
+	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.opts.Now().Unix()))
 	d.log.Info("config reloaded", "feeds", len(cfg.Feeds), "profiles", len(cfg.Profiles), "notifiers", len(cfg.Notifiers))

@@ -225,7 +225,7 @@ func TestPostReload(t *testing.T) {
 	r.write(t, xinjiangOnly, "10s")
 	r.start(t)
 	defer r.stop(t)
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/-/reload", r.port), "", nil)
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/-/reload", r.port), "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
