@@ -25,7 +25,12 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 	}
 	tcp, _ := ln.Addr().(*net.TCPAddr)
 	loopback := tcp != nil && tcp.IP.IsLoopback()
-	srv := &http.Server{Handler: d.opsHandler(loopback), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: d.opsHandler(loopback), ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own complaints go through slog too, so that
+		// --log-format json holds for every line.
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
 	go func() { _ = srv.Serve(ln) }()
 	d.log.Info("serving metrics and health", "addr", ln.Addr().String())
 	if !loopback {

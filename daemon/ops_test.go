@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -188,4 +190,26 @@ func TestReloadWarnsExposedListen(t *testing.T) {
 	waitFor(t, "the warning", 10*time.Second, func() bool {
 		return strings.Contains(r.logs.String(), "http.listen is not a loopback address")
 	})
+}
+
+// TestOpsErrorLog: what net/http's server logs on its own goes through the
+// daemon's slog handler (so --log-format json holds for it).
+func TestOpsErrorLog(t *testing.T) {
+	var logs syncBuffer
+	r := newOpsRig(true)
+	r.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	srv, err := r.d.serveHTTP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.ErrorLog == nil {
+		t.Fatal("http.Server has no ErrorLog: net/http writes to the standard logger")
+	}
+	srv.ErrorLog.Printf("http: TLS handshake error from 127.0.0.1:1: EOF")
+	var last map[string]any
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last["level"] != "WARN" || !strings.Contains(fmt.Sprint(last["msg"]), "TLS handshake error") {
+		t.Fatalf("ErrorLog line: %v\n%s", err, logs.String())
+	}
 }

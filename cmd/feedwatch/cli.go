@@ -35,6 +35,9 @@ type env struct {
 	reload         <-chan struct{}
 	// ready is closed when the daemon serves (tests only).
 	ready chan<- struct{}
+	// routeLogs, when set, makes the logger the process-wide default
+	// (main only: tests run many commands in one process).
+	routeLogs func(*slog.Logger)
 }
 
 // usageError marks a mistake in how the command was called: exit code 2.
@@ -70,6 +73,16 @@ func execute(ctx context.Context, e env) int {
 	pf.StringVar(&g.config, "config", "", "config file (else $FEEDWATCH_CONFIG, ./feedwatch.yaml, $XDG_CONFIG_HOME/feedwatch/feedwatch.yaml, /etc/feedwatch/feedwatch.yaml)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		log, err := g.logger(e.stderr)
+		if err != nil {
+			return err
+		}
+		if e.routeLogs != nil {
+			e.routeLogs(log)
+		}
+		return nil
+	}
 
 	root.AddCommand(
 		daemonCmd(ctx, e, g, "run", daemon.ModeAll, "Run the whole daemon: watcher, matcher and notifiers"),
