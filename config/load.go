@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -61,9 +59,9 @@ func WithChecks(checks ...func(*Config) []Problem) Option {
 // every problem found; a file it cannot read is a plain wrapped error.
 // getenv is os.Getenv in production; nil means an empty environment.
 func Load(path string, getenv func(string) string, opts ...Option) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data, getenv, opts...)
 }
@@ -99,6 +97,9 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 		return c, nil
 	}
 
+	if ps := checkLimits(formatOf(path), data); len(ps) > 0 {
+		return finish(ps, nil)
+	}
 	r, ps := parseRaw(formatOf(path), data)
 	src.lines = r.lines
 	if len(ps) > 0 {
