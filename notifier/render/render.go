@@ -154,8 +154,11 @@ func checkRanges(n parse.Node, outer int64) error {
 	case *parse.RangeNode:
 		count := outer
 		if k, ok := rangeCount(n.Pipe); ok {
-			if k > MaxRange || count*k > MaxRange {
-				return fmt.Errorf("line %d: range over %d (nested: %d): at most %d", n.Line, k, count*k, MaxRange)
+			if k > MaxRange {
+				return fmt.Errorf("line %d: range over %d: at most %d", n.Line, k, MaxRange)
+			}
+			if count*k > MaxRange {
+				return fmt.Errorf("line %d: range over %d inside ranges: %d in all, at most %d", n.Line, k, count*k, MaxRange)
 			}
 			count *= max(k, 1)
 		}
