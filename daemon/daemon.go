@@ -62,6 +62,14 @@ func LoadConfig(path string, getenv func(string) string, version string) (*confi
 	return config.Load(path, getenv, config.WithChecks(checkDataDir, checkProfiles, checkNotifiers), config.WithVersion(version))
 }
 
+// LoadClientConfig is LoadConfig for commands that only read the config
+// next to a daemon (status, healthcheck, match, send-test): data_dir is
+// the daemon's, often not writable by whoever runs them, so it is not
+// checked.
+func LoadClientConfig(path string, getenv func(string) string, version string) (*config.Config, error) {
+	return config.Load(path, getenv, config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version))
+}
+
 type daemon struct {
 	opts    Options
 	log     *slog.Logger

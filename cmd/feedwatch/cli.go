@@ -151,13 +151,19 @@ func (g *globals) configPath(e env) (string, error) {
 	return config.Find(g.config, e.getenv)
 }
 
-// loadConfig finds and fully validates the config file.
-func (g *globals) loadConfig(e env) (*config.Config, string, error) {
+// loadConfig finds and fully validates the config file, as a daemon
+// would (check) or as a command beside one would (data_dir is the
+// daemon's own business).
+func (g *globals) loadConfig(e env, asDaemon bool) (*config.Config, string, error) {
 	path, err := g.configPath(e)
 	if err != nil {
 		return nil, "", err
 	}
-	cfg, err := daemon.LoadConfig(path, e.getenv, version)
+	load := daemon.LoadClientConfig
+	if asDaemon {
+		load = daemon.LoadConfig
+	}
+	cfg, err := load(path, e.getenv, version)
 	return cfg, path, err
 }
 
@@ -193,7 +199,7 @@ func checkCmd(e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "check", Short: "Validate the config: exit 0, or print every problem and exit 1", Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, path, err := g.loadConfig(e)
+			cfg, path, err := g.loadConfig(e, true)
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				for _, p := range ps {
@@ -215,7 +221,7 @@ func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "send-test NOTIFIER", Short: "Deliver one sample hit through a notifier and report the result", Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			cfg, path, err := g.loadConfig(e)
+			cfg, path, err := g.loadConfig(e, false)
 			if err != nil {
 				return err
 			}

@@ -73,7 +73,7 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
-		cfg, err = daemon.LoadConfig(path, e.getenv, version)
+		cfg, err = daemon.LoadClientConfig(path, e.getenv, version)
 	}
 	if cfg != nil {
 		opts = daemon.FetchOptions(cfg)

@@ -21,7 +21,7 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "status", Short: "Print the running daemon's feeds and profiles (from http.listen's /api/status)", Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.loadConfig(e)
+			cfg, _, err := g.loadConfig(e, false)
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ func healthcheckCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use: "healthcheck", Short: "Exit 0 when the running daemon answers /healthz", Args: args(cobra.NoArgs), Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.loadConfig(e)
+			cfg, _, err := g.loadConfig(e, false)
 			if err != nil {
 				return err
 			}
