@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -93,7 +94,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	b := &Bus{log: opts.Logger, retention: opts.Retention, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
 	var err error
 	if opts.URL == "" {
-		b.srv, err = startEmbedded(opts)
+		b.srv, err = startEmbedded(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -117,15 +118,21 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	return b, nil
 }
 
-func startEmbedded(opts Options) (*server.Server, error) {
+func startEmbedded(ctx context.Context, opts Options) (*server.Server, error) {
 	if opts.DataDir == "" {
 		// nats-server would silently fall back to the system temp folder.
 		return nil, errors.New("embedded nats: data_dir is empty")
 	}
+	storeDir := filepath.Join(opts.DataDir, "jetstream")
+	// nats-server fails to create an unusable store in its own goroutine
+	// and is then simply never ready: find out here, naming data_dir.
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return nil, fmt.Errorf("embedded nats: data_dir %s: %w", opts.DataDir, err)
+	}
 	so := &server.Options{
 		ServerName: "feedwatch",
 		JetStream:  true,
-		StoreDir:   filepath.Join(opts.DataDir, "jetstream"),
+		StoreDir:   storeDir,
 		NoSigs:     true,
 		NoLog:      true,
 		// The store syncs every 10 s instead of the default 2 min: a power
@@ -150,9 +157,18 @@ func startEmbedded(opts Options) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("embedded nats: not ready after 30s")
+	// Wait in short steps so that a stop asked for meanwhile (SIGTERM
+	// during start) is honoured at once.
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.ReadyForConnections(100 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			s.Shutdown()
+			return nil, fmt.Errorf("embedded nats: start: %w", err)
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("embedded nats: not ready after 30s (data_dir %s)", opts.DataDir)
+		}
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\nb: *a\n"), byte(0))
 	f.Add([]byte(`{"feeds":[{"url":"x","headers":{"A":"${B}"}}]}`), byte(2))
 	f.Add([]byte("[[feeds]]\nurl = \"x\"\n"), byte(1))
+	// Nesting that once overflowed the stack or took minutes (cut short
+	// by the depth limit now).
+	f.Add([]byte("x = "+strings.Repeat("{a=", 80)+"1"+strings.Repeat("}", 80)+"\n"), byte(1))
+	f.Add([]byte("a"+strings.Repeat(".a", 80)+" = 1\n"), byte(1))
+	f.Add([]byte("x: "+strings.Repeat("[", 80)+"\n"), byte(0))
+	f.Add([]byte("x:\n"+strings.Repeat("- ", 80)+"1\n"), byte(0))
+	f.Add([]byte(`{"x": `+strings.Repeat("[", 80)), byte(2))
 	exts := []string{".yaml", ".toml", ".json"}
 	getenv := func(k string) string {
 		if k == "SET" {

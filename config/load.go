@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -109,9 +107,9 @@ func WithChecks(checks ...func(*Config) []Problem) Option {
 // in Config.Warnings, or beside the errors in Problems.
 // getenv is os.Getenv in production; nil means an empty environment.
 func Load(path string, getenv func(string) string, opts ...Option) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	return Parse(path, data, getenv, opts...)
 }
@@ -150,6 +148,9 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 		return c, nil
 	}
 
+	if ps := checkLimits(formatOf(path), data); len(ps) > 0 {
+		return finish(ps, nil)
+	}
 	r, ps := parseRaw(formatOf(path), data)
 	src.lines = r.lines
 	if len(ps) > 0 {

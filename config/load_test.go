@@ -65,6 +65,17 @@ func TestLoadBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "control characters in headers and user_agent",
+			body: "watcher:\n  user_agent: \"fw\\r\\nX-Evil: 1\"\nfeeds:\n  - url: https://example.org/rss\n    headers:\n      Authorization: \"Bearer ${TOKEN}\"\n      X-Bell: \"a\\x07b\"\n      \"X(Bad)\": v\n      \"X-Ok\": \"tab\\tis fine\"\n",
+			env:  map[string]string{"TOKEN": "s3cret\r\nX-Injected: 1"},
+			want: []string{
+				`feedwatch.yaml:2: watcher.user_agent: holds a line break or another control character`,
+				`feedwatch.yaml:5: feeds[0].headers: header name "X(Bad)" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_` + "`" + `|~ only)`,
+				`feedwatch.yaml:6: feeds[0].headers.Authorization: holds a line break or another control character`,
+				`feedwatch.yaml:7: feeds[0].headers.X-Bell: holds a line break or another control character`,
+			},
+		},
+		{
 			name: "unknown key without a near one",
 			body: "feeds:\n  - url: https://example.org/rss\n    colour: blue\n",
 			want: []string{`feedwatch.yaml:3: feeds[0].colour: unknown key`},
@@ -282,7 +293,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			want: []string{
 				`feedwatch.toml:2: watcher.intervall: unknown key, did you mean "interval"?`,
 				`feedwatch.toml:8: feeds[1].url: scheme "ftp" is not supported: use http(s)://, file:// or a path`,
-				`feedwatch.toml:9: feeds[1].headers: a header name is empty or holds spaces or colons`,
+				`feedwatch.toml:9: feeds[1].headers: header name "A B" is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_` + "`" + `|~ only)`,
 				`feedwatch.toml:13: notifiers.team-slack.host: not a key of a slack notifier`,
 			},
 		},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Validate checks the structural rules: names, references between
@@ -108,7 +110,14 @@ func (v *validator) top(c *Config) {
 	if w.PerHost < 1 {
 		v.add("watcher.per_host", "must be at least 1")
 	}
+	if !validHeaderValue(w.UserAgent) {
+		v.add("watcher.user_agent", "holds a line break or another control character")
+	}
 }
+
+// validHeaderValue reports whether s can be sent as an HTTP header value:
+// no control characters but tab (CR and LF would split the header).
+func validHeaderValue(s string) bool { return httpguts.ValidHeaderFieldValue(s) }
 
 // feeds checks feeds and returns the set of tags they carry.
 func (v *validator) feeds(c *Config) map[string]bool {
@@ -151,9 +160,15 @@ func (v *validator) feeds(c *Config) map[string]bool {
 			}
 			tags[t] = true
 		}
-		for k := range f.Headers {
-			if k == "" || strings.ContainsAny(k, " \t\r\n:") {
-				v.add(p+".headers", "a header name is empty or holds spaces or colons")
+		for _, k := range sortedKeys(f.Headers) {
+			// A bad name or value passes here but fails every request
+			// (net/http refuses it), so the feed would never poll.
+			if !httpguts.ValidHeaderFieldName(k) {
+				v.add(p+".headers", "header name %q is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", k)
+				continue
+			}
+			if !validHeaderValue(f.Headers[k]) {
+				v.add(p+".headers."+k, "holds a line break or another control character")
 			}
 		}
 	}

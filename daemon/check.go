@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -45,11 +46,11 @@ func checkNotifiers(c *config.Config) []config.Problem {
 
 // CheckConfig is what "feedwatch check" runs: the daemon's load with every
 // missing ${VAR} a warning (this shell need not hold the daemon's secrets),
-// FEEDWATCH_* variables in environ that set nothing as warnings, and local
-// feed files that must exist.
+// FEEDWATCH_* variables in environ that set nothing as warnings, local
+// feed files that must exist, and a usable data_dir.
 func CheckConfig(path string, getenv func(string) string, environ []string, version string) (*config.Config, error) {
 	return LoadConfig(path, getenv, version, config.WithRole(config.RoleCheck),
-		config.WithEnviron(environ), config.WithChecks(checkFeedFiles))
+		config.WithEnviron(environ), config.WithChecks(checkFeedFiles, checkDataDir))
 }
 
 // checkFeedFiles reports feeds that name a local file (a path or file://)
@@ -109,4 +110,59 @@ func problemAt(base string, err error) config.Problem {
 		return config.Problem{Path: base + "." + field, Msg: rest}
 	}
 	return config.Problem{Path: base, Msg: msg}
+}
+
+// checkDataDir reports a data_dir the embedded server could not use (a
+// file, a symlink loop, a folder it cannot write), which would otherwise
+// surface only as the server never getting ready. With an external NATS
+// server data_dir is not used, so it is not checked.
+func checkDataDir(c *config.Config) []config.Problem {
+	if c.NATS.URL != "" || c.DataDir == "" {
+		return nil
+	}
+	if err := usableDir(c.DataDir); err != nil {
+		return []config.Problem{{Path: "data_dir", Msg: err.Error()}}
+	}
+	return nil
+}
+
+// usableDir checks that dir is, or can be created as, a writable folder.
+// It creates no folder: a missing one is judged by its nearest existing
+// parent, where a probe file is created and removed.
+func usableDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, lerr := os.Lstat(d); lerr == nil {
+				return fmt.Errorf("%s is a symlink to nothing", d)
+			}
+			if parent := filepath.Dir(d); parent != d {
+				continue
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("cannot use %s: %w", d, unwrapPath(err))
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a folder", d)
+		}
+		f, err := os.CreateTemp(d, ".feedwatch-probe-*")
+		if err != nil {
+			return fmt.Errorf("cannot write in %s: %w", d, unwrapPath(err))
+		}
+		name := f.Name()
+		_ = f.Close()
+		_ = os.Remove(name)
+		return nil
+	}
+}
+
+// unwrapPath drops the *PathError's own copy of the path, which the
+// message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -80,7 +80,11 @@ func LoadConfig(path string, getenv func(string) string, version string, opts ..
 
 // loadConfig loads the config for this process's mode.
 func (o *Options) loadConfig() (*config.Config, error) {
-	return LoadConfig(o.ConfigPath, o.Getenv, o.Version, config.WithRole(o.Mode.role()), config.WithEnviron(o.Environ))
+	// data_dir is checked here and by check, not for the commands that
+	// only read the config beside a daemon (match, send-test, status):
+	// the folder is the daemon's, often not writable by whoever runs them.
+	return LoadConfig(o.ConfigPath, o.Getenv, o.Version, config.WithRole(o.Mode.role()), config.WithEnviron(o.Environ),
+		config.WithChecks(checkDataDir))
 }
 
 type daemon struct {
@@ -133,18 +137,20 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopParts()
 
-	d.bus, err = bus.Open(runCtx, bus.Options{
+	// Starting takes ctx itself, so that SIGTERM during start (a NATS
+	// server that is slow to answer) stops it at once.
+	d.bus, err = bus.Open(ctx, bus.Options{
 		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
 		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
 		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
 		Retention: cfg.Watcher.StateRetention.D(), ClientName: "feedwatch " + o.Version, Logger: d.log,
 	})
 	if err != nil {
-		return err
+		return startErr(ctx, d.log, err)
 	}
 	defer d.bus.Close()
-	if err := ensureConsumers(runCtx, d.bus, cfg); err != nil {
-		return err
+	if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
+		return startErr(ctx, d.log, err)
 	}
 
 	var wg sync.WaitGroup
@@ -231,6 +237,16 @@ loop:
 	d.log.Info("feedwatch stopping")
 	stop()
 	return nil
+}
+
+// startErr is what Run returns when starting failed with err: nothing,
+// when the failure is only the stop that was asked for during start.
+func startErr(ctx context.Context, log *slog.Logger, err error) error {
+	if ctx.Err() != nil {
+		log.Info("feedwatch stopped while starting", "err", err)
+		return nil
+	}
+	return err
 }
 
 func (m Mode) String() string {
@@ -367,6 +383,9 @@ func (d *daemon) doReload(ctx context.Context) {
 	d.cfgMu.Unlock()
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
+	}
+	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && !loopbackListen(l) {
+		warnExposed(d.log, l)
 	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.opts.Now().Unix()))

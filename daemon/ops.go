@@ -3,11 +3,15 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/feedwatch/feedwatch/notifier"
 )
@@ -15,6 +19,51 @@ import (
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
 // /api/status and POST /-/reload.
 func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w", addr, err)
+	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	loopback := tcp != nil && tcp.IP.IsLoopback()
+	srv := &http.Server{
+		Handler: d.opsHandler(loopback), ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own complaints go through slog too, so that
+		// --log-format json holds for every line.
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = srv.Serve(ln) }()
+	d.log.Info("serving metrics and health", "addr", ln.Addr().String())
+	if !loopback {
+		warnExposed(d.log, addr)
+	}
+	return srv, nil
+}
+
+// warnExposed says that the endpoint is reachable beyond this machine
+// while it has no authentication yet.
+func warnExposed(log *slog.Logger, addr string) {
+	log.Warn("http.listen is not a loopback address and the endpoint has no authentication: whoever reaches it can read /api/status and /metrics and request reloads; prefer 127.0.0.1 behind a proxy", "addr", addr)
+}
+
+// loopbackListen reports whether a listen address binds only loopback.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// opsHandler routes the endpoint. On a loopback bind, only loopback Host
+// names are served (a web page that rebinds its own name to 127.0.0.1
+// must not read the status), except the health checks; a POST must not
+// come from another site, and must carry a Content-Type a web page cannot
+// send without asking first (a CORS preflight, which we never grant).
+func (d *daemon) opsHandler(loopback bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -33,19 +82,65 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(d.status())
 	})
+	// One reload a second is plenty for people and scripts; more is a
+	// loop or an attack, each reload reading and checking the whole file.
+	limit := rate.NewLimiter(rate.Every(time.Second), 1)
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if !limit.AllowN(d.opts.Now(), 1) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many reloads: at most one a second", http.StatusTooManyRequests)
+			return
+		}
 		d.requestReload()
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "reload requested")
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("http.listen %s: %w", addr, err)
+	cop := http.NewCrossOriginProtection()
+	guarded := cop.Handler(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		health := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if loopback && !health && !loopbackHost(r.Host) {
+			http.Error(w, "this endpoint answers only to a loopback Host (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
+			return
+		}
+		if r.Method == http.MethodPost && simpleContentType(r.Header.Get("Content-Type")) {
+			http.Error(w, "POST needs Content-Type: application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine by
+// loopback: localhost, 127.x.x.x or [::1], with or without a port. An
+// empty Host (HTTP/1.0) does not come from browsers and passes.
+func loopbackHost(host string) bool {
+	if host == "" {
+		return true
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	d.log.Info("serving metrics and health", "addr", ln.Addr().String())
-	return srv, nil
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// simpleContentType reports the Content-Types (and none) that a web page
+// may POST anywhere without a CORS preflight.
+func simpleContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		return true
+	}
+	switch mt {
+	case "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
+		return true
+	}
+	return false
 }
 
 // Status is the body of /api/status.

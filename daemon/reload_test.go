@@ -225,7 +225,7 @@ func TestPostReload(t *testing.T) {
 	r.write(t, xinjiangOnly, "10s")
 	r.start(t)
 	defer r.stop(t)
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/-/reload", r.port), "", nil)
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/-/reload", r.port), "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,4 +234,28 @@ func TestPostReload(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	waitFor(t, "reload", 10*time.Second, func() bool { return strings.Contains(r.logs.String(), "config reloaded") })
+}
+
+// TestReloadHostileFile: saving a file that would explode the parser (too
+// deep, too large) over the running config is a failed reload, found
+// before parsing; the running config stays.
+func TestReloadHostileFile(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+	for i, body := range []string{
+		"x: " + strings.Repeat("[", 900<<10) + "\n",
+		"# " + strings.Repeat("x", 2<<20) + "\n",
+	} {
+		if err := os.WriteFile(r.path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r.reload <- struct{}{}
+		want := []string{"nested more than 64 levels", "larger than 1 MB"}[i]
+		waitFor(t, "failed reload", 10*time.Second, func() bool { return strings.Contains(r.logs.String(), want) })
+		if v := r.metric(t, "feedwatch_config_last_reload_successful"); v != "0" {
+			t.Fatalf("reload successful = %q", v)
+		}
+	}
 }

@@ -38,6 +38,9 @@ type env struct {
 	reload  <-chan struct{}
 	// ready is closed when the daemon serves (tests only).
 	ready chan<- struct{}
+	// routeLogs, when set, makes the logger the process-wide default
+	// (main only: tests run many commands in one process).
+	routeLogs func(*slog.Logger)
 }
 
 // usageError marks a mistake in how the command was called: exit code 2.
@@ -78,6 +81,16 @@ delivers it by console, email, Slack or webhook, once.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	pf.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		log, err := g.logger(e.stderr)
+		if err != nil {
+			return err
+		}
+		if e.routeLogs != nil {
+			e.routeLogs(log)
+		}
+		return nil
+	}
 
 	withConfig := func(cmd *cobra.Command) *cobra.Command {
 		// Only commands that read the config list --config.

@@ -167,10 +167,15 @@ func TestStatusAndHealthcheck(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "feedwatch.yaml")
-	cfg := "data_dir: " + filepath.Join(dir, "data") + "\nhttp: {listen: \"" + strings.TrimPrefix(srv.URL, "http://") + "\"}\n" +
+	// data_dir is the daemon's (here: not even a folder): commands beside
+	// it do not check it, check does.
+	cfg := "data_dir: " + path + "\nhttp: {listen: \"" + strings.TrimPrefix(srv.URL, "http://") + "\"}\n" +
 		"feeds:\n  - url: https://example.org/feed.xml\n    name: world\nprofiles:\n  - name: xinjiang\n    keywords: [Xinjiang]\n"
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, nil, "check", "--config", path); code != 1 || !strings.Contains(out, "data_dir: "+path+" is not a folder") {
+		t.Errorf("check with data_dir a file: exit %d, %q", code, out)
 	}
 	code, out, errOut := runCLI(t, nil, "status", "--config", path)
 	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "notice: feed world moved permanently") {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,8 +26,17 @@ func main() {
 	}()
 	code := execute(ctx, env{
 		args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr,
-		getenv: os.Getenv, environ: os.Environ(), reload: reload,
+		getenv: os.Getenv, environ: os.Environ(), reload: reload, routeLogs: routeStdLog,
 	})
 	stop()
 	os.Exit(code)
+}
+
+// routeStdLog makes l the default slog logger and sends the standard
+// library's log package through it at warn level: net/http's transport
+// writes there ("Unsolicited response received on idle HTTP channel"), and
+// --log-format json must hold for every line on stderr.
+func routeStdLog(l *slog.Logger) {
+	slog.SetLogLoggerLevel(slog.LevelWarn)
+	slog.SetDefault(l)
 }

@@ -82,6 +82,11 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		{"webhook missing url", config.Notifier{Type: "webhook"}, []string{"url: required"}},
 		{"webhook bad url", config.Notifier{Type: "webhook", URL: "ftp://example.org/?token=s3cretQueryToken"}, []string{"url: not an absolute"}},
 		{"webhook template not json", config.Notifier{Type: "webhook", URL: tokenURL, Template: "{{.ID}} x"}, []string{"template: output for the sample hit is not valid JSON"}},
+		{"template ranging billions of times", config.Notifier{Type: "console", Template: "{{range 3000000000}}{{end}}"}, []string{"template: line 1: range over 3000000000"}},
+		{"template nested ranges", config.Notifier{Type: "slack", WebhookURL: hookURL, Template: "{{range 1000}}{{range 1000}}{{end}}{{end}}"}, []string{"template: line 1: range over 1000 inside ranges: 1000000 in all"}},
+		{"template output too long", config.Notifier{Type: "webhook", URL: tokenURL, Template: `{{range 5000}}{{json $.Item.Summary}}{{end}}`}, []string{"template: output is longer than 64 KB"}},
+		{"email templates too big", config.Notifier{Type: "email", Host: "h", From: "a@b.c", To: []string{"d@e.f"}, Template: "{{range 9000}}{{$.Item.Title}}{{end}}", HTMLTemplate: "{{range 20000}}x{{end}}"},
+			[]string{"template: output is longer than 64 KB", "html_template: line 1: range over 20000"}},
 		{"fields of another type", config.Notifier{Type: "webhook", URL: tokenURL, WebhookURL: hookURL, Password: smtpPass},
 			[]string{"webhook_url: not used by type webhook", "password: not used by type webhook"}},
 	}

@@ -254,7 +254,7 @@ func parseText(text string) (*texttemplate.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := render.Execute(t, render.Clean(sampleHit())); err != nil {
+	if _, err := render.ExecuteSample(t, render.Clean(sampleHit())); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -266,8 +266,12 @@ func parseHTML(text string, p *bluemonday.Policy) (*htmltemplate.Template, error
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, htmlData(p, []hit.Hit{sampleHit()})); err != nil {
+	for _, tt := range t.Templates() {
+		if err := render.CheckRanges(tt.Tree); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := render.ExecuteSample(t, htmlData(p, []hit.Hit{sampleHit()})); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -344,11 +348,11 @@ func (e *Email) Render(hits []hit.Hit) (subject, text, html string, err error) {
 		}
 		tb.WriteString(s)
 	}
-	var hb strings.Builder
-	if err := e.html.Execute(&hb, htmlData(e.policy, hits)); err != nil {
+	html, err = render.Bounded(e.html, htmlData(e.policy, hits), render.MaxOutput, render.RenderTimeout)
+	if err != nil {
 		return "", "", "", fmt.Errorf("render html_template: %w", err)
 	}
-	return subject, tb.String(), hb.String(), nil
+	return subject, tb.String(), html, nil
 }
 
 // Notify sends one mail for the hits.

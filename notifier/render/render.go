@@ -5,10 +5,14 @@ package render
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"text/template"
+	"text/template/parse"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -38,16 +42,152 @@ func Funcs() template.FuncMap {
 // Parse parses a text template with the shared helpers. Missing map keys
 // are errors so a typo fails at config check, not silently at send time.
 func Parse(name, text string) (*template.Template, error) {
-	return template.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, tt := range t.Templates() {
+		if err := CheckRanges(tt.Tree); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
-// Execute renders t with the hit as its data.
+// Bounds on one template execution. Go templates cannot be cancelled, but
+// a write that fails aborts the execution: the writer fails past the
+// output cap, and once the time is up.
+const (
+	// MaxOutput and RenderTimeout bound a render at delivery (an email
+	// digest of many hits is the largest).
+	MaxOutput     = 1 << 20
+	RenderTimeout = 10 * time.Second
+	// SampleOutput and SampleTimeout bound the render of the sample hit
+	// that proves a template at config check.
+	SampleOutput  = 64 << 10
+	SampleTimeout = 2 * time.Second
+	// MaxRange is the largest number a template may range over
+	// ({{range 3000000000}} writes nothing and would spin for minutes).
+	MaxRange = 10000
+)
+
+// Executor is a text or HTML template.
+type Executor interface {
+	Execute(w io.Writer, data any) error
+}
+
+// Execute renders t with the hit as its data, within MaxOutput and
+// RenderTimeout.
 func Execute(t *template.Template, h hit.Hit) (string, error) {
-	var b strings.Builder
-	if err := t.Execute(&b, h); err != nil {
-		return "", err
+	return Bounded(t, h, MaxOutput, RenderTimeout)
+}
+
+// ExecuteSample renders t on a sample hit, within SampleOutput and
+// SampleTimeout: a template that needs more is a config error.
+func ExecuteSample(t Executor, data any) (string, error) {
+	return Bounded(t, data, SampleOutput, SampleTimeout)
+}
+
+// Bounded renders t with data, failing once the output passes maxOut bytes
+// or the render takes longer than timeout. A render that times out
+// without writing cannot be stopped; it is left to finish on its own.
+func Bounded(t Executor, data any, maxOut int, timeout time.Duration) (string, error) {
+	w := &capWriter{max: maxOut}
+	done := make(chan error, 1)
+	go func() { done <- t.Execute(w, data) }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return "", err
+		}
+		return w.b.String(), nil
+	case <-timer.C:
+		w.stop.Store(true)
+		return "", fmt.Errorf("rendering takes longer than %v", timeout)
 	}
-	return b.String(), nil
+}
+
+// capWriter fails writes past max bytes, or after stop.
+type capWriter struct {
+	b    strings.Builder
+	max  int
+	stop atomic.Bool
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if w.stop.Load() {
+		return 0, errors.New("rendering took too long")
+	}
+	if w.b.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("output is longer than %d KB", w.max>>10)
+	}
+	return w.b.Write(p)
+}
+
+// CheckRanges refuses a range over a number larger than MaxRange, or
+// nested ranges over numbers whose product is: such a loop can spin for
+// minutes without writing, which no output cap stops.
+func CheckRanges(tree *parse.Tree) error {
+	if tree == nil || tree.Root == nil {
+		return nil
+	}
+	return checkRanges(tree.Root, 1)
+}
+
+func checkRanges(n parse.Node, outer int64) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkRanges(c, outer); err != nil {
+				return err
+			}
+		}
+	case *parse.IfNode:
+		return checkBranches(&n.BranchNode, outer)
+	case *parse.WithNode:
+		return checkBranches(&n.BranchNode, outer)
+	case *parse.RangeNode:
+		count := outer
+		if k, ok := rangeCount(n.Pipe); ok {
+			if k > MaxRange {
+				return fmt.Errorf("line %d: range over %d: at most %d", n.Line, k, MaxRange)
+			}
+			if count*k > MaxRange {
+				return fmt.Errorf("line %d: range over %d inside ranges: %d in all, at most %d", n.Line, k, count*k, MaxRange)
+			}
+			count *= max(k, 1)
+		}
+		return checkBranches(&n.BranchNode, count)
+	}
+	return nil
+}
+
+func checkBranches(b *parse.BranchNode, outer int64) error {
+	if err := checkRanges(b.List, outer); err != nil {
+		return err
+	}
+	if b.ElseList != nil {
+		return checkRanges(b.ElseList, outer)
+	}
+	return nil
+}
+
+// rangeCount is the number a range pipeline iterates over when it is an
+// integer literal.
+func rangeCount(p *parse.PipeNode) (int64, bool) {
+	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return 0, false
+	}
+	num, ok := p.Cmds[0].Args[0].(*parse.NumberNode)
+	if !ok || !num.IsInt {
+		return 0, false
+	}
+	return num.Int64, true
 }
 
 // Check parses text and renders it on the sample hit, the config-time proof
@@ -57,7 +197,7 @@ func Check(name, text string) error {
 	if err != nil {
 		return err
 	}
-	_, err = Execute(t, SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	_, err = ExecuteSample(t, SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
 	return err
 }
 

@@ -3,8 +3,11 @@ package render
 import (
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/feedwatch/feedwatch/hit"
 )
 
 func TestOneLine(t *testing.T) {
@@ -98,4 +101,64 @@ func FuzzOneLine(f *testing.F) {
 			t.Errorf("OneLine(%q) = %q", s, out)
 		}
 	})
+}
+
+// TestBoundedOutput: a render that writes without end fails at the cap
+// instead of growing memory until the process dies.
+func TestBoundedOutput(t *testing.T) {
+	// Parsed without Parse's range check, as a template with a data-driven
+	// loop would be.
+	tm := template.Must(template.New("t").Parse("{{range 3000000000}}xxxxxxxx{{end}}"))
+	if _, err := Bounded(tm, nil, 64<<10, time.Minute); err == nil || !strings.Contains(err.Error(), "output is longer than 64 KB") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBoundedTime: a render that does not finish in time is given up on
+// (Go templates cannot be cancelled; the writer fails once time is up).
+func TestBoundedTime(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	tm := template.Must(template.New("t").Funcs(template.FuncMap{"wait": func() string { <-release; return "" }}).Parse("{{wait}}"))
+	if _, err := Bounded(tm, nil, 64<<10, 10*time.Millisecond); err == nil || !strings.Contains(err.Error(), "takes longer than") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestExecuteLiveBound: a template that passed the sample check but grows
+// with the hit (one block per match) is cut at MaxOutput at delivery.
+func TestExecuteLiveBound(t *testing.T) {
+	tm, err := Parse("t", `{{range .Matches}}{{range 10000}}xx{{end}}{{end}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := SampleHit(time.Now())
+	if _, err := ExecuteSample(tm, h); err != nil {
+		t.Fatalf("sample render: %v", err)
+	}
+	for range 100 {
+		h.Matches = append(h.Matches, hit.Match{Field: "title", Text: "x", Term: "x"})
+	}
+	if _, err := Execute(tm, h); err == nil || !strings.Contains(err.Error(), "output is longer than 1024 KB") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCheckRanges(t *testing.T) {
+	tests := map[string]bool{ // template -> accepted
+		"{{range 3}}x{{end}}":                                     true,
+		"{{range 10000}}x{{end}}":                                 true,
+		"{{range 10001}}x{{end}}":                                 false,
+		"{{range $i := 3000000000}}{{end}}":                       false,
+		"{{if .}}{{range 100}}{{range 200}}{{end}}{{end}}{{end}}": false,
+		"{{range .Matches}}{{range 100}}{{end}}{{end}}":           true,
+		`{{define "x"}}{{range 99999}}{{end}}{{end}}`:             false,
+		"{{with .}}{{else}}{{range 20000}}{{end}}{{end}}":         false,
+	}
+	for text, ok := range tests {
+		_, err := Parse("t", text)
+		if (err == nil) != ok {
+			t.Errorf("Parse(%q): %v", text, err)
+		}
+	}
 }

@@ -124,7 +124,7 @@ func parseTemplate(text string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := render.Execute(t, escapeHit(render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))); err != nil {
+	if _, err := render.ExecuteSample(t, escapeHit(render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))); err != nil {
 		return nil, err
 	}
 	return t, nil

@@ -112,7 +112,7 @@ func parseTemplate(text string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := render.Execute(t, render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+	out, err := render.ExecuteSample(t, render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
 	if err != nil {
 		return nil, err
 	}

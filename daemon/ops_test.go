@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/feedwatch/feedwatch/config"
+)
+
+// opsRig is a daemon with just what the operations endpoint reads, and a
+// settable clock.
+type opsRig struct {
+	d   *daemon
+	now time.Time
+	h   http.Handler
+}
+
+func newOpsRig(loopback bool) *opsRig {
+	r := &opsRig{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r.d = &daemon{
+		opts: Options{Now: func() time.Time { return r.now }},
+		log:  slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry(),
+		cfg: &config.Config{}, reload: make(chan struct{}, 1),
+	}
+	r.h = r.d.opsHandler(loopback)
+	return r
+}
+
+func (r *opsRig) do(method, path, host string, header map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "http://127.0.0.1:7070"+path, nil)
+	req.Host = host
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	r.h.ServeHTTP(w, req)
+	return w
+}
+
+// TestOpsHost: on a loopback bind, a Host that is not a loopback name is
+// refused (DNS rebinding), except for the health checks.
+func TestOpsHost(t *testing.T) {
+	tests := []struct {
+		name, path, host string
+		loopback         bool
+		want             int
+	}{
+		{"loopback ip", "/api/status", "127.0.0.1:7070", true, http.StatusOK},
+		{"other loopback ip", "/api/status", "127.1.2.3:7070", true, http.StatusOK},
+		{"localhost", "/api/status", "localhost:7070", true, http.StatusOK},
+		{"ipv6 loopback", "/api/status", "[::1]:7070", true, http.StatusOK},
+		{"no port", "/metrics", "localhost", true, http.StatusOK},
+		{"rebound name", "/api/status", "attacker.example:7070", true, http.StatusMisdirectedRequest},
+		{"rebound name on metrics", "/metrics", "attacker.example", true, http.StatusMisdirectedRequest},
+		{"localhost lookalike", "/api/status", "localhost.attacker.example:7070", true, http.StatusMisdirectedRequest},
+		{"public ip", "/api/status", "192.0.2.7:7070", true, http.StatusMisdirectedRequest},
+		{"health check by any name", "/healthz", "feedwatch:7070", true, http.StatusOK},
+		{"readiness by any name", "/readyz", "feedwatch:7070", true, http.StatusServiceUnavailable},
+		{"non-loopback bind takes any name", "/api/status", "feedwatch.internal:7070", false, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newOpsRig(tt.loopback).do(http.MethodGet, tt.path, tt.host, nil)
+			if w.Code != tt.want {
+				t.Fatalf("%s with Host %s: %d, want %d: %s", tt.path, tt.host, w.Code, tt.want, w.Body)
+			}
+		})
+	}
+}
+
+// TestOpsReloadCrossOrigin: a reload a web page could send (cross-site, or
+// with a Content-Type it may send without a preflight) is refused.
+func TestOpsReloadCrossOrigin(t *testing.T) {
+	const host = "127.0.0.1:7070"
+	tests := []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"json", map[string]string{"Content-Type": "application/json"}, http.StatusAccepted},
+		{"json with charset", map[string]string{"Content-Type": "application/json; charset=utf-8"}, http.StatusAccepted},
+		{"same origin", map[string]string{"Content-Type": "application/json", "Origin": "http://" + host, "Sec-Fetch-Site": "same-origin"}, http.StatusAccepted},
+		{"no content type", nil, http.StatusUnsupportedMediaType},
+		{"text/plain", map[string]string{"Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
+		{"form", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
+		{"multipart", map[string]string{"Content-Type": "multipart/form-data; boundary=x"}, http.StatusUnsupportedMediaType},
+		{"text/plain cross-site", map[string]string{"Content-Type": "text/plain;charset=UTF-8", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusUnsupportedMediaType},
+		{"json cross-site", map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"json same-site", map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+		{"json foreign origin", map[string]string{"Content-Type": "application/json", "Origin": "http://evil.example"}, http.StatusForbidden},
+		{"json null origin", map[string]string{"Content-Type": "application/json", "Origin": "null"}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newOpsRig(true)
+			w := r.do(http.MethodPost, "/-/reload", host, tt.header)
+			if w.Code != tt.want {
+				t.Fatalf("%d, want %d: %s", w.Code, tt.want, w.Body)
+			}
+			requested := len(r.d.reload) == 1
+			if requested != (tt.want == http.StatusAccepted) {
+				t.Errorf("reload requested: %v", requested)
+			}
+		})
+	}
+}
+
+// TestOpsReloadRateLimit: at most one HTTP reload a second.
+func TestOpsReloadRateLimit(t *testing.T) {
+	r := newOpsRig(true)
+	json := map[string]string{"Content-Type": "application/json"}
+	post := func() *httptest.ResponseRecorder {
+		select {
+		case <-r.d.reload:
+		default:
+		}
+		return r.do(http.MethodPost, "/-/reload", "127.0.0.1:7070", json)
+	}
+	if w := post(); w.Code != http.StatusAccepted {
+		t.Fatalf("first reload: %d", w.Code)
+	}
+	for i := range 5 {
+		w := post()
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
+			t.Fatalf("reload %d in the same second: %d, Retry-After %q", i+2, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	r.now = r.now.Add(time.Second)
+	if w := post(); w.Code != http.StatusAccepted {
+		t.Fatalf("reload a second later: %d", w.Code)
+	}
+}
+
+func TestLoopbackListen(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:7070": true, "localhost:7070": true, "[::1]:7070": true, "127.0.0.2:7070": true,
+		"0.0.0.0:7070": false, ":7070": false, "[::]:7070": false, "192.0.2.1:7070": false, "feedwatch.example:7070": false,
+	} {
+		if got := loopbackListen(addr); got != want {
+			t.Errorf("loopbackListen(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestOpsNoWarningOnLoopback: serving on loopback says nothing about
+// exposure (the warning for other binds is in warnExposed).
+func TestOpsNoWarningOnLoopback(t *testing.T) {
+	var logs syncBuffer
+	r := newOpsRig(true)
+	r.d.log = slog.New(slog.NewTextHandler(&logs, nil))
+	srv, err := r.d.serveHTTP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if strings.Contains(logs.String(), "not a loopback") {
+		t.Errorf("warned on a loopback bind:\n%s", logs.String())
+	}
+}
+
+// TestReloadWarnsExposedListen: a reload that moves http.listen off
+// loopback warns that the endpoint has no authentication.
+func TestReloadWarnsExposedListen(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+	if strings.Contains(r.logs.String(), "not a loopback") {
+		t.Fatalf("warned at a loopback start:\n%s", r.logs.String())
+	}
+	b, err := os.ReadFile(r.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Applied at the next restart only, so nothing binds 0.0.0.0 here.
+	exposed := strings.Replace(string(b), "listen: 127.0.0.1:", "listen: 0.0.0.0:", 1)
+	if err := os.WriteFile(r.path, []byte(exposed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.reload <- struct{}{}
+	waitFor(t, "the warning", 10*time.Second, func() bool {
+		return strings.Contains(r.logs.String(), "http.listen is not a loopback address")
+	})
+}
+
+// TestOpsErrorLog: what net/http's server logs on its own goes through the
+// daemon's slog handler (so --log-format json holds for it).
+func TestOpsErrorLog(t *testing.T) {
+	var logs syncBuffer
+	r := newOpsRig(true)
+	r.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	srv, err := r.d.serveHTTP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.ErrorLog == nil {
+		t.Fatal("http.Server has no ErrorLog: net/http writes to the standard logger")
+	}
+	srv.ErrorLog.Printf("http: TLS handshake error from 127.0.0.1:1: EOF")
+	var last map[string]any
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last["level"] != "WARN" || !strings.Contains(fmt.Sprint(last["msg"]), "TLS handshake error") {
+		t.Fatalf("ErrorLog line: %v\n%s", err, logs.String())
+	}
+}
