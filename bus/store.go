@@ -524,6 +524,15 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 	}
 	c, err := b.js.Consumer(ctx, HitsStream, cfg.Durable)
 	if err == nil {
+		dropped, derr := b.dropIfAhead(ctx, name, c)
+		if derr != nil {
+			return nil, derr
+		}
+		if dropped {
+			err = jetstream.ErrConsumerNotFound
+		}
+	}
+	if err == nil {
 		// Keep the consumer's position: only the routing and limits change.
 		old := c.CachedInfo().Config
 		cfg.DeliverPolicy = old.DeliverPolicy
@@ -539,6 +548,28 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 		buf = 16
 	}
 	return &Source{c: c, buffer: buf}, nil
+}
+
+// dropIfAhead removes a notifier's consumer that has delivered past the end
+// of the hits stream: the stream lost its last hits (a store damaged while
+// stopped), and the consumer would skip that many new hits as already
+// delivered. It is made again from new hits on.
+func (b *Bus) dropIfAhead(ctx context.Context, name string, c jetstream.Consumer) (bool, error) {
+	s, err := b.js.Stream(ctx, HitsStream)
+	if err != nil {
+		return false, fmt.Errorf("consumer for notifier %q: %w", name, err)
+	}
+	ci := c.CachedInfo()
+	last := s.CachedInfo().State.LastSeq
+	if ci.Delivered.Stream <= last && ci.AckFloor.Stream <= last {
+		return false, nil
+	}
+	b.log.Error("notifier's consumer is past the end of the hits stream, which lost hits: making it again so new hits are not skipped",
+		"notifier", name, "consumer", ci.Name, "delivered_seq", ci.Delivered.Stream, "stream_last_seq", last)
+	if err := b.js.DeleteConsumer(ctx, HitsStream, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false, fmt.Errorf("consumer for notifier %q: remove: %w", name, err)
+	}
+	return true, nil
 }
 
 // Source implements notifier.Source over a pull consumer. It keeps one

@@ -147,8 +147,8 @@ func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 			continue
 		case !is.Created.Equal(was.Created):
 			if was.Msgs > 0 || was.LastSeq > 0 {
-				out = append(out, Loss{name, fmt.Sprintf("made again (created %s, was %s): its %d messages are gone",
-					is.Created.UTC().Format(time.RFC3339), was.Created.UTC().Format(time.RFC3339), was.Msgs)})
+				out = append(out, Loss{name, fmt.Sprintf("made again (created %s, was %s), %d messages, was %d",
+					is.Created.UTC().Format(time.RFC3339), was.Created.UTC().Format(time.RFC3339), is.Msgs, was.Msgs)})
 			}
 			continue
 		case is.LastSeq < was.LastSeq:

@@ -64,7 +64,7 @@ func TestCompare(t *testing.T) {
 		{"same", with(func(*Stream) {}), at, nil},
 		{"more written since", with(func(s *Stream) { s.LastSeq, s.Msgs = 150, 60 }), at, nil},
 		{"missing", map[string]Stream{}, at, []string{"S: missing"}},
-		{"made again", with(func(s *Stream) { s.Created = created.Add(time.Hour); s.LastSeq, s.Msgs = 0, 0 }), at, []string{"S: made again (created 2026-01-01T01:00:00Z, was 2026-01-01T00:00:00Z): its 40 messages are gone"}},
+		{"made again", with(func(s *Stream) { s.Created = created.Add(time.Hour); s.LastSeq, s.Msgs = 0, 0 }), at, []string{"S: made again (created 2026-01-01T01:00:00Z, was 2026-01-01T00:00:00Z), 0 messages, was 40"}},
 		{"lower last sequence", with(func(s *Stream) { s.LastSeq, s.Msgs = 60, 20 }), at, []string{"S: last sequence 60, was 100"}},
 		{"fewer messages", with(func(s *Stream) { s.Msgs = 0 }), at, []string{"S: 0 messages, was 40"}},
 		{"fewer messages, but they may have expired", with(func(s *Stream) { s.Msgs = 0 }), at.Add(24 * time.Hour), nil},

@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/checkpoint"
+)
+
+// damageStore damages the embedded server's store under dataDir, as a disk
+// or a careless hand could while the daemon is stopped.
+type damageStore func(t *testing.T, jsDir string)
+
+// eachStoreFile calls fn for every file under the JetStream store.
+func eachStoreFile(t *testing.T, jsDir string, fn func(path string, size int64)) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(jsDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fn(p, fi.Size())
+		n++
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("walk %s: %d files, %v", jsDir, n, err)
+	}
+}
+
+var damages = map[string]damageStore{
+	// Every file of the streams; consumers' own state files are left
+	// alone (a truncated one stops nats-server from loading the consumer,
+	// and the daemon does not start: not silent, and not this test's case).
+	"truncated files": func(t *testing.T, jsDir string) {
+		eachStoreFile(t, jsDir, func(p string, size int64) {
+			if strings.Contains(p, string(filepath.Separator)+"obs"+string(filepath.Separator)) {
+				return
+			}
+			if err := os.Truncate(p, size/2); err != nil {
+				t.Fatal(err)
+			}
+		})
+	},
+	"random bytes in message blocks": func(t *testing.T, jsDir string) {
+		eachStoreFile(t, jsDir, func(p string, size int64) {
+			if filepath.Ext(p) != ".blk" {
+				return
+			}
+			b := make([]byte, size)
+			_, _ = rand.Read(b)
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		})
+	},
+	"seen bucket removed": func(t *testing.T, jsDir string) {
+		var dirs []string
+		_ = filepath.WalkDir(jsDir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && d.Name() == "KV_"+bus.SeenBucket {
+				dirs = append(dirs, p)
+			}
+			return err
+		})
+		if len(dirs) != 1 {
+			t.Fatalf("seen bucket folders: %v", dirs)
+		}
+		if err := os.RemoveAll(dirs[0]); err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
+// stateRig runs the real daemon on one data_dir with a local feed and a
+// webhook receiver, across restarts.
+type stateRig struct {
+	*reloadRig
+}
+
+func newStateRig(t *testing.T) *stateRig {
+	r := &stateRig{newReloadRig(t)}
+	r.write(t, "  - name: xinjiang\n    keywords: [Xinjiang]", "5s")
+	return r
+}
+
+func (r *stateRig) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", r.port, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// alertOnce adds items and waits until each reached the webhook.
+func (r *stateRig) alertOnce(t *testing.T, pub time.Time, titles ...string) {
+	t.Helper()
+	for _, title := range titles {
+		r.feed.add(strings.ReplaceAll(title, " ", "-"), title, "", pub)
+	}
+	waitFor(t, fmt.Sprintf("delivery of %q", titles), 30*time.Second, func() bool {
+		got := hookTitles(t, r.hook)
+		for _, title := range titles {
+			if got["xinjiang: "+title] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkOnce fails on any hit delivered more than once.
+func (r *stateRig) checkOnce(t *testing.T, want int) {
+	t.Helper()
+	got := hookTitles(t, r.hook)
+	for k, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	if len(got) != want {
+		t.Errorf("%d hits delivered, want %d: %v", len(got), want, got)
+	}
+}
+
+// checkState checks the state check's report on every channel: the error
+// log, /metrics, /readyz (ready, with the detail) and /api/status.
+func (r *stateRig) checkState(t *testing.T, result string) {
+	t.Helper()
+	damaged := result == StateDamaged
+	if got := strings.Contains(r.logs.String(), "level=ERROR msg=\"state store damaged"); got != damaged {
+		t.Errorf("error log of damage: %v, want %v", got, damaged)
+	}
+	_, m := r.get(t, "/metrics")
+	gauge := "feedwatch_state_damaged 0"
+	if damaged {
+		gauge = "feedwatch_state_damaged 1"
+	}
+	if !strings.Contains(m, gauge) || !strings.Contains(m, "feedwatch_state_checkpoint_timestamp_seconds") {
+		t.Errorf("/metrics lacks %q or the checkpoint time", gauge)
+	}
+	code, body := r.get(t, "/readyz")
+	if code != http.StatusOK || strings.Contains(body, "state damaged") != damaged {
+		t.Errorf("/readyz = %d %q (damaged: %v)", code, body, damaged)
+	}
+	_, st := r.get(t, "/api/status")
+	if !strings.Contains(st, `"result": "`+result+`"`) {
+		t.Errorf("/api/status does not say %q:\n%s", result, st)
+	}
+	if damaged && (!strings.Contains(st, `"lost": [`) || !strings.Contains(st, `"recover_before"`)) {
+		t.Errorf("/api/status does not name what was lost:\n%s", st)
+	}
+}
+
+// TestStateDamagedWhileStopped: the store is damaged while the daemon is
+// stopped. The daemon starts, says so (error log, metric, /readyz detail,
+// /api/status), does not alert the old items again, and still alerts a
+// new one.
+func TestStateDamagedWhileStopped(t *testing.T) {
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			r := newStateRig(t)
+			r.start(t)
+			r.checkState(t, StateFirstStart)
+			old := []string{"Xinjiang one", "Xinjiang two", "Xinjiang three", "Xinjiang four", "Xinjiang five"}
+			// Published within backfill, so a feed that lost its state
+			// would alert them again.
+			r.alertOnce(t, time.Now().Add(-time.Hour), old...)
+			r.stop(t)
+
+			damage(t, filepath.Join(r.dir, "data", "jetstream"))
+			r.logs.Reset()
+			r.start(t)
+			defer r.stop(t)
+			r.checkState(t, StateDamaged)
+			r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang six")
+			time.Sleep(2 * time.Second) // polls that would resend old items
+			r.checkOnce(t, len(old)+1)
+		})
+	}
+}
+
+// TestStateCleanRestart: a clean restart, and one after a crash-like stop
+// that left no checkpoint at stop, report no damage and resend nothing.
+func TestStateCleanRestart(t *testing.T) {
+	r := newStateRig(t)
+	r.start(t)
+	r.checkState(t, StateFirstStart)
+	r.alertOnce(t, time.Now().Add(-time.Hour), "Xinjiang one", "Xinjiang two")
+	r.stop(t)
+
+	r.logs.Reset()
+	r.start(t)
+	r.checkState(t, StateOK)
+	r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang three")
+	cp, err := checkpoint.Load(filepath.Join(r.dir, "data", checkpoint.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+	// The checkpoint of a while ago, as a crash would leave it: the store
+	// holds more than it says, which is not damage.
+	if err := checkpoint.Save(filepath.Join(r.dir, "data", checkpoint.FileName), cp); err != nil {
+		t.Fatal(err)
+	}
+	r.logs.Reset()
+	r.start(t)
+	defer r.stop(t)
+	r.checkState(t, StateOK)
+	time.Sleep(2 * time.Second)
+	r.checkOnce(t, 3)
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
