@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -50,3 +51,60 @@ func (b *Bus) Streams(ctx context.Context) (map[string]checkpoint.Stream, error)
 
 // Embedded reports whether the bus runs its own NATS server.
 func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// readIdle is how long Unreadable waits for the next message before it
+// takes the rest as unreadable.
+const readIdle = 2 * time.Second
+
+// Unreadable counts the messages of a stream that the server counts but
+// cannot read back: damage inside a message block, which nats-server finds
+// only when it loads the block, and then skips without a word. It reads
+// every message's headers once, so it is for the start, before anything
+// writes (a message expiring meanwhile is allowed for).
+func (b *Bus) Unreadable(ctx context.Context, name string) (uint64, error) {
+	s, err := b.js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	want := s.CachedInfo().State.Msgs
+	if want == 0 {
+		return 0, nil
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: read: %w", name, err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: read: %w", name, err)
+	}
+	defer it.Stop()
+	var got uint64
+	for {
+		nctx, cancel := context.WithTimeout(ctx, readIdle)
+		m, err := it.Next(jetstream.NextContext(nctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("stream %s: read: %w", name, ctx.Err())
+			}
+			break // nothing more arrives: the rest cannot be read
+		}
+		got++
+		if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+			break
+		}
+	}
+	if got >= want {
+		return 0, nil
+	}
+	// Messages may have expired while reading: count against what is left.
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	if left := min(want, info.State.Msgs); got < left {
+		return left - got, nil
+	}
+	return 0, nil
+}

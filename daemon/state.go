@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -140,6 +141,22 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 	for _, l := range checkpoint.Compare(cp, now, k.now()) {
 		c.Lost = append(c.Lost, describe(l))
 	}
+	if k.bus.Embedded() {
+		// Nothing else writes to the embedded store yet, so every message
+		// it counts must read back.
+		vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+		defer cancel()
+		for _, name := range verifyStreams {
+			n, err := k.bus.Unreadable(vctx, name)
+			if err != nil {
+				k.log.Warn("state check: reading the store back failed", "stream", name, "err", err)
+				break
+			}
+			if n > 0 {
+				c.Lost = append(c.Lost, describe(checkpoint.Loss{Stream: name, What: fmt.Sprintf("%d messages cannot be read back", n)}))
+			}
+		}
+	}
 	if len(c.Lost) > 0 {
 		c.Result = StateDamaged
 		// Whatever damaged these may have damaged more than the counts
@@ -150,6 +167,13 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 	}
 	return c
 }
+
+// verifyStreams are read back in full at start: the state that keeps old
+// items from alerting again.
+var verifyStreams = []string{"KV_" + bus.SeenBucket, "KV_" + bus.FeedsBucket, "KV_" + bus.AlertedBucket}
+
+// verifyTimeout bounds the read-back at start.
+const verifyTimeout = time.Minute
 
 // describe names a loss for people: the bucket or stream and what it holds.
 func describe(l checkpoint.Loss) string {

@@ -67,6 +67,25 @@ var damages = map[string]damageStore{
 			}
 		})
 	},
+	// A few bytes inside a block: nats-server still counts the message
+	// but skips it when read.
+	"random bytes inside message blocks": func(t *testing.T, jsDir string) {
+		eachStoreFile(t, jsDir, func(p string, size int64) {
+			if filepath.Ext(p) != ".blk" || size < 64 {
+				return
+			}
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := make([]byte, 16)
+			_, _ = rand.Read(b)
+			if _, err := f.WriteAt(b, size/2); err != nil {
+				t.Fatal(err)
+			}
+		})
+	},
 	"seen bucket removed": func(t *testing.T, jsDir string) {
 		var dirs []string
 		_ = filepath.WalkDir(jsDir, func(p string, d fs.DirEntry, err error) error {
