@@ -149,6 +149,7 @@ func startEmbedded(opts Options) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	s.SetLoggerV2(serverLog{opts.Logger}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()

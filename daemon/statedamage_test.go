@@ -210,6 +210,10 @@ func TestStateDamagedWhileStopped(t *testing.T) {
 			r.start(t)
 			defer r.stop(t)
 			r.checkState(t, StateDamaged)
+			// The embedded server's own warnings reach the log.
+			if name == "truncated files" && !strings.Contains(r.logs.String(), `level=WARN msg="nats-server: `) {
+				t.Error("no warning from nats-server about the damaged store in the log")
+			}
 			r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang six")
 			time.Sleep(2 * time.Second) // polls that would resend old items
 			r.checkOnce(t, len(old)+1)
