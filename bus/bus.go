@@ -76,6 +76,8 @@ type Bus struct {
 	seenDirect atomic.Bool
 	seenLogs   logPositions
 	retention  time.Duration
+	// storeDir is the embedded server's store ("" when not embedded).
+	storeDir string
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -97,6 +99,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		if err != nil {
 			return nil, err
 		}
+		b.storeDir = filepath.Join(opts.DataDir, "jetstream")
 		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Name(opts.ClientName), nats.MaxReconnects(-1))
 	} else {
 		b.nc, err = connect(opts)

@@ -312,8 +312,13 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 			return true, nil
 		case "404": // no subject matches
 			return false, nil
-		case "408", "503": // request not understood (before 2.11), or no direct get responder
+		case "408": // request not understood (before 2.11)
 			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
+		case "503":
+			// No server answers direct gets for the bucket right now (its
+			// servers are down or electing): Open checked that the bucket
+			// allows them, so this passes; the poll is tried again.
+			return false, errors.New("direct get: no server answers for the seen bucket")
 		default:
 			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
 		}
