@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -312,13 +315,8 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 			return true, nil
 		case "404": // no subject matches
 			return false, nil
-		case "408": // request not understood (before 2.11)
+		case "408", "503": // request not understood (before 2.11), or no direct get responder
 			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
-		case "503":
-			// No server answers direct gets for the bucket right now (its
-			// servers are down or electing): Open checked that the bucket
-			// allows them, so this passes; the poll is tried again.
-			return false, errors.New("direct get: no server answers for the seen bucket")
 		default:
 			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
 		}
@@ -545,6 +543,20 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 		cfg.OptStartTime = old.OptStartTime
 	}
 	c, err = b.js.CreateOrUpdateConsumer(ctx, HitsStream, cfg)
+	if errors.Is(err, jetstream.ErrConsumerCreate) && b.storeDir != "" {
+		// The embedded server cannot load the consumer's own files (a
+		// store damaged while stopped) and will not make it again while
+		// they are there: without the consumer this notifier would never
+		// deliver again, so its files go, and it starts at new hits.
+		dir := filepath.Join(b.storeDir, "jetstream", server.DEFAULT_GLOBAL_ACCOUNT, "streams", HitsStream, "obs", cfg.Durable)
+		b.log.Error("notifier's consumer is damaged, making it again: hits not yet delivered to it are not sent",
+			"notifier", name, "consumer", cfg.Durable, "err", err)
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, fmt.Errorf("consumer for notifier %q: %w (removing its files: %v)", name, err, rerr)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverNewPolicy, 0, nil
+		c, err = b.js.CreateOrUpdateConsumer(ctx, HitsStream, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("consumer for notifier %q: %w", name, err)
 	}
