@@ -212,7 +212,33 @@ func TestStateDamagedWhileStopped(t *testing.T) {
 			r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang six")
 			time.Sleep(2 * time.Second) // polls that would resend old items
 			r.checkOnce(t, len(old)+1)
+			if name != "seen bucket removed" {
+				return
+			}
+			// The next restart finds the store as the damaged run left it:
+			// no damage, and the recovery's cutoff is still carried for
+			// feeds not yet polled.
+			r.stop(t)
+			r.logs.Reset()
+			r.start(t)
+			r.checkState(t, StateOK)
+			if _, st := r.get(t, "/api/status"); !strings.Contains(st, `"recover_before"`) {
+				t.Errorf("recovery cutoff not carried over:\n%s", st)
+			}
 		})
+	}
+}
+
+func TestNATSIdentity(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                               "embedded",
+		"nats://n1:4222":                 "nats://n1:4222",
+		"nats://user:pw@n1:4222, tok@n2": "nats://n1:4222,n2",
+		"tls://a:b@c@n3:4222":            "tls://n3:4222",
+	} {
+		if got := natsIdentity(in); got != want {
+			t.Errorf("natsIdentity(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
