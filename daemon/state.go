@@ -24,6 +24,9 @@ const (
 	StateUnchecked  = "unchecked"   // the checkpoint could not be used
 )
 
+// otherNATS starts the error of a checkpoint made against other servers.
+const otherNATS = "the checkpoint is about another nats"
+
 // checkpointEvery is how often the checkpoint is written while running.
 // Damage is judged against the last one written, so messages written after
 // it and lost count as lost only when the server says so.
@@ -110,7 +113,13 @@ func (k *stateKeeper) start(ctx context.Context) StateCheck {
 		k.log.Error("state store damaged: state was lost while the daemon was stopped; items published before the last known-good time are not alerted again",
 			"lost", c.Lost, "good_at", c.GoodAt, "recover_before", c.RecoverBefore, "checkpoint", k.path)
 	case StateUnchecked:
-		k.log.Error("state store not checked: the checkpoint cannot be used", "err", c.Error, "checkpoint", k.path)
+		// An unreadable checkpoint is damage next to the store; one made
+		// against other NATS servers is a config change.
+		level := slog.LevelError
+		if strings.HasPrefix(c.Error, otherNATS) {
+			level = slog.LevelWarn
+		}
+		k.log.Log(ctx, level, "state store not checked: the checkpoint cannot be used", "err", c.Error, "checkpoint", k.path)
 	case StateFirstStart:
 		k.log.Info("no state checkpoint yet; starting one", "checkpoint", k.path)
 	default:
@@ -131,7 +140,7 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 		return StateCheck{Result: StateUnchecked, Error: err.Error()}
 	}
 	if cp.NATS != k.nats {
-		return StateCheck{Result: StateUnchecked, GoodAt: cp.GoodAt, Error: "the checkpoint is about another nats (" + cp.NATS + "), not compared"}
+		return StateCheck{Result: StateUnchecked, GoodAt: cp.GoodAt, Error: otherNATS + " (" + cp.NATS + "), not compared"}
 	}
 	now, err := k.bus.Streams(ctx)
 	if err != nil {
