@@ -129,7 +129,8 @@ func Run(ctx context.Context, o Options) error {
 		// Before the first poll: a feed whose state was lost must not
 		// alert its old items again.
 		d.state = newStateKeeper(cfg.DataDir, natsIdentity(cfg.NATS.URL), d.bus, d.log, d.reg, o.Now, cfg.Watcher.Backfill.D())
-		d.state.start(runCtx)
+		// ctx, not runCtx: a SIGTERM cuts the read-back of a big store short.
+		d.state.start(ctx)
 	}
 
 	var wg sync.WaitGroup

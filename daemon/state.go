@@ -65,6 +65,9 @@ type stateKeeper struct {
 	check    StateCheck
 	failing  bool // the last write failed (logged once)
 	carrying time.Time
+	// judged: the check at start ran to its end. Until then no checkpoint
+	// is written, or a damaged store could be recorded as good.
+	judged bool
 }
 
 func newStateKeeper(dataDir, nats string, b *bus.Bus, log *slog.Logger, reg prometheus.Registerer, now func() time.Time, backfill time.Duration) *stateKeeper {
@@ -103,9 +106,14 @@ func natsIdentity(url string) string {
 // writes a new checkpoint.
 func (k *stateKeeper) start(ctx context.Context) StateCheck {
 	c := k.compare(ctx)
+	if ctx.Err() != nil {
+		// Stopped while starting: nothing was judged, nothing is written.
+		return StateCheck{Result: StateUnchecked, Error: ctx.Err().Error()}
+	}
 	k.mu.Lock()
 	k.check = c
 	k.carrying = c.RecoverBefore
+	k.judged = true
 	k.mu.Unlock()
 	switch c.Result {
 	case StateDamaged:
@@ -158,7 +166,9 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 		for _, name := range verifyStreams {
 			n, err := k.bus.Unreadable(vctx, name)
 			if err != nil {
-				k.log.Warn("state check: reading the store back failed", "stream", name, "err", err)
+				if ctx.Err() == nil {
+					k.log.Warn("state check: reading the store back failed", "stream", name, "err", err)
+				}
 				break
 			}
 			if n > 0 {
@@ -217,6 +227,12 @@ func (k *stateKeeper) status() StateCheck {
 
 // save writes the checkpoint: what the store holds now, known good now.
 func (k *stateKeeper) save(ctx context.Context) {
+	k.mu.Lock()
+	judged := k.judged
+	k.mu.Unlock()
+	if !judged {
+		return
+	}
 	streams, err := k.bus.Streams(ctx)
 	at := k.now()
 	if err == nil {
