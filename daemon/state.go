@@ -29,7 +29,8 @@ const otherNATS = "the checkpoint is about another nats"
 
 // checkpointEvery is how often the checkpoint is written while running.
 // Damage is judged against the last one written, so messages written after
-// it and lost count as lost only when the server says so.
+// it and lost are found only when the server says so or they do not read
+// back.
 const checkpointEvery = time.Minute
 
 // StateCheck is what the start found about the state store, in
