@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type Stream struct {
 	MaxAge time.Duration `json:"max_age,omitempty"`
 	// LostMsgs is how many messages the server itself reports lost.
 	LostMsgs int `json:"lost_msgs,omitempty"`
+	// Unreadable is how many of Msgs did not read back at the last check
+	// at start: damage already reported, which the server may go on
+	// counting, or stop counting once it notices.
+	Unreadable uint64 `json:"unreadable,omitempty"`
 }
 
 // Checkpoint is the file's content.
@@ -127,9 +132,9 @@ type Loss struct {
 func (l Loss) String() string { return l.Stream + ": " + l.What }
 
 // Compare lists what the store (now, read at time at) lost against the
-// checkpoint: a stream missing or made again, a lower last sequence, fewer
-// messages than recorded while none of them can have expired, and messages
-// the server reports lost. Streams the checkpoint does not know are new,
+// checkpoint: a stream missing, a lower last sequence, fewer messages than
+// recorded while none of them can have expired, and messages the server
+// reports lost. Streams the checkpoint does not know are new,
 // not damaged.
 func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 	var out []Loss
@@ -141,20 +146,26 @@ func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 	for _, name := range names {
 		was := old.Streams[name]
 		is, ok := now[name]
-		switch {
-		case !ok:
+		if !ok {
 			out = append(out, Loss{name, "missing"})
 			continue
-		case !is.Created.Equal(was.Created):
-			if was.Msgs > 0 || was.LastSeq > 0 {
-				out = append(out, Loss{name, fmt.Sprintf("made again (created %s, was %s), %d messages, was %d",
-					is.Created.UTC().Format(time.RFC3339), was.Created.UTC().Format(time.RFC3339), is.Msgs, was.Msgs)})
-			}
-			continue
-		case is.LastSeq < was.LastSeq:
-			out = append(out, Loss{name, fmt.Sprintf("last sequence %d, was %d", is.LastSeq, was.LastSeq)})
-		case is.Msgs < was.Msgs && !expirable(was, at):
-			out = append(out, Loss{name, fmt.Sprintf("%d messages, was %d", is.Msgs, was.Msgs)})
+		}
+		// A stream made again is not damage by itself: nats-server makes a
+		// stream whose metadata file it cannot read again around the
+		// messages it still has (and does so at every start after).
+		var what []string
+		if is.LastSeq < was.LastSeq {
+			what = append(what, fmt.Sprintf("last sequence %d, was %d", is.LastSeq, was.LastSeq))
+		}
+		if is.Msgs < was.Msgs-min(was.Unreadable, was.Msgs) && !expirable(was, at) {
+			what = append(what, fmt.Sprintf("%d messages, was %d", is.Msgs, was.Msgs))
+		}
+		if len(what) > 0 && !is.Created.Equal(was.Created) {
+			what = append(what, fmt.Sprintf("made again (created %s, was %s)",
+				is.Created.UTC().Format(time.RFC3339), was.Created.UTC().Format(time.RFC3339)))
+		}
+		if len(what) > 0 {
+			out = append(out, Loss{name, strings.Join(what, "; ")})
 		}
 		if is.LostMsgs > 0 {
 			out = append(out, Loss{name, fmt.Sprintf("the server reports %d messages lost", is.LostMsgs)})

@@ -66,6 +66,9 @@ type stateKeeper struct {
 	check    StateCheck
 	failing  bool // the last write failed (logged once)
 	carrying time.Time
+	// unreadable is what the read-back at start found, by stream: carried
+	// in every checkpoint of this run.
+	unreadable map[string]uint64
 	// judged: the check at start ran to its end. Until then no checkpoint
 	// is written, or a damaged store could be recorded as good.
 	judged bool
@@ -74,9 +77,10 @@ type stateKeeper struct {
 func newStateKeeper(dataDir, nats string, b *bus.Bus, log *slog.Logger, reg prometheus.Registerer, now func() time.Time, backfill time.Duration) *stateKeeper {
 	k := &stateKeeper{
 		path: filepath.Join(dataDir, checkpoint.FileName), nats: nats, bus: b, log: log, now: now,
-		carry:   max(backfill, 24*time.Hour),
-		damaged: prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_state_damaged", Help: "1 when lost or damaged state was found at start (see /api/status); old items are then not alerted again."}),
-		written: prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_state_checkpoint_timestamp_seconds", Help: "When the state checkpoint was last written."}),
+		carry:      max(backfill, 24*time.Hour),
+		unreadable: map[string]uint64{},
+		damaged:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_state_damaged", Help: "1 when lost or damaged state was found at start (see /api/status); old items are then not alerted again."}),
+		written:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_state_checkpoint_timestamp_seconds", Help: "When the state checkpoint was last written."}),
 	}
 	reg.MustRegister(k.damaged, k.written)
 	return k
@@ -172,8 +176,10 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 				}
 				break
 			}
-			if n > 0 {
-				c.Lost = append(c.Lost, describe(checkpoint.Loss{Stream: name, What: fmt.Sprintf("%d messages cannot be read back", n)}))
+			k.unreadable[name] = n
+			// Known from an earlier check: reported then.
+			if was := cp.Streams[name].Unreadable; n > was {
+				c.Lost = append(c.Lost, describe(checkpoint.Loss{Stream: name, What: fmt.Sprintf("%d messages cannot be read back", n-was)}))
 			}
 		}
 	}
@@ -241,6 +247,12 @@ func (k *stateKeeper) save(ctx context.Context) {
 		rb := k.carrying
 		if !rb.IsZero() && at.Sub(rb) >= k.carry {
 			rb = time.Time{}
+		}
+		for name, n := range k.unreadable {
+			if st, ok := streams[name]; ok {
+				st.Unreadable = min(n, st.Msgs)
+				streams[name] = st
+			}
 		}
 		k.mu.Unlock()
 		err = checkpoint.Save(k.path, checkpoint.Checkpoint{NATS: k.nats, GoodAt: at, Streams: streams, RecoverBefore: rb})

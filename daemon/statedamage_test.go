@@ -212,12 +212,10 @@ func TestStateDamagedWhileStopped(t *testing.T) {
 			r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang six")
 			time.Sleep(2 * time.Second) // polls that would resend old items
 			r.checkOnce(t, len(old)+1)
-			if name != "seen bucket removed" {
-				return
-			}
-			// The next restart finds the store as the damaged run left it:
-			// no damage, and the recovery's cutoff is still carried for
-			// feeds not yet polled.
+			// The next restart finds the store as the damaged run left it
+			// (nats-server keeps warning about a damaged metadata file, and
+			// makes that stream again at every start): no damage, and the
+			// recovery's cutoff is still carried for feeds not yet polled.
 			r.stop(t)
 			r.logs.Reset()
 			r.start(t)
