@@ -83,6 +83,9 @@ func printState(w io.Writer, c daemon.StateCheck) {
 		fmt.Fprintf(w, "state not checked at start: %s\n", c.Error)
 	default:
 		fmt.Fprintf(w, "state %s\n", strings.ReplaceAll(c.Result, "_", " "))
+		if !c.RecoverBefore.IsZero() {
+			fmt.Fprintf(w, "  recovering from state lost earlier: items published before %s are not alerted at their feed's first poll\n", when(c.RecoverBefore))
+		}
 	}
 }
 
