@@ -13,16 +13,19 @@ import (
 
 // StreamNames are the streams feedwatch keeps state in, buckets by their
 // stream's name (KV_<bucket>).
-var StreamNames = []string{
-	HitsStream, DeadStream,
-	"KV_" + SeenBucket, "KV_" + FeedsBucket, "KV_" + AlertedBucket, "KV_" + LedgerBucket,
+func StreamNames() []string {
+	return []string{
+		HitsStream, DeadStream,
+		"KV_" + SeenBucket, "KV_" + FeedsBucket, "KV_" + AlertedBucket, "KV_" + LedgerBucket,
+	}
 }
 
 // Streams reads what each of feedwatch's streams holds now, for the
 // checkpoint. A stream that does not exist is left out.
 func (b *Bus) Streams(ctx context.Context) (map[string]checkpoint.Stream, error) {
-	out := make(map[string]checkpoint.Stream, len(StreamNames))
-	for _, name := range StreamNames {
+	names := StreamNames()
+	out := make(map[string]checkpoint.Stream, len(names))
+	for _, name := range names {
 		s, err := b.js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue

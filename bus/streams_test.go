@@ -26,7 +26,7 @@ func TestUnreadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range StreamNames {
+	for _, name := range StreamNames() {
 		if before[name].Created.IsZero() {
 			t.Errorf("stream %s: no creation time", name)
 		}

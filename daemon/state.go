@@ -168,7 +168,8 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 		// it counts must read back.
 		vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 		defer cancel()
-		for _, name := range verifyStreams {
+		// The state that keeps old items from alerting again.
+		for _, name := range []string{"KV_" + bus.SeenBucket, "KV_" + bus.FeedsBucket, "KV_" + bus.AlertedBucket} {
 			n, err := k.bus.Unreadable(vctx, name)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -193,10 +194,6 @@ func (k *stateKeeper) compare(ctx context.Context) StateCheck {
 	}
 	return c
 }
-
-// verifyStreams are read back in full at start: the state that keeps old
-// items from alerting again.
-var verifyStreams = []string{"KV_" + bus.SeenBucket, "KV_" + bus.FeedsBucket, "KV_" + bus.AlertedBucket}
 
 // verifyTimeout bounds the read-back at start.
 const verifyTimeout = time.Minute

@@ -41,61 +41,64 @@ func eachStoreFile(t *testing.T, jsDir string, fn func(path string, size int64))
 	}
 }
 
-var damages = map[string]damageStore{
-	// Every file: streams, buckets and the notifier's consumer.
-	"truncated files": func(t *testing.T, jsDir string) {
-		eachStoreFile(t, jsDir, func(p string, size int64) {
-			if err := os.Truncate(p, size/2); err != nil {
+// damages are the ways the test damages a stopped daemon's store.
+func damages() map[string]damageStore {
+	return map[string]damageStore{
+		// Every file: streams, buckets and the notifier's consumer.
+		"truncated files": func(t *testing.T, jsDir string) {
+			eachStoreFile(t, jsDir, func(p string, size int64) {
+				if err := os.Truncate(p, size/2); err != nil {
+					t.Fatal(err)
+				}
+			})
+		},
+		"random bytes in message blocks": func(t *testing.T, jsDir string) {
+			eachStoreFile(t, jsDir, func(p string, size int64) {
+				if filepath.Ext(p) != ".blk" {
+					return
+				}
+				b := make([]byte, size)
+				_, _ = rand.Read(b)
+				if err := os.WriteFile(p, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			})
+		},
+		// A few bytes inside a block: nats-server still counts the message
+		// but skips it when read.
+		"random bytes inside message blocks": func(t *testing.T, jsDir string) {
+			eachStoreFile(t, jsDir, func(p string, size int64) {
+				if filepath.Ext(p) != ".blk" || size < 64 {
+					return
+				}
+				f, err := os.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				b := make([]byte, 16)
+				_, _ = rand.Read(b)
+				if _, err := f.WriteAt(b, size/2); err != nil {
+					t.Fatal(err)
+				}
+			})
+		},
+		"seen bucket removed": func(t *testing.T, jsDir string) {
+			var dirs []string
+			_ = filepath.WalkDir(jsDir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() && d.Name() == "KV_"+bus.SeenBucket {
+					dirs = append(dirs, p)
+				}
+				return err
+			})
+			if len(dirs) != 1 {
+				t.Fatalf("seen bucket folders: %v", dirs)
+			}
+			if err := os.RemoveAll(dirs[0]); err != nil {
 				t.Fatal(err)
 			}
-		})
-	},
-	"random bytes in message blocks": func(t *testing.T, jsDir string) {
-		eachStoreFile(t, jsDir, func(p string, size int64) {
-			if filepath.Ext(p) != ".blk" {
-				return
-			}
-			b := make([]byte, size)
-			_, _ = rand.Read(b)
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		})
-	},
-	// A few bytes inside a block: nats-server still counts the message
-	// but skips it when read.
-	"random bytes inside message blocks": func(t *testing.T, jsDir string) {
-		eachStoreFile(t, jsDir, func(p string, size int64) {
-			if filepath.Ext(p) != ".blk" || size < 64 {
-				return
-			}
-			f, err := os.OpenFile(p, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			b := make([]byte, 16)
-			_, _ = rand.Read(b)
-			if _, err := f.WriteAt(b, size/2); err != nil {
-				t.Fatal(err)
-			}
-		})
-	},
-	"seen bucket removed": func(t *testing.T, jsDir string) {
-		var dirs []string
-		_ = filepath.WalkDir(jsDir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "KV_"+bus.SeenBucket {
-				dirs = append(dirs, p)
-			}
-			return err
-		})
-		if len(dirs) != 1 {
-			t.Fatalf("seen bucket folders: %v", dirs)
-		}
-		if err := os.RemoveAll(dirs[0]); err != nil {
-			t.Fatal(err)
-		}
-	},
+		},
+	}
 }
 
 // stateRig runs the real daemon on one data_dir with a local feed and a
@@ -189,7 +192,7 @@ func (r *stateRig) checkState(t *testing.T, result string) {
 // /api/status), does not alert the old items again, and still alerts a
 // new one.
 func TestStateDamagedWhileStopped(t *testing.T) {
-	for name, damage := range damages {
+	for name, damage := range damages() {
 		t.Run(name, func(t *testing.T) {
 			r := newStateRig(t)
 			r.start(t)
