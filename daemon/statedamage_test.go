@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/checkpoint"
@@ -278,4 +282,70 @@ func (s *syncBuffer) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.Reset()
+}
+
+// TestStateExternalNATS: with nats.url, the checkpoint in data_dir is kept
+// for that NATS; buckets removed on the server while the daemon is stopped
+// are reported, and the old items are not alerted again.
+func TestStateExternalNATS(t *testing.T) {
+	natsPort := freePort(t)
+	ns := startNATS(t, t.TempDir(), natsPort)
+	defer ns.Shutdown()
+	r := &stateRig{newReloadRig(t)}
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+nats:
+  url: %s
+watcher:
+  interval: 1s
+feeds:
+  - url: %s/world.xml
+    name: world
+profiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+notifiers:
+  hook:
+    type: webhook
+    url: %s/hook
+`, filepath.Join(r.dir, "data"), r.port, natsURL, r.feedURL, r.hookURL)
+	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t)
+	r.checkState(t, StateFirstStart)
+	r.alertOnce(t, time.Now().Add(-time.Hour), "Xinjiang one", "Xinjiang two", "Xinjiang three")
+	r.stop(t)
+	cp, err := checkpoint.Load(filepath.Join(r.dir, "data", checkpoint.FileName))
+	if err != nil || cp.NATS != natsURL {
+		t.Fatalf("checkpoint for %q (%v), want one for %s", cp.NATS, err, natsURL)
+	}
+
+	// An operator removes the state buckets.
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, b := range []string{bus.SeenBucket, bus.FeedsBucket, bus.AlertedBucket} {
+		if err := js.DeleteKeyValue(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r.logs.Reset()
+	r.start(t)
+	defer r.stop(t)
+	r.checkState(t, StateDamaged)
+	r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang four")
+	time.Sleep(2 * time.Second)
+	r.checkOnce(t, 4)
 }
