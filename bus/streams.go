@@ -43,6 +43,8 @@ func (b *Bus) Streams(ctx context.Context) (map[string]checkpoint.Stream, error)
 			LastSeq:   info.State.LastSeq,
 			Msgs:      info.State.Msgs,
 			MaxAge:    info.Config.MaxAge,
+			// Dead letters are dropped by hand (`feedwatch dead drop`).
+			Shrinks: name == DeadStream,
 		}
 		if l := info.State.Lost; l != nil {
 			st.LostMsgs = len(l.Msgs)

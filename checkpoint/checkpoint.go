@@ -42,6 +42,9 @@ type Stream struct {
 	MaxAge time.Duration `json:"max_age,omitempty"`
 	// LostMsgs is how many messages the server itself reports lost.
 	LostMsgs int `json:"lost_msgs,omitempty"`
+	// Shrinks: messages are removed on purpose (dead letters dropped), so
+	// fewer messages prove nothing.
+	Shrinks bool `json:"shrinks,omitempty"`
 	// Unreadable is how many of Msgs did not read back at the last check
 	// at start: damage already reported, which the server may go on
 	// counting, or stop counting once it notices.
@@ -157,7 +160,7 @@ func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 		if is.LastSeq < was.LastSeq {
 			what = append(what, fmt.Sprintf("last sequence %d, was %d", is.LastSeq, was.LastSeq))
 		}
-		if is.Msgs < was.Msgs-min(was.Unreadable, was.Msgs) && !expirable(was, at) {
+		if is.Msgs < was.Msgs-min(was.Unreadable, was.Msgs) && !expirable(was, at) && !was.Shrinks {
 			what = append(what, fmt.Sprintf("%d messages, was %d", is.Msgs, was.Msgs))
 		}
 		if len(what) > 0 && !is.Created.Equal(was.Created) {

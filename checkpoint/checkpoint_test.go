@@ -74,6 +74,7 @@ func TestCompare(t *testing.T) {
 		{"made again, messages all there", with(func(s *Stream) { s.Created = created.Add(time.Hour) }), at, nil},
 		{"lower last sequence", with(func(s *Stream) { s.LastSeq, s.Msgs = 60, 20 }), at, []string{"S: last sequence 60, was 100; 20 messages, was 40"}},
 		{"fewer messages", with(func(s *Stream) { s.Msgs = 0 }), at, []string{"S: 0 messages, was 40"}},
+		{"fewer messages in a stream that shrinks on purpose", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 100, Msgs: 1, MaxAge: was.MaxAge, Shrinks: true}}, at, nil},
 		{"fewer messages, but they may have expired", with(func(s *Stream) { s.Msgs = 0 }), at.Add(24 * time.Hour), nil},
 		{"fewer messages, as many as known unreadable", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 100, Msgs: 38, MaxAge: was.MaxAge}}, at, nil},
 		{"server reports lost messages", with(func(s *Stream) { s.LostMsgs = 3 }), at, []string{"S: the server reports 3 messages lost"}},
@@ -84,6 +85,11 @@ func TestCompare(t *testing.T) {
 			cp := old
 			if strings.HasPrefix(tc.name, "fewer messages, as many as known") {
 				cp = Checkpoint{Streams: map[string]Stream{"S": known}}
+			}
+			if strings.HasPrefix(tc.name, "fewer messages in a stream that shrinks") {
+				shrinks := was
+				shrinks.Shrinks = true
+				cp = Checkpoint{Streams: map[string]Stream{"S": shrinks}}
 			}
 			for _, l := range Compare(cp, tc.now, tc.at) {
 				got = append(got, l.String())
