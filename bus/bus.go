@@ -77,6 +77,8 @@ type Bus struct {
 	seenDirect atomic.Bool
 	seenLogs   logPositions
 	retention  time.Duration
+	// storeDir is the embedded server's store ("" when not embedded).
+	storeDir string
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -98,6 +100,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		if err != nil {
 			return nil, err
 		}
+		b.storeDir = filepath.Join(opts.DataDir, "jetstream")
 		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Name(opts.ClientName), nats.MaxReconnects(-1))
 	} else {
 		b.nc, err = connect(opts)
@@ -156,6 +159,7 @@ func startEmbedded(ctx context.Context, opts Options) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	s.SetLoggerV2(serverLog{opts.Logger}, false, false, false)
 	go s.Start()
 	// Wait in short steps so that a stop asked for meanwhile (SIGTERM
 	// during start) is honoured at once.

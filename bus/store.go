@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -524,6 +527,15 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 	}
 	c, err := b.js.Consumer(ctx, HitsStream, cfg.Durable)
 	if err == nil {
+		dropped, derr := b.dropIfAhead(ctx, name, c)
+		if derr != nil {
+			return nil, derr
+		}
+		if dropped {
+			err = jetstream.ErrConsumerNotFound
+		}
+	}
+	if err == nil {
 		// Keep the consumer's position: only the routing and limits change.
 		old := c.CachedInfo().Config
 		cfg.DeliverPolicy = old.DeliverPolicy
@@ -531,6 +543,20 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 		cfg.OptStartTime = old.OptStartTime
 	}
 	c, err = b.js.CreateOrUpdateConsumer(ctx, HitsStream, cfg)
+	if errors.Is(err, jetstream.ErrConsumerCreate) && b.storeDir != "" {
+		// The embedded server cannot load the consumer's own files (a
+		// store damaged while stopped) and will not make it again while
+		// they are there: without the consumer this notifier would never
+		// deliver again, so its files go, and it starts at new hits.
+		dir := filepath.Join(b.storeDir, "jetstream", server.DEFAULT_GLOBAL_ACCOUNT, "streams", HitsStream, "obs", cfg.Durable)
+		b.log.Error("notifier's consumer is damaged, making it again: hits not yet delivered to it are not sent",
+			"notifier", name, "consumer", cfg.Durable, "err", err)
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, fmt.Errorf("consumer for notifier %q: %w (removing its files: %v)", name, err, rerr)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverNewPolicy, 0, nil
+		c, err = b.js.CreateOrUpdateConsumer(ctx, HitsStream, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("consumer for notifier %q: %w", name, err)
 	}
@@ -539,6 +565,28 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 		buf = 16
 	}
 	return &Source{c: c, buffer: buf}, nil
+}
+
+// dropIfAhead removes a notifier's consumer that has delivered past the end
+// of the hits stream: the stream lost its last hits (a store damaged while
+// stopped), and the consumer would skip that many new hits as already
+// delivered. It is made again from new hits on.
+func (b *Bus) dropIfAhead(ctx context.Context, name string, c jetstream.Consumer) (bool, error) {
+	s, err := b.js.Stream(ctx, HitsStream)
+	if err != nil {
+		return false, fmt.Errorf("consumer for notifier %q: %w", name, err)
+	}
+	ci := c.CachedInfo()
+	last := s.CachedInfo().State.LastSeq
+	if ci.Delivered.Stream <= last && ci.AckFloor.Stream <= last {
+		return false, nil
+	}
+	b.log.Error("notifier's consumer is past the end of the hits stream, which lost hits: making it again so new hits are not skipped",
+		"notifier", name, "consumer", ci.Name, "delivered_seq", ci.Delivered.Stream, "stream_last_seq", last)
+	if err := b.js.DeleteConsumer(ctx, HitsStream, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false, fmt.Errorf("consumer for notifier %q: remove: %w", name, err)
+	}
+	return true, nil
 }
 
 // Source implements notifier.Source over a pull consumer. It keeps one

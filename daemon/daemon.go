@@ -95,6 +95,7 @@ type daemon struct {
 	sink    *sink
 	watcher *watcher.Watcher
 	engines *engines
+	state   *stateKeeper // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -152,6 +153,13 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
 		return startErr(ctx, d.log, err)
 	}
+	if o.Mode.watches() {
+		// Before the first poll: a feed whose state was lost must not
+		// alert its old items again.
+		d.state = newStateKeeper(cfg.DataDir, natsIdentity(cfg.NATS.URL), d.bus, d.log, d.reg, o.Now, cfg.Watcher.Backfill.D())
+		// ctx, not runCtx: a SIGTERM cuts the read-back of a big store short.
+		d.state.start(ctx)
+	}
 
 	var wg sync.WaitGroup
 	var srv *http.Server
@@ -165,6 +173,12 @@ func Run(ctx context.Context, o Options) error {
 		go func() {
 			stopWatch()
 			wg.Wait()
+			if d.state != nil {
+				// The watcher has stopped: the store is good as it is now.
+				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				d.state.save(sctx)
+				cancel()
+			}
 			if d.engines != nil {
 				d.engines.stop()
 			}
@@ -206,6 +220,13 @@ func Run(ctx context.Context, o Options) error {
 			stop()
 			return err
 		}
+	}
+	if d.state != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.state.run(watchCtx)
+		}()
 	}
 	if cfg.Path != "" {
 		wg.Add(1)
@@ -267,7 +288,11 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.routes.Store(rt)
-	w, err := watcher.New(watcherOptions(cfg, d.sink, d.bus, d.log, d.reg))
+	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
+	if d.state != nil {
+		wo.RecoverBefore = d.state.recoverBefore()
+	}
+	w, err := watcher.New(wo)
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
 	}

@@ -75,6 +75,13 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+		// Lost state does not stop alerting: ready, and says so.
+		if d.state != nil {
+			if c := d.state.status(); c.Result == StateDamaged {
+				fmt.Fprintf(w, "state damaged at start, old items not alerted again (published before %s): %s\n",
+					c.RecoverBefore.UTC().Format(time.RFC3339), strings.Join(c.Lost, "; "))
+			}
+		}
 	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -150,6 +157,8 @@ type Status struct {
 	Feeds     []FeedStatus             `json:"feeds"`
 	Profiles  map[string]ProfileStats  `json:"profiles"`
 	Notifiers map[string]NotifierStats `json:"notifiers"`
+	// State is the state store's check at start (processes that watch).
+	State *StateCheck `json:"state,omitempty"`
 }
 
 // NotifierStats counts one notifier's deliveries since the process started.
@@ -225,6 +234,10 @@ func (d *daemon) status() Status {
 	}
 	if d.sink != nil {
 		s.Profiles = d.sink.ProfileStats()
+	}
+	if d.state != nil {
+		c := d.state.status()
+		s.State = &c
 	}
 	d.cfgMu.Lock()
 	for _, p := range d.cfg.Profiles {

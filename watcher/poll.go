@@ -263,7 +263,9 @@ func (w *Watcher) parse(ctx context.Context, body []byte, contentType string) (*
 
 // deliver hands the unseen items to the sink and marks them seen after it
 // accepted them. At the feed's first poll, items older than Backfill (or
-// undated) are marked seen without being delivered.
+// undated) are marked seen without being delivered; so are, at its first
+// poll in a run that recovers from lost state, items older than
+// RecoverBefore.
 func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed, now time.Time) (int, error) {
 	st := &f.st
 	// Keys this feed's previous document already had are known seen: only
@@ -294,7 +296,16 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		}
 	}
 	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
-	backfill := w.opts.Backfill
+	// Items published before cutoff (or undated) are remembered without
+	// alerting: at a feed's first poll (backfill), and at its first poll
+	// after seen-state was lost (recovery).
+	var cutoff time.Time
+	if !st.Primed && w.opts.Backfill > 0 {
+		cutoff = now.Add(-w.opts.Backfill)
+	}
+	if !f.delivered && w.opts.RecoverBefore.After(cutoff) {
+		cutoff = w.opts.RecoverBefore
+	}
 	var fresh []item.Item
 	var mark []string
 	for _, k := range ks {
@@ -312,8 +323,8 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		if k.alt != "" {
 			mark = append(mark, k.alt)
 		}
-		if !st.Primed && backfill > 0 && (k.it.Published == nil || k.it.Published.Before(now.Add(-backfill))) {
-			continue // backfill: remembered, not alerted
+		if !cutoff.IsZero() && (k.it.Published == nil || k.it.Published.Before(cutoff)) {
+			continue // backfill or recovery: remembered, not alerted
 		}
 		fresh = append(fresh, k.it)
 	}
@@ -333,6 +344,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		st.Refreshed = now
 	}
 	st.Primed = true
+	f.delivered = true
 	// Every item of this document is now seen: the old ones were, the new
 	// ones were just marked.
 	f.known = f.known.reset(w.seed, ks)

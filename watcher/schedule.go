@@ -26,6 +26,9 @@ type feed struct {
 	st      feedState
 	errKind string    // last poll's error kind, "" when ok (for logging on change)
 	known   knownKeys // primary keys of the last document delivered, all seen
+	// delivered: a document of this feed went through deliver in this run
+	// (Options.RecoverBefore applies until then).
+	delivered bool
 }
 
 // dueHeap orders feeds by due time: one heap and one timer serve every

@@ -55,6 +55,14 @@ type Options struct {
 	MaxItems                     int                   // items per document; 0 = 10,000
 	isPrivate                    func(netip.AddrPort) bool
 	startSpread, refreshInterval time.Duration
+
+	// RecoverBefore is set after seen-state was found lost or damaged: the
+	// last time the state was known good. At each feed's first parsed
+	// document in this run, items not found seen that were published
+	// before it (or are undated) are marked seen without alerting, like a
+	// backfill with a cutoff time: they were most likely alerted before the
+	// state was lost. Zero: no recovery.
+	RecoverBefore time.Time
 }
 
 // Sink receives the new (not yet seen) items of one poll. The watcher

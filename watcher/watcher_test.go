@@ -234,3 +234,55 @@ func TestSinkFailureRedelivers(t *testing.T) {
 		t.Fatalf("delivered twice: %v", got)
 	}
 }
+
+// TestRecoverBefore: after seen-state was lost, a feed's first document in
+// the run marks items published before the known-good time (or undated) as
+// seen without alerting, whether the feed's own state survived or not; newer
+// items alert, and later polls alert everything new as usual.
+func TestRecoverBefore(t *testing.T) {
+	goodAt := t0.Add(-2 * time.Hour)
+	doc := rssDoc(
+		"1|alerted before the loss|https://example.org/1|"+recent(3*time.Hour),
+		"2|undated|https://example.org/2|",
+		"3|published after the good time|https://example.org/3|"+recent(time.Hour),
+		"4|older than backfill|https://example.org/4|"+recent(48*time.Hour),
+	)
+	for _, tc := range []struct {
+		name    string
+		primed  bool // the feed's own state survived
+		recover time.Time
+		want    []string
+	}{
+		{"no recovery, state lost: plain backfill", false, time.Time{}, []string{"alerted before the loss", "published after the good time"}},
+		{"recovery, state lost", false, goodAt, []string{"published after the good time"}},
+		{"recovery, feed state kept but seen-state lost", true, goodAt, []string{"published after the good time"}},
+		{"recovery older than backfill", false, t0.Add(-72 * time.Hour), []string{"alerted before the loss", "published after the good time"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := newDocServer(t, doc)
+			h := newHarness(t, ds.srv.URL, func(o *Options) { o.RecoverBefore = tc.recover })
+			if tc.primed {
+				b, err := feedState{ConfigURL: ds.srv.URL, Primed: true, Refreshed: t0}.encode()
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.state.m["f"] = b
+			}
+			h.poll()
+			if got := h.sink.titles(); !slices.Equal(got, tc.want) {
+				t.Fatalf("first poll delivered %v, want %v", got, tc.want)
+			}
+			if len(h.seen.keys) == 0 {
+				t.Fatal("nothing marked seen")
+			}
+			// Later documents alert old and undated newcomers again.
+			h.sink.reset()
+			ds.set(rssDoc("5|old newcomer|https://example.org/5|"+recent(5*time.Hour), "6|undated newcomer|https://example.org/6|"))
+			h.clock.Add(10 * time.Minute)
+			h.poll()
+			if got := h.sink.titles(); !slices.Equal(got, []string{"old newcomer", "undated newcomer"}) {
+				t.Fatalf("second poll delivered %v", got)
+			}
+		})
+	}
+}

@@ -159,7 +159,8 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		case "/healthz":
 			_, _ = w.Write([]byte("ok"))
 		case "/api/status":
-			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok","notice":"moved permanently from https://a.example:443 to another origin"}],"profiles":{"xinjiang":{"hits":3}}}`))
+			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok","notice":"moved permanently from https://a.example:443 to another origin"}],"profiles":{"xinjiang":{"hits":3}},` +
+				`"state":{"result":"damaged","lost":["seen items (bucket feedwatch_seen): missing"],"good_at":"2026-03-01T12:00:00Z","recover_before":"2026-03-01T12:00:00Z"}}`))
 		default:
 			http.NotFound(w, r)
 		}
@@ -178,7 +179,8 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		t.Errorf("check with data_dir a file: exit %d, %q", code, out)
 	}
 	code, out, errOut := runCLI(t, nil, "status", "--config", path)
-	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "notice: feed world moved permanently") {
+	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "notice: feed world moved permanently") ||
+		!strings.Contains(out, "state DAMAGED") || !strings.Contains(out, "lost: seen items (bucket feedwatch_seen): missing") {
 		t.Fatalf("status: exit %d\nout: %s\nerr: %s", code, out, errOut)
 	}
 	if code, _, errOut := runCLI(t, nil, "healthcheck", "--config", path); code != 0 {

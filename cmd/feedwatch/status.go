@@ -45,7 +45,11 @@ and without the daemon's secrets; --url names the daemon directly.`,
 				return fmt.Errorf("status: %w", err)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "mode %s, ready %v\n\n", st.Mode, st.Ready)
+			fmt.Fprintf(tw, "mode %s, ready %v\n", st.Mode, st.Ready)
+			if c := st.State; c != nil {
+				printState(tw, *c)
+			}
+			fmt.Fprintln(tw)
 			fmt.Fprintln(tw, "FEED\tLAST POLL\tRESULT\tNEXT DUE\tERROR")
 			for _, f := range st.Feeds {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, when(f.LastPoll), f.Result, when(f.NextDue), f.Error)
@@ -99,6 +103,24 @@ func daemonAddr(e env, g *globals, url string) (string, error) {
 		return "", fmt.Errorf("%w\n(status needs only http.listen from the config; --url gives the address directly)", err)
 	}
 	return listen, nil
+}
+
+// printState shows the state check at start; damage gets a line per loss.
+func printState(w io.Writer, c daemon.StateCheck) {
+	switch c.Result {
+	case daemon.StateDamaged:
+		fmt.Fprintf(w, "state DAMAGED at start (last known good %s): items published before it are not alerted again\n", when(c.GoodAt))
+		for _, l := range c.Lost {
+			fmt.Fprintf(w, "  lost: %s\n", l)
+		}
+	case daemon.StateUnchecked:
+		fmt.Fprintf(w, "state not checked at start: %s\n", c.Error)
+	default:
+		fmt.Fprintf(w, "state %s\n", strings.ReplaceAll(c.Result, "_", " "))
+		if !c.RecoverBefore.IsZero() {
+			fmt.Fprintf(w, "  recovering from state lost earlier: items published before %s are not alerted at their feed's first poll\n", when(c.RecoverBefore))
+		}
+	}
 }
 
 func when(t time.Time) string {

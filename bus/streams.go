@@ -1,0 +1,115 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/checkpoint"
+)
+
+// StreamNames are the streams feedwatch keeps state in, buckets by their
+// stream's name (KV_<bucket>).
+func StreamNames() []string {
+	return []string{
+		HitsStream, DeadStream,
+		"KV_" + SeenBucket, "KV_" + FeedsBucket, "KV_" + AlertedBucket, "KV_" + LedgerBucket,
+	}
+}
+
+// Streams reads what each of feedwatch's streams holds now, for the
+// checkpoint. A stream that does not exist is left out.
+func (b *Bus) Streams(ctx context.Context) (map[string]checkpoint.Stream, error) {
+	names := StreamNames()
+	out := make(map[string]checkpoint.Stream, len(names))
+	for _, name := range names {
+		s, err := b.js.Stream(ctx, name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		st := checkpoint.Stream{
+			Created:   info.Created,
+			FirstTime: info.State.FirstTime,
+			LastSeq:   info.State.LastSeq,
+			Msgs:      info.State.Msgs,
+			MaxAge:    info.Config.MaxAge,
+			// Dead letters are dropped by hand (`feedwatch dead drop`).
+			Shrinks: name == DeadStream,
+		}
+		if l := info.State.Lost; l != nil {
+			st.LostMsgs = len(l.Msgs)
+		}
+		out[name] = st
+	}
+	return out, nil
+}
+
+// Embedded reports whether the bus runs its own NATS server.
+func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// readIdle is how long Unreadable waits for the next message before it
+// takes the rest as unreadable.
+const readIdle = 2 * time.Second
+
+// Unreadable counts the messages of a stream that the server counts but
+// cannot read back: damage inside a message block, which nats-server finds
+// only when it loads the block, and then skips without a word. It reads
+// every message's headers once, so it is for the start, before anything
+// writes (a message expiring meanwhile is allowed for).
+func (b *Bus) Unreadable(ctx context.Context, name string) (uint64, error) {
+	s, err := b.js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	want := s.CachedInfo().State.Msgs
+	if want == 0 {
+		return 0, nil
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: read: %w", name, err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: read: %w", name, err)
+	}
+	defer it.Stop()
+	var got uint64
+	for {
+		nctx, cancel := context.WithTimeout(ctx, readIdle)
+		m, err := it.Next(jetstream.NextContext(nctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("stream %s: read: %w", name, ctx.Err())
+			}
+			break // nothing more arrives: the rest cannot be read
+		}
+		got++
+		if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+			break
+		}
+	}
+	if got >= want {
+		return 0, nil
+	}
+	// Messages may have expired while reading: count against what is left.
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", name, err)
+	}
+	if left := min(want, info.State.Msgs); got < left {
+		return left - got, nil
+	}
+	return 0, nil
+}
