@@ -138,6 +138,15 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopParts()
 
+	// data_dir holds the embedded server's store and the watcher's
+	// checkpoint: one process at a time.
+	if cfg.NATS.URL == "" || o.Mode.watches() {
+		lock, err := lockDataDir(cfg.DataDir, o.Mode, o.Now())
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 	// Starting takes ctx itself, so that SIGTERM during start (a NATS
 	// server that is slow to answer) stops it at once.
 	d.bus, err = bus.Open(ctx, bus.Options{
