@@ -34,6 +34,9 @@ const (
 	maxDigestHeld = 1000
 	// pendingEvery is how often a PendingCounter source is asked.
 	pendingEvery = 5 * time.Second
+	// defaultStallAfter is how long hits may wait with none arriving
+	// before the notifier is reported stalled.
+	defaultStallAfter = 30 * time.Second
 )
 
 // PendingCounter may be implemented by a Source that knows how many
@@ -64,8 +67,13 @@ type EngineOptions struct {
 	// BaseBackoff and MaxBackoff shape the retry delay
 	// base*2^(attempt-1), capped; defaults 1 s and 10 min.
 	BaseBackoff, MaxBackoff time.Duration
-	Logger                  *slog.Logger
-	Metrics                 *Metrics // may be nil
+	// StallAfter is how long the source may hold hits (its pending count
+	// above zero, or every fetch failing) while none arrive here before
+	// the notifier is reported stalled (a warning and
+	// feedwatch_notify_stalled); 0 means 30 s.
+	StallAfter time.Duration
+	Logger     *slog.Logger
+	Metrics    *Metrics // may be nil
 	// Now stamps dead letters; waits use the real clock.
 	Now func() time.Time
 }
@@ -85,7 +93,14 @@ type Engine struct {
 	nextID  uint64
 
 	srcPending atomic.Int64
-	lastAsked  time.Time // only the fetch loop touches it
+	// Only the fetch loop touches these.
+	lastAsked    time.Time
+	pendingEvery time.Duration
+	// waitingSince is when hits were first seen waiting (or fetches
+	// failing) with none arriving since; zero while hits flow or none wait.
+	waitingSince time.Time
+	stalled      bool
+	fetchErrs    int // fetch failures in a row
 
 	grace time.Duration // shutdownGrace; shorter in tests
 
@@ -109,7 +124,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	case o.Dead == nil:
 		return nil, fmt.Errorf("new engine %q: dead letters are required", o.Name)
 	case o.MaxAttempts < 0, o.MaxInFlight < 0, o.RateLimit < 0, o.Digest < 0,
-		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0:
+		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0:
 		return nil, fmt.Errorf("new engine %q: negative option", o.Name)
 	}
 	if o.MaxAttempts == 0 {
@@ -130,13 +145,17 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.MaxBackoff < o.BaseBackoff {
 		o.MaxBackoff = o.BaseBackoff
 	}
+	if o.StallAfter == 0 {
+		o.StallAfter = defaultStallAfter
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace, leases: map[uint64]Message{}}
+	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace, leases: map[uint64]Message{},
+		pendingEvery: min(pendingEvery, o.StallAfter/2)}
 	if o.RateLimit > 0 {
 		// A burst of one: the limit is a steady pace, as Slack asks.
 		e.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), 1)
@@ -151,6 +170,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	sendCtx, stop := graceContext(ctx, e.grace)
 	defer stop()
 	defer e.o.Metrics.setPending(e.o.Name, 0)
+	defer e.o.Metrics.setStalled(e.o.Name, false)
+	e.o.Metrics.setStalled(e.o.Name, false)
 	stopLeases := e.keepLeases()
 	defer stopLeases()
 	if e.o.Digest > 0 {
@@ -248,6 +269,8 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 		}
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
+		} else if err == nil {
+			e.fetched()
 		}
 	}
 	return nil
@@ -265,14 +288,59 @@ func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]entry,
 		e.leases[e.nextID] = m
 	}
 	e.leaseMu.Unlock()
-	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= pendingEvery && ctx.Err() == nil {
+	pendingKnown := false
+	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= e.pendingEvery && ctx.Err() == nil {
 		e.lastAsked = time.Now()
 		if p, perr := pc.Pending(ctx); perr == nil {
 			e.srcPending.Store(int64(p))
+			pendingKnown = true
 		}
 	}
 	e.updatePending()
+	if ctx.Err() == nil {
+		e.watchStall(len(msgs) > 0, pendingKnown, err)
+	}
 	return ens, err
+}
+
+// watchStall tracks whether hits flow. The notifier is stalled when, for
+// StallAfter, hits waited at the source (or every fetch failed) and none
+// arrived: warned once, and shown by feedwatch_notify_stalled until hits
+// flow again.
+func (e *Engine) watchStall(got, pendingKnown bool, err error) {
+	now := time.Now()
+	switch {
+	case got:
+		e.waitingSince = time.Time{}
+		if e.stalled {
+			e.stalled = false
+			e.o.Metrics.setStalled(e.o.Name, false)
+			e.log.Info("notifier no longer stalled", "reason", "hits arrive")
+		}
+		return
+	case err == nil && pendingKnown && e.srcPending.Load() == 0:
+		// Nothing waits: idle, not stalled.
+		e.waitingSince = time.Time{}
+		if e.stalled {
+			e.stalled = false
+			e.o.Metrics.setStalled(e.o.Name, false)
+			e.log.Info("notifier no longer stalled", "reason", "no hits wait")
+		}
+		return
+	case err != nil || e.srcPending.Load() > 0:
+		if e.waitingSince.IsZero() {
+			e.waitingSince = now
+		}
+	}
+	if !e.stalled && !e.waitingSince.IsZero() && now.Sub(e.waitingSince) >= e.o.StallAfter {
+		e.stalled = true
+		e.o.Metrics.setStalled(e.o.Name, true)
+		attrs := []any{"pending", e.srcPending.Load(), "since", e.waitingSince.UTC().Format(time.RFC3339)}
+		if err != nil {
+			attrs = append(attrs, "error", err)
+		}
+		e.log.Warn("notifier stalled: hits wait but none arrive", attrs...)
+	}
 }
 
 func (e *Engine) updatePending() {
@@ -330,10 +398,25 @@ func (e *Engine) keepLeases() (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// pause logs a fetch failure and waits a moment before the next try.
+// pause logs a fetch failure and waits a moment before the next try. A
+// run of failures (a NATS server or the stream away) warns at its start and
+// then once a minute, not at every try.
 func (e *Engine) pause(ctx context.Context, err error) {
-	e.log.Warn("fetch hits failed", "error", err)
+	e.fetchErrs++
+	if e.fetchErrs == 1 || e.fetchErrs%60 == 0 {
+		e.log.Warn("fetch hits failed", "error", err, "failures", e.fetchErrs)
+	} else {
+		e.log.Debug("fetch hits failed", "error", err, "failures", e.fetchErrs)
+	}
 	sleep(ctx, e.o.BaseBackoff)
+}
+
+// fetched notes a fetch that worked, ending a run of failures.
+func (e *Engine) fetched() {
+	if e.fetchErrs > 0 {
+		e.log.Info("fetch hits works again", "failures", e.fetchErrs)
+		e.fetchErrs = 0
+	}
 }
 
 // handle delivers one message in per-hit mode.
@@ -574,6 +657,8 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 		fetched, err := e.fetch(ctx, min(room, 256), wait)
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
+		} else if err == nil {
+			e.fetched()
 		}
 		for _, en := range fetched {
 			en, ok := e.accept(sendCtx, en)

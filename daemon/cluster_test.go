@@ -1,0 +1,301 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/bus/natstest"
+	"github.com/feedwatch/feedwatch/notifier/webhook"
+)
+
+// clusterRig runs feedwatch processes (in-process daemon.Run) against a
+// three-node NATS cluster, with one feed and a webhook receiver that counts
+// deliveries per hit id.
+type clusterRig struct {
+	c    *natstest.Cluster
+	feed *feedServer
+	hook *countingHook
+	dir  string
+	path string
+	logs *syncBuffer
+}
+
+// countingHook is a webhook receiver that counts each hit id it is sent
+// and can hold requests until released.
+type countingHook struct {
+	mu      sync.Mutex
+	counts  map[string]int
+	bodies  int
+	hold    chan struct{} // non-nil: requests wait for it to close
+	arrived chan string   // receives the hit ids of each held request
+}
+
+func (h *countingHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.ReadAll(r.Body)
+	ids := r.Header.Get(webhook.HeaderHitID)
+	h.mu.Lock()
+	hold, arrived := h.hold, h.arrived
+	h.mu.Unlock()
+	if hold != nil {
+		select {
+		case arrived <- ids:
+		default:
+		}
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			// The sender went away: nothing was delivered.
+			return
+		}
+	}
+	h.mu.Lock()
+	h.bodies++
+	for _, id := range strings.Split(ids, ",") {
+		h.counts[id]++
+	}
+	h.mu.Unlock()
+	io.WriteString(w, "ok")
+}
+
+func (h *countingHook) snapshot() (map[string]int, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.counts))
+	for k, v := range h.counts {
+		out[k] = v
+	}
+	return out, h.bodies
+}
+
+// holdNext makes requests wait until the returned release is called.
+func (h *countingHook) holdNext() (arrived <-chan string, release func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hold, h.arrived = make(chan struct{}), make(chan string, 16)
+	hold := h.hold
+	var once sync.Once
+	return h.arrived, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.hold = nil
+			h.mu.Unlock()
+			close(hold)
+		})
+	}
+}
+
+// newClusterRig starts a three-node cluster and writes a config for it.
+// extraNATS is added under nats: (e.g. "  replicas: 3\n"); notifier is
+// added to the hook notifier's settings.
+func newClusterRig(t *testing.T, extraNATS, hookExtra string) *clusterRig {
+	t.Helper()
+	r := &clusterRig{c: natstest.StartCluster(t, 3), feed: &feedServer{title: "World"},
+		hook: &countingHook{counts: map[string]int{}}, dir: t.TempDir(), logs: &syncBuffer{}}
+	fs := httptest.NewServer(r.feed)
+	t.Cleanup(fs.Close)
+	hs := httptest.NewServer(r.hook)
+	t.Cleanup(hs.Close)
+	r.path = filepath.Join(r.dir, "feedwatch.yaml")
+	r.writeConfig(t, extraNATS, fs.URL, hs.URL, hookExtra)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("FW_LOGS") != "" {
+			t.Logf("logs:\n%s", r.logs.String())
+		}
+	})
+	return r
+}
+
+func (r *clusterRig) writeConfig(t *testing.T, extraNATS, feedURL, hookURL, hookExtra string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: ""
+nats:
+  url: %s
+%swatcher:
+  interval: 1s
+feeds:
+  - url: %s/world.xml
+    name: world
+profiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+notifiers:
+  hook:
+    type: webhook
+    url: %s/hook
+%s`, filepath.Join(r.dir, "data"), r.c.URL(), extraNATS, feedURL, hookURL, hookExtra)
+	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proc is one in-process feedwatch daemon.
+type proc struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs a daemon in mode and waits until it serves.
+func (r *clusterRig) start(t *testing.T, mode Mode, name string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	p := &proc{name: name, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		p.done <- Run(ctx, Options{ConfigPath: r.path, Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
+			Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("proc", name), Ready: ready})
+	}()
+	select {
+	case <-ready:
+	case err := <-p.done:
+		cancel()
+		t.Fatalf("%s exited: %v", name, err)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("%s not ready after 60 s", name)
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop cancels the daemon and waits for it (again: a no-op).
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cancel()
+	select {
+	case err, ok := <-p.done:
+		if ok && err != nil {
+			t.Errorf("%s: %v", p.name, err)
+		}
+		if ok {
+			close(p.done)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("%s: no stop within 20 s", p.name)
+	}
+}
+
+// js is a client of the cluster for the test's own inspections.
+func (r *clusterRig) js(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(r.c.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// node returns the cluster node named name.
+func (r *clusterRig) node(t *testing.T, name string) *natstest.Node {
+	t.Helper()
+	for _, nd := range r.c.Nodes {
+		if nd.Name == name {
+			return nd
+		}
+	}
+	t.Fatalf("no node %q", name)
+	return nil
+}
+
+// leaders names the servers leading the hits stream and the notifier's
+// consumer, retrying while the cluster elects them.
+func (r *clusterRig) leaders(t *testing.T, js jetstream.JetStream, consumer string) (stream, cons string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		si, err1 := js.Stream(ctx, bus.HitsStream)
+		var ci *jetstream.ConsumerInfo
+		var err2 error
+		if err1 == nil {
+			var c jetstream.Consumer
+			if c, err2 = si.Consumer(ctx, consumer); err2 == nil {
+				ci, err2 = c.Info(ctx)
+			}
+		}
+		cancel()
+		if err1 == nil && err2 == nil && si.CachedInfo().Cluster != nil && ci.Cluster != nil &&
+			si.CachedInfo().Cluster.Leader != "" && ci.Cluster.Leader != "" {
+			return si.CachedInfo().Cluster.Leader, ci.Cluster.Leader
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("no stream or consumer leader after 30 s")
+	return "", ""
+}
+
+// waitDelivered waits until the hook has had want distinct hits.
+func (r *clusterRig) waitDelivered(t *testing.T, what string, want int, d time.Duration) {
+	t.Helper()
+	waitFor(t, what, d, func() bool {
+		c, _ := r.hook.snapshot()
+		return len(c) >= want
+	})
+}
+
+// assertOnce fails for every hit delivered more than once.
+func (r *clusterRig) assertOnce(t *testing.T, want int) {
+	t.Helper()
+	c, _ := r.hook.snapshot()
+	if len(c) != want {
+		t.Errorf("%d distinct hits delivered, want %d", len(c), want)
+	}
+	for id, n := range c {
+		if n != 1 {
+			t.Errorf("hit %s delivered %d times", id, n)
+		}
+	}
+}
+
+// TestNotifyResumesAfterHitsServerRestart: three servers, one watch and two
+// notify processes, single-replica streams. The server holding the hits
+// stream and its consumer goes away for 12 s; while it is gone the stream
+// is unavailable, but once it is back delivery resumes by itself and every
+// hit is delivered once.
+func TestNotifyResumesAfterHitsServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	r := newClusterRig(t, "", "")
+	r.start(t, ModeWatch, "watch")
+	r.start(t, ModeNotify, "notify1")
+	r.start(t, ModeNotify, "notify2")
+	js := r.js(t)
+
+	now := time.Now()
+	r.feed.add("1", "Xinjiang before", "", now)
+	r.waitDelivered(t, "first hit", 1, 20*time.Second)
+
+	leader, _ := r.leaders(t, js, bus.ConsumerName("hook"))
+	nd := r.node(t, leader)
+	nd.Shutdown()
+	r.feed.add("2", "Xinjiang during the outage", "", now)
+	time.Sleep(12 * time.Second)
+	nd.Restart(t)
+	r.feed.add("3", "Xinjiang after", "", now)
+
+	r.waitDelivered(t, "every hit after the restart", 3, 30*time.Second)
+	time.Sleep(2 * time.Second) // room for a repeat to show
+	r.assertOnce(t, 3)
+}
