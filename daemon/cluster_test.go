@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,8 @@ type clusterRig struct {
 	dir  string
 	path string
 	logs *syncBuffer
+
+	feedURL, hookURL string
 }
 
 // countingHook is a webhook receiver that counts each hit id it is sent
@@ -110,7 +113,8 @@ func newClusterRig(t *testing.T, extraNATS, hookExtra string) *clusterRig {
 	hs := httptest.NewServer(r.hook)
 	t.Cleanup(hs.Close)
 	r.path = filepath.Join(r.dir, "feedwatch.yaml")
-	r.writeConfig(t, extraNATS, fs.URL, hs.URL, hookExtra)
+	r.feedURL, r.hookURL = fs.URL, hs.URL
+	r.writeConfig(t, extraNATS, hookExtra)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("FW_LOGS") != "" {
 			t.Logf("logs:\n%s", r.logs.String())
@@ -119,7 +123,7 @@ func newClusterRig(t *testing.T, extraNATS, hookExtra string) *clusterRig {
 	return r
 }
 
-func (r *clusterRig) writeConfig(t *testing.T, extraNATS, feedURL, hookURL, hookExtra string) {
+func (r *clusterRig) writeConfig(t *testing.T, extraNATS, hookExtra string) {
 	t.Helper()
 	cfg := fmt.Sprintf(`data_dir: %s
 http:
@@ -138,7 +142,7 @@ notifiers:
   hook:
     type: webhook
     url: %s/hook
-%s`, filepath.Join(r.dir, "data"), r.c.URL(), extraNATS, feedURL, hookURL, hookExtra)
+%s`, filepath.Join(r.dir, "data"), r.c.URL(), extraNATS, r.feedURL, r.hookURL, hookExtra)
 	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -298,4 +302,131 @@ func TestNotifyResumesAfterHitsServerRestart(t *testing.T) {
 	r.waitDelivered(t, "every hit after the restart", 3, 30*time.Second)
 	time.Sleep(2 * time.Second) // room for a repeat to show
 	r.assertOnce(t, 3)
+}
+
+// feedwatchStreams are the streams of every stream and bucket feedwatch
+// creates.
+var feedwatchStreams = []string{bus.HitsStream, bus.DeadStream, "KV_" + bus.SeenBucket, "KV_" + bus.FeedsBucket,
+	"KV_" + bus.AlertedBucket, "KV_" + bus.LedgerBucket}
+
+// waitReplicas waits until every feedwatch stream has want replicas, all
+// current, and the notifier's consumer too.
+func waitReplicas(t *testing.T, js jetstream.JetStream, want int) {
+	t.Helper()
+	var last string
+	ok := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		names := js.StreamNames(ctx)
+		var all []string
+		for n := range names.Name() {
+			all = append(all, n)
+		}
+		for _, name := range feedwatchStreams {
+			if !slices.Contains(all, name) {
+				last = name + " missing"
+				return false
+			}
+		}
+		for _, name := range all {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				last = fmt.Sprintf("%s: %v", name, err)
+				return false
+			}
+			info := s.CachedInfo()
+			if info.Config.Replicas != want || info.Cluster == nil || len(info.Cluster.Replicas) != want-1 {
+				last = fmt.Sprintf("%s: %d replicas configured, cluster %+v", name, info.Config.Replicas, info.Cluster)
+				return false
+			}
+			for _, p := range info.Cluster.Replicas {
+				if !p.Current {
+					last = fmt.Sprintf("%s: replica %s not current", name, p.Name)
+					return false
+				}
+			}
+		}
+		c, err := js.Consumer(ctx, bus.HitsStream, bus.ConsumerName("hook"))
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		ci := c.CachedInfo()
+		if ci.Cluster == nil || len(ci.Cluster.Replicas) != want-1 {
+			last = fmt.Sprintf("consumer: cluster %+v", ci.Cluster)
+			return false
+		}
+		return true
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("streams not at %d replicas after 60 s: %s", want, last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// TestReplicasChangeUpdatesStreams: a deployment started with one replica
+// and restarted with nats.replicas 3 has every stream and bucket at three
+// replicas; then losing the hits stream's leader, and later the consumer's,
+// loses no hit and no state, and delivery goes on within seconds.
+func TestReplicasChangeUpdatesStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	r := newClusterRig(t, "", "")
+	js := r.js(t)
+	p := r.start(t, ModeAll, "run-r1")
+	now := time.Now()
+	r.feed.add("1", "Xinjiang one", "", now)
+	r.waitDelivered(t, "first hit", 1, 20*time.Second)
+	waitReplicas(t, js, 1)
+	p.stop(t)
+
+	r.writeConfig(t, "  replicas: 3\n", "")
+	r.start(t, ModeAll, "run-r3")
+	waitReplicas(t, js, 3)
+
+	r.feed.add("2", "Xinjiang two", "", now)
+	r.waitDelivered(t, "second hit", 2, 20*time.Second)
+
+	streamLeader, _ := r.leaders(t, js, bus.ConsumerName("hook"))
+	nd := r.node(t, streamLeader)
+	nd.Shutdown()
+	r.feed.add("3", "Xinjiang three", "", now)
+	r.waitDelivered(t, "a hit with the stream leader down", 3, 30*time.Second)
+	nd.Restart(t)
+	waitReplicas(t, js, 3)
+
+	_, consumerLeader := r.leaders(t, js, bus.ConsumerName("hook"))
+	nd = r.node(t, consumerLeader)
+	nd.Shutdown()
+	r.feed.add("4", "Xinjiang four", "", now)
+	r.waitDelivered(t, "a hit with the consumer leader down", 4, 30*time.Second)
+
+	// No state lost: the hits stream holds the four hits, the alerted
+	// bucket their ids, and the feed's state is there.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hs, err := js.Stream(ctx, bus.HitsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hs.CachedInfo().State.Msgs; n != 4 {
+		t.Errorf("hits stream holds %d hits, want 4", n)
+	}
+	alerted, err := js.KeyValue(ctx, bus.AlertedBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := r.hook.snapshot()
+	for id := range got {
+		if _, err := alerted.Get(ctx, id); err != nil {
+			t.Errorf("alerted %s: %v", id, err)
+		}
+	}
+	nd.Restart(t)
+	time.Sleep(2 * time.Second) // polls go on: room for a repeat to show
+	r.assertOnce(t, 4)
 }
