@@ -33,6 +33,11 @@ const (
 	FeedsBucket   = "feedwatch_feeds"
 	AlertedBucket = "feedwatch_alerted"
 	LedgerBucket  = "feedwatch_delivered"
+	// LeaseBucket holds each digest notifier's lease (key digest.<name>);
+	// its TTL expires a lease its holder stopped renewing.
+	LeaseBucket = "feedwatch_notify_leases"
+	// LeaseTTL is how long a digest lease outlives its last renewal.
+	LeaseTTL = 15 * time.Second
 )
 
 // Options says how to reach NATS.
@@ -76,6 +81,7 @@ type Bus struct {
 	feeds   jetstream.KeyValue
 	alerted jetstream.KeyValue
 	ledger  jetstream.KeyValue
+	leases  jetstream.KeyValue
 	log     *slog.Logger
 	// seenDirect: the seen bucket answers batched direct gets.
 	seenDirect atomic.Bool
@@ -255,6 +261,9 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 		return err
 	}
 	if b.ledger, err = kv(LedgerBucket, "hit ids delivered, per notifier", opts.Retention); err != nil {
+		return err
+	}
+	if b.leases, err = kv(LeaseBucket, "which process sends each notifier's digests", LeaseTTL); err != nil {
 		return err
 	}
 	return nil

@@ -43,6 +43,7 @@ type countingHook struct {
 	mu      sync.Mutex
 	counts  map[string]int
 	bodies  int
+	gone    int           // held requests whose sender went away
 	hold    chan struct{} // non-nil: requests wait for it to close
 	arrived chan string   // receives the hit ids of each held request
 }
@@ -61,7 +62,12 @@ func (h *countingHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-hold:
 		case <-r.Context().Done():
+		}
+		if r.Context().Err() != nil {
 			// The sender went away: nothing was delivered.
+			h.mu.Lock()
+			h.gone++
+			h.mu.Unlock()
 			return
 		}
 	}
@@ -429,4 +435,94 @@ func TestReplicasChangeUpdatesStreams(t *testing.T) {
 	nd.Restart(t)
 	time.Sleep(2 * time.Second) // polls go on: room for a repeat to show
 	r.assertOnce(t, 4)
+}
+
+// TestNotifyProcessesShareNotifier: two notify processes share the
+// notifier's consumer; each hit is delivered once. One of them is stopped
+// while the receiver holds its request: the cut send is handed back and the
+// other process delivers it, and everything after.
+func TestNotifyProcessesShareNotifier(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	r := newClusterRig(t, "  replicas: 3\n", "")
+	r.start(t, ModeWatch, "watch")
+	n1 := r.start(t, ModeNotify, "notify1")
+	now := time.Now()
+	r.feed.add("1", "Xinjiang one", "", now)
+	r.waitDelivered(t, "first hit", 1, 20*time.Second)
+
+	// Only notify1 runs: the next request is surely its own.
+	arrived, release := r.hook.holdNext()
+	defer release()
+	r.feed.add("2", "Xinjiang two", "", now)
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("second hit never sent")
+	}
+	r.start(t, ModeNotify, "notify2")
+	n1.stop(t) // cuts the held send after the engine's grace
+	waitFor(t, "the cut request to end", 10*time.Second, func() bool {
+		r.hook.mu.Lock()
+		defer r.hook.mu.Unlock()
+		return r.hook.gone >= 1
+	})
+	release()
+	r.waitDelivered(t, "the cut hit, by notify2", 2, 20*time.Second)
+
+	n3 := r.start(t, ModeNotify, "notify3")
+	for i := 3; i <= 8; i++ {
+		r.feed.add(fmt.Sprint(i), fmt.Sprintf("Xinjiang %d", i), "", now)
+		time.Sleep(150 * time.Millisecond)
+	}
+	r.waitDelivered(t, "every hit", 8, 20*time.Second)
+	n3.stop(t)
+	time.Sleep(2 * time.Second) // room for a repeat to show
+	r.assertOnce(t, 8)
+}
+
+// TestDigestOncePerWindowAcrossProcesses: two notify processes run a digest
+// notifier; a window's hits go out as one message, not one per process.
+// When the process sending the digests stops, the other takes over.
+func TestDigestOncePerWindowAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	r := newClusterRig(t, "  replicas: 3\n", "    digest: 3s\n")
+	r.start(t, ModeWatch, "watch")
+	procs := map[string]*proc{}
+	for _, name := range []string{"notify1", "notify2"} {
+		procs[name] = r.start(t, ModeNotify, name)
+	}
+	now := time.Now()
+	for i := 1; i <= 4; i++ {
+		r.feed.add(fmt.Sprint(i), fmt.Sprintf("Xinjiang %d", i), "", now)
+	}
+	r.waitDelivered(t, "the first window", 4, 30*time.Second)
+	time.Sleep(4 * time.Second) // a second digest would show by now
+	if _, bodies := r.hook.snapshot(); bodies != 1 {
+		t.Fatalf("first window sent as %d messages, want 1", bodies)
+	}
+
+	holder := ""
+	for name := range procs {
+		if strings.Contains(r.logs.String(), "proc="+name+" notifier=hook") &&
+			strings.Contains(r.logs.String(), `msg="digest lease taken: this process sends the notifier's digests" proc=`+name) {
+			holder = name
+		}
+	}
+	if holder == "" {
+		t.Fatal("no process logged taking the digest lease")
+	}
+	procs[holder].stop(t)
+	for i := 5; i <= 6; i++ {
+		r.feed.add(fmt.Sprint(i), fmt.Sprintf("Xinjiang %d", i), "", now)
+	}
+	r.waitDelivered(t, "the window after the holder stopped", 6, 30*time.Second)
+	time.Sleep(4 * time.Second)
+	if _, bodies := r.hook.snapshot(); bodies != 2 {
+		t.Errorf("two windows sent as %d messages, want 2", bodies)
+	}
+	r.assertOnce(t, 6)
 }

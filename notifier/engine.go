@@ -37,6 +37,8 @@ const (
 	// defaultStallAfter is how long hits may wait with none arriving
 	// before the notifier is reported stalled.
 	defaultStallAfter = 30 * time.Second
+	// defaultLeaseEvery is how often a digest lease is renewed or tried.
+	defaultLeaseEvery = 5 * time.Second
 )
 
 // PendingCounter may be implemented by a Source that knows how many
@@ -57,6 +59,13 @@ type EngineOptions struct {
 	MaxAttempts int
 	// Digest > 0 gathers hits for that long and sends them as one message.
 	Digest time.Duration
+	// DigestLease, when set, coordinates digests across processes: only
+	// the holder fetches and sends; the others wait. Nil: this process
+	// alone runs the notifier.
+	DigestLease Lease
+	// LeaseEvery is how often the lease is renewed or tried; 0 means 5 s.
+	// It must be well under the lease's time to live.
+	LeaseEvery time.Duration
 	// RateLimit is the most messages per second; 0 is unlimited.
 	RateLimit float64
 	// MaxInFlight is how many sends run at once; 0 means 1.
@@ -124,7 +133,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	case o.Dead == nil:
 		return nil, fmt.Errorf("new engine %q: dead letters are required", o.Name)
 	case o.MaxAttempts < 0, o.MaxInFlight < 0, o.RateLimit < 0, o.Digest < 0,
-		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0:
+		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0, o.LeaseEvery < 0:
 		return nil, fmt.Errorf("new engine %q: negative option", o.Name)
 	}
 	if o.MaxAttempts == 0 {
@@ -144,6 +153,9 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	if o.MaxBackoff < o.BaseBackoff {
 		o.MaxBackoff = o.BaseBackoff
+	}
+	if o.LeaseEvery == 0 {
+		o.LeaseEvery = defaultLeaseEvery
 	}
 	if o.StallAfter == 0 {
 		o.StallAfter = defaultStallAfter
@@ -631,14 +643,31 @@ func (e *Engine) backoff(attempt int, err error) time.Duration {
 }
 
 // runDigest gathers hits for one window, then sends them together. They
-// stay un-acked (their leases kept) until the digest is delivered.
+// stay un-acked (their leases kept) until the digest is delivered. With a
+// DigestLease only the process holding it fetches: one digest per window
+// however many processes run the notifier.
 func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 	var batch []entry
 	var windowEnd time.Time
+	dl := &digestLease{lease: e.o.DigestLease, every: e.o.LeaseEvery, log: e.log}
+	defer dl.release()
 	for {
 		if ctx.Err() != nil {
 			e.requeue(batch)
 			return nil
+		}
+		if was := dl.holding; !dl.held(ctx) {
+			// Another process gathers this notifier's digests. Hits held
+			// here (a lease lost mid-window) go back to the stream for it,
+			// after the source's open pull ends: one left open would catch
+			// them, and new hits, again.
+			if c, ok := e.o.Source.(interface{ Close() }); ok && was {
+				c.Close()
+			}
+			e.requeue(batch)
+			batch = nil
+			sleep(ctx, dl.wait())
+			continue
 		}
 		if len(batch) > 0 && !time.Now().Before(windowEnd) {
 			e.flush(ctx, sendCtx, batch)
@@ -689,4 +718,56 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// digestLease tracks a notifier's digest lease from the digest loop.
+type digestLease struct {
+	lease   Lease // nil: no coordination, always held
+	every   time.Duration
+	log     *slog.Logger
+	holding bool
+	checked time.Time
+}
+
+// held renews or tries the lease when due and reports whether this process
+// holds it.
+func (d *digestLease) held(ctx context.Context) bool {
+	if d.lease == nil {
+		return true
+	}
+	if !d.checked.IsZero() && time.Since(d.checked) < d.every {
+		return d.holding
+	}
+	d.checked = time.Now()
+	ok, err := d.lease.Hold(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("digest lease check failed", "error", err)
+	}
+	switch {
+	case ok && !d.holding:
+		d.log.Info("digest lease taken: this process sends the notifier's digests")
+	case !ok && d.holding:
+		d.log.Warn("digest lease lost: another process sends the notifier's digests")
+	}
+	d.holding = ok
+	return ok
+}
+
+// wait is how long a process without the lease waits before trying again.
+func (d *digestLease) wait() time.Duration {
+	return max(d.every-time.Since(d.checked), time.Millisecond)
+}
+
+// release gives the lease up at shutdown, so another process takes over at
+// once rather than when it expires.
+func (d *digestLease) release() {
+	if d.lease == nil || !d.holding {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := d.lease.Release(ctx); err != nil {
+		d.log.Warn("release digest lease failed; it expires by itself", "error", err)
+	}
+	d.holding = false
 }
