@@ -164,8 +164,8 @@ func feedToken(feed string) string {
 }
 
 const (
-	// seenTimeout bounds a read whose context has no deadline (the
-	// JetStream client's default API timeout).
+	// seenTimeout bounds a read of a feed's log (the JetStream client's
+	// default API timeout).
 	seenTimeout = 5 * time.Second
 	// logBatch is how many records one direct get asks for: a whole log
 	// unless its snapshot has many chunks.
@@ -177,11 +177,11 @@ const (
 
 // load reads a feed's log and notes its position.
 func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, seenTimeout)
-		defer cancel()
-	}
+	// Bounded even under a longer deadline: a request lost while a server
+	// restarts gets no answer at all, and the poll should fail and retry
+	// rather than wait out its whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, seenTimeout)
+	defer cancel()
 	tok := feedToken(feed)
 	var recs []seenlog.Record
 	add := func(data []byte) {
@@ -312,8 +312,13 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 			return true, nil
 		case "404": // no subject matches
 			return false, nil
-		case "408", "503": // request not understood (before 2.11), or no direct get responder
+		case "408": // request not understood (before 2.11)
 			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
+		case "503":
+			// No server answers direct gets for the bucket right now (its
+			// servers are down or electing): Open checked that the bucket
+			// allows them, so this passes; the poll is tried again.
+			return false, errors.New("direct get: no server answers for the seen bucket")
 		default:
 			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
 		}
