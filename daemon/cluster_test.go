@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -198,7 +200,10 @@ func (p *proc) stop(t *testing.T) {
 			close(p.done)
 		}
 	case <-time.After(20 * time.Second):
-		t.Errorf("%s: no stop within 20 s", p.name)
+		// Where it hangs, for the log.
+		var stacks bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Errorf("%s: no stop within 20 s; goroutines:\n%s", p.name, stacks.String())
 	}
 }
 
