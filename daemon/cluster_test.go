@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/bus/natstest"
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -627,5 +630,167 @@ func TestPipelineSurvivesEachNodeLoss(t *testing.T) {
 	}
 	if strings.Contains(r.logs.String(), "notifier stalled") {
 		t.Error("the notifier stalled")
+	}
+}
+
+// crashable wraps a process's source and ledger: once crashed, nothing it
+// does reaches NATS any more (no ack, nak, lease extension or ledger
+// entry), as when the process is killed.
+type crashable struct {
+	notifier.Source
+	crashed *atomic.Bool
+}
+
+func (c crashable) Fetch(ctx context.Context, n int, wait time.Duration) ([]notifier.Message, error) {
+	if c.crashed.Load() {
+		<-ctx.Done()
+		return nil, nil
+	}
+	ms, err := c.Source.Fetch(ctx, n, wait)
+	for i, m := range ms {
+		ms[i] = crashMsg{m, c.crashed}
+	}
+	return ms, err
+}
+
+type crashMsg struct {
+	notifier.Message
+	crashed *atomic.Bool
+}
+
+func (m crashMsg) Ack(ctx context.Context) error {
+	if m.crashed.Load() {
+		return nil
+	}
+	return m.Message.Ack(ctx)
+}
+
+func (m crashMsg) NakWithDelay(d time.Duration) error {
+	if m.crashed.Load() {
+		return nil
+	}
+	return m.Message.NakWithDelay(d)
+}
+
+func (m crashMsg) InProgress() error {
+	if m.crashed.Load() {
+		return nil
+	}
+	return m.Message.InProgress()
+}
+
+type crashLedger struct {
+	notifier.Ledger
+	crashed *atomic.Bool
+}
+
+func (l crashLedger) MarkDelivered(ctx context.Context, n, id string) error {
+	if l.crashed.Load() {
+		return errors.New("crashed")
+	}
+	return l.Ledger.MarkDelivered(ctx, n, id)
+}
+
+// TestNotifyCrashMidSend: two processes share a notifier on a three-server
+// cluster. One is killed while its send is at the receiver, which takes
+// the hit: the hit comes back after AckWait and the other process sends it
+// again (at least once: the one repeat is that hit, with the same id);
+// every other hit is sent once.
+func TestNotifyCrashMidSend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	c := natstest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	hook := &countingHook{counts: map[string]int{}}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
+	const ackWait = 3 * time.Second
+
+	type process struct {
+		b       *bus.Bus
+		crashed atomic.Bool
+		cancel  context.CancelFunc
+		done    chan struct{}
+	}
+	startProc := func() *process {
+		b, err := bus.Open(ctx, bus.Options{URL: c.URL(), Replicas: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &process{b: b, done: make(chan struct{})}
+		src, err := b.EnsureConsumer(ctx, "hook", bus.ConsumerOptions{AckWait: ackWait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wh, err := webhook.New(webhook.Config{URL: hs.URL + "/hook", Timeout: time.Minute}, hs.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := notifier.NewEngine(notifier.EngineOptions{Name: "hook", Notifier: wh,
+			Source: crashable{src, &p.crashed}, Ledger: crashLedger{b.Ledger(), &p.crashed}, Dead: b.DeadLetters(),
+			AckWait: ackWait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ectx, ecancel := context.WithCancel(ctx)
+		p.cancel = ecancel
+		go func() {
+			defer close(p.done)
+			_ = eng.Run(ectx)
+			if !p.crashed.Load() {
+				src.Close()
+			}
+		}()
+		t.Cleanup(func() { p.cancel(); <-p.done; p.b.Close() })
+		return p
+	}
+	pub := startProc()
+	publish := func(id string) {
+		t.Helper()
+		if err := pub.b.PublishHit(ctx, hit.Hit{V: hit.Version, ID: id, Profile: "xinjiang", Item: hit.Item{Title: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := startProc()
+	pub.cancel() // pub only publishes
+	<-pub.done
+
+	arrived, release := hook.holdNext()
+	defer release()
+	publish("h1")
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("h1 never sent")
+	}
+	startProc() // the survivor
+	// a is killed after the receiver took h1 and before it could record or
+	// ack it.
+	a.crashed.Store(true)
+	release()
+	waitFor(t, "h1 taken by the receiver", 10*time.Second, func() bool {
+		got, _ := hook.snapshot()
+		return got["h1"] == 1
+	})
+	a.cancel()
+	for i := 2; i <= 6; i++ {
+		publish(fmt.Sprint("h", i))
+	}
+	waitFor(t, "h1 redelivered and every hit sent", 30*time.Second, func() bool {
+		got, _ := hook.snapshot()
+		return got["h1"] == 2 && len(got) == 6
+	})
+	time.Sleep(ackWait + time.Second) // room for another repeat to show
+	got, _ := hook.snapshot()
+	for id, n := range got {
+		want := 1
+		if id == "h1" {
+			want = 2 // at least once: the hit in flight at the crash
+		}
+		if n != want {
+			t.Errorf("%s sent %d times, want %d", id, n, want)
+		}
 	}
 }
