@@ -34,6 +34,11 @@ const (
 	FeedsBucket   = "feedwatch_feeds"
 	AlertedBucket = "feedwatch_alerted"
 	LedgerBucket  = "feedwatch_delivered"
+	// LeaseBucket holds each digest notifier's lease (key digest.<name>);
+	// its TTL expires a lease its holder stopped renewing.
+	LeaseBucket = "feedwatch_notify_leases"
+	// LeaseTTL is how long a digest lease outlives its last renewal.
+	LeaseTTL = 15 * time.Second
 )
 
 // Options says how to reach NATS.
@@ -58,6 +63,11 @@ type Options struct {
 	Retention time.Duration
 	// HitsMaxAge is how long hits stay in the stream (default 7 days).
 	HitsMaxAge time.Duration
+	// Replicas is how many servers keep each stream and bucket feedwatch
+	// creates (nats.replicas); 0 means 1. Every stream and bucket is made
+	// through ensureStream or ensureBucket, which apply it, and a change
+	// updates existing ones.
+	Replicas int
 	// ClientName names the connection in the server's monitoring.
 	ClientName string
 	Logger     *slog.Logger
@@ -72,6 +82,7 @@ type Bus struct {
 	feeds   jetstream.KeyValue
 	alerted jetstream.KeyValue
 	ledger  jetstream.KeyValue
+	leases  jetstream.KeyValue
 	log     *slog.Logger
 	// seenDirect: the seen bucket answers batched direct gets.
 	seenDirect atomic.Bool
@@ -79,6 +90,7 @@ type Bus struct {
 	retention  time.Duration
 	// storeDir is the embedded server's store ("" when not embedded).
 	storeDir string
+	replicas int
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -93,7 +105,10 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.HitsMaxAge <= 0 {
 		opts.HitsMaxAge = 7 * 24 * time.Hour
 	}
-	b := &Bus{log: opts.Logger, retention: opts.Retention, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(ctx, opts)
@@ -222,7 +237,7 @@ func redactURL(u string) string {
 }
 
 func (b *Bus) setup(ctx context.Context, opts Options) error {
-	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        HitsStream,
 		Description: "feedwatch hits, one per (profile, item)",
 		Subjects:    []string{HitsSubjects},
@@ -234,9 +249,9 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 		Duplicates: 10 * time.Minute,
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", HitsStream, err)
+		return err
 	}
-	_, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err = b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        DeadStream,
 		Description: "feedwatch hits that a notifier could not deliver",
 		Subjects:    []string{DeadPrefix + ">"},
@@ -245,19 +260,15 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 		Duplicates:  10 * time.Minute,
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", DeadStream, err)
+		return err
 	}
 	kv := func(name, desc string, ttl time.Duration) (jetstream.KeyValue, error) {
-		k, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		return b.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:      name,
 			Description: desc,
 			TTL:         ttl,
 			Storage:     jetstream.FileStorage,
 		})
-		if err != nil {
-			return nil, fmt.Errorf("create bucket %s: %w", name, err)
-		}
-		return k, nil
 	}
 	if b.seen, err = kv(SeenBucket, "items seen, a log per feed", opts.Retention); err != nil {
 		return err
@@ -272,7 +283,64 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 	if b.ledger, err = kv(LedgerBucket, "hit ids delivered, per notifier", opts.Retention); err != nil {
 		return err
 	}
+	if b.leases, err = kv(LeaseBucket, "which process sends each notifier's digests", LeaseTTL); err != nil {
+		return err
+	}
 	return nil
+}
+
+// ensureStream creates the stream, or updates it to cfg, with the bus's
+// replicas: the one place (with ensureBucket) that sets them, so every
+// stream feedwatch makes follows nats.replicas. A replica change the
+// cluster refuses (too few servers, say) is logged with what the operator
+// must do, and the stream is kept as it is: feedwatch runs on.
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = b.replicas
+	s, err := b.js.CreateOrUpdateStream(ctx, cfg)
+	if err == nil {
+		return s, nil
+	}
+	old, ierr := b.js.Stream(ctx, cfg.Name)
+	if ierr != nil || old.CachedInfo().Config.Replicas == cfg.Replicas {
+		return nil, fmt.Errorf("create stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+	}
+	have := old.CachedInfo().Config.Replicas
+	b.log.Error("stream replicas not changed; it keeps its current replicas",
+		"stream", cfg.Name, "replicas", have, "wanted", cfg.Replicas, "err", err,
+		"fix", fmt.Sprintf("make sure the cluster has at least %d JetStream servers up, then restart feedwatch or run `nats stream edit %s --replicas %d`; or set nats.replicas back to %d",
+			cfg.Replicas, cfg.Name, cfg.Replicas, have))
+	cfg.Replicas = have
+	s, err = b.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("update stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// ensureBucket creates the KV bucket, or updates it to cfg, with the bus's
+// replicas (a bucket is the stream KV_<bucket>); see ensureStream.
+func (b *Bus) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = b.replicas
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err == nil {
+		return kv, nil
+	}
+	stream := "KV_" + cfg.Bucket
+	old, ierr := b.js.Stream(ctx, stream)
+	if ierr != nil || old.CachedInfo().Config.Replicas == cfg.Replicas {
+		return nil, fmt.Errorf("create bucket %s with %d replicas: %w", cfg.Bucket, cfg.Replicas, err)
+	}
+	have := old.CachedInfo().Config.Replicas
+	b.log.Error("bucket replicas not changed; it keeps its current replicas",
+		"bucket", cfg.Bucket, "replicas", have, "wanted", cfg.Replicas, "err", err,
+		"fix", fmt.Sprintf("make sure the cluster has at least %d JetStream servers up, then restart feedwatch or run `nats stream edit %s --replicas %d`; or set nats.replicas back to %d",
+			cfg.Replicas, stream, cfg.Replicas, have))
+	cfg.Replicas = have
+	kv, err = b.js.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("update bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }
 
 // allowsDirect reports whether the bucket's stream answers direct gets (KV

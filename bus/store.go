@@ -167,8 +167,8 @@ func feedToken(feed string) string {
 }
 
 const (
-	// seenTimeout bounds a read whose context has no deadline (the
-	// JetStream client's default API timeout).
+	// seenTimeout bounds a read of a feed's log (the JetStream client's
+	// default API timeout).
 	seenTimeout = 5 * time.Second
 	// logBatch is how many records one direct get asks for: a whole log
 	// unless its snapshot has many chunks.
@@ -180,11 +180,11 @@ const (
 
 // load reads a feed's log and notes its position.
 func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, seenTimeout)
-		defer cancel()
-	}
+	// Bounded even under a longer deadline: a request lost while a server
+	// restarts gets no answer at all, and the poll should fail and retry
+	// rather than wait out its whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, seenTimeout)
+	defer cancel()
 	tok := feedToken(feed)
 	var recs []seenlog.Record
 	add := func(data []byte) {
@@ -315,8 +315,13 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 			return true, nil
 		case "404": // no subject matches
 			return false, nil
-		case "408", "503": // request not understood (before 2.11), or no direct get responder
+		case "408": // request not understood (before 2.11)
 			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
+		case "503":
+			// No server answers direct gets for the bucket right now (its
+			// servers are down or electing): Open checked that the bucket
+			// allows them, so this passes; the poll is tried again.
+			return false, errors.New("direct get: no server answers for the seen bucket")
 		default:
 			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
 		}
@@ -455,6 +460,79 @@ func (l *Ledger) MarkDelivered(ctx context.Context, notifierName, hitID string) 
 	return nil
 }
 
+// DigestLease is a notifier's digest lease in the lease bucket: the key
+// digest.<notifier> holds the holder's id. Taking it is an atomic KV
+// Create; renewing is an Update checked against the holder's last revision,
+// so a holder whose lease expired and was taken cannot renew it; the
+// bucket's TTL ends a lease whose holder stopped renewing.
+type DigestLease struct {
+	kv    jetstream.KeyValue
+	key   string
+	owner string
+
+	mu  sync.Mutex
+	rev uint64 // revision of our last write; 0 when not held
+}
+
+var _ notifier.Lease = (*DigestLease)(nil)
+
+// DigestLease returns notifier's digest lease as seen by owner (a process's
+// unique id).
+func (b *Bus) DigestLease(notifierName, owner string) *DigestLease {
+	return &DigestLease{kv: b.leases, key: "digest." + kvKey(notifierName), owner: owner}
+}
+
+// Hold takes or renews the lease and reports whether owner holds it.
+func (l *DigestLease) Hold(ctx context.Context) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rev != 0 {
+		rev, err := l.kv.Update(ctx, l.key, []byte(l.owner), l.rev)
+		if err == nil {
+			l.rev = rev
+			return true, nil
+		}
+		l.rev = 0
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return false, fmt.Errorf("renew lease %s: %w", l.key, err)
+		}
+		// Expired, and perhaps taken: try to take it afresh.
+	}
+	rev, err := l.kv.Create(ctx, l.key, []byte(l.owner))
+	switch {
+	case err == nil:
+		l.rev = rev
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyExists):
+		// Ours still, when only our renewal's answer was lost.
+		e, gerr := l.kv.Get(ctx, l.key)
+		if gerr == nil && string(e.Value()) == l.owner {
+			if rev, uerr := l.kv.Update(ctx, l.key, []byte(l.owner), e.Revision()); uerr == nil {
+				l.rev = rev
+				return true, nil
+			}
+		}
+		return false, nil
+	default:
+		return false, fmt.Errorf("take lease %s: %w", l.key, err)
+	}
+}
+
+// Release deletes the lease if owner still holds it.
+func (l *DigestLease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rev == 0 {
+		return nil
+	}
+	rev := l.rev
+	l.rev = 0
+	if err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(rev)); err != nil {
+		return fmt.Errorf("release lease %s: %w", l.key, err)
+	}
+	return nil
+}
+
 // DeadLetters publishes undeliverable hits on feedwatch.dead.<notifier>.
 type DeadLetters struct{ js jetstream.JetStream }
 
@@ -589,32 +667,45 @@ func (b *Bus) dropIfAhead(ctx context.Context, name string, c jetstream.Consumer
 	return true, nil
 }
 
-// Source implements notifier.Source over a pull consumer. It keeps one
-// streaming pull open, so a hit reaches the engine as soon as it is stored,
-// without waiting for a batch to fill.
+// Source implements notifier.Source over a pull consumer. It keeps at most
+// one bounded pull request open (Fetch with a short expiry) and starts a new
+// one as soon as it ends, so a hit reaches the engine as soon as it is
+// stored. No pull outlives pullExpiry: when the server that held it goes away
+// or the consumer's leader moves, the next pull finds the consumer wherever
+// it now is. (A long-lived Messages() iterator did not: after a cluster node
+// restart it kept waiting on a pull request the server no longer had.)
 type Source struct {
 	c      jetstream.Consumer
 	buffer int
 
-	mu sync.Mutex
-	it jetstream.MessagesContext
+	mu    sync.Mutex
+	batch jetstream.MessageBatch // the open pull; nil when none
 }
 
 var _ notifier.Source = (*Source)(nil)
+var _ notifier.PendingCounter = (*Source)(nil)
 
-func (s *Source) iter() (jetstream.MessagesContext, error) {
+// pull returns the open pull request, or starts one.
+func (s *Source) pull() (jetstream.MessageBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.it == nil {
-		// Short pull requests: one left open at the server after Close
-		// would swallow redeliveries until AckWait (see Close).
-		it, err := s.c.Messages(jetstream.PullMaxMessages(s.buffer), jetstream.PullExpiry(pullExpiry))
+	if s.batch == nil {
+		b, err := s.c.Fetch(s.buffer, jetstream.FetchMaxWait(pullExpiry))
 		if err != nil {
 			return nil, err
 		}
-		s.it = it
+		s.batch = b
 	}
-	return s.it, nil
+	return s.batch, nil
+}
+
+// ended forgets b once its pull is over.
+func (s *Source) ended(b jetstream.MessageBatch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.batch == b {
+		s.batch = nil
+	}
 }
 
 // Fetch waits up to maxWait for a message and returns it with whatever else
@@ -623,54 +714,97 @@ func (s *Source) Fetch(ctx context.Context, n int, maxWait time.Duration) ([]not
 	if maxWait <= 0 {
 		maxWait = time.Second
 	}
-	it, err := s.iter()
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, maxWait)
-	defer cancel()
-	m, err := it.Next(jetstream.NextContext(wctx))
-	if err != nil {
-		if wctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return nil, nil
+	n = max(n, 1)
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	var out []notifier.Message
+	for {
+		b, err := s.pull()
+		if err != nil {
+			return out, fmt.Errorf("fetch: %w", err)
 		}
-		return nil, fmt.Errorf("fetch: %w", err)
+		ch := b.Messages()
+		if len(out) == 0 {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					s.ended(b)
+					if err := b.Error(); err != nil && !errors.Is(err, context.Canceled) {
+						return nil, fmt.Errorf("fetch: %w", err)
+					}
+					continue // the pull expired or filled: open the next
+				}
+				out = append(out, &message{m: m})
+			case <-timer.C:
+				return nil, nil
+			case <-ctx.Done():
+				return nil, nil
+			}
+		}
+		// Take what is already here, without waiting.
+		for len(out) < n {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					s.ended(b)
+					return out, nil
+				}
+				out = append(out, &message{m: m})
+				continue
+			default:
+			}
+			return out, nil
+		}
+		return out, nil
 	}
-	return []notifier.Message{&message{m: m}}, nil
 }
 
-// Close ends the streaming pull and hands buffered, unhandled hits back to
-// the stream at once, so a restarted engine gets them without waiting for
-// AckWait.
+// Pending is how many hits wait in the consumer, not yet handed to any
+// reader (across every process sharing it).
+func (s *Source) Pending(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	info, err := s.c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer info: %w", err)
+	}
+	return int(info.NumPending), nil
+}
+
+// Close ends the open pull and hands its buffered, unhandled hits back to
+// the stream at once, so a restarted engine (here or in another process)
+// gets them without waiting for AckWait.
 func (s *Source) Close() {
 	s.mu.Lock()
-	it := s.it
-	s.it = nil
+	b := s.batch
+	s.batch = nil
 	s.mu.Unlock()
-	if it == nil {
+	if b == nil {
 		return
 	}
-	it.Drain()
-	// Read until the drained iterator says it is closed: hits still on
-	// their way from the server arrive here too, and each is handed back.
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		m, err := it.Next(jetstream.NextContext(ctx))
-		cancel()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return
-		}
-		if err == nil {
-			// Delayed past the pull request's expiry: an immediate Nak would
-			// send the hit straight back to this closed iterator's
-			// still-open pull request, where it would sit until AckWait.
+	// Read until the pull is over: hits still on their way from the server
+	// arrive here too, and each is handed back. The client gives up on a
+	// pull a second after its expiry.
+	deadline := time.NewTimer(pullExpiry + 2*time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case m, ok := <-b.Messages():
+			if !ok {
+				return
+			}
+			// Delayed past the pull's expiry: an immediate Nak could send the
+			// hit straight back into this abandoned pull, where it would sit
+			// until AckWait.
 			_ = m.NakWithDelay(pullExpiry + time.Second)
+		case <-deadline.C:
+			return
 		}
 	}
 }
 
-// pullExpiry bounds each pull request of a Source.
+// pullExpiry bounds each pull request of a Source: how long a pull may wait
+// at the server, and so how soon a lost one is replaced.
 const pullExpiry = 2 * time.Second
 
 type message struct{ m jetstream.Msg }

@@ -73,6 +73,9 @@ type NATS struct {
 	TLSCA          string `mapstructure:"tls_ca"`
 	TLSCert        string `mapstructure:"tls_cert"`
 	TLSKey         string `mapstructure:"tls_key"`
+	// Replicas is how many servers keep each stream and bucket feedwatch
+	// creates: 1 (default) to 5; more than 1 needs a cluster (nats.url).
+	Replicas int `mapstructure:"replicas"`
 }
 
 // Watcher holds the polling defaults.

@@ -22,6 +22,8 @@ const (
 	DefaultBackfill       = Duration(24 * time.Hour)
 	DefaultStateRetention = Duration(90 * 24 * time.Hour)
 	DefaultMaxAttempts    = 10
+	DefaultReplicas       = 1
+	MaxReplicas           = 5
 	DefaultEmailPort      = 587
 	DefaultEmailTLSPort   = 465
 	DefaultEmailTLS       = "starttls"
@@ -275,6 +277,7 @@ func (s *source) lineNear(path string) int {
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("data_dir", DefaultDataDir)
 	v.SetDefault("http.listen", DefaultListen)
+	v.SetDefault("nats.replicas", DefaultReplicas)
 	v.SetDefault("watcher.interval", DefaultInterval)
 	v.SetDefault("watcher.concurrency", DefaultConcurrency)
 	v.SetDefault("watcher.per_host", DefaultPerHost)

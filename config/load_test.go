@@ -210,6 +210,27 @@ func TestLoadBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "replicas out of range",
+			body: "nats:\n  url: nats://a:4222\n  replicas: 7\n",
+			want: []string{
+				`feedwatch.yaml:3: nats.replicas: want 1 to 5 (how many NATS servers keep each stream and bucket), got 7`,
+			},
+		},
+		{
+			name: "replicas zero",
+			body: "nats:\n  url: nats://a:4222\n  replicas: 0\n",
+			want: []string{
+				`feedwatch.yaml:3: nats.replicas: want 1 to 5 (how many NATS servers keep each stream and bucket), got 0`,
+			},
+		},
+		{
+			name: "replicas without a cluster",
+			body: "nats:\n  replicas: 3\n",
+			want: []string{
+				`feedwatch.yaml:2: nats.replicas: 3 replicas need a NATS cluster: set nats.url, or use 1 with the embedded server`,
+			},
+		},
+		{
 			name: "wrong shapes",
 			body: "feeds:\n  - url: [a]\n    tags: {a: b}\n  - just a string\n  -\nwatcher:\n  concurrency: many\n  allow_private_redirects: perhaps\n",
 			want: []string{
@@ -396,6 +417,7 @@ func wantGood(t *testing.T) Config {
 	return Config{
 		DataDir: filepath.Join(dir, "data"),
 		HTTP:    HTTP{Listen: "127.0.0.1:7070"},
+		NATS:    NATS{Replicas: 1},
 		Watcher: Watcher{
 			Interval: Duration(5 * time.Minute), Concurrency: 32, PerHost: 2,
 			Timeout: Duration(30 * time.Second), MaxBody: 10 << 20, Backfill: Duration(24 * time.Hour),
@@ -717,7 +739,7 @@ func TestProblemString(t *testing.T) {
 
 func TestValidateBuiltConfig(t *testing.T) {
 	c := &Config{
-		DataDir: "/d", HTTP: HTTP{Listen: ""},
+		DataDir: "/d", HTTP: HTTP{Listen: ""}, NATS: NATS{Replicas: DefaultReplicas},
 		Watcher: Watcher{Interval: DefaultInterval, Concurrency: 1, PerHost: 1, Timeout: DefaultTimeout,
 			MaxBody: DefaultMaxBody, StateRetention: DefaultStateRetention},
 		Feeds:     []Feed{{URL: "https://example.org/rss"}},

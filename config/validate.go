@@ -88,6 +88,12 @@ func (v *validator) top(c *Config) {
 	if msg := checkNATSURLs(c.NATS.URL); msg != "" {
 		v.add("nats.url", "%s", msg)
 	}
+	switch r := c.NATS.Replicas; {
+	case r < 1 || r > MaxReplicas:
+		v.add("nats.replicas", "want 1 to %d (how many NATS servers keep each stream and bucket), got %d", MaxReplicas, r)
+	case r > 1 && c.NATS.URL == "":
+		v.add("nats.replicas", "%d replicas need a NATS cluster: set nats.url, or use 1 with the embedded server", r)
+	}
 	w := c.Watcher
 	positive := []struct {
 		key string

@@ -153,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
 		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
 		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
-		Retention: cfg.Watcher.StateRetention.D(), ClientName: "feedwatch " + o.Version, Logger: d.log,
+		Retention: cfg.Watcher.StateRetention.D(), Replicas: cfg.NATS.Replicas, ClientName: "feedwatch " + o.Version, Logger: d.log,
 	})
 	if err != nil {
 		return startErr(ctx, d.log, err)

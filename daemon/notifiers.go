@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"sync"
@@ -32,6 +34,7 @@ type engines struct {
 	metrics *notifier.Metrics
 
 	mu      sync.Mutex
+	owner   string // this process's id in digest leases; set on first use
 	running map[string]*runningEngine
 	wg      sync.WaitGroup
 }
@@ -104,8 +107,18 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 	if err != nil {
 		return err
 	}
+	var lease notifier.Lease
+	if n.Digest.D() > 0 {
+		// Several notify processes may run this notifier: only the lease
+		// holder gathers digests, so each window is sent once.
+		if e.owner == "" {
+			e.owner = processID()
+		}
+		lease = e.bus.DigestLease(name, e.owner)
+	}
 	eng, err := notifier.NewEngine(notifier.EngineOptions{
 		Name:        name,
+		DigestLease: lease,
 		Notifier:    ch,
 		Source:      src,
 		Ledger:      e.bus.Ledger(),
@@ -163,3 +176,12 @@ func inFlightFor(n config.Notifier) int {
 // runs while it waits; four per send in flight measured well
 // (BenchmarkDeliveryThroughput) and keeps a slow channel's queue short.
 func bufferFor(inFlight int) int { return 4 * inFlight }
+
+// processID names this process uniquely among those sharing the cluster:
+// host, pid and a random part (pids repeat across containers).
+func processID() string {
+	host, _ := os.Hostname()
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), r)
+}

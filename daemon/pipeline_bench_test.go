@@ -6,6 +6,7 @@ package daemon
 // with parse-only baselines over the same documents.
 //
 //	go test -run '^$' -bench Pipeline -benchtime 1x ./daemon
+//	go test -run '^$' -bench 'Pipeline/cluster' -benchtime 1x ./daemon   (R1 against R3 only)
 //	FEEDWATCH_BENCH_FEEDS=1000 FEEDWATCH_BENCH_DURATION=20s FEEDWATCH_BENCH_CONCURRENCY=64 (defaults)
 //
 // Phases: gofeed-200 (a bare net/http + gofeed loop), watcher-200 (the
@@ -42,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/feedwatch/feedwatch/bench/feedgen"
+	"github.com/feedwatch/feedwatch/bus/natstest"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher"
 )
@@ -112,6 +114,14 @@ func BenchmarkPipeline(b *testing.B) {
 	phase("daemon-200", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "fresh") })
 	phase("daemon-200-slide", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "slide") })
 	phase("daemon-304", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "static") })
+	// On a three-server cluster (in this process, so its CPU counts too),
+	// single-replica streams against three replicas.
+	for _, r := range []int{1, 3} {
+		phase(fmt.Sprintf("cluster-r%d-200", r), func(b *testing.B, s pipeSettings) pipeResult {
+			c := natstest.StartCluster(b, 3)
+			return benchDaemonOn(b, s, "fresh", fmt.Sprintf("nats:\n  url: %s\n  replicas: %d\n", c.URL(), r))
+		})
+	}
 
 	names := make([]string, 0, len(res))
 	for n := range res {
@@ -130,6 +140,11 @@ func BenchmarkPipeline(b *testing.B) {
 			fmt.Fprintf(&sum, "%-16s heap in use %.0f MB, seen bucket on disk %.1f MB\n", "", r.heapMB, r.seenMB)
 		}
 	}
+	if r1, ok := res["cluster-r1-200"]; ok {
+		if r3, ok := res["cluster-r3-200"]; ok && r1.polls > 0 && r3.polls > 0 {
+			fmt.Fprintf(&sum, "cluster R3 / R1 = %.2f (cpu per poll), %.2f (polls/s)\n", r3.cpuMS()/r1.cpuMS(), r3.pollsPerSec()/r1.pollsPerSec())
+		}
+	}
 	if d, ok := res["daemon-200"]; ok {
 		for _, base := range []string{"watcher-200", "gofeed-200"} {
 			if r, ok := res[base]; ok && r.polls > 0 {
@@ -145,6 +160,12 @@ func BenchmarkPipeline(b *testing.B) {
 // ---- the daemon ----
 
 func benchDaemon(b *testing.B, s pipeSettings, mode string) pipeResult {
+	return benchDaemonOn(b, s, mode, "")
+}
+
+// benchDaemonOn runs the daemon phase with natsYAML (a nats: section) in
+// its config; "" is the embedded server.
+func benchDaemonOn(b *testing.B, s pipeSettings, mode, natsYAML string) pipeResult {
 	addr, farmPID := startFarm(b, s.farmBin, s.feeds, mode)
 	dir := b.TempDir()
 	port := freePortB(b)
@@ -152,14 +173,14 @@ func benchDaemon(b *testing.B, s pipeSettings, mode string) pipeResult {
 	fmt.Fprintf(&cfg, `data_dir: %s
 http:
   listen: 127.0.0.1:%d
-watcher:
+%swatcher:
   interval: 1ms
   concurrency: %d
   per_host: %d
   timeout: 30s
   backfill: 24h
 feeds:
-`, filepath.Join(dir, "data"), port, s.concurrency, s.concurrency)
+`, filepath.Join(dir, "data"), port, natsYAML, s.concurrency, s.concurrency)
 	for i := range s.feeds {
 		fmt.Fprintf(&cfg, "  - {url: \"http://%s/f/%d\", name: f%d}\n", addr, i, i)
 	}

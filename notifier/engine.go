@@ -34,6 +34,11 @@ const (
 	maxDigestHeld = 1000
 	// pendingEvery is how often a PendingCounter source is asked.
 	pendingEvery = 5 * time.Second
+	// defaultStallAfter is how long hits may wait with none arriving
+	// before the notifier is reported stalled.
+	defaultStallAfter = 30 * time.Second
+	// defaultLeaseEvery is how often a digest lease is renewed or tried.
+	defaultLeaseEvery = 5 * time.Second
 )
 
 // PendingCounter may be implemented by a Source that knows how many
@@ -54,6 +59,13 @@ type EngineOptions struct {
 	MaxAttempts int
 	// Digest > 0 gathers hits for that long and sends them as one message.
 	Digest time.Duration
+	// DigestLease, when set, coordinates digests across processes: only
+	// the holder fetches and sends; the others wait. Nil: this process
+	// alone runs the notifier.
+	DigestLease Lease
+	// LeaseEvery is how often the lease is renewed or tried; 0 means 5 s.
+	// It must be well under the lease's time to live.
+	LeaseEvery time.Duration
 	// RateLimit is the most messages per second; 0 is unlimited.
 	RateLimit float64
 	// MaxInFlight is how many sends run at once; 0 means 1.
@@ -64,8 +76,13 @@ type EngineOptions struct {
 	// BaseBackoff and MaxBackoff shape the retry delay
 	// base*2^(attempt-1), capped; defaults 1 s and 10 min.
 	BaseBackoff, MaxBackoff time.Duration
-	Logger                  *slog.Logger
-	Metrics                 *Metrics // may be nil
+	// StallAfter is how long the source may hold hits (its pending count
+	// above zero, or every fetch failing) while none arrive here before
+	// the notifier is reported stalled (a warning and
+	// feedwatch_notify_stalled); 0 means 30 s.
+	StallAfter time.Duration
+	Logger     *slog.Logger
+	Metrics    *Metrics // may be nil
 	// Now stamps dead letters; waits use the real clock.
 	Now func() time.Time
 }
@@ -85,7 +102,14 @@ type Engine struct {
 	nextID  uint64
 
 	srcPending atomic.Int64
-	lastAsked  time.Time // only the fetch loop touches it
+	// Only the fetch loop touches these.
+	lastAsked    time.Time
+	pendingEvery time.Duration
+	// waitingSince is when hits were first seen waiting (or fetches
+	// failing) with none arriving since; zero while hits flow or none wait.
+	waitingSince time.Time
+	stalled      bool
+	fetchErrs    int // fetch failures in a row
 
 	grace time.Duration // shutdownGrace; shorter in tests
 
@@ -109,7 +133,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	case o.Dead == nil:
 		return nil, fmt.Errorf("new engine %q: dead letters are required", o.Name)
 	case o.MaxAttempts < 0, o.MaxInFlight < 0, o.RateLimit < 0, o.Digest < 0,
-		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0:
+		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0, o.LeaseEvery < 0:
 		return nil, fmt.Errorf("new engine %q: negative option", o.Name)
 	}
 	if o.MaxAttempts == 0 {
@@ -130,13 +154,20 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.MaxBackoff < o.BaseBackoff {
 		o.MaxBackoff = o.BaseBackoff
 	}
+	if o.LeaseEvery == 0 {
+		o.LeaseEvery = defaultLeaseEvery
+	}
+	if o.StallAfter == 0 {
+		o.StallAfter = defaultStallAfter
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace, leases: map[uint64]Message{}}
+	e := &Engine{o: o, log: o.Logger.With("notifier", o.Name), grace: shutdownGrace, leases: map[uint64]Message{},
+		pendingEvery: min(pendingEvery, o.StallAfter/2)}
 	if o.RateLimit > 0 {
 		// A burst of one: the limit is a steady pace, as Slack asks.
 		e.limiter = rate.NewLimiter(rate.Limit(o.RateLimit), 1)
@@ -151,6 +182,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	sendCtx, stop := graceContext(ctx, e.grace)
 	defer stop()
 	defer e.o.Metrics.setPending(e.o.Name, 0)
+	defer e.o.Metrics.setStalled(e.o.Name, false)
+	e.o.Metrics.setStalled(e.o.Name, false)
 	stopLeases := e.keepLeases()
 	defer stopLeases()
 	if e.o.Digest > 0 {
@@ -248,6 +281,8 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 		}
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
+		} else if err == nil {
+			e.fetched()
 		}
 	}
 	return nil
@@ -265,14 +300,59 @@ func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]entry,
 		e.leases[e.nextID] = m
 	}
 	e.leaseMu.Unlock()
-	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= pendingEvery && ctx.Err() == nil {
+	pendingKnown := false
+	if pc, ok := e.o.Source.(PendingCounter); ok && time.Since(e.lastAsked) >= e.pendingEvery && ctx.Err() == nil {
 		e.lastAsked = time.Now()
 		if p, perr := pc.Pending(ctx); perr == nil {
 			e.srcPending.Store(int64(p))
+			pendingKnown = true
 		}
 	}
 	e.updatePending()
+	if ctx.Err() == nil {
+		e.watchStall(len(msgs) > 0, pendingKnown, err)
+	}
 	return ens, err
+}
+
+// watchStall tracks whether hits flow. The notifier is stalled when, for
+// StallAfter, hits waited at the source (or every fetch failed) and none
+// arrived: warned once, and shown by feedwatch_notify_stalled until hits
+// flow again.
+func (e *Engine) watchStall(got, pendingKnown bool, err error) {
+	now := time.Now()
+	switch {
+	case got:
+		e.waitingSince = time.Time{}
+		if e.stalled {
+			e.stalled = false
+			e.o.Metrics.setStalled(e.o.Name, false)
+			e.log.Info("notifier no longer stalled", "reason", "hits arrive")
+		}
+		return
+	case err == nil && pendingKnown && e.srcPending.Load() == 0:
+		// Nothing waits: idle, not stalled.
+		e.waitingSince = time.Time{}
+		if e.stalled {
+			e.stalled = false
+			e.o.Metrics.setStalled(e.o.Name, false)
+			e.log.Info("notifier no longer stalled", "reason", "no hits wait")
+		}
+		return
+	case err != nil || e.srcPending.Load() > 0:
+		if e.waitingSince.IsZero() {
+			e.waitingSince = now
+		}
+	}
+	if !e.stalled && !e.waitingSince.IsZero() && now.Sub(e.waitingSince) >= e.o.StallAfter {
+		e.stalled = true
+		e.o.Metrics.setStalled(e.o.Name, true)
+		attrs := []any{"pending", e.srcPending.Load(), "since", e.waitingSince.UTC().Format(time.RFC3339)}
+		if err != nil {
+			attrs = append(attrs, "error", err)
+		}
+		e.log.Warn("notifier stalled: hits wait but none arrive", attrs...)
+	}
 }
 
 func (e *Engine) updatePending() {
@@ -330,10 +410,25 @@ func (e *Engine) keepLeases() (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// pause logs a fetch failure and waits a moment before the next try.
+// pause logs a fetch failure and waits a moment before the next try. A
+// run of failures (a NATS server or the stream away) warns at its start and
+// then once a minute, not at every try.
 func (e *Engine) pause(ctx context.Context, err error) {
-	e.log.Warn("fetch hits failed", "error", err)
+	e.fetchErrs++
+	if e.fetchErrs == 1 || e.fetchErrs%60 == 0 {
+		e.log.Warn("fetch hits failed", "error", err, "failures", e.fetchErrs)
+	} else {
+		e.log.Debug("fetch hits failed", "error", err, "failures", e.fetchErrs)
+	}
 	sleep(ctx, e.o.BaseBackoff)
+}
+
+// fetched notes a fetch that worked, ending a run of failures.
+func (e *Engine) fetched() {
+	if e.fetchErrs > 0 {
+		e.log.Info("fetch hits works again", "failures", e.fetchErrs)
+		e.fetchErrs = 0
+	}
 }
 
 // handle delivers one message in per-hit mode.
@@ -582,14 +677,31 @@ func (e *Engine) backoff(attempt int, err error) time.Duration {
 }
 
 // runDigest gathers hits for one window, then sends them together. They
-// stay un-acked (their leases kept) until the digest is delivered.
+// stay un-acked (their leases kept) until the digest is delivered. With a
+// DigestLease only the process holding it fetches: one digest per window
+// however many processes run the notifier.
 func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 	var batch []entry
 	var windowEnd time.Time
+	dl := &digestLease{lease: e.o.DigestLease, every: e.o.LeaseEvery, log: e.log}
+	defer dl.release()
 	for {
 		if ctx.Err() != nil {
 			e.requeue(batch)
 			return nil
+		}
+		if was := dl.holding; !dl.held(ctx) {
+			// Another process gathers this notifier's digests. Hits held
+			// here (a lease lost mid-window) go back to the stream for it,
+			// after the source's open pull ends: one left open would catch
+			// them, and new hits, again.
+			if c, ok := e.o.Source.(interface{ Close() }); ok && was {
+				c.Close()
+			}
+			e.requeue(batch)
+			batch = nil
+			sleep(ctx, dl.wait())
+			continue
 		}
 		if len(batch) > 0 && !time.Now().Before(windowEnd) {
 			e.flush(ctx, sendCtx, batch)
@@ -608,6 +720,8 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 		fetched, err := e.fetch(ctx, min(room, 256), wait)
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
+		} else if err == nil {
+			e.fetched()
 		}
 		for _, en := range fetched {
 			en, ok := e.accept(sendCtx, en)
@@ -638,4 +752,56 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// digestLease tracks a notifier's digest lease from the digest loop.
+type digestLease struct {
+	lease   Lease // nil: no coordination, always held
+	every   time.Duration
+	log     *slog.Logger
+	holding bool
+	checked time.Time
+}
+
+// held renews or tries the lease when due and reports whether this process
+// holds it.
+func (d *digestLease) held(ctx context.Context) bool {
+	if d.lease == nil {
+		return true
+	}
+	if !d.checked.IsZero() && time.Since(d.checked) < d.every {
+		return d.holding
+	}
+	d.checked = time.Now()
+	ok, err := d.lease.Hold(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("digest lease check failed", "error", err)
+	}
+	switch {
+	case ok && !d.holding:
+		d.log.Info("digest lease taken: this process sends the notifier's digests")
+	case !ok && d.holding:
+		d.log.Warn("digest lease lost: another process sends the notifier's digests")
+	}
+	d.holding = ok
+	return ok
+}
+
+// wait is how long a process without the lease waits before trying again.
+func (d *digestLease) wait() time.Duration {
+	return max(d.every-time.Since(d.checked), time.Millisecond)
+}
+
+// release gives the lease up at shutdown, so another process takes over at
+// once rather than when it expires.
+func (d *digestLease) release() {
+	if d.lease == nil || !d.holding {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := d.lease.Release(ctx); err != nil {
+		d.log.Warn("release digest lease failed; it expires by itself", "error", err)
+	}
+	d.holding = false
 }

@@ -33,3 +33,13 @@ func counterValue(t testing.TB, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// Stalled reads the engine's feedwatch_notify_stalled series.
+func Stalled(t testing.TB, e *Engine, name string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := e.o.Metrics.stalled.WithLabelValues(name).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}

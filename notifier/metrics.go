@@ -22,6 +22,7 @@ type Metrics struct {
 	duration   *prometheus.HistogramVec
 	dead       *prometheus.CounterVec
 	pending    *prometheus.GaugeVec
+	stalled    *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them with reg (nil: not
@@ -45,12 +46,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "feedwatch_notify_pending",
 			Help: "Hits waiting for a notifier: held by the engine plus, where the source reports it, not yet fetched.",
 		}, []string{"notifier"}),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "feedwatch_notify_stalled",
+			Help: "1 while hits wait for a notifier (or fetching them fails) and none have arrived for 30 s.",
+		}, []string{"notifier"}),
 	}
 	if reg != nil {
 		m.deliveries = register(reg, m.deliveries)
 		m.duration = register(reg, m.duration)
 		m.dead = register(reg, m.dead)
 		m.pending = register(reg, m.pending)
+		m.stalled = register(reg, m.stalled)
 	}
 	return m
 }
@@ -88,5 +94,15 @@ func (m *Metrics) deadLetter(name string) {
 func (m *Metrics) setPending(name string, n float64) {
 	if m != nil {
 		m.pending.WithLabelValues(name).Set(n)
+	}
+}
+
+func (m *Metrics) setStalled(name string, stalled bool) {
+	if m != nil {
+		v := 0.0
+		if stalled {
+			v = 1
+		}
+		m.stalled.WithLabelValues(name).Set(v)
 	}
 }

@@ -49,6 +49,17 @@ type Ledger interface {
 	MarkDelivered(ctx context.Context, notifier, hitID string) error
 }
 
+// Lease is a notifier's digest lease, shared by every process that runs the
+// notifier: at most one holds it at a time, and only the holder gathers and
+// sends digests, so a window is sent once whatever the number of processes.
+type Lease interface {
+	// Hold takes the lease, or renews it when held; it reports whether this
+	// process holds it now. A holder that fails to renew has lost it.
+	Hold(ctx context.Context) (bool, error)
+	// Release gives the lease up at once, for another process to take.
+	Release(ctx context.Context) error
+}
+
 // DeadLetters takes hits that will never be delivered.
 type DeadLetters interface {
 	Dead(ctx context.Context, notifier string, letter DeadLetter) error

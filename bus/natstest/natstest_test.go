@@ -36,7 +36,12 @@ func TestClusterSurvivesNodeRestart(t *testing.T) {
 	}
 	c.Nodes[0].Shutdown()
 	for {
-		if _, err := js.Publish(ctx, "t.a", []byte("2")); err == nil {
+		// Each try bounded: a publish sent to the leader that just went
+		// away gets no answer at all, and would wait out ctx.
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.Publish(pctx, "t.a", []byte("2"))
+		pcancel()
+		if err == nil {
 			break
 		} else if ctx.Err() != nil {
 			t.Fatalf("publish with a node down: %v", err)
