@@ -266,7 +266,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 		return err
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
-	d.sink.routes.Store(rt)
+	d.sink.SetTable(rt)
 	w, err := watcher.New(watcherOptions(cfg, d.sink, d.bus, d.log, d.reg))
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
@@ -369,7 +369,7 @@ func (d *daemon) doReload(ctx context.Context) {
 			d.log.Error("config reload failed; keeping the running config", "err", err)
 			return
 		}
-		d.sink.routes.Store(rt)
+		d.sink.SetTable(rt)
 		d.watcher.SetFeeds(feedConfigs(cfg))
 	}
 	if d.engines != nil {

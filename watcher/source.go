@@ -18,14 +18,11 @@ func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.
 	opts = withDefaults(opts)
 	fi := item.Feed{Name: redact(source), URL: feedurl.Public(source)}
 	var headers map[string]string
-	for _, fc := range opts.Feeds {
-		if fc.URL == source {
-			fi.Name = feedName(fc)
-			fi.URL = feedurl.Public(source, fc.URLSecrets...)
-			fi.Tags = fc.Tags
-			headers = fc.Headers
-			break
-		}
+	if fc, ok := FeedFor(opts.Feeds, source); ok {
+		fi.Name = feedName(fc)
+		fi.URL = feedurl.Public(source, fc.URLSecrets...)
+		fi.Tags = fc.Tags
+		headers = fc.Headers
 	}
 	resp, err := newFetcher(opts).Fetch(ctx, fetch.Request{URL: source, Headers: headers})
 	if err != nil {
@@ -43,4 +40,14 @@ func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.
 		items[i] = k.it
 	}
 	return fi, items, nil
+}
+
+// FeedFor returns the feed of feeds whose URL is source, as Fetch finds it.
+func FeedFor(feeds []FeedConfig, source string) (FeedConfig, bool) {
+	for _, fc := range feeds {
+		if fc.URL == source {
+			return fc, true
+		}
+	}
+	return FeedConfig{}, false
 }

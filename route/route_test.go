@@ -1,7 +1,8 @@
-package daemon
+package route
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ import (
 	"github.com/feedwatch/feedwatch/matcher"
 )
 
-// memPublisher is an in-memory hitPublisher.
+// memPublisher is an in-memory Store.
 type memPublisher struct {
 	mu      sync.Mutex
 	alerted map[string]bool
@@ -90,13 +91,12 @@ func TestSinkDedup(t *testing.T) {
 				{Name: "xinjiang", Keywords: []string{"Xinjiang"}},
 				{Name: "trade-bill", Keywords: []string{"Trade Bill"}, Feeds: []string{"tag:uk"}},
 			}}
-			rt, err := compileRoutes(cfg)
+			rt, err := Compile(cfg.Profiles)
 			if err != nil {
 				t.Fatal(err)
 			}
 			pub := &memPublisher{alerted: map[string]bool{}, claims: map[string]string{}}
-			s := newSink(pub, nil, time.Now)
-			s.routes.Store(rt)
+			s := NewRouter(rt, pub)
 			for _, p := range tc.polls {
 				if err := s.Handle(context.Background(), p.feed, p.items); err != nil {
 					t.Fatal(err)
@@ -109,11 +109,11 @@ func TestSinkDedup(t *testing.T) {
 	}
 }
 
-// TestHitSummary: item.summary is plain text of at most summaryLimit
+// TestHitSummary: item.summary is plain text of at most SummaryLimit
 // characters, cut with "…", taken from the content when there is no summary.
 func TestHitSummary(t *testing.T) {
-	long := strings.Repeat("ğ", summaryLimit+1)
-	exact := strings.Repeat("ğ", summaryLimit)
+	long := strings.Repeat("ğ", SummaryLimit+1)
+	exact := strings.Repeat("ğ", SummaryLimit)
 	for _, tc := range []struct {
 		name             string
 		summary, content string
@@ -121,11 +121,11 @@ func TestHitSummary(t *testing.T) {
 	}{
 		{"short", "<p>Uyğur camps</p>", "", "Uyğur camps"},
 		{"exactly the limit", exact, "", exact},
-		{"cut on a character", long, "", strings.Repeat("ğ", summaryLimit-1) + "…"},
+		{"cut on a character", long, "", strings.Repeat("ğ", SummaryLimit-1) + "…"},
 		{"content when no summary", "", "<b>Xinjiang</b> report", "Xinjiang report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHit(matcher.Result{Profile: "xinjiang"}, item.Feed{Name: "world"}, &item.Item{Key: "g_1", Summary: tc.summary, Content: tc.content}, time.Now())
+			h := NewHit(matcher.Result{Profile: "xinjiang"}, item.Feed{Name: "world"}, &item.Item{Key: "g_1", Summary: tc.summary, Content: tc.content}, time.Now())
 			if h.Item.Summary != tc.want {
 				t.Errorf("summary %q, want %q", h.Item.Summary, tc.want)
 			}
@@ -133,17 +133,74 @@ func TestHitSummary(t *testing.T) {
 	}
 }
 
-func TestWatcherOptionsBackfill(t *testing.T) {
-	for _, tc := range []struct {
-		set  time.Duration
-		want time.Duration
-	}{
-		{24 * time.Hour, 24 * time.Hour},
-		{0, time.Nanosecond}, // explicit 0s: nothing old alerts, not the 24h default
-	} {
-		cfg := &config.Config{Watcher: config.Watcher{Backfill: config.Duration(tc.set)}}
-		if got := watcherOptions(cfg, nil, nil, nil, nil).Backfill; got != tc.want {
-			t.Errorf("backfill %v -> %v, want %v", tc.set, got, tc.want)
+// TestTableScopes: a profile sees an item only through a feed its scope
+// admits, by name or tag; MatchAnyFeed sets scopes aside.
+func TestTableScopes(t *testing.T) {
+	tb, err := Compile([]config.Profile{
+		{Name: "uk", Keywords: []string{"bill"}, Feeds: []string{"tag:uk"}},
+		{Name: "asia", Keywords: []string{"bill"}, Feeds: []string{"asia"}},
+		{Name: "all", Keywords: []string{"bill"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := &item.Item{Key: "g_1", Title: "Trade Bill"}
+	names := func(f item.Feed) []string {
+		var out []string
+		for _, r := range tb.Match(f, it) {
+			out = append(out, r.Profile)
 		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		feed    item.Feed
+		want    []string
+		outside []string
+	}{
+		{"tagged uk", item.Feed{Name: "world", Tags: []string{"news", "uk"}}, []string{"uk", "all"}, []string{"asia"}},
+		{"named asia", item.Feed{Name: "asia"}, []string{"asia", "all"}, []string{"uk"}},
+		{"untagged", item.Feed{Name: "other"}, []string{"all"}, []string{"uk", "asia"}},
+		{"tag named like a feed is not the feed", item.Feed{Name: "x", Tags: []string{"asia"}}, []string{"all"}, []string{"uk", "asia"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := names(tc.feed); !slices.Equal(got, tc.want) {
+				t.Errorf("profiles %v, want %v", got, tc.want)
+			}
+			if got := tb.Outside(tc.feed); !slices.Equal(got, tc.outside) {
+				t.Errorf("outside %v, want %v", got, tc.outside)
+			}
+		})
+	}
+	if n := len(tb.MatchAnyFeed(it)); n != 3 {
+		t.Errorf("MatchAnyFeed: %d results, want 3", n)
+	}
+	if !tb.Scoped() {
+		t.Error("Scoped() false")
+	}
+}
+
+// TestDryRunNeverClaims: a dry run (backtest) routes every match to Emit,
+// the same link through two feeds included, and remembers nothing.
+func TestDryRunNeverClaims(t *testing.T) {
+	tb, err := Compile([]config.Profile{{Name: "x", Keywords: []string{"Xinjiang"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []hit.Hit
+	r := NewRouter(tb, DryRun{Emit: func(_ context.Context, h hit.Hit) error {
+		got = append(got, h)
+		return nil
+	}})
+	it := []item.Item{{Key: "g_1", Title: "Xinjiang", Link: "https://news.example.org/a"}}
+	for range 2 {
+		for _, f := range []string{"world", "asia"} {
+			if err := r.Handle(context.Background(), item.Feed{Name: f}, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d hits, want 4 (no claims, no memory)", len(got))
 	}
 }
