@@ -283,17 +283,11 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 }
 
 func watcherOptions(cfg *config.Config, s watcher.Sink, b *bus.Bus, log *slog.Logger, reg prometheus.Registerer) watcher.Options {
-	backfill := cfg.Watcher.Backfill.D()
-	if backfill == 0 {
-		// "backfill: 0s" means every item already in a feed at its first
-		// poll is marked seen; the watcher reads 0 as "use the default".
-		backfill = time.Nanosecond
-	}
 	o := watcher.Options{
 		Feeds:                 feedConfigs(cfg),
 		Interval:              cfg.Watcher.Interval.D(),
 		Timeout:               cfg.Watcher.Timeout.D(),
-		Backfill:              backfill,
+		Backfill:              cfg.Watcher.Backfill.D(), // "0s" is watcher.BackfillNone
 		MaxBody:               int64(cfg.Watcher.MaxBody),
 		Concurrency:           cfg.Watcher.Concurrency,
 		PerHost:               cfg.Watcher.PerHost,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/watcher"
 )
 
 func TestWatcherOptionsBackfill(t *testing.T) {
@@ -13,7 +14,7 @@ func TestWatcherOptionsBackfill(t *testing.T) {
 		want time.Duration
 	}{
 		{24 * time.Hour, 24 * time.Hour},
-		{0, time.Nanosecond}, // explicit 0s: nothing old alerts, not the 24h default
+		{0, watcher.BackfillNone}, // explicit 0s: nothing old alerts, not the 24h default
 	} {
 		cfg := &config.Config{Watcher: config.Watcher{Backfill: config.Duration(tc.set)}}
 		if got := watcherOptions(cfg, nil, nil, nil, nil).Backfill; got != tc.want {

@@ -312,7 +312,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		if k.alt != "" {
 			mark = append(mark, k.alt)
 		}
-		if !st.Primed && backfill > 0 && (k.it.Published == nil || k.it.Published.Before(now.Add(-backfill))) {
+		if !st.Primed && backfill >= 0 && (k.it.Published == nil || k.it.Published.Before(now.Add(-backfill))) {
 			continue // backfill: remembered, not alerted
 		}
 		fresh = append(fresh, k.it)

@@ -107,7 +107,7 @@ func scopeFor(w io.Writer, t *route.Table, feeds []watcher.FeedConfig, src strin
 // the config is optional: its limits and feed headers apply when there is
 // one.
 func matchSetup(e env, g *globals, profile, query string) ([]config.Profile, watcher.Options, error) {
-	opts := watcher.Options{Timeout: watcher.DefaultTimeout, UserAgent: config.UserAgent(version), Backfill: watcher.DefaultBackfill}
+	opts := daemon.FetchOptions(&config.Config{Watcher: config.DefaultWatcher(version)})
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
@@ -149,15 +149,10 @@ func matchSetup(e env, g *globals, profile, query string) ([]config.Profile, wat
 // first poll, would remember the item without alerting it: undated, or
 // published longer than backfill ago (as the watcher decides).
 func olderThanBackfill(it *item.Item, backfill time.Duration, now time.Time) bool {
-	return backfill > 0 && (it.Published == nil || it.Published.Before(now.Add(-backfill)))
+	return backfill >= 0 && (it.Published == nil || it.Published.Before(now.Add(-backfill)))
 }
 
-func backfillText(d time.Duration) string {
-	if d <= time.Nanosecond {
-		return "0s"
-	}
-	return d.String()
-}
+func backfillText(d time.Duration) string { return d.String() }
 
 // printMatch prints one match for a terminal. Feed text is untrusted: every
 // field of it goes through render.OneLine, which drops escape sequences'
