@@ -213,8 +213,29 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	ctx, st := f.traceHops(ctx, u, req.Headers)
+	hr, err := f.newRequest(ctx, u, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(hr)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode}
+	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
+		out.MovedTo = st.moved
+	}
+	return f.answer(ctx, resp, out)
+}
+
+// traceHops attaches the redirect bookkeeping of one request to ctx (read
+// by checkRedirect) and notes whether any connection went to a public
+// address (the private-redirect guard).
+func (f *Fetcher) traceHops(ctx context.Context, u *url.URL, headers map[string]string) (context.Context, *hops) {
 	st := &hops{permanent: true, origin: Origin(u), user: u.User}
-	for k := range req.Headers {
+	for k := range headers {
 		st.headers = append(st.headers, k)
 	}
 	ctx = context.WithValue(ctx, hopKey{}, st)
@@ -225,6 +246,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 			}
 		},
 	})
+	return ctx, st
+}
+
+// newRequest builds the GET with our headers, the feed's own, and the
+// validators of a conditional request.
+func (f *Fetcher) newRequest(ctx context.Context, u *url.URL, req Request) (*http.Request, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &Error{Kind: KindBadSource, Err: err}
@@ -247,15 +274,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	if req.LastModified != "" {
 		hr.Header.Set("If-Modified-Since", req.LastModified)
 	}
-	resp, err := f.client.Do(hr)
-	if err != nil {
-		return nil, classify(ctx, err)
-	}
-	defer resp.Body.Close()
-	out := &Response{Status: resp.StatusCode}
-	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
-		out.MovedTo = st.moved
-	}
+	return hr, nil
+}
+
+// answer fills out from the response: not modified, an error status, or
+// the body read under the size cap.
+func (f *Fetcher) answer(ctx context.Context, resp *http.Response, out *Response) (*Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		out.NotModified = true
