@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/matcher"
 )
@@ -123,4 +124,17 @@ func (t *Table) Outside(feed item.Feed) []string {
 		}
 	}
 	return out
+}
+
+// ConfiguredFeed is the feed named name as the daemon routes its items
+// (name, tags, the URL without credentials), for routing stored items of
+// that feed without polling it (a backtest). Names are the config's, derived
+// from the URL where the file gives none.
+func ConfiguredFeed(cfg *config.Config, name string) (item.Feed, bool) {
+	for _, f := range cfg.Feeds {
+		if f.Name == name {
+			return item.Feed{Name: f.Name, URL: feedurl.Public(f.URL, f.URLSecrets...), Tags: f.Tags}, true
+		}
+	}
+	return item.Feed{}, false
 }

@@ -204,3 +204,42 @@ func TestDryRunNeverClaims(t *testing.T) {
 		t.Fatalf("%d hits, want 4 (no claims, no memory)", len(got))
 	}
 }
+
+// TestBacktestRouting: stored items of a named feed go through the same
+// scopes as the daemon's, with nothing claimed or remembered.
+func TestBacktestRouting(t *testing.T) {
+	cfg := &config.Config{
+		Feeds: []config.Feed{{Name: "world", URL: "https://u:p@news.example.org/rss", Tags: []string{"uk"}}, {Name: "asia", URL: "https://asia.example.org/rss"}},
+		Profiles: []config.Profile{
+			{Name: "uk", Keywords: []string{"bill"}, Feeds: []string{"tag:uk"}},
+			{Name: "all", Keywords: []string{"bill"}},
+		},
+	}
+	tb, err := Compile(cfg.Profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	r := NewRouter(tb, DryRun{Emit: func(_ context.Context, h hit.Hit) error {
+		got[h.Feed.Name] = append(got[h.Feed.Name], h.Profile)
+		return nil
+	}})
+	for _, name := range []string{"world", "asia"} {
+		feed, ok := ConfiguredFeed(cfg, name)
+		if !ok {
+			t.Fatalf("no feed %q", name)
+		}
+		if strings.Contains(feed.URL, "p@") {
+			t.Errorf("feed URL keeps credentials: %s", feed.URL)
+		}
+		if err := r.Handle(context.Background(), feed, []item.Item{{Key: "g_" + name, Title: "Trade Bill", Link: "https://x.example.org/a"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got["world"], []string{"uk", "all"}) || !slices.Equal(got["asia"], []string{"all"}) {
+		t.Errorf("routed %v", got)
+	}
+	if _, ok := ConfiguredFeed(cfg, "nope"); ok {
+		t.Error("unknown feed found")
+	}
+}
