@@ -38,6 +38,22 @@ func UserAgent(version string) string {
 	return "feedwatch/" + version + " (+" + ProjectURL + ")"
 }
 
+// DefaultWatcher is the watcher section of a config that sets none of it:
+// the one place polling defaults are decided. The watcher and fetch
+// packages take every value explicitly.
+func DefaultWatcher(version string) Watcher {
+	return Watcher{
+		Interval:       DefaultInterval,
+		Concurrency:    DefaultConcurrency,
+		PerHost:        DefaultPerHost,
+		Timeout:        DefaultTimeout,
+		MaxBody:        DefaultMaxBody,
+		Backfill:       DefaultBackfill,
+		StateRetention: DefaultStateRetention,
+		UserAgent:      UserAgent(version),
+	}
+}
+
 // Option changes how Load works.
 type Option func(*options)
 
@@ -278,13 +294,15 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("data_dir", DefaultDataDir)
 	v.SetDefault("http.listen", DefaultListen)
 	v.SetDefault("nats.replicas", DefaultReplicas)
-	v.SetDefault("watcher.interval", DefaultInterval)
-	v.SetDefault("watcher.concurrency", DefaultConcurrency)
-	v.SetDefault("watcher.per_host", DefaultPerHost)
-	v.SetDefault("watcher.timeout", DefaultTimeout)
-	v.SetDefault("watcher.max_body", DefaultMaxBody)
-	v.SetDefault("watcher.backfill", DefaultBackfill)
-	v.SetDefault("watcher.state_retention", DefaultStateRetention)
+	w := DefaultWatcher("")
+	v.SetDefault("watcher.interval", w.Interval)
+	v.SetDefault("watcher.concurrency", w.Concurrency)
+	v.SetDefault("watcher.per_host", w.PerHost)
+	v.SetDefault("watcher.timeout", w.Timeout)
+	v.SetDefault("watcher.max_body", w.MaxBody)
+	v.SetDefault("watcher.backfill", w.Backfill)
+	v.SetDefault("watcher.state_retention", w.StateRetention)
+	// user_agent depends on the version: applyDefaults.
 }
 
 // applyDefaults fills what depends on other values or on presence in the

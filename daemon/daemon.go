@@ -296,7 +296,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 		return err
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
-	d.sink.routes.Store(rt)
+	d.sink.SetTable(rt)
 	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
@@ -317,17 +317,11 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 }
 
 func watcherOptions(cfg *config.Config, s watcher.Sink, b *bus.Bus, log *slog.Logger, reg prometheus.Registerer) watcher.Options {
-	backfill := cfg.Watcher.Backfill.D()
-	if backfill == 0 {
-		// "backfill: 0s" means every item already in a feed at its first
-		// poll is marked seen; the watcher reads 0 as "use the default".
-		backfill = time.Nanosecond
-	}
 	o := watcher.Options{
 		Feeds:                 feedConfigs(cfg),
 		Interval:              cfg.Watcher.Interval.D(),
 		Timeout:               cfg.Watcher.Timeout.D(),
-		Backfill:              backfill,
+		Backfill:              cfg.Watcher.Backfill.D(), // "0s" is watcher.BackfillNone
 		MaxBody:               int64(cfg.Watcher.MaxBody),
 		Concurrency:           cfg.Watcher.Concurrency,
 		PerHost:               cfg.Watcher.PerHost,
@@ -403,7 +397,7 @@ func (d *daemon) doReload(ctx context.Context) {
 			d.log.Error("config reload failed; keeping the running config", "err", err)
 			return
 		}
-		d.sink.routes.Store(rt)
+		d.sink.SetTable(rt)
 		d.watcher.SetFeeds(feedConfigs(cfg))
 	}
 	if d.engines != nil {

@@ -283,7 +283,7 @@ func benchWatcherAlone(b *testing.B, s pipeSettings) pipeResult {
 	reg := prometheus.NewRegistry()
 	var items atomic.Int64
 	w, err := watcher.New(watcher.Options{
-		Feeds: feeds, Interval: time.Millisecond, Timeout: 30 * time.Second, Backfill: 24 * time.Hour,
+		Feeds: feeds, Interval: time.Millisecond, Timeout: 30 * time.Second, MaxBody: 10 << 20, Backfill: 24 * time.Hour,
 		Concurrency: s.concurrency, PerHost: s.concurrency,
 		Sink: watcher.SinkFunc(func(_ context.Context, _ item.Feed, its []item.Item) error {
 			items.Add(int64(len(its)))

@@ -96,7 +96,8 @@ func TestSeenStateAcrossRestarts(t *testing.T) {
 		}
 		w, err := watcher.New(watcher.Options{
 			Feeds:    []watcher.FeedConfig{{Name: "world", URL: srv.URL + "/feed.xml"}},
-			Interval: 5 * time.Millisecond, Sink: sink, Seen: b.Seen(), State: b.FeedState(),
+			Interval: 5 * time.Millisecond, Timeout: 30 * time.Second, MaxBody: 10 << 20, Concurrency: 1, PerHost: 1,
+			Backfill: 24 * time.Hour, Sink: sink, Seen: b.Seen(), State: b.FeedState(),
 			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {

@@ -135,7 +135,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Timeout: 10 * time.Second}
+	opts := testOptions(Options{Timeout: 10 * time.Second})
 	var parsed, failed, checked, mismatched int
 	kinds := map[string]int{}
 	for _, p := range files {

@@ -132,3 +132,28 @@ func (c *fakeClock) Add(d time.Duration) {
 var errBoom = errors.New("boom")
 
 func itemWith(id, link string) item.Item { return item.Item{ID: id, Link: link} }
+
+// testOptions gives the limits a test leaves zero the config's default
+// values (New and Fetch take only explicit ones), and a zero Backfill 24h:
+// a test that wants BackfillNone sets it afterwards.
+func testOptions(o Options) Options {
+	if o.Interval == 0 {
+		o.Interval = 5 * time.Minute
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = 10 << 20
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 32
+	}
+	if o.PerHost == 0 {
+		o.PerHost = 2
+	}
+	if o.Backfill == 0 {
+		o.Backfill = 24 * time.Hour
+	}
+	return o
+}

@@ -45,7 +45,7 @@ func FuzzFetchParse(f *testing.F) {
 		_, _ = w.Write(b)
 	}))
 	defer srv.Close()
-	opts := Options{Timeout: 2 * time.Second, MaxBody: 1 << 20, MaxItems: 100}
+	opts := testOptions(Options{Timeout: 2 * time.Second, MaxBody: 1 << 20, MaxItems: 100})
 	f.Fuzz(func(t *testing.T, b []byte, ct string, z bool) {
 		mu.Lock()
 		body, ctype, zip = b, ct, z

@@ -107,10 +107,10 @@ func TestHostileFeedsConcurrently(t *testing.T) {
 		defer srv.Close()
 		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("h%d", i), URL: srv.URL})
 	}
-	w, err := New(Options{
+	w, err := New(testOptions(Options{
 		Feeds: feeds, Concurrency: 32, PerHost: 32, Timeout: time.Minute, MaxBody: 12 << 20,
 		Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(),
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ func TestPublishedFeedURL(t *testing.T) {
 			mu.Unlock()
 			return nil
 		})
-		o.Backfill = -1
+		o.Backfill = BackfillOff
 	})
 	h.poll()
 	mu.Lock()
@@ -244,7 +244,7 @@ func TestPublishedFeedURL(t *testing.T) {
 func TestRelativeLinksCarryNoCredentials(t *testing.T) {
 	ds := newDocServer(t, rssDoc("1|a|/story/1|"+recent(time.Hour), "2|b|#frag|"+recent(time.Hour), "3|c|?page=2|"+recent(time.Hour)))
 	src := strings.Replace(ds.srv.URL, "://", "://alice:pw-s3cret@", 1) + "/feeds/rss?token=t-s3cret"
-	_, items, err := Fetch(context.Background(), src, Options{})
+	_, items, err := Fetch(context.Background(), src, testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

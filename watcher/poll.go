@@ -58,7 +58,8 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 			return next, stop
 		}
 	}
-	result, n, next, stop := w.poll(ctx, f, now, interval)
+	out := w.poll(ctx, f, now, interval)
+	result, n, next := out.result, out.newItems, out.next
 	if result == "canceled" {
 		// Shutdown: state left as it was; the poll repeats after restart.
 		return now, false
@@ -91,7 +92,7 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 		s.Gone = f.st.Gone
 		s.Failures = f.st.Failures
 	})
-	return next, stop
+	return next, out.stop
 }
 
 // loadState reads f's stored state once, at its first poll. It returns
@@ -148,11 +149,31 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 	return now, true, false
 }
 
-// poll fetches, parses and delivers; it returns the result label, the
-// number of new items, the next due time and whether to stop polling.
-func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+// outcome is what one poll came to.
+type outcome struct {
+	result   string    // "ok", "not_modified", "unchanged", "canceled" or an error kind
+	newItems int       // items handed to the sink
+	next     time.Time // when the feed is due again
+	stop     bool      // gone (410): poll no more
+}
+
+// canceled: shutdown in the middle of a poll; nothing is recorded.
+func canceled(now time.Time) outcome { return outcome{result: "canceled", next: now} }
+
+// pollRun is one poll of one feed, as its ending (succeed or fail) needs it.
+type pollRun struct {
+	w        *Watcher
+	ctx      context.Context
+	f        *feed
+	before   feedState // f.st when the poll started: save only on change
+	now      time.Time
+	interval time.Duration // the feed's own or the default
+}
+
+// poll fetches, parses and delivers.
+func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval time.Duration) outcome {
 	st := &f.st
-	before := *st
+	run := &pollRun{w: w, ctx: ctx, f: f, before: *st, now: now, interval: interval}
 	src, headers := pollTarget(f.cfg, st.MovedTo)
 	forceFull := st.Primed && now.Sub(st.Refreshed) > forceFullAfter
 	req := fetch.Request{URL: src, Headers: headers}
@@ -161,10 +182,10 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	}
 	resp, err := w.fetcher.Fetch(ctx, req)
 	if err != nil && ctx.Err() != nil {
-		return "canceled", 0, now, false
+		return canceled(now)
 	}
 	if err != nil {
-		return w.fail(ctx, f, before, err, now, interval)
+		return run.fail(err)
 	}
 	// The body's buffer is reused once this poll is done with it (parsed
 	// items hold copies, not slices of it).
@@ -176,7 +197,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 			// fetch refuses https to http hops; this is a chain that
 			// started on an http move of an https feed: keep the old URL.
 			err := &fetch.Error{Kind: fetch.KindRedirect, Err: errors.New("permanent redirect from https to http refused")}
-			return w.fail(ctx, f, before, err, now, interval)
+			return run.fail(err)
 		case m.cross:
 			// Once, when the move is recorded; status keeps saying it.
 			w.log.Warn("feed moved permanently to another origin; polling the new url without the configured headers and credentials",
@@ -190,20 +211,20 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		if resp.ETag != "" {
 			st.ETag = resp.ETag
 		}
-		return w.succeed(ctx, f, before, "not_modified", 0, resp.MaxAge, 0, now, interval)
+		return run.succeed("not_modified", 0, resp.MaxAge)
 	}
 	hash := bodyHash(resp.Body)
 	if hash == st.BodyHash && st.Primed && !forceFull {
 		// Many servers ignore conditional requests: same bytes, same items.
 		st.ETag, st.LastModified = resp.ETag, resp.LastModified
-		return w.succeed(ctx, f, before, "unchanged", 0, resp.MaxAge, 0, now, interval)
+		return run.succeed("unchanged", 0, resp.MaxAge)
 	}
 	doc, err := w.parse(ctx, resp.Body, resp.ContentType)
 	if err != nil && ctx.Err() != nil {
-		return "canceled", 0, now, false
+		return canceled(now)
 	}
 	if err != nil {
-		return w.fail(ctx, f, before, err, now, interval)
+		return run.fail(err)
 	}
 	// Items leave the watcher for the stream, webhooks and templates: the
 	// feed's URL goes with them without its credentials.
@@ -211,14 +232,14 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	absLinks(doc.Items, src)
 	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
 	if err != nil && ctx.Err() != nil {
-		return "canceled", 0, now, false
+		return canceled(now)
 	}
 	if err != nil {
 		// Keep the old validators and hash: the items must come back.
-		return w.fail(ctx, f, before, err, now, interval)
+		return run.fail(err)
 	}
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
-	return w.succeed(ctx, f, before, "ok", n, resp.MaxAge, doc.TTL, now, interval)
+	return run.succeed("ok", n, max(resp.MaxAge, doc.TTL))
 }
 
 // parse parses body. Heavy documents (1 MB and more, or a big structure
@@ -300,8 +321,8 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	// alerting: at a feed's first poll (backfill), and at its first poll
 	// after seen-state was lost (recovery).
 	var cutoff time.Time
-	if !st.Primed && w.opts.Backfill > 0 {
-		cutoff = now.Add(-w.opts.Backfill)
+	if !st.Primed && w.opts.Backfill >= 0 {
+		cutoff = now.Add(-w.opts.Backfill) // BackfillNone: everything until now
 	}
 	if !f.delivered && w.opts.RecoverBefore.After(cutoff) {
 		cutoff = w.opts.RecoverBefore
@@ -351,7 +372,11 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	return len(fresh), nil
 }
 
-func (w *Watcher) succeed(ctx context.Context, f *feed, before feedState, result string, n int, maxAge, ttl time.Duration, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+// succeed ends a poll that worked: result with n new items, and the
+// server's hint (Cache-Control max-age, Expires, RSS ttl) of when to come
+// back.
+func (p *pollRun) succeed(result string, n int, hint time.Duration) outcome {
+	w, f, now, interval := p.w, p.f, p.now, p.interval
 	st := &f.st
 	if f.errKind != "" {
 		w.log.Info("feed recovered", "feed", f.name, "after_failures", st.Failures)
@@ -362,17 +387,20 @@ func (w *Watcher) succeed(ctx context.Context, f *feed, before feedState, result
 	d := interval
 	// Server hints may lengthen the interval, never shorten it, and not
 	// beyond a day (a far Expires must not silence a feed).
-	if hint := max(maxAge, ttl); hint > d {
+	if hint > d {
 		d = min(hint, max(interval, maxHintInterval))
 	}
 	next := now.Add(jitter(d))
 	st.LastPoll = now
 	st.NextDue = next
-	w.saveState(ctx, f, before, now)
-	return result, n, next, false
+	w.saveState(p.ctx, f, p.before, now)
+	return outcome{result: result, newItems: n, next: next}
 }
 
-func (w *Watcher) fail(ctx context.Context, f *feed, before feedState, err error, now time.Time, interval time.Duration) (string, int, time.Time, bool) {
+// fail ends a poll that failed with err: backoff (none for the sink's
+// failures), or stop for a gone feed.
+func (p *pollRun) fail(err error) outcome {
+	w, f, now, interval := p.w, p.f, p.now, p.interval
 	st := &f.st
 	kind := errKind(err)
 	msg := fmt.Sprintf("poll feed %q: %v", f.name, err)
@@ -383,8 +411,8 @@ func (w *Watcher) fail(ctx context.Context, f *feed, before feedState, err error
 		st.NextDue = time.Time{}
 		w.log.Error("feed is gone (410), polling stopped; change its url or remove it", "feed", f.name)
 		f.errKind = kind
-		w.saveState(ctx, f, before, now)
-		return kind, 0, time.Time{}, true
+		w.saveState(p.ctx, f, p.before, now)
+		return outcome{result: kind, stop: true}
 	}
 	var d time.Duration
 	if kind == "sink" {
@@ -404,8 +432,8 @@ func (w *Watcher) fail(ctx context.Context, f *feed, before feedState, err error
 	}
 	next := now.Add(jitter(d))
 	st.NextDue = next
-	w.saveState(ctx, f, before, now)
-	return kind, 0, next, false
+	w.saveState(p.ctx, f, p.before, now)
+	return outcome{result: kind, next: next}
 }
 
 // backoff doubles the wait per consecutive failure, from interval up to 6 h

@@ -397,11 +397,11 @@ func TestHugeItemCount(t *testing.T) {
 	body := []byte(b.String()) // ~14 MB
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
 	defer srv.Close()
-	_, _, err := Fetch(context.Background(), srv.URL, Options{MaxBody: 64 << 20})
+	_, _, err := Fetch(context.Background(), srv.URL, testOptions(Options{MaxBody: 64 << 20}))
 	if errKind(err) != "too_many_items" {
 		t.Fatalf("err %v", err)
 	}
-	_, _, err = Fetch(context.Background(), srv.URL, Options{})
+	_, _, err = Fetch(context.Background(), srv.URL, testOptions(Options{}))
 	if errKind(err) != "too_large" {
 		t.Fatalf("default max_body: err %v", err)
 	}
@@ -418,7 +418,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 
 func TestMetricsRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	opts := Options{Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Registerer: reg}
+	opts := testOptions(Options{Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Registerer: reg})
 	w1, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +450,7 @@ func TestMetricsRegistration(t *testing.T) {
 
 func TestRelativeLinksResolved(t *testing.T) {
 	ds := newDocServer(t, rssDoc("1|a|/story/1|"+recent(time.Hour), "2|b|https://other.example/x|"+recent(time.Hour)))
-	_, items, err := Fetch(context.Background(), ds.srv.URL+"/feeds/rss", Options{})
+	_, items, err := Fetch(context.Background(), ds.srv.URL+"/feeds/rss", testOptions(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

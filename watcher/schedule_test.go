@@ -14,10 +14,10 @@ import (
 func newTestScheduler(t *testing.T, conc, perHost int, feeds []FeedConfig) (*scheduler, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: t0}
-	w, err := New(Options{
+	w, err := New(testOptions(Options{
 		Feeds: feeds, Concurrency: conc, PerHost: perHost,
 		Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Now: clock.Now,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,11 +216,11 @@ func TestHostileFeedDoesNotStallOthers(t *testing.T) {
 	defer close(release)
 	good := newDocServer(t, rssDoc("1|fresh|http://x/1|"+time.Now().Format(time.RFC1123Z)))
 	sink := &recSink{ch: make(chan item.Item, 1)}
-	w, err := New(Options{
+	w, err := New(testOptions(Options{
 		Feeds:       []FeedConfig{{Name: "slow", URL: slow.URL}, {Name: "good", URL: good.srv.URL}},
 		Concurrency: 2, Timeout: time.Minute,
 		Sink: sink, Seen: newMemSeen(), State: newMemState(),
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

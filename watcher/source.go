@@ -14,20 +14,24 @@ import (
 // with the limits and parsing of opts, and no state, for `feedwatch match`.
 // Items carry their Key. If opts.Feeds has an entry with this URL, its name,
 // tags and headers are used; else the source is the feed's name.
+// opts.Timeout and opts.MaxBody must be positive.
 func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.Item, error) {
 	opts = withDefaults(opts)
 	fi := item.Feed{Name: redact(source), URL: feedurl.Public(source)}
 	var headers map[string]string
-	for _, fc := range opts.Feeds {
-		if fc.URL == source {
-			fi.Name = feedName(fc)
-			fi.URL = feedurl.Public(source, fc.URLSecrets...)
-			fi.Tags = fc.Tags
-			headers = fc.Headers
-			break
-		}
+	if fc, ok := FeedFor(opts.Feeds, source); ok {
+		fi.Name = feedName(fc)
+		fi.URL = feedurl.Public(source, fc.URLSecrets...)
+		fi.Tags = fc.Tags
+		headers = fc.Headers
 	}
-	resp, err := newFetcher(opts).Fetch(ctx, fetch.Request{URL: source, Headers: headers})
+	// One request: its own connection, whatever the watcher's pool.
+	opts.Concurrency, opts.PerHost = 1, 1
+	f, err := newFetcher(opts)
+	if err != nil {
+		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
+	}
+	resp, err := f.Fetch(ctx, fetch.Request{URL: source, Headers: headers})
 	if err != nil {
 		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
 	}
@@ -43,4 +47,14 @@ func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.
 		items[i] = k.it
 	}
 	return fi, items, nil
+}
+
+// FeedFor returns the feed of feeds whose URL is source, as Fetch finds it.
+func FeedFor(feeds []FeedConfig, source string) (FeedConfig, bool) {
+	for _, fc := range feeds {
+		if fc.URL == source {
+			return fc, true
+		}
+	}
+	return FeedConfig{}, false
 }

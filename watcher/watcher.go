@@ -36,10 +36,18 @@ type FeedConfig struct {
 	URLSecrets []string
 }
 
-// Options configures a Watcher (and Fetch).
+// Options configures a Watcher (and Fetch). Limits are explicit, with no
+// defaults of this package's own (the config package owns them): Interval,
+// Timeout, MaxBody, Concurrency and PerHost must be positive (Fetch needs
+// Timeout and MaxBody only); an empty UserAgent sends none.
 type Options struct {
-	Feeds                        []FeedConfig
-	Interval, Timeout, Backfill  time.Duration
+	Feeds             []FeedConfig
+	Interval, Timeout time.Duration
+	// Backfill is the window at a feed's first poll: items published
+	// longer ago, or undated, are marked seen without alerting.
+	// BackfillNone (0) marks every item of a first poll seen;
+	// BackfillOff alerts every one.
+	Backfill                     time.Duration
 	MaxBody                      int64
 	Concurrency, PerHost         int
 	UserAgent                    string
@@ -109,16 +117,19 @@ type FeedStatus struct {
 	Notice string
 }
 
-// Defaults used when an option is zero.
+// Options.Backfill values with a meaning of their own.
 const (
-	DefaultInterval    = 5 * time.Minute
-	DefaultTimeout     = 30 * time.Second
-	DefaultMaxBody     = 10 << 20
-	DefaultConcurrency = 32
-	DefaultPerHost     = 2
-	DefaultBackfill    = 24 * time.Hour
-	maxBackoff         = 6 * time.Hour
-	maxHintInterval    = 24 * time.Hour
+	// BackfillNone is a window of nothing: at a feed's first poll every
+	// item is marked seen without alerting (config "backfill: 0s").
+	BackfillNone time.Duration = 0
+	// BackfillOff turns backfill off: at a feed's first poll every item
+	// alerts, whatever its age.
+	BackfillOff time.Duration = -1
+)
+
+const (
+	maxBackoff      = 6 * time.Hour
+	maxHintInterval = 24 * time.Hour
 )
 
 // Watcher polls feeds. Create with New, start with Run.
@@ -151,9 +162,19 @@ func New(opts Options) (*Watcher, error) {
 	if opts.State == nil {
 		return nil, errors.New("watcher: no state store")
 	}
+	switch {
+	case opts.Interval <= 0:
+		return nil, fmt.Errorf("watcher: interval %v: must be positive", opts.Interval)
+	case opts.Concurrency <= 0 || opts.PerHost <= 0:
+		return nil, fmt.Errorf("watcher: concurrency %d, per host %d: must be positive", opts.Concurrency, opts.PerHost)
+	}
 	opts = withDefaults(opts)
 	if err := checkFeeds(opts.Feeds); err != nil {
 		return nil, err
+	}
+	f, err := newFetcher(opts)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: %w", err)
 	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -164,7 +185,7 @@ func New(opts Options) (*Watcher, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		now:      opts.Now,
-		fetcher:  newFetcher(opts),
+		fetcher:  f,
 		m:        m,
 		status:   make(map[string]*FeedStatus),
 		wake:     make(chan struct{}, 1),
@@ -175,33 +196,14 @@ func New(opts Options) (*Watcher, error) {
 	return w, nil
 }
 
+// withDefaults fills what is not a limit: the logger, the clock and the
+// internal timings tests shorten.
 func withDefaults(o Options) Options {
-	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxBody <= 0 {
-		o.MaxBody = DefaultMaxBody
-	}
-	if o.Backfill == 0 {
-		o.Backfill = DefaultBackfill // negative: no backfill
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = DefaultConcurrency
-	}
-	if o.PerHost <= 0 {
-		o.PerHost = DefaultPerHost
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "feedwatch (+https://github.com/feedwatch/feedwatch)"
 	}
 	if o.startSpread <= 0 {
 		o.startSpread = 2 * time.Second
@@ -234,7 +236,7 @@ func feedName(f FeedConfig) string {
 	return f.URL
 }
 
-func newFetcher(o Options) *fetch.Fetcher {
+func newFetcher(o Options) (*fetch.Fetcher, error) {
 	return fetch.New(fetch.Config{
 		Client:                o.HTTPClient,
 		Timeout:               o.Timeout,

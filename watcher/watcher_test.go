@@ -61,11 +61,11 @@ type harness struct {
 func newHarness(t *testing.T, url string, mod func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: &fakeClock{t: t0}, seen: newMemSeen(), state: newMemState(), sink: &recSink{}}
-	opts := Options{
+	opts := testOptions(Options{
 		Feeds:    []FeedConfig{{Name: "f", URL: url}},
 		Interval: 5 * time.Minute, Timeout: 5 * time.Second, Backfill: 24 * time.Hour,
 		Sink: h.sink, Seen: h.seen, State: h.state, Now: h.clock.Now,
-	}
+	})
 	if mod != nil {
 		mod(&opts)
 	}
@@ -135,10 +135,10 @@ func TestRunDeliversNewItems(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recSink{ch: make(chan item.Item, 10)}
-	w, err := New(Options{
+	w, err := New(testOptions(Options{
 		Feeds: []FeedConfig{{Name: "http", URL: ds.srv.URL}, {Name: "file", URL: "local.xml"}},
 		Sink:  sink, Seen: newMemSeen(), State: newMemState(), BaseDir: dir,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +284,53 @@ func TestRecoverBefore(t *testing.T) {
 				t.Fatalf("second poll delivered %v", got)
 			}
 		})
+	}
+}
+
+// TestBackfillSpellings: each Backfill value says what a feed's first poll
+// alerts; none of them means "a default" (config owns defaults).
+func TestBackfillSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		backfill time.Duration
+		want     []string
+	}{
+		{"24h window", 24 * time.Hour, []string{"new"}},
+		{"BackfillNone: nothing at the first poll alerts", BackfillNone, nil},
+		{"BackfillOff: everything at the first poll alerts", BackfillOff, []string{"new", "old", "undated"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ds := newDocServer(t, rssDoc(
+				"1|new|https://example.org/1|"+recent(time.Hour),
+				"2|old|https://example.org/2|"+recent(48*time.Hour),
+				"3|undated|https://example.org/3|",
+			))
+			h := newHarness(t, ds.srv.URL, func(o *Options) { o.Backfill = tc.backfill })
+			h.poll()
+			if got := h.sink.titles(); !slices.Equal(got, tc.want) {
+				t.Fatalf("first poll delivered %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewRefusesZeroLimits: a zero limit is an error, not a default.
+func TestNewRefusesZeroLimits(t *testing.T) {
+	base := Options{Sink: &recSink{}, Seen: newMemSeen(), State: newMemState()}
+	for name, mod := range map[string]func(*Options){
+		"interval":    func(o *Options) { o.Interval = 0 },
+		"timeout":     func(o *Options) { o.Timeout = 0 },
+		"max body":    func(o *Options) { o.MaxBody = 0 },
+		"concurrency": func(o *Options) { o.Concurrency = 0 },
+		"per host":    func(o *Options) { o.PerHost = 0 },
+	} {
+		o := testOptions(base)
+		mod(&o)
+		if _, err := New(o); err == nil {
+			t.Errorf("zero %s accepted", name)
+		}
+	}
+	if _, _, err := Fetch(context.Background(), "x.xml", Options{}); err == nil || !strings.Contains(err.Error(), "must be positive") {
+		t.Errorf("Fetch with zero limits: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/matcher"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/route"
 	"github.com/feedwatch/feedwatch/watcher"
 )
 
@@ -36,7 +38,7 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := matcher.Compile(profiles)
+			table, err := route.Compile(profiles)
 			if err != nil {
 				return err
 			}
@@ -53,9 +55,10 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 					continue
 				}
 				items += len(its)
+				match := scopeFor(e.stderr, table, opts.Feeds, src, feed)
 				for i := range its {
 					backfilled := olderThanBackfill(&its[i], opts.Backfill, now)
-					for _, r := range m.Match(&its[i]) {
+					for _, r := range match(&its[i]) {
 						hits++
 						if backfilled {
 							old++
@@ -80,11 +83,31 @@ func matchCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 	return cmd
 }
 
+// scopeFor says which profiles apply to a source, as the daemon would
+// route it: a configured feed (by URL) is seen by the profiles whose
+// `feeds:` admit its name or tags, as in the daemon; a source that is not a
+// configured feed is seen by every profile, scopes set aside, since the
+// daemon never polls it and the user is trying the profiles out. Both cases
+// are said on stderr when scopes leave profiles out or are set aside.
+func scopeFor(w io.Writer, t *route.Table, feeds []watcher.FeedConfig, src string, feed item.Feed) func(*item.Item) []matcher.Result {
+	name := oneLine(feedurl.Public(src))
+	if _, ok := watcher.FeedFor(feeds, src); !ok {
+		if t.Scoped() {
+			fmt.Fprintf(w, "feedwatch: %s is not a configured feed: profiles' feeds: scopes are set aside for it\n", name)
+		}
+		return t.MatchAnyFeed
+	}
+	if out := t.Outside(feed); len(out) > 0 {
+		fmt.Fprintf(w, "feedwatch: %s is feed %q: not watched by profile(s) %s (their feeds: scope)\n", name, oneLine(feed.Name), oneLine(strings.Join(out, ", ")))
+	}
+	return func(it *item.Item) []matcher.Result { return t.Match(feed, it) }
+}
+
 // matchSetup picks the profiles to try and the fetch options. With --query
 // the config is optional: its limits and feed headers apply when there is
 // one.
-func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, watcher.Options, error) {
-	opts := watcher.Options{Timeout: watcher.DefaultTimeout, UserAgent: config.UserAgent(version), Backfill: watcher.DefaultBackfill}
+func matchSetup(e env, g *globals, profile, query string) ([]config.Profile, watcher.Options, error) {
+	opts := daemon.FetchOptions(&config.Config{Watcher: config.DefaultWatcher(version)})
 	var cfg *config.Config
 	path, err := g.configPath(e)
 	if err == nil {
@@ -105,15 +128,15 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 		if err := matcher.ParseQuery(query); err != nil {
 			return nil, opts, usageError{fmt.Errorf("--query: %w", err)}
 		}
-		return []matcher.Profile{{Name: "query", Query: query}}, opts, nil
+		return []config.Profile{{Name: "query", Query: query}}, opts, nil
 	}
 	if err != nil {
 		return nil, opts, err
 	}
-	var out []matcher.Profile
+	var out []config.Profile
 	for _, p := range cfg.Profiles {
 		if profile == "" || p.Name == profile {
-			out = append(out, daemon.MatcherProfile(p))
+			out = append(out, p)
 		}
 	}
 	if profile != "" && len(out) == 0 {
@@ -126,15 +149,10 @@ func matchSetup(e env, g *globals, profile, query string) ([]matcher.Profile, wa
 // first poll, would remember the item without alerting it: undated, or
 // published longer than backfill ago (as the watcher decides).
 func olderThanBackfill(it *item.Item, backfill time.Duration, now time.Time) bool {
-	return backfill > 0 && (it.Published == nil || it.Published.Before(now.Add(-backfill)))
+	return backfill >= 0 && (it.Published == nil || it.Published.Before(now.Add(-backfill)))
 }
 
-func backfillText(d time.Duration) string {
-	if d <= time.Nanosecond {
-		return "0s"
-	}
-	return d.String()
-}
+func backfillText(d time.Duration) string { return d.String() }
 
 // printMatch prints one match for a terminal. Feed text is untrusted: every
 // field of it goes through render.OneLine, which drops escape sequences'
@@ -173,6 +191,11 @@ const matchLong = `match fetches or reads each SOURCE (an http(s) URL, a file://
 its items against the config's profiles (or --profile NAME, or --query Q, which
 needs no config) and prints each item that matches: profile, title, link, feed,
 date, the matched words in context. It sends nothing and changes no state.
+
+Profile scopes (feeds: [name, tag:x]) apply as in the daemon when SOURCE is a
+configured feed's url (its name and tags); any other source is matched by every
+profile, scopes set aside, as if it were a feed each profile watches. Both are
+said on stderr when a scope changes what is tried.
 
 Items the daemon would skip at a feed's first poll, because they are undated or
 older than watcher.backfill (24h by default), are marked "(older than backfill)".

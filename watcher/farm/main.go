@@ -183,7 +183,7 @@ func runBench(n int, answer string, duration, interval time.Duration, concurrenc
 		iv = time.Nanosecond
 	}
 	w, err := watcher.New(watcher.Options{
-		Feeds: feeds, Interval: iv, Timeout: 30 * time.Second,
+		Feeds: feeds, Interval: iv, Timeout: 30 * time.Second, MaxBody: 10 << 20, Backfill: 24 * time.Hour,
 		Concurrency: concurrency, PerHost: concurrency,
 		Sink: noState{}, Seen: allSeen{}, State: noState{},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Registerer: reg,

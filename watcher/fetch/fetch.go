@@ -69,9 +69,13 @@ const MaxRedirects = 5
 // Config configures a Fetcher.
 type Config struct {
 	// Client is used as is except for its redirect policy; nil builds one.
-	Client    *http.Client
-	Timeout   time.Duration // whole request including the body; 0 = 30s
-	MaxBody   int64         // after decompression; 0 = 10 MB
+	Client *http.Client
+	// Timeout bounds a whole request, body included; it must be positive.
+	Timeout time.Duration
+	// MaxBody caps a body after decompression; it must be positive.
+	MaxBody int64
+	// UserAgent is sent with every request; "" sends none (net/http's
+	// own is left out too). The config's default is config.UserAgent.
 	UserAgent string
 	// AllowPrivateRedirects permits a redirect from a public address into
 	// loopback, private or link-local space (intranet feeds).
@@ -80,7 +84,8 @@ type Config struct {
 	BaseDir string
 	// IsPrivate overrides the address classification (tests); nil = default.
 	IsPrivate func(netip.AddrPort) bool
-	// Concurrency and PerHost size the built client's connection pool.
+	// Concurrency and PerHost size the built client's connection pool;
+	// both must be positive unless Client is given.
 	Concurrency, PerHost int
 }
 
@@ -96,8 +101,17 @@ type Fetcher struct {
 	bufs      sync.Pool // *bytes.Buffer for bodies
 }
 
-// New builds a Fetcher.
-func New(cfg Config) *Fetcher {
+// New builds a Fetcher. Every limit is explicit (the config package owns
+// the defaults): a zero Timeout, MaxBody or pool size is an error.
+func New(cfg Config) (*Fetcher, error) {
+	switch {
+	case cfg.Timeout <= 0:
+		return nil, fmt.Errorf("fetch: timeout %v: must be positive", cfg.Timeout)
+	case cfg.MaxBody <= 0:
+		return nil, fmt.Errorf("fetch: max body %d: must be positive", cfg.MaxBody)
+	case cfg.Client == nil && (cfg.Concurrency <= 0 || cfg.PerHost <= 0):
+		return nil, fmt.Errorf("fetch: concurrency %d, per host %d: must be positive", cfg.Concurrency, cfg.PerHost)
+	}
 	f := &Fetcher{
 		timeout:   cfg.Timeout,
 		maxBody:   cfg.MaxBody,
@@ -105,15 +119,6 @@ func New(cfg Config) *Fetcher {
 		allowPriv: cfg.AllowPrivateRedirects,
 		baseDir:   cfg.BaseDir,
 		isPrivate: cfg.IsPrivate,
-	}
-	if f.timeout <= 0 {
-		f.timeout = 30 * time.Second
-	}
-	if f.maxBody <= 0 {
-		f.maxBody = 10 << 20
-	}
-	if f.userAgent == "" {
-		f.userAgent = "feedwatch"
 	}
 	if f.isPrivate == nil {
 		f.isPrivate = IsPrivate
@@ -126,16 +131,10 @@ func New(cfg Config) *Fetcher {
 	}
 	c.CheckRedirect = f.checkRedirect
 	f.client = &c
-	return f
+	return f, nil
 }
 
 func (f *Fetcher) transport(concurrency, perHost int) *http.Transport {
-	if concurrency <= 0 {
-		concurrency = 32
-	}
-	if perHost <= 0 {
-		perHost = 2
-	}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, ControlContext: f.controlDial}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -214,8 +213,29 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	ctx, st := f.traceHops(ctx, u, req.Headers)
+	hr, err := f.newRequest(ctx, u, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(hr)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	out := &Response{Status: resp.StatusCode}
+	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
+		out.MovedTo = st.moved
+	}
+	return f.answer(ctx, resp, out)
+}
+
+// traceHops attaches the redirect bookkeeping of one request to ctx (read
+// by checkRedirect) and notes whether any connection went to a public
+// address (the private-redirect guard).
+func (f *Fetcher) traceHops(ctx context.Context, u *url.URL, headers map[string]string) (context.Context, *hops) {
 	st := &hops{permanent: true, origin: Origin(u), user: u.User}
-	for k := range req.Headers {
+	for k := range headers {
 		st.headers = append(st.headers, k)
 	}
 	ctx = context.WithValue(ctx, hopKey{}, st)
@@ -226,6 +246,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 			}
 		},
 	})
+	return ctx, st
+}
+
+// newRequest builds the GET with our headers, the feed's own, and the
+// validators of a conditional request.
+func (f *Fetcher) newRequest(ctx context.Context, u *url.URL, req Request) (*http.Request, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &Error{Kind: KindBadSource, Err: err}
@@ -248,15 +274,12 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	if req.LastModified != "" {
 		hr.Header.Set("If-Modified-Since", req.LastModified)
 	}
-	resp, err := f.client.Do(hr)
-	if err != nil {
-		return nil, classify(ctx, err)
-	}
-	defer resp.Body.Close()
-	out := &Response{Status: resp.StatusCode}
-	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
-		out.MovedTo = st.moved
-	}
+	return hr, nil
+}
+
+// answer fills out from the response: not modified, an error status, or
+// the body read under the size cap.
+func (f *Fetcher) answer(ctx context.Context, resp *http.Response, out *Response) (*Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		out.NotModified = true

@@ -45,7 +45,7 @@ func TestConditionalRequest(t *testing.T) {
 		_, _ = io.WriteString(w, doc)
 	}))
 	defer srv.Close()
-	f := New(Config{UserAgent: "ua/1"})
+	f := newFetcher(t, Config{UserAgent: "ua/1"})
 	resp, err := f.Fetch(context.Background(), Request{URL: srv.URL, Headers: map[string]string{"Authorization": "Bearer x"}})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +55,10 @@ func TestConditionalRequest(t *testing.T) {
 	}
 	if gotINM != "" || gotIMS != "" || gotUA != "ua/1" || gotAuth != "Bearer x" {
 		t.Fatalf("first request headers: inm=%q ims=%q ua=%q auth=%q", gotINM, gotIMS, gotUA, gotAuth)
+	}
+	// An empty User-Agent sends none, not net/http's.
+	if _, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: srv.URL}); err != nil || gotUA != "" {
+		t.Fatalf("no User-Agent configured: sent %q (err %v)", gotUA, err)
 	}
 	resp, err = f.Fetch(context.Background(), Request{URL: srv.URL, ETag: resp.ETag, LastModified: resp.LastModified})
 	if err != nil {
@@ -112,7 +116,7 @@ func TestEncodings(t *testing.T) {
 				_, _ = w.Write(c.body)
 			}))
 			defer srv.Close()
-			resp, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL})
+			resp, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: srv.URL})
 			if c.kind != "" {
 				if kindOf(err) != c.kind {
 					t.Fatalf("err %v, want kind %s", err, c.kind)
@@ -182,7 +186,7 @@ func TestHostileBodies(t *testing.T) {
 			if timeout == 0 {
 				timeout = 20 * time.Second
 			}
-			_, err := New(Config{MaxBody: 1 << 20, Timeout: timeout}).Fetch(context.Background(), Request{URL: srv.URL})
+			_, err := newFetcher(t, Config{MaxBody: 1 << 20, Timeout: timeout}).Fetch(context.Background(), Request{URL: srv.URL})
 			if kindOf(err) != c.kind {
 				t.Fatalf("err %v, want kind %s", err, c.kind)
 			}
@@ -219,7 +223,7 @@ func TestStatus(t *testing.T) {
 				w.WriteHeader(c.code)
 			}))
 			defer srv.Close()
-			_, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL})
+			_, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: srv.URL})
 			var fe *Error
 			if !errors.As(err, &fe) || fe.Kind != c.kind || fe.Status != c.code || fe.RetryAfter != c.wantRetry {
 				t.Fatalf("err %#v", err)
@@ -277,7 +281,7 @@ func TestRedirects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
-			resp, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL + c.path})
+			resp, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: srv.URL + c.path})
 			if c.kind != "" {
 				if kindOf(err) != c.kind {
 					t.Fatalf("err %v, want %s", err, c.kind)
@@ -306,23 +310,23 @@ func TestPrivateRedirect(t *testing.T) {
 	isPrivate := func(ap netip.AddrPort) bool { return ap.Port() != pubPort && IsPrivate(ap) }
 
 	t.Run("direct private feed works", func(t *testing.T) {
-		if _, err := New(Config{IsPrivate: isPrivate}).Fetch(context.Background(), Request{URL: private.URL}); err != nil {
+		if _, err := newFetcher(t, Config{IsPrivate: isPrivate}).Fetch(context.Background(), Request{URL: private.URL}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("public to private refused", func(t *testing.T) {
-		_, err := New(Config{IsPrivate: isPrivate}).Fetch(context.Background(), Request{URL: public.URL})
+		_, err := newFetcher(t, Config{IsPrivate: isPrivate}).Fetch(context.Background(), Request{URL: public.URL})
 		if kindOf(err) != KindRedirect {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("allowed when configured", func(t *testing.T) {
-		if _, err := New(Config{IsPrivate: isPrivate, AllowPrivateRedirects: true}).Fetch(context.Background(), Request{URL: public.URL}); err != nil {
+		if _, err := newFetcher(t, Config{IsPrivate: isPrivate, AllowPrivateRedirects: true}).Fetch(context.Background(), Request{URL: public.URL}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("private to private fine", func(t *testing.T) {
-		if _, err := New(Config{}).Fetch(context.Background(), Request{URL: public.URL}); err != nil {
+		if _, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: public.URL}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -346,7 +350,7 @@ func TestFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a.xml"), []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := New(Config{BaseDir: dir, MaxBody: 100})
+	f := newFetcher(t, Config{BaseDir: dir, MaxBody: 100})
 	for _, src := range []string{"a.xml", filepath.Join(dir, "a.xml"), "file://" + filepath.Join(dir, "a.xml")} {
 		resp, err := f.Fetch(context.Background(), Request{URL: src})
 		if err != nil || string(resp.Body) != doc {
@@ -391,7 +395,7 @@ func TestErrorsHideURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	u := srv.URL + "/feed?token=s3cret"
 	srv.Close() // connection refused
-	_, err := New(Config{}).Fetch(context.Background(), Request{URL: u})
+	_, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: u})
 	if err == nil || strings.Contains(err.Error(), "s3cret") || kindOf(err) != KindNetwork {
 		t.Fatalf("err %v", err)
 	}
@@ -473,7 +477,7 @@ func TestRedirectCredentials(t *testing.T) {
 			for k, v := range headers {
 				hs[k] = v
 			}
-			_, err := New(Config{UserAgent: "fw-test"}).Fetch(context.Background(), Request{URL: srv.URL + "/away" + code + "?token=q-secret", Headers: hs})
+			_, err := newFetcher(t, Config{UserAgent: "fw-test"}).Fetch(context.Background(), Request{URL: srv.URL + "/away" + code + "?token=q-secret", Headers: hs})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -485,7 +489,7 @@ func TestRedirectCredentials(t *testing.T) {
 		})
 		t.Run("same origin "+code, func(t *testing.T) {
 			u := strings.Replace(srv.URL, "://", "://alice:pw-secret@", 1)
-			_, err := New(Config{}).Fetch(context.Background(), Request{URL: u + "/here" + code + "?token=q-secret", Headers: headers})
+			_, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: u + "/here" + code + "?token=q-secret", Headers: headers})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -501,7 +505,7 @@ func TestRedirectCredentials(t *testing.T) {
 	}
 	t.Run("same origin keeps userinfo", func(t *testing.T) {
 		u := strings.Replace(srv.URL, "://", "://alice:pw@", 1)
-		if _, err := New(Config{}).Fetch(context.Background(), Request{URL: u + "/here302"}); err != nil {
+		if _, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: u + "/here302"}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()
@@ -511,7 +515,7 @@ func TestRedirectCredentials(t *testing.T) {
 		}
 	})
 	t.Run("back to the origin through another", func(t *testing.T) {
-		if _, err := New(Config{}).Fetch(context.Background(), Request{URL: srv.URL + "/bounce", Headers: headers}); err != nil {
+		if _, err := newFetcher(t, Config{}).Fetch(context.Background(), Request{URL: srv.URL + "/bounce", Headers: headers}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()
@@ -532,7 +536,7 @@ func TestPermanentRedirectToHTTPRefused(t *testing.T) {
 		kind Kind
 	}{{301, KindRedirect}, {308, KindRedirect}, {302, ""}, {307, ""}} {
 		t.Run(strconv.Itoa(c.code), func(t *testing.T) {
-			resp, err := New(Config{Client: tls.Client()}).Fetch(context.Background(), Request{URL: tls.URL + "/" + strconv.Itoa(c.code)})
+			resp, err := newFetcher(t, Config{Client: tls.Client()}).Fetch(context.Background(), Request{URL: tls.URL + "/" + strconv.Itoa(c.code)})
 			if kindOf(err) != c.kind {
 				t.Fatalf("err %v, want kind %q", err, c.kind)
 			}
