@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/feedwatch/feedwatch/retryafter"
 )
 
 // RetryAfterError is a retryable failure that carries how long the server
@@ -33,20 +33,8 @@ func WithRetryAfter(err error, after time.Duration) error {
 // ParseRetryAfter reads an HTTP Retry-After value: delay seconds or an
 // HTTP date. Zero means absent or unreadable.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
+	// A day at most: a hit held longer is better dead-lettered and seen.
+	return retryafter.Parse(v, now, 24*time.Hour)
 }
 
 // Redact replaces every non-empty secret in s, raw or URL-escaped, with
