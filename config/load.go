@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // Defaults, as the SPEC lists them.
@@ -191,7 +193,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	ps = append(ps, unknownEnv(tree, o.environ)...)
 	ps = dedupe(ps)
 	for i := range ps {
-		ps[i].Msg = redact(ps[i].Msg, ck.secrets)
+		ps[i].Msg = redact.Secrets(ps[i].Msg, ck.secrets...)
 		for _, e := range src.env {
 			if ps[i].Path == e.path {
 				ps[i].Msg += " (set by $" + e.name + ")"
@@ -217,24 +219,24 @@ func decode(clean map[string]any, secrets []string) (*Config, Problems, map[stri
 	v := viper.New()
 	setDefaults(v)
 	if err := v.MergeConfigMap(clean); err != nil {
-		return nil, Problems{{Msg: "cannot read the settings: " + redact(err.Error(), secrets)}}, nil
+		return nil, Problems{{Msg: "cannot read the settings: " + redact.Secrets(err.Error(), secrets...)}}, nil
 	}
 	var c Config
 	if err := v.UnmarshalExact(&c, viper.DecodeHook(DecodeHook)); err != nil {
 		// The checker already caught every shape problem we know of;
 		// this is a last resort, so scrub whatever mapstructure quotes.
-		return nil, Problems{{Msg: "cannot decode the settings: " + redact(err.Error(), secrets)}}, nil
+		return nil, Problems{{Msg: "cannot decode the settings: " + redact.Secrets(err.Error(), secrets...)}}, nil
 	}
 	for _, name := range sortedKeys(notifiers) {
 		var n Notifier
 		nv := viper.New()
 		entry, _ := notifiers[name].(map[string]any)
 		if err := nv.MergeConfigMap(entry); err != nil {
-			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact(err.Error(), secrets)})
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact.Secrets(err.Error(), secrets...)})
 			continue
 		}
 		if err := nv.UnmarshalExact(&n, viper.DecodeHook(DecodeHook)); err != nil {
-			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact(err.Error(), secrets)})
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact.Secrets(err.Error(), secrets...)})
 			continue
 		}
 		if c.Notifiers == nil {
@@ -429,17 +431,6 @@ func isScalar(t reflect.Type) bool {
 		return true
 	}
 	return false
-}
-
-// redact replaces every secret value (of 4 bytes or more; shorter ones
-// would blank out ordinary words) with "[redacted]".
-func redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	return msg
 }
 
 // dedupe drops repeated problems (same path and message).

@@ -122,3 +122,19 @@ profiles:
 		t.Errorf("URLSecrets of a plain URL: %q", c.Feeds[1].URLSecrets)
 	}
 }
+
+// TestNoEscapedSecretInProblems: a part's error may quote a URL holding a
+// secret in its escaped form; it is scrubbed like the raw one.
+func TestNoEscapedSecretInProblems(t *testing.T) {
+	body := "nats:\n  token: \"s3cret/tok en\"\nprofiles:\n  - name: p\n    keywords: [x]\n"
+	quoting := func(*Config) []Problem {
+		return []Problem{{Path: "nats.url", Msg: "dial nats://h/?t=s3cret%2Ftok+en and /s3cret%2Ftok%20en: refused"}}
+	}
+	_, err := Parse("feedwatch.yaml", []byte(body), nil, WithChecks(quoting))
+	if err == nil {
+		t.Fatal("want the check's problem")
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret") || !strings.Contains(msg, "[redacted]") {
+		t.Errorf("escaped secret not redacted: %s", msg)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // Validate checks the structural rules: names, references between
@@ -47,7 +49,7 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 	secrets := secretsOf(c)
 	for i := range v.ps {
 		p := &v.ps[i]
-		p.Msg = redact(p.Msg, secrets)
+		p.Msg = redact.Secrets(p.Msg, secrets...)
 		if p.Line == 0 && p.Path != "" {
 			p.Line = c.src.lineNear(p.Path)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 const (
@@ -423,7 +424,7 @@ func (e *Email) scrub(msg string) string {
 	if e.cfg.Password == "" {
 		return msg
 	}
-	return notifier.RedactEncoded(notifier.Redact(msg, e.secrets...), e.cfg.Password)
+	return redact.Encoded(redact.Secrets(msg, e.secrets...), e.cfg.Password)
 }
 
 // authSecrets lists what AUTH may put on the wire about the credentials:
@@ -434,7 +435,7 @@ func authSecrets(user, pass string) []string {
 	if pass == "" {
 		return nil
 	}
-	return append([]string{pass}, notifier.Base64Forms(pass, user,
+	return append([]string{pass}, redact.Base64Forms(pass, user,
 		"\x00"+user+"\x00"+pass, user+"\x00"+user+"\x00"+pass)...)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 const (
@@ -378,7 +379,7 @@ func (s *Slack) errorf(format string, args ...any) error {
 	if s.webhookURL == "" {
 		dest = "slack chat.postMessage to " + s.channel
 	}
-	return errors.New(notifier.Redact(dest+": "+fmt.Sprintf(format, args...), s.secrets...))
+	return errors.New(redact.Secrets(dest+": "+fmt.Sprintf(format, args...), s.secrets...))
 }
 
 // recorder is a RoundTripper that remembers the response status, its

@@ -21,6 +21,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // Headers the receiver can rely on.
@@ -213,5 +214,5 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 // errorf builds the channel's error as flat text, not wrapping the cause,
 // so the secret redaction covers every layer of it.
 func (w *Webhook) errorf(format string, args ...any) error {
-	return errors.New(notifier.Redact(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
+	return errors.New(redact.Secrets(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
 }
