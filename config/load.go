@@ -24,9 +24,6 @@ const (
 	DefaultBackfill       = Duration(24 * time.Hour)
 	DefaultStateRetention = Duration(90 * 24 * time.Hour)
 	DefaultMaxAttempts    = 10
-	DefaultEmailPort      = 587
-	DefaultEmailTLSPort   = 465
-	DefaultEmailTLS       = "starttls"
 	ProjectURL            = "https://github.com/feedwatch/feedwatch"
 )
 
@@ -42,10 +39,11 @@ func UserAgent(version string) string {
 type Option func(*options)
 
 type options struct {
-	version string
-	checks  []func(*Config) []Problem
-	role    Role
-	environ []string
+	version  string
+	checks   []func(*Config) []Problem
+	role     Role
+	environ  []string
+	channels channelSet
 }
 
 // Role is the command a config is loaded for. Each uses only some
@@ -160,13 +158,13 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	substituted := map[string][]string{}
 	tree := expandTree(r.tree, "", getenv, o.role.unused, &ps, substituted).(map[string]any)
-	for p, name := range applyEnv(tree, getenv) {
+	for p, name := range applyEnv(tree, getenv, o.channels) {
 		// The value came from the environment, not the file.
 		delete(src.lines, p)
 		src.env = append(src.env, envOrigin{path: p, name: name})
 	}
 
-	ck := &checker{}
+	ck := &checker{channels: o.channels}
 	clean := ck.object("", tree, reflect.TypeFor[Config]())
 	ps = append(ps, ck.ps...)
 
@@ -177,6 +175,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	c.Path = path
 	c.src = src
+	c.channels = o.channels
 	for i := range c.Feeds {
 		c.Feeds[i].URLSecrets = substituted[indexPath("feeds", i)+".url"]
 	}
@@ -190,7 +189,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 			ps = append(ps, p)
 		}
 	}
-	ps = append(ps, unknownEnv(tree, o.environ)...)
+	ps = append(ps, unknownEnv(tree, o.environ, o.channels)...)
 	ps = dedupe(ps)
 	for i := range ps {
 		ps[i].Msg = redact.Secrets(ps[i].Msg, ck.secrets...)
@@ -227,11 +226,25 @@ func decode(clean map[string]any, secrets []string) (*Config, Problems, map[stri
 		// this is a last resort, so scrub whatever mapstructure quotes.
 		return nil, Problems{{Msg: "cannot decode the settings: " + redact.Secrets(err.Error(), secrets...)}}, nil
 	}
+	common := keyNames(commonKeys())
 	for _, name := range sortedKeys(notifiers) {
 		var n Notifier
 		nv := viper.New()
 		entry, _ := notifiers[name].(map[string]any)
-		if err := nv.MergeConfigMap(entry); err != nil {
+		// The channel's own keys go to Settings as checked, for its
+		// package to decode; viper sees the common ones.
+		shared := make(map[string]any, len(entry))
+		for k, v := range entry {
+			if slices.Contains(common, k) {
+				shared[k] = v
+				continue
+			}
+			if n.Settings == nil {
+				n.Settings = map[string]any{}
+			}
+			n.Settings[k] = v
+		}
+		if err := nv.MergeConfigMap(shared); err != nil {
 			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact.Secrets(err.Error(), secrets...)})
 			continue
 		}
@@ -316,17 +329,6 @@ func (c *Config) applyDefaults(rawNotifiers map[string]any, version string) {
 		if _, ok := set["max_attempts"]; !ok {
 			n.MaxAttempts = DefaultMaxAttempts
 		}
-		if n.Type == "email" {
-			if _, ok := set["tls"]; !ok || n.TLS == "" {
-				n.TLS = DefaultEmailTLS
-			}
-			if _, ok := set["port"]; !ok {
-				n.Port = DefaultEmailPort
-				if n.TLS == "tls" {
-					n.Port = DefaultEmailTLSPort
-				}
-			}
-		}
 		c.Notifiers[name] = n
 	}
 }
@@ -356,7 +358,7 @@ func takeHeaders(clean map[string]any) []map[string]string {
 // fixed sections (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL) and of
 // each notifier in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL).
 // It returns the paths it set with their variable names.
-func applyEnv(tree map[string]any, getenv func(string) string) map[string]string {
+func applyEnv(tree map[string]any, getenv func(string) string, chs channelSet) map[string]string {
 	set := map[string]string{}
 	try := func(m map[string]any, path, key string) {
 		name := EnvName(joinPath(path, key))
@@ -401,11 +403,8 @@ func applyEnv(tree map[string]any, getenv func(string) string) map[string]string
 		if !ok {
 			continue
 		}
-		for j := range notifierType.NumField() {
-			sf := notifierType.Field(j)
-			if sk := keyOf(sf); sk != "" && isScalar(sf.Type) {
-				try(m, "notifiers."+name, sk)
-			}
+		for _, sk := range chs.notifierScalarKeys() {
+			try(m, "notifiers."+name, sk)
 		}
 	}
 	return set
@@ -464,7 +463,7 @@ func under(path string, ps Problems) bool {
 // unknownEnv warns about each FEEDWATCH_* variable in environ that sets no
 // key, naming the nearest one that would. FEEDWATCH_CONFIG picks the file,
 // and FEEDWATCH_BENCH_* drive the benchmarks.
-func unknownEnv(tree map[string]any, environ []string) Problems {
+func unknownEnv(tree map[string]any, environ []string, chs channelSet) Problems {
 	var known []string
 	cfgType := reflect.TypeFor[Config]()
 	for i := range cfgType.NumField() {
@@ -482,7 +481,7 @@ func unknownEnv(tree map[string]any, environ []string) Problems {
 	}
 	notifiers, _ := tree["notifiers"].(map[string]any)
 	for _, name := range sortedKeys(notifiers) {
-		for _, sk := range scalarKeys(notifierType) {
+		for _, sk := range chs.notifierScalarKeys() {
 			known = append(known, EnvName("notifiers."+name+"."+sk))
 		}
 	}
