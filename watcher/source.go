@@ -16,7 +16,7 @@ import (
 // tags and headers are used; else the source is the feed's name.
 func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.Item, error) {
 	opts = withDefaults(opts)
-	fi := item.Feed{Name: redact(source), URL: feedurl.Public(source)}
+	fi := item.Feed{Name: feedurl.Masked(source), URL: feedurl.Public(source)}
 	var headers map[string]string
 	for _, fc := range opts.Feeds {
 		if fc.URL == source {
