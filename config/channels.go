@@ -129,8 +129,8 @@ func keyNames(keys []notifierKey) []string {
 // notifierScalarKeys are the keys FEEDWATCH_NOTIFIERS_<NAME>_<KEY> can set:
 // every scalar key of every type.
 func (cs channelSet) notifierScalarKeys() []string {
-	keys, _ := cs.keysFor("\x00")
 	var out []string
+	keys, _ := cs.keysFor("")
 	for _, k := range keys {
 		if isScalar(k.typ) {
 			out = append(out, k.name)

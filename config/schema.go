@@ -276,7 +276,7 @@ func (c *checker) notifier(path string, v any) map[string]any {
 	}
 	typ, _ := m["type"].(string)
 	keys, known := c.channels.keysFor(typ)
-	all, _ := c.channels.keysFor("\x00")
+	all, _ := c.channels.keysFor("")
 	names := keyNames(keys)
 	kind := ""
 	if known {
