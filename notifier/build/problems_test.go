@@ -2,10 +2,16 @@ package build
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
 // TestCheckNotifiersInPlainWords: template errors say line, column and
@@ -46,5 +52,48 @@ func TestProblemsCarryKeyPaths(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestRegistry: every channel has a distinct type, documents exactly the
+// keys of its settings, and sends at least one at a time.
+func TestRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	for _, ch := range channels() {
+		if ch.typ == "" || seen[ch.typ] {
+			t.Errorf("type %q empty or registered twice", ch.typ)
+		}
+		seen[ch.typ] = true
+		if ch.inFlight < 1 {
+			t.Errorf("%s: in flight %d", ch.typ, ch.inFlight)
+		}
+		for _, k := range ch.keys {
+			if k.Doc == "" {
+				t.Errorf("%s: key %s has no doc", ch.typ, k.Name)
+			}
+		}
+	}
+	docs := map[string]map[string]notifier.KeyDoc{
+		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
+		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
+	}
+	for _, ch := range channels() {
+		for name := range docs[ch.typ] {
+			if !slices.ContainsFunc(ch.keys, func(k config.ChannelKey) bool { return k.Name == name }) {
+				t.Errorf("%s documents %q, which its settings lack", ch.typ, name)
+			}
+		}
+	}
+	if len(docs) != len(channels()) {
+		t.Errorf("this test knows %d channels, the registry %d", len(docs), len(channels()))
+	}
+}
+
+// TestDefaultsFromTheRegistry: what the daemon asks of a channel type.
+func TestDefaultsFromTheRegistry(t *testing.T) {
+	for typ, want := range map[string]int{"console": 1, "slack": 1, "email": 4, "webhook": 4, "pager": 1} {
+		if got := InFlight(config.Notifier{Type: typ}); got != want {
+			t.Errorf("InFlight(%s) = %d, want %d", typ, got, want)
+		}
 	}
 }
