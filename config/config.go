@@ -27,8 +27,9 @@
 //   - A feed without a name is named from its URL's host and path
 //     ("https://www.example.org/world/rss" -> "example-org-world-rss"); two
 //     feeds ending up with one name is an error.
-//   - Email notifiers default to port 587 with tls: starttls (465 with tls:
-//     tls); every notifier to max_attempts: 10.
+//   - Every notifier defaults to max_attempts: 10; each channel's package
+//     defaults its own keys (email: port 587 with tls: starttls, 465 with
+//     tls: tls).
 //   - Messages never quote the value of a password, token, secret,
 //     webhook_url or header, nor a feed or NATS URL (they may hold tokens).
 package config
@@ -54,6 +55,8 @@ type Config struct {
 
 	// src maps key paths to file lines for problems found after Load.
 	src *source
+	// channels are the notifier types it was loaded with.
+	channels channelSet
 }
 
 // HTTP is the operations endpoint.
@@ -117,8 +120,9 @@ type Profile struct {
 	Notify []string `mapstructure:"notify"`
 }
 
-// Notifier is one delivery channel. Type picks which fields apply:
-// console, slack, email, webhook.
+// Notifier is one delivery channel: the keys every type takes, and the
+// type's own keys in Settings. Type picks the channel (console, slack,
+// email, webhook: see WithChannels).
 type Notifier struct {
 	Type        string   `mapstructure:"type"`
 	MaxAttempts int      `mapstructure:"max_attempts"`
@@ -127,28 +131,13 @@ type Notifier struct {
 	// RateLimit is the most messages per second this notifier sends; 0 is
 	// the channel's default.
 	RateLimit float64 `mapstructure:"rate_limit"`
-
-	// slack
-	WebhookURL string `mapstructure:"webhook_url"`
-	Token      string `mapstructure:"token"`
-	Channel    string `mapstructure:"channel"`
-
-	// email
-	Host         string   `mapstructure:"host"`
-	Port         int      `mapstructure:"port"`
-	TLS          string   `mapstructure:"tls"`
-	Username     string   `mapstructure:"username"`
-	Password     string   `mapstructure:"password"`
-	From         string   `mapstructure:"from"`
-	To           []string `mapstructure:"to"`
-	HTMLTemplate string   `mapstructure:"html_template"`
-
-	// webhook
-	URL    string `mapstructure:"url"`
-	Secret string `mapstructure:"secret"`
-
 	// Timeout bounds one delivery attempt; 0 is the channel's default.
 	Timeout Duration `mapstructure:"timeout"`
+
+	// Settings are the channel's own keys as written (webhook_url, host,
+	// to…), their shapes checked; the channel's package decodes and
+	// validates them (notifier/build). nil when there are none.
+	Settings map[string]any `mapstructure:"-"`
 }
 
 // Duration is a Go duration that also accepts "d" for days ("90d").

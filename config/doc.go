@@ -3,9 +3,12 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // keyDoc says what a key means, for docs/config.md. Defaults come from the
@@ -17,8 +20,10 @@ type keyDoc struct {
 }
 
 // keyDocs has one entry per key of the schema, by its path in the
-// reference: "watcher.interval", "feeds[].url", "notifiers.<name>.type".
-// TestConfigDoc fails when a key has none.
+// reference: "watcher.interval", "feeds[].url", "notifiers.<name>.digest".
+// A channel's own keys are documented by its package (Channel.Keys), and
+// what depends on the channels (types, their defaults) is derived from
+// them. TestConfigDoc fails when a key has none.
 var keyDocs = map[string]keyDoc{
 	"data_dir": {doc: "Folder for state and the embedded NATS server's JetStream store; relative to the config file's folder."},
 
@@ -58,25 +63,11 @@ var keyDocs = map[string]keyDoc{
 	"profiles[].feeds":    {doc: "Feed names or `tag:<tag>` this profile watches.", def: "every feed"},
 	"profiles[].notify":   {doc: "Notifier names this profile's hits go to.", def: "every notifier"},
 
-	"notifiers.<name>.type":          {doc: "`console`, `slack`, `email` or `webhook`. Required."},
-	"notifiers.<name>.max_attempts":  {doc: "Deliveries tried before a hit is dead-lettered to `feedwatch.dead.<name>`.", def: "`10`"},
-	"notifiers.<name>.template":      {doc: "Go text/template over the hit for the message text (for webhook: the JSON body); checked at load on a sample hit.", def: "built in"},
-	"notifiers.<name>.digest":        {doc: "When more than 0, hits are gathered per window and sent as one message."},
-	"notifiers.<name>.rate_limit":    {doc: "Most messages per second.", def: "`1` for slack, else none"},
-	"notifiers.<name>.timeout":       {doc: "Time limit of one delivery attempt.", def: "`30s` email, `10s` slack and webhook"},
-	"notifiers.<name>.webhook_url":   {doc: "Slack incoming-webhook URL (secret). Either this or `token` with `channel`."},
-	"notifiers.<name>.token":         {doc: "Slack bot token (secret), with `channel`."},
-	"notifiers.<name>.channel":       {doc: "Slack channel for a bot token, like `\"#news\"`."},
-	"notifiers.<name>.host":          {doc: "SMTP server host. Required."},
-	"notifiers.<name>.port":          {doc: "SMTP port.", def: "`587`, or `465` with `tls: tls`"},
-	"notifiers.<name>.tls":           {doc: "`starttls` (STARTTLS required), `tls` (implicit TLS) or `none`.", def: "`starttls`"},
-	"notifiers.<name>.username":      {doc: "SMTP user name."},
-	"notifiers.<name>.password":      {doc: "SMTP password (secret)."},
-	"notifiers.<name>.from":          {doc: "Sender address, like `feedwatch <alerts@example.org>`. Required."},
-	"notifiers.<name>.to":            {doc: "Recipient addresses. Required."},
-	"notifiers.<name>.html_template": {doc: "Go html/template for the HTML part of the email.", def: "built in"},
-	"notifiers.<name>.url":           {doc: "Where the hit JSON is POSTed (http or https; may hold a token, so treated as a secret in messages). Required."},
-	"notifiers.<name>.secret":        {doc: "HMAC-SHA256 key (secret): the body is signed in `X-Feedwatch-Signature: sha256=<hex>`."},
+	"notifiers.<name>.max_attempts": {doc: "Deliveries tried before a hit is dead-lettered to `feedwatch.dead.<name>`.", def: "`10`"},
+	"notifiers.<name>.template":     {doc: "Go text/template over the hit for the message text (for webhook: the JSON body); checked at load on a sample hit.", def: "built in"},
+	"notifiers.<name>.digest":       {doc: "When more than 0, hits are gathered per window and sent as one message."},
+	"notifiers.<name>.rate_limit":   {doc: "Most messages per second."},
+	"notifiers.<name>.timeout":      {doc: "Time limit of one delivery attempt."},
 }
 
 // docRow is one key of the reference.
@@ -84,9 +75,9 @@ type docRow struct {
 	path, typ, def, doc, types string
 }
 
-// reference renders docs/config.md from the schema: every key with its
-// type, default and meaning, section by section.
-func reference() []byte {
+// reference renders docs/config.md from the schema and the notifier
+// types: every key with its type, default and meaning, section by section.
+func reference(chs channelSet) []byte {
 	defaults := defaultConfig()
 	var b bytes.Buffer
 	b.WriteString(`# Config reference
@@ -115,7 +106,7 @@ Values marked secret never appear in logs, errors, ` + "`/metrics` or `/api/stat
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
 			section(&b, key, structRows(key+"[].", f.Type.Elem(), reflect.Value{}), false)
 		case f.Type.Kind() == reflect.Map:
-			section(&b, key, notifierRows(), true)
+			section(&b, key, notifierRows(chs), true)
 		default:
 			top = append(top, row(key, f.Type, reflect.ValueOf(defaults).Elem().Field(i)))
 		}
@@ -164,23 +155,74 @@ func structRows(prefix string, t reflect.Type, defaults reflect.Value) []docRow 
 	return rows
 }
 
-func notifierRows() []docRow {
+func notifierRows(chs channelSet) []docRow {
 	var rows []docRow
-	add := func(key, types string) {
-		f, _ := fieldByKey(notifierType, key)
-		r := row("notifiers.<name>."+key, f.Type, reflect.Value{})
-		r.types = types
+	for _, k := range commonKeys() {
+		r := row("notifiers.<name>."+k.name, k.typ, reflect.Value{})
+		switch k.name {
+		case "type":
+			r.doc = chs.typeList("`") + ". Required."
+		case "rate_limit":
+			r.def = rateLimitDefaults(chs)
+		case "timeout":
+			r.def = timeoutDefaults(chs)
+		}
+		r.types = "all"
 		rows = append(rows, r)
 	}
-	for _, k := range notifierCommonKeys {
-		add(k, "all")
-	}
-	for _, typ := range notifierTypes {
-		for _, k := range notifierTypeKeys[typ] {
-			add(k, typ)
+	for _, ch := range chs {
+		for _, k := range ch.Keys {
+			r := docRow{path: "notifiers.<name>." + k.Name, typ: typeName(k.Type), doc: k.Doc, def: "—", types: ch.Type}
+			if k.Default != "" {
+				r.def = k.Default
+			}
+			if r.doc != "" && k.Secret && !strings.Contains(r.doc, "secret") {
+				r.doc += " (secret)"
+			}
+			rows = append(rows, r)
 		}
 	}
 	return rows
+}
+
+// rateLimitDefaults is "`1` for slack, else none".
+func rateLimitDefaults(chs channelSet) string {
+	var parts []string
+	for _, ch := range chs {
+		if ch.RateLimit > 0 {
+			parts = append(parts, "`"+strconv.FormatFloat(ch.RateLimit, 'g', -1, 64)+"` for "+ch.Type)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ") + ", else none"
+}
+
+// timeoutDefaults is "`30s` email, `10s` slack and webhook": the channels
+// grouped by default, longest first.
+func timeoutDefaults(chs channelSet) string {
+	byTimeout := map[time.Duration][]string{}
+	for _, ch := range chs {
+		if ch.Timeout > 0 {
+			byTimeout[ch.Timeout] = append(byTimeout[ch.Timeout], ch.Type)
+		}
+	}
+	ds := slices.Sorted(maps.Keys(byTimeout))
+	slices.Reverse(ds)
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		names := byTimeout[d]
+		last := names[len(names)-1]
+		if len(names) > 1 {
+			last = strings.Join(names[:len(names)-1], ", ") + " and " + last
+		}
+		parts[i] = "`" + d.String() + "` " + last
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func row(path string, t reflect.Type, def reflect.Value) docRow {
@@ -236,10 +278,10 @@ func defaultConfig() *Config {
 	return c
 }
 
-// undocumented lists schema keys without an entry in keyDocs.
-func undocumented() []string {
+// undocumented lists schema keys without a description.
+func undocumented(chs channelSet) []string {
 	var missing []string
-	for _, line := range strings.Split(string(reference()), "\n") {
+	for _, line := range strings.Split(string(reference(chs)), "\n") {
 		if strings.HasPrefix(line, "| `") && strings.HasSuffix(line, "|  |") {
 			path := strings.TrimPrefix(line, "| `")
 			missing = append(missing, path[:strings.IndexByte(path, '`')])

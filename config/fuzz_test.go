@@ -38,7 +38,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, ext byte) {
 		path := "/fuzz/feedwatch" + exts[int(ext)%len(exts)]
-		c, err := Parse(path, data, getenv)
+		c, err := Parse(path, data, getenv, WithChannels(testChannels...))
 		if err == nil && c == nil {
 			t.Fatal("no config and no error")
 		}
@@ -101,7 +101,7 @@ func BenchmarkParse(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			getenv := envMap(goodEnv)
 			for b.Loop() {
-				if _, err := Parse("/etc/feedwatch/"+name, data, getenv); err != nil {
+				if _, err := Parse("/etc/feedwatch/"+name, data, getenv, WithChannels(testChannels...)); err != nil {
 					b.Fatal(err)
 				}
 			}

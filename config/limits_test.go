@@ -33,7 +33,7 @@ func TestLimitsHostile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Load(path, nil)
+			_, err := Load(path, nil, WithChannels(testChannels...))
 			got := problemsOf(t, err)
 			if len(got) != 1 || !strings.HasPrefix(got[0], tt.want) {
 				t.Fatalf("got %q, want one problem starting %q", got, tt.want)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // Defaults, as the SPEC lists them.
@@ -24,9 +26,6 @@ const (
 	DefaultMaxAttempts    = 10
 	DefaultReplicas       = 1
 	MaxReplicas           = 5
-	DefaultEmailPort      = 587
-	DefaultEmailTLSPort   = 465
-	DefaultEmailTLS       = "starttls"
 	ProjectURL            = "https://github.com/feedwatch/feedwatch"
 )
 
@@ -58,10 +57,11 @@ func DefaultWatcher(version string) Watcher {
 type Option func(*options)
 
 type options struct {
-	version string
-	checks  []func(*Config) []Problem
-	role    Role
-	environ []string
+	version  string
+	checks   []func(*Config) []Problem
+	role     Role
+	environ  []string
+	channels channelSet
 }
 
 // Role is the command a config is loaded for. Each uses only some
@@ -176,13 +176,13 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	substituted := map[string][]string{}
 	tree := expandTree(r.tree, "", getenv, o.role.unused, &ps, substituted).(map[string]any)
-	for p, name := range applyEnv(tree, getenv) {
+	for p, name := range applyEnv(tree, getenv, o.channels) {
 		// The value came from the environment, not the file.
 		delete(src.lines, p)
 		src.env = append(src.env, envOrigin{path: p, name: name})
 	}
 
-	ck := &checker{}
+	ck := &checker{channels: o.channels}
 	clean := ck.object("", tree, reflect.TypeFor[Config]())
 	ps = append(ps, ck.ps...)
 
@@ -193,6 +193,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	c.Path = path
 	c.src = src
+	c.channels = o.channels
 	for i := range c.Feeds {
 		c.Feeds[i].URLSecrets = substituted[indexPath("feeds", i)+".url"]
 	}
@@ -206,10 +207,10 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 			ps = append(ps, p)
 		}
 	}
-	ps = append(ps, unknownEnv(tree, o.environ)...)
+	ps = append(ps, unknownEnv(tree, o.environ, o.channels)...)
 	ps = dedupe(ps)
 	for i := range ps {
-		ps[i].Msg = redact(ps[i].Msg, ck.secrets)
+		ps[i].Msg = redact.Secrets(ps[i].Msg, ck.secrets...)
 		for _, e := range src.env {
 			if ps[i].Path == e.path {
 				ps[i].Msg += " (set by $" + e.name + ")"
@@ -235,24 +236,38 @@ func decode(clean map[string]any, secrets []string) (*Config, Problems, map[stri
 	v := viper.New()
 	setDefaults(v)
 	if err := v.MergeConfigMap(clean); err != nil {
-		return nil, Problems{{Msg: "cannot read the settings: " + redact(err.Error(), secrets)}}, nil
+		return nil, Problems{{Msg: "cannot read the settings: " + redact.Secrets(err.Error(), secrets...)}}, nil
 	}
 	var c Config
 	if err := v.UnmarshalExact(&c, viper.DecodeHook(DecodeHook)); err != nil {
 		// The checker already caught every shape problem we know of;
 		// this is a last resort, so scrub whatever mapstructure quotes.
-		return nil, Problems{{Msg: "cannot decode the settings: " + redact(err.Error(), secrets)}}, nil
+		return nil, Problems{{Msg: "cannot decode the settings: " + redact.Secrets(err.Error(), secrets...)}}, nil
 	}
+	common := keyNames(commonKeys())
 	for _, name := range sortedKeys(notifiers) {
 		var n Notifier
 		nv := viper.New()
 		entry, _ := notifiers[name].(map[string]any)
-		if err := nv.MergeConfigMap(entry); err != nil {
-			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact(err.Error(), secrets)})
+		// The channel's own keys go to Settings as checked, for its
+		// package to decode; viper sees the common ones.
+		shared := make(map[string]any, len(entry))
+		for k, v := range entry {
+			if slices.Contains(common, k) {
+				shared[k] = v
+				continue
+			}
+			if n.Settings == nil {
+				n.Settings = map[string]any{}
+			}
+			n.Settings[k] = v
+		}
+		if err := nv.MergeConfigMap(shared); err != nil {
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot read: " + redact.Secrets(err.Error(), secrets...)})
 			continue
 		}
 		if err := nv.UnmarshalExact(&n, viper.DecodeHook(DecodeHook)); err != nil {
-			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact(err.Error(), secrets)})
+			ps = append(ps, Problem{Path: "notifiers." + name, Msg: "cannot decode: " + redact.Secrets(err.Error(), secrets...)})
 			continue
 		}
 		if c.Notifiers == nil {
@@ -335,17 +350,6 @@ func (c *Config) applyDefaults(rawNotifiers map[string]any, version string) {
 		if _, ok := set["max_attempts"]; !ok {
 			n.MaxAttempts = DefaultMaxAttempts
 		}
-		if n.Type == "email" {
-			if _, ok := set["tls"]; !ok || n.TLS == "" {
-				n.TLS = DefaultEmailTLS
-			}
-			if _, ok := set["port"]; !ok {
-				n.Port = DefaultEmailPort
-				if n.TLS == "tls" {
-					n.Port = DefaultEmailTLSPort
-				}
-			}
-		}
 		c.Notifiers[name] = n
 	}
 }
@@ -375,7 +379,7 @@ func takeHeaders(clean map[string]any) []map[string]string {
 // fixed sections (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL) and of
 // each notifier in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL).
 // It returns the paths it set with their variable names.
-func applyEnv(tree map[string]any, getenv func(string) string) map[string]string {
+func applyEnv(tree map[string]any, getenv func(string) string, chs channelSet) map[string]string {
 	set := map[string]string{}
 	try := func(m map[string]any, path, key string) {
 		name := EnvName(joinPath(path, key))
@@ -420,11 +424,8 @@ func applyEnv(tree map[string]any, getenv func(string) string) map[string]string
 		if !ok {
 			continue
 		}
-		for j := range notifierType.NumField() {
-			sf := notifierType.Field(j)
-			if sk := keyOf(sf); sk != "" && isScalar(sf.Type) {
-				try(m, "notifiers."+name, sk)
-			}
+		for _, sk := range chs.notifierScalarKeys() {
+			try(m, "notifiers."+name, sk)
 		}
 	}
 	return set
@@ -450,17 +451,6 @@ func isScalar(t reflect.Type) bool {
 		return true
 	}
 	return false
-}
-
-// redact replaces every secret value (of 4 bytes or more; shorter ones
-// would blank out ordinary words) with "[redacted]".
-func redact(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	return msg
 }
 
 // dedupe drops repeated problems (same path and message).
@@ -494,7 +484,7 @@ func under(path string, ps Problems) bool {
 // unknownEnv warns about each FEEDWATCH_* variable in environ that sets no
 // key, naming the nearest one that would. FEEDWATCH_CONFIG picks the file,
 // and FEEDWATCH_BENCH_* drive the benchmarks.
-func unknownEnv(tree map[string]any, environ []string) Problems {
+func unknownEnv(tree map[string]any, environ []string, chs channelSet) Problems {
 	var known []string
 	cfgType := reflect.TypeFor[Config]()
 	for i := range cfgType.NumField() {
@@ -512,7 +502,7 @@ func unknownEnv(tree map[string]any, environ []string) Problems {
 	}
 	notifiers, _ := tree["notifiers"].(map[string]any)
 	for _, name := range sortedKeys(notifiers) {
-		for _, sk := range scalarKeys(notifierType) {
+		for _, sk := range chs.notifierScalarKeys() {
 			known = append(known, EnvName("notifiers."+name+"."+sk))
 		}
 	}

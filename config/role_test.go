@@ -44,7 +44,7 @@ func TestRoleNeedsOnlyItsSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {
-			c, err := Parse("feedwatch.yaml", []byte(splitConfig), envMap(tt.env), WithRole(tt.role))
+			c, err := Parse("feedwatch.yaml", []byte(splitConfig), envMap(tt.env), WithRole(tt.role), WithChannels(testChannels...))
 			if len(tt.wantErr) > 0 {
 				var ps Problems
 				if !errors.As(err, &ps) {
@@ -92,7 +92,7 @@ func TestUnknownFeedwatchVariable(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	c, err := Parse("feedwatch.yaml", []byte(splitConfig), envMap(env), WithEnviron(environ))
+	c, err := Parse("feedwatch.yaml", []byte(splitConfig), envMap(env), WithEnviron(environ), WithChannels(testChannels...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,19 +9,6 @@ import (
 	"strings"
 )
 
-// Notifier types, and the keys each one takes besides the common ones.
-var (
-	notifierTypes = []string{"console", "slack", "email", "webhook"}
-
-	notifierCommonKeys = []string{"type", "max_attempts", "template", "digest", "rate_limit", "timeout"}
-	notifierTypeKeys   = map[string][]string{
-		"console": nil,
-		"slack":   {"webhook_url", "token", "channel"},
-		"email":   {"host", "port", "tls", "username", "password", "from", "to", "html_template"},
-		"webhook": {"url", "secret"},
-	}
-)
-
 // secretKeys hold values that must never appear in a message.
 var secretKeys = map[string]bool{"password": true, "token": true, "secret": true, "webhook_url": true}
 
@@ -63,8 +50,9 @@ func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
 // a cleaned tree holding only values the decoder will accept, so one bad
 // value does not hide the problems behind it.
 type checker struct {
-	ps      Problems
-	secrets []string
+	ps       Problems
+	secrets  []string
+	channels channelSet
 }
 
 func (c *checker) add(path, msg string) { c.ps = append(c.ps, Problem{Path: path, Msg: msg}) }
@@ -225,7 +213,7 @@ func (c *checker) mapping(path string, v any, t reflect.Type, secret bool) (any,
 		if m[k] == nil {
 			if t.Elem() == notifierType {
 				// A named entry the user wrote must not vanish silently.
-				c.add(p, "empty: a notifier needs at least a type (console, slack, email or webhook)")
+				c.add(p, "empty: a notifier needs at least a type ("+c.channels.typeList("")+")")
 			}
 			continue
 		}
@@ -243,37 +231,19 @@ func (c *checker) mapping(path string, v any, t reflect.Type, secret bool) (any,
 	return out, true
 }
 
-// object checks a struct-shaped mapping. A value that is not a mapping is
-// reported and replaced by an empty one.
+// object checks a struct-shaped mapping against t's keys. A value that is
+// not a mapping is reported and replaced by an empty one.
 func (c *checker) object(path string, v any, t reflect.Type) map[string]any {
-	return c.objectKeys(path, v, t, nil, "")
-}
-
-// objectKeys checks keys against t's; when allowed is not nil, only those
-// keys are accepted, and a key of t outside allowed is "not a key of a
-// <kind>".
-func (c *checker) objectKeys(path string, v any, t reflect.Type, allowed []string, kind string) map[string]any {
 	m, ok := v.(map[string]any)
 	if !ok {
 		c.add(path, "want a mapping of keys, got "+describe(v))
 		return map[string]any{}
 	}
 	known := keysOf(t)
-	if allowed != nil {
-		known = allowed
-	}
 	out := make(map[string]any, len(m))
 	for _, k := range sortedKeys(m) {
 		p := joinPath(path, k)
 		f, exists := fieldByKey(t, k)
-		if exists && allowed != nil && !slices.Contains(allowed, k) {
-			msg := "not a key of " + kind
-			if s := suggest(k, allowed); s != "" {
-				msg += `, did you mean "` + s + `"?`
-			}
-			c.add(p, msg)
-			continue
-		}
 		if !exists {
 			msg := "unknown key"
 			if s := suggest(k, known); s != "" {
@@ -295,22 +265,50 @@ func (c *checker) objectKeys(path string, v any, t reflect.Type, allowed []strin
 	return out
 }
 
-// notifier checks a notifier's keys against its type's.
+// notifier checks a notifier's keys against its type's: the common ones
+// and the channel's own (an unknown type: every channel's, while Validate
+// reports the type).
 func (c *checker) notifier(path string, v any) map[string]any {
-	m, _ := v.(map[string]any)
+	m, ok := v.(map[string]any)
+	if !ok {
+		c.add(path, "want a mapping of keys, got "+describe(v))
+		return map[string]any{}
+	}
 	typ, _ := m["type"].(string)
-	keys, known := notifierTypeKeys[typ]
-	if !known {
-		// Validate reports the missing or unknown type; check keys
-		// against every notifier key meanwhile.
-		return c.objectKeys(path, v, notifierType, nil, "")
+	keys, known := c.channels.keysFor(typ)
+	all, _ := c.channels.keysFor("")
+	names := keyNames(keys)
+	kind := ""
+	if known {
+		article := "a "
+		if strings.ContainsRune("aeiou", rune(typ[0])) {
+			article = "an "
+		}
+		kind = article + typ + " notifier"
 	}
-	allowed := append(append([]string{}, notifierCommonKeys...), keys...)
-	article := "a "
-	if strings.ContainsRune("aeiou", rune(typ[0])) {
-		article = "an "
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		p := joinPath(path, k)
+		i := slices.IndexFunc(keys, func(n notifierKey) bool { return n.name == k })
+		if i < 0 {
+			msg := "unknown key"
+			if known && slices.ContainsFunc(all, func(n notifierKey) bool { return n.name == k }) {
+				msg = "not a key of " + kind
+			}
+			if s := suggest(k, names); s != "" {
+				msg += `, did you mean "` + s + `"?`
+			}
+			c.add(p, msg)
+			continue
+		}
+		if m[k] == nil {
+			continue // "key:" with nothing after it means unset
+		}
+		if ev, ok := c.value(p, m[k], keys[i].typ, keys[i].secret); ok {
+			out[k] = ev
+		}
 	}
-	return c.objectKeys(path, v, notifierType, allowed, article+typ+" notifier")
+	return out
 }
 
 // knownElsewhere finds the section key a top-level typo may belong to

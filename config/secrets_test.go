@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -56,11 +57,11 @@ profiles:
 	// A careless check that quotes a secret is scrubbed too.
 	careless := func(c *Config) []Problem {
 		return []Problem{
-			{Path: "notifiers.s.webhook_url", Msg: "post " + c.Notifiers["s"].WebhookURL + ": 404"},
-			{Path: "notifiers.m.password", Msg: "auth failed for " + c.Notifiers["m"].Password},
+			{Path: "notifiers.s.webhook_url", Msg: "post " + c.Notifiers["s"].Settings["webhook_url"].(string) + ": 404"},
+			{Path: "notifiers.m.password", Msg: "auth failed for " + fmt.Sprint(c.Notifiers["m"].Settings["password"])},
 		}
 	}
-	_, err := Load(writeConfig(t, "feedwatch.yaml", body), envMap(env), WithChecks(careless))
+	_, err := Load(writeConfig(t, "feedwatch.yaml", body), envMap(env), WithChecks(careless), WithChannels(testChannels...))
 	if err == nil {
 		t.Fatal("want problems")
 	}
@@ -78,7 +79,7 @@ profiles:
 	}
 
 	// Validate on a built config scrubs the same way.
-	c := &Config{Notifiers: map[string]Notifier{"s": {Type: "slack", WebhookURL: "https://hooks/S3CRET-webhook"}}}
+	c := &Config{Notifiers: map[string]Notifier{"s": {Type: "slack", Settings: map[string]any{"webhook_url": "https://hooks/S3CRET-webhook"}}}}
 	ps := c.Validate(careless)
 	if strings.Contains(ps.Error(), "S3CRET") {
 		t.Errorf("secret leaked from Validate: %s", ps.Error())
@@ -93,7 +94,7 @@ func TestNoSecretInSyntaxErrors(t *testing.T) {
 		"feedwatch.yaml": "notifiers:\n  m:\n    password: \"hunter2secret\\q\"\n",
 		"feedwatch.json": `{"notifiers": {"m": {"password": hunter2secret}}}`,
 	} {
-		_, err := Load(writeConfig(t, name, body), nil)
+		_, err := Load(writeConfig(t, name, body), nil, WithChannels(testChannels...))
 		if err == nil || strings.Contains(err.Error(), "hunter") {
 			t.Errorf("%s: want a syntax error without the secret, got %v", name, err)
 		}
@@ -111,7 +112,7 @@ profiles:
     keywords: [x]
 `
 	env := map[string]string{"FEED_PATH": "path-s3cret", "FEED_TOKEN": "token-s3cret"}
-	c, err := Parse("feedwatch.yaml", []byte(body), func(k string) string { return env[k] })
+	c, err := Parse("feedwatch.yaml", []byte(body), func(k string) string { return env[k] }, WithChannels(testChannels...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +121,21 @@ profiles:
 	}
 	if len(c.Feeds[1].URLSecrets) != 0 {
 		t.Errorf("URLSecrets of a plain URL: %q", c.Feeds[1].URLSecrets)
+	}
+}
+
+// TestNoEscapedSecretInProblems: a part's error may quote a URL holding a
+// secret in its escaped form; it is scrubbed like the raw one.
+func TestNoEscapedSecretInProblems(t *testing.T) {
+	body := "nats:\n  token: \"s3cret/tok en\"\nprofiles:\n  - name: p\n    keywords: [x]\n"
+	quoting := func(*Config) []Problem {
+		return []Problem{{Path: "nats.url", Msg: "dial nats://h/?t=s3cret%2Ftok+en and /s3cret%2Ftok%20en: refused"}}
+	}
+	_, err := Parse("feedwatch.yaml", []byte(body), nil, WithChecks(quoting), WithChannels(testChannels...))
+	if err == nil {
+		t.Fatal("want the check's problem")
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret") || !strings.Contains(msg, "[redacted]") {
+		t.Errorf("escaped secret not redacted: %s", msg)
 	}
 }

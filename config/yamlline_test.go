@@ -26,7 +26,7 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("feedwatch.yaml", []byte(tt.body), nil)
+			_, err := Parse("feedwatch.yaml", []byte(tt.body), nil, WithChannels(testChannels...))
 			ps, ok := err.(Problems)
 			if !ok || len(ps) != 1 {
 				t.Fatalf("want one problem, got %v", err)
@@ -49,7 +49,7 @@ func TestYAMLErrorLineLongFile(t *testing.T) {
 		b.WriteString("  - url: https://example.org/" + strings.Repeat("x", i%40) + "\n")
 	}
 	for i, body := range []string{b.String(), strings.Replace(b.String(), "\"x", "[x", 1), strings.Replace(b.String(), "\"x", "x\n\tfoo: 1", 1)} {
-		_, err := Parse("feedwatch.yaml", []byte(body), nil)
+		_, err := Parse("feedwatch.yaml", []byte(body), nil, WithChannels(testChannels...))
 		ps, ok := err.(Problems)
 		if want := []int{1, 1, 2}[i]; !ok || ps[0].Line != want {
 			t.Fatalf("case %d: got %v, want line %d", i, err, want)

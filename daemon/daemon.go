@@ -21,6 +21,7 @@ import (
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
 )
 
@@ -74,7 +75,8 @@ type Options struct {
 // what only the matcher and the notifier channels can check, every problem
 // at once. opts add to or override the defaults (config.WithRole).
 func LoadConfig(path string, getenv func(string) string, version string, opts ...config.Option) (*config.Config, error) {
-	opts = append([]config.Option{config.WithChecks(checkProfiles, checkNotifiers), config.WithVersion(version)}, opts...)
+	opts = append([]config.Option{config.WithChannels(build.Channels()...), config.WithChecks(checkProfiles, build.Problems),
+		config.WithVersion(version)}, opts...)
 	return config.Load(path, getenv, opts...)
 }
 

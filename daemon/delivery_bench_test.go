@@ -92,7 +92,7 @@ func benchHit(i int) hit.Hit {
 // BenchmarkDeliveryThroughput: hits/s from JetStream to a webhook, the
 // whole delivery path (fetch, ledger check, HTTP POST with HMAC, ledger write, ack).
 func BenchmarkDeliveryThroughput(b *testing.B) {
-	for _, inFlight := range []int{1, inFlightFor(config.Notifier{Type: build.TypeWebhook})} {
+	for _, inFlight := range []int{1, build.InFlight(config.Notifier{Type: webhook.Type})} {
 		b.Run(fmt.Sprintf("inflight=%d", inFlight), func(b *testing.B) {
 			// The hits are stored first; the clock runs from the engine's
 			// start to the last delivery.
@@ -111,7 +111,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 // BenchmarkDeliveryLatency publishes at a steady 100 hits/s and reports
 // publish-to-delivery latency percentiles.
 func BenchmarkDeliveryLatency(b *testing.B) {
-	r := newDeliveryRig(b, inFlightFor(config.Notifier{Type: build.TypeWebhook}), 0)
+	r := newDeliveryRig(b, build.InFlight(config.Notifier{Type: webhook.Type}), 0)
 	defer r.stop()
 	ctx := context.Background()
 	n := b.N

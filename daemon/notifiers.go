@@ -102,7 +102,7 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 	if err != nil {
 		return fmt.Errorf("notifier %q: %w", name, err)
 	}
-	inFlight := inFlightFor(n)
+	inFlight := build.InFlight(n)
 	src, err := e.bus.EnsureConsumer(ctx, name, bus.ConsumerOptions{Profiles: profiles, AckWait: ackWait, Buffer: bufferFor(inFlight)})
 	if err != nil {
 		return err
@@ -157,18 +157,6 @@ func (e *engines) stop() {
 	}
 	e.mu.Unlock()
 	e.wg.Wait()
-}
-
-// inFlightFor is how many sends a notifier runs at once. Slack is held to
-// about one message a second per webhook anyway, and the console should
-// print hits in order; webhooks and mail servers take a few in parallel.
-func inFlightFor(n config.Notifier) int {
-	switch n.Type {
-	case build.TypeWebhook, build.TypeEmail:
-		return 4
-	default:
-		return 1
-	}
 }
 
 // bufferFor is how many hits the client pulls ahead of the engine. A deeper

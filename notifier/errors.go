@@ -2,13 +2,12 @@ package notifier
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/feedwatch/feedwatch/retryafter"
 )
 
 // RetryAfterError is a retryable failure that carries how long the server
@@ -33,120 +32,8 @@ func WithRetryAfter(err error, after time.Duration) error {
 // ParseRetryAfter reads an HTTP Retry-After value: delay seconds or an
 // HTTP date. Zero means absent or unreadable.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), 24*time.Hour)
-	}
-	return 0
-}
-
-// Redact replaces every non-empty secret in s, raw or URL-escaped, with
-// "[redacted]". Channels run their error text through it as a last guard.
-func Redact(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) < 4 { // too short to redact without mangling the text
-			continue
-		}
-		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
-			s = strings.ReplaceAll(s, form, "[redacted]")
-		}
-	}
-	return s
-}
-
-// encodings are the base64 alphabets and paddings a server may echo.
-var encodings = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
-
-// Base64Forms returns every base64 form (standard and URL-safe, padded and
-// not) of each non-empty value, to pass to Redact: SMTP servers echo AUTH
-// lines, whose credentials are base64.
-func Base64Forms(values ...string) []string {
-	var out []string
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		for _, enc := range encodings {
-			out = append(out, enc.EncodeToString([]byte(v)))
-		}
-	}
-	return out
-}
-
-// RedactEncoded replaces with "[redacted]" every base64 word in s (a run of
-// 8 or more base64 characters) that decodes, in any of the four alphabets
-// and paddings and after dropping a last partial group, to text holding
-// one of secrets. It catches the encoded forms Base64Forms cannot know in
-// advance: other SASL layouts, a reply that cuts the echo short.
-func RedactEncoded(s string, secrets ...string) string {
-	var keep []string
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			keep = append(keep, sec)
-		}
-	}
-	if len(keep) == 0 {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && isB64(s[j]) {
-			j++
-		}
-		for j < len(s) && s[j] == '=' {
-			j++
-		}
-		if j == i {
-			b.WriteByte(s[i])
-			i++
-			continue
-		}
-		word := s[i:j]
-		if len(word) >= 8 && decodesToSecret(word, keep) {
-			b.WriteString("[redacted]")
-		} else {
-			b.WriteString(word)
-		}
-		i = j
-	}
-	return b.String()
-}
-
-func isB64(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
-}
-
-func decodesToSecret(word string, secrets []string) bool {
-	w := strings.TrimRight(word, "=")
-	w = w[:len(w)-len(w)%4] // a cut-short echo: decode the whole groups
-	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-		d, err := enc.DecodeString(w)
-		if err != nil {
-			continue
-		}
-		for _, sec := range secrets {
-			if strings.Contains(string(d), sec) {
-				return true
-			}
-			// Cut short inside the secret: its start is still one.
-			for k := min(len(sec)-1, len(d)); k >= 4; k-- {
-				if strings.HasSuffix(string(d), sec[:k]) {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	// A day at most: a hit held longer is better dead-lettered and seen.
+	return retryafter.Parse(v, now, 24*time.Hour)
 }
 
 // TransportError describes a failed HTTP request without its URL (which

@@ -2,12 +2,10 @@ package notifier_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,27 +51,6 @@ func TestWithRetryAfter(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct {
-		name, in string
-		secrets  []string
-		want     string
-	}{
-		{"raw", "post https://h/x?k=s3cr/t: 500", []string{"s3cr/t"}, "post https://h/x?k=[redacted]: 500"},
-		{"query escaped", "get /a?k=s3cr%2Ft", []string{"s3cr/t"}, "get /a?k=[redacted]"},
-		{"path escaped", "get /a/pa%20ss", []string{"pa ss"}, "get /a/[redacted]"},
-		{"empty and short secrets left alone", "dial tcp: refused", []string{"", "tcp"}, "dial tcp: refused"},
-		{"several", "user hunter2 token xoxb-1", []string{"hunter2", "xoxb-1"}, "user [redacted] token [redacted]"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := notifier.Redact(tt.in, tt.secrets...); got != tt.want {
-				t.Errorf("Redact = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestTransportError(t *testing.T) {
 	const secret = "https://hooks.example/services/T0k3n"
 	tests := []struct {
@@ -94,35 +71,5 @@ func TestTransportError(t *testing.T) {
 			}
 			notifiertest.NoSecret(t, "description", got, secret, "T0k3n")
 		})
-	}
-}
-
-func TestRedactEncoded(t *testing.T) {
-	const user, pass = "alerts", "smtp-pass-333"
-	plain := "\x00" + user + "\x00" + pass
-	tests := []struct{ name, in string }{
-		{"plain std", "535 5.7.8 AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte(plain)) + " rejected"},
-		{"plain url raw", "535 bad " + base64.RawURLEncoding.EncodeToString([]byte(plain))},
-		{"authzid plain", "535 bad " + base64.StdEncoding.EncodeToString([]byte(user+"\x00"+user+"\x00"+pass))},
-		{"login password", "535 bad " + base64.StdEncoding.EncodeToString([]byte(pass)) + "."},
-		{"cut short", "535 bad " + base64.StdEncoding.EncodeToString([]byte(plain))[:18]},
-		{"glued", "535 auth=" + base64.StdEncoding.EncodeToString([]byte(pass))},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := notifier.Redact(tt.in, append([]string{pass}, notifier.Base64Forms(user, pass, plain)...)...)
-			got = notifier.RedactEncoded(got, pass)
-			if !strings.Contains(got, "[redacted]") || !strings.HasPrefix(got, "535") {
-				t.Errorf("notifier.RedactEncoded(%q) = %q", tt.in, got)
-			}
-			for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-				if s := enc.EncodeToString([]byte(pass)); strings.Contains(got, s[:len(s)-4]) {
-					t.Errorf("%q keeps the encoded password", got)
-				}
-			}
-		})
-	}
-	if got := notifier.RedactEncoded("535 5.7.8 Authentication credentials invalid", pass); got != "535 5.7.8 Authentication credentials invalid" {
-		t.Errorf("plain text changed: %q", got)
 	}
 }

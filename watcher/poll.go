@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/feedwatch/feedwatch/feedurl"
@@ -201,9 +199,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		case m.cross:
 			// Once, when the move is recorded; status keeps saying it.
 			w.log.Warn("feed moved permanently to another origin; polling the new url without the configured headers and credentials",
-				"feed", f.name, "from", m.from, "to", m.to, "url", feedurl.Public(redact(resp.MovedTo)))
+				"feed", f.name, "from", m.from, "to", m.to, "url", feedurl.Public(feedurl.Masked(resp.MovedTo)))
 		default:
-			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(redact(resp.MovedTo), f.cfg.URLSecrets...))
+			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(feedurl.Masked(resp.MovedTo), f.cfg.URLSecrets...))
 		}
 		st.MovedTo = resp.MovedTo
 	}
@@ -492,63 +490,4 @@ func errKind(err error) string {
 func bodyHash(b []byte) string {
 	s := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(s[:16])
-}
-
-// redact drops credentials, the query and path segments that look like
-// secrets (tokens live in all three) from a URL for logs and status.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparseable url>"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
-	}
-	// Segments as written: an escaped "/" inside one does not split it.
-	segs := strings.Split(u.EscapedPath(), "/")
-	changed := false
-	for i, seg := range segs {
-		afterKey := i > 0 && secretKeySegment[strings.ToLower(segs[i-1])]
-		if seg != "" && (afterKey || looksSecret(seg)) {
-			segs[i], changed = "redacted", true
-		}
-	}
-	if changed {
-		raw := strings.Join(segs, "/")
-		if p, err := url.PathUnescape(raw); err == nil {
-			u.Path, u.RawPath = p, raw
-		}
-	}
-	return u.String()
-}
-
-// secretKeySegment names path segments whose next segment is a credential
-// (/token/<t>, /key/<k>).
-var secretKeySegment = map[string]bool{"token": true, "key": true, "apikey": true, "api_key": true, "api-key": true, "secret": true, "auth": true}
-
-// looksSecret reports a path segment holding a run of 16 or more letters
-// and digits that mixes both, or is hex: a generated token, not a word or
-// a date ("2024-05-01-uyghur-camps" has no such run).
-func looksSecret(seg string) bool {
-	run, letters, digits, hex := 0, false, false, true
-	for i := 0; i <= len(seg); i++ {
-		var c byte
-		if i < len(seg) {
-			c = seg[i]
-		}
-		switch {
-		case c >= '0' && c <= '9':
-			run, digits = run+1, true
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			run, letters = run+1, true
-			hex = hex && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')
-		default:
-			if run >= 16 && (letters && digits || hex) {
-				return true
-			}
-			run, letters, digits, hex = 0, false, false, true
-		}
-	}
-	return false
 }

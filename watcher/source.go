@@ -17,7 +17,7 @@ import (
 // opts.Timeout and opts.MaxBody must be positive.
 func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.Item, error) {
 	opts = withDefaults(opts)
-	fi := item.Feed{Name: redact(source), URL: feedurl.Public(source)}
+	fi := item.Feed{Name: feedurl.Masked(source), URL: feedurl.Public(source)}
 	var headers map[string]string
 	if fc, ok := FeedFor(opts.Feeds, source); ok {
 		fi.Name = feedName(fc)

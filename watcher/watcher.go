@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher/fetch"
 )
@@ -274,7 +275,7 @@ func (w *Watcher) Status() []FeedStatus {
 	}
 	w.mu.Unlock()
 	for i := range out {
-		out[i].URL = redact(out[i].URL)
+		out[i].URL = feedurl.Masked(out[i].URL)
 	}
 	slices.SortFunc(out, func(a, b FeedStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out

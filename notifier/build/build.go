@@ -1,14 +1,25 @@
-// Package build turns one configured notifier into its channel, and
-// checks a notifier's config without connecting anywhere.
+// Package build is the notifier registry: the one table of channel types,
+// which turns a configured notifier into its channel, checks a notifier's
+// settings without connecting anywhere, and tells config validation and
+// the daemon each channel's keys and defaults.
+//
+// A channel is one package under notifier/ exporting Spec() (its settings
+// struct, their docs, defaults, validation and constructor) and one line
+// in channels below.
 package build
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/hit"
@@ -20,17 +31,110 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
-// Notifier types.
-const (
-	TypeConsole = "console"
-	TypeSlack   = "slack"
-	TypeEmail   = "email"
-	TypeWebhook = "webhook"
-)
+// channels is the registry: every notifier type, in the order messages and
+// the config reference list them. A new channel is its package and one
+// line here. It is built on each call, so nothing can change it.
+func channels() []channel {
+	return []channel{
+		register(console.Spec()),
+		register(slack.Spec()),
+		register(email.Spec()),
+		register(webhook.Spec()),
+	}
+}
 
-// SlackRateLimit is Slack's documented pace for incoming webhooks and
-// chat.postMessage: about one message per second per destination.
-const SlackRateLimit = 1.0
+// channel is one notifier type with its settings type erased.
+type channel struct {
+	typ       string
+	keys      []config.ChannelKey
+	inFlight  int
+	rateLimit float64
+	timeout   time.Duration
+	check     func(config.Notifier) []notifier.FieldError
+	build     func(config.Notifier, notifier.Env) (notifier.Notifier, error)
+}
+
+// register turns a channel's Spec into its registry entry: Settings keys
+// decode into S, Defaults fill it, Check and New take it.
+func register[S any](spec notifier.Spec[S]) channel {
+	ch := channel{typ: spec.Type, inFlight: max(spec.InFlight, 1), rateLimit: spec.RateLimit, timeout: spec.Timeout}
+	t := reflect.TypeFor[S]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		d := spec.Keys[name]
+		ch.keys = append(ch.keys, config.ChannelKey{Name: name, Type: f.Type, Doc: d.Doc, Default: d.Default, Secret: d.Secret})
+	}
+	settings := func(n config.Notifier) (S, []notifier.FieldError) {
+		var s S
+		var errs []notifier.FieldError
+		for _, k := range slices.Sorted(maps.Keys(n.Settings)) {
+			if !slices.ContainsFunc(ch.keys, func(ck config.ChannelKey) bool { return ck.Name == k }) {
+				// Usually a key meant for another type (url on slack).
+				errs = append(errs, notifier.FieldError{Key: k, Msg: "not used by type " + spec.Type})
+				continue
+			}
+			// One key at a time, so a failure names its key and never
+			// quotes the value (it may be a secret).
+			if err := mapstructure.Decode(map[string]any{k: n.Settings[k]}, &s); err != nil {
+				errs = append(errs, notifier.FieldError{Key: k, Msg: "cannot decode this value"})
+			}
+		}
+		if spec.Defaults != nil {
+			spec.Defaults(&s)
+		}
+		return s, errs
+	}
+	common := func(n config.Notifier) notifier.Common {
+		return notifier.Common{Template: n.Template, Timeout: n.Timeout.D()}
+	}
+	ch.check = func(n config.Notifier) []notifier.FieldError {
+		s, unused := settings(n)
+		errs := spec.Check(s, common(n))
+		errs = append(errs, unused...)
+		if spec.Timeout == 0 && n.Timeout != 0 {
+			errs = append(errs, notifier.FieldError{Key: "timeout", Msg: "not used by type " + spec.Type})
+		}
+		return errs
+	}
+	ch.build = func(n config.Notifier, env notifier.Env) (notifier.Notifier, error) {
+		s, _ := settings(n)
+		return spec.New(s, common(n), env)
+	}
+	return ch
+}
+
+func lookup(typ string) (channel, bool) {
+	chs := channels()
+	i := slices.IndexFunc(chs, func(c channel) bool { return c.typ == typ })
+	if i < 0 {
+		return channel{}, false
+	}
+	return chs[i], true
+}
+
+// typeList is "console, slack, email or webhook".
+func typeList() string {
+	chs := channels()
+	names := make([]string, len(chs))
+	for i, c := range chs {
+		names[i] = c.typ
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// Channels describes every notifier type to config (config.WithChannels):
+// its own keys, their types and docs, and its defaults.
+func Channels() []config.Channel {
+	var out []config.Channel
+	for _, c := range channels() {
+		out = append(out, config.Channel{Type: c.typ, Keys: c.keys, RateLimit: c.rateLimit, Timeout: c.timeout})
+	}
+	return out
+}
 
 // New builds the channel for one configured notifier. out is where console
 // writes (os.Stdout in production); client is shared by HTTP channels (nil:
@@ -43,38 +147,12 @@ func New(name string, cfg config.Notifier, out io.Writer, client *http.Client) (
 		}
 		return nil, fmt.Errorf("notifier %q: %s", name, strings.Join(msgs, "; "))
 	}
-	n, err := newChannel(cfg, out, client)
+	ch, _ := lookup(cfg.Type) // Check accepted the type
+	n, err := ch.build(cfg, notifier.Env{Out: out, Client: client})
 	if err != nil {
 		return nil, fmt.Errorf("notifier %q: %w", name, err)
 	}
 	return n, nil
-}
-
-func newChannel(cfg config.Notifier, out io.Writer, client *http.Client) (notifier.Notifier, error) {
-	timeout := time.Duration(cfg.Timeout)
-	switch cfg.Type {
-	case TypeConsole:
-		return console.New(out, cfg.Template)
-	case TypeSlack:
-		return slack.New(slack.Config{
-			WebhookURL: cfg.WebhookURL, Token: cfg.Token, Channel: cfg.Channel,
-			Template: cfg.Template, Timeout: timeout,
-		}, client)
-	case TypeEmail:
-		return email.New(email.Config{
-			Host: cfg.Host, Port: cfg.Port, TLS: cfg.TLS,
-			Username: cfg.Username, Password: cfg.Password, From: cfg.From, To: cfg.To,
-			Template: cfg.Template, HTMLTemplate: cfg.HTMLTemplate, Timeout: timeout,
-		})
-	case TypeWebhook:
-		return webhook.New(webhook.Config{
-			URL: cfg.URL, Secret: cfg.Secret, Template: cfg.Template, Timeout: timeout,
-		}, client)
-	case "":
-		return nil, errors.New("type: required")
-	default:
-		return nil, fmt.Errorf("type: unknown notifier type %q (want console, slack, email or webhook)", cfg.Type)
-	}
 }
 
 // RateLimit is the messages per second the engine should allow: the
@@ -84,10 +162,18 @@ func RateLimit(cfg config.Notifier) float64 {
 	if cfg.RateLimit > 0 {
 		return cfg.RateLimit
 	}
-	if cfg.Type == TypeSlack {
-		return SlackRateLimit
+	ch, _ := lookup(cfg.Type)
+	return ch.rateLimit
+}
+
+// InFlight is how many sends the engine runs at once for a notifier: the
+// channel's choice (1 for an unknown type).
+func InFlight(cfg config.Notifier) int {
+	ch, ok := lookup(cfg.Type)
+	if !ok {
+		return 1
 	}
-	return 0
+	return ch.inFlight
 }
 
 // SampleHit is the hit send-test and template checks use.
@@ -111,103 +197,79 @@ func TestHit(now time.Time) hit.Hit {
 	return h
 }
 
-// Check validates one notifier config: the type is known, each type's
-// required fields are set and well formed, fields of other types are not
-// set, and templates render on the sample hit. Each error starts with the
-// key it is about, relative to the notifier; none quotes a secret.
-func Check(cfg config.Notifier) []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	keyed := func(key string, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, err))
-		}
-	}
+// Check validates one notifier config: the type is known, the common
+// numbers are not negative, and the channel accepts its settings (required
+// fields set and well formed, no key of another type, templates render on
+// the sample hit). Each error carries its key, relative to the notifier;
+// none quotes a secret.
+func Check(cfg config.Notifier) []notifier.FieldError {
+	var errs []notifier.FieldError
+	add := func(key, msg string) { errs = append(errs, notifier.FieldError{Key: key, Msg: msg}) }
 	if cfg.MaxAttempts < 0 {
-		add(fmt.Errorf("max_attempts: %d is negative", cfg.MaxAttempts))
+		add("max_attempts", fmt.Sprintf("%d is negative", cfg.MaxAttempts))
 	}
 	if cfg.Digest < 0 {
-		add(errors.New("digest: negative duration"))
+		add("digest", "negative duration")
 	}
 	if cfg.RateLimit < 0 {
-		add(fmt.Errorf("rate_limit: %v is negative", cfg.RateLimit))
+		add("rate_limit", fmt.Sprintf("%v is negative", cfg.RateLimit))
 	}
 	if cfg.Timeout < 0 {
-		add(errors.New("timeout: negative duration"))
+		add("timeout", "negative duration")
 	}
-	switch cfg.Type {
-	case TypeConsole:
-		if cfg.Template != "" {
-			keyed("template", console.CheckTemplate(cfg.Template))
-		}
-	case TypeSlack:
-		add(slack.CheckConfig(slack.Config{WebhookURL: cfg.WebhookURL, Token: cfg.Token, Channel: cfg.Channel}))
-		if cfg.Template != "" {
-			keyed("template", slack.CheckTemplate(cfg.Template))
-		}
-	case TypeEmail:
-		errs = append(errs, email.CheckConfig(email.Config{
-			Host: cfg.Host, Port: cfg.Port, TLS: cfg.TLS, Username: cfg.Username,
-			Password: cfg.Password, From: cfg.From, To: cfg.To,
-		})...)
-		if cfg.Template != "" {
-			keyed("template", email.CheckTemplate(cfg.Template))
-		}
-		if cfg.HTMLTemplate != "" {
-			keyed("html_template", email.CheckHTMLTemplate(cfg.HTMLTemplate))
-		}
-	case TypeWebhook:
-		add(webhook.CheckURL(cfg.URL))
-		if cfg.Template != "" {
-			keyed("template", webhook.CheckTemplate(cfg.Template))
-		}
-	case "":
-		return append(errs, errors.New("type: required (console, slack, email or webhook)"))
-	default:
-		return append(errs, fmt.Errorf("type: unknown notifier type %q (want console, slack, email or webhook)", cfg.Type))
+	ch, ok := lookup(cfg.Type)
+	switch {
+	case cfg.Type == "":
+		add("type", "required ("+typeList()+")")
+		return errs
+	case !ok:
+		add("type", fmt.Sprintf("unknown notifier type %q (want %s)", cfg.Type, typeList()))
+		return errs
 	}
-	return append(errs, unused(cfg)...)
+	return append(errs, ch.check(cfg)...)
 }
 
-// unused reports fields set that the notifier's type ignores: usually a
-// key meant for another type (url on slack, webhook_url on webhook).
-func unused(cfg config.Notifier) []error {
-	fields := []struct {
-		key   string
-		set   bool
-		types []string
-	}{
-		{"webhook_url", cfg.WebhookURL != "", []string{TypeSlack}},
-		{"token", cfg.Token != "", []string{TypeSlack}},
-		{"channel", cfg.Channel != "", []string{TypeSlack}},
-		{"host", cfg.Host != "", []string{TypeEmail}},
-		{"port", cfg.Port != 0, []string{TypeEmail}},
-		{"tls", cfg.TLS != "", []string{TypeEmail}},
-		{"username", cfg.Username != "", []string{TypeEmail}},
-		{"password", cfg.Password != "", []string{TypeEmail}},
-		{"from", cfg.From != "", []string{TypeEmail}},
-		{"to", len(cfg.To) > 0, []string{TypeEmail}},
-		{"html_template", cfg.HTMLTemplate != "", []string{TypeEmail}},
-		{"url", cfg.URL != "", []string{TypeWebhook}},
-		{"secret", cfg.Secret != "", []string{TypeWebhook}},
-		{"timeout", cfg.Timeout != 0, []string{TypeSlack, TypeEmail, TypeWebhook}},
-	}
-	var errs []error
-	for _, f := range fields {
-		if !f.set {
-			continue
-		}
-		ok := false
-		for _, t := range f.types {
-			ok = ok || t == cfg.Type
-		}
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: not used by type %s", f.key, cfg.Type))
+// Problems is what each configured notifier's channel finds wrong with its
+// settings, at the key's path ("notifiers.me.to[1]"), template errors in
+// plain words; pass it to config.WithChecks.
+func Problems(c *config.Config) []config.Problem {
+	var out []config.Problem
+	for _, name := range slices.Sorted(maps.Keys(c.Notifiers)) {
+		for _, fe := range Check(c.Notifiers[name]) {
+			p := config.Problem{Path: "notifiers." + name, Msg: fe.Msg}
+			if fe.Key != "" {
+				p.Path += "." + fe.Key
+			}
+			if strings.HasSuffix(fe.Key, "template") {
+				p.Msg = plainTemplateError(fe.Msg)
+			}
+			out = append(out, p)
 		}
 	}
-	return errs
+	return out
+}
+
+// Go's template errors name the template and the Go type:
+// `template: template:1:2: executing "template" at <.Nope>: can't evaluate
+// field Nope in type hit.Hit`.
+var (
+	templateExecErr  = regexp.MustCompile(`^template: [a-z_]+:(\d+):(\d+): executing "[a-z_]+" at <([^>]*)>: (.*)$`)
+	templateParseErr = regexp.MustCompile(`^template: [a-z_]+:(\d+): (.*)$`)
+	noField          = regexp.MustCompile(`^can't evaluate field (\w+) in type [\w.*\[\]]+$`)
+)
+
+// plainTemplateError says where in the template and what, in the user's
+// words: `line 1, column 2, at {{.Nope}}: no field Nope there (…)`.
+func plainTemplateError(msg string) string {
+	if m := templateExecErr.FindStringSubmatch(msg); m != nil {
+		what := m[4]
+		if f := noField.FindStringSubmatch(what); f != nil {
+			what = "no field " + f[1] + " there (a template sees the hit: .Profile, .Item.Title, .Item.Link, .Snippet, …)"
+		}
+		return fmt.Sprintf("line %s, column %s, at {{%s}}: %s", m[1], m[2], m[3], what)
+	}
+	if m := templateParseErr.FindStringSubmatch(msg); m != nil {
+		return "line " + m[1] + ": " + m[2]
+	}
+	return msg
 }

@@ -35,11 +35,10 @@ func TestNewBuildsEachType(t *testing.T) {
 		want any
 	}{
 		{config.Notifier{Type: "console"}, &console.Console{}},
-		{config.Notifier{Type: "slack", WebhookURL: hookURL}, &slack.Slack{}},
-		{config.Notifier{Type: "slack", Token: botToken, Channel: "#news"}, &slack.Slack{}},
-		{config.Notifier{Type: "email", Host: "smtp.example.org", Username: "u", Password: smtpPass,
-			From: "feedwatch <a@example.org>", To: []string{"b@example.org"}}, &email.Email{}},
-		{config.Notifier{Type: "webhook", URL: tokenURL, Secret: hookSec, Timeout: config.Duration(time.Second)}, &webhook.Webhook{}},
+		{config.Notifier{Type: "slack", Settings: map[string]any{"webhook_url": hookURL}}, &slack.Slack{}},
+		{config.Notifier{Type: "slack", Settings: map[string]any{"token": botToken, "channel": "#news"}}, &slack.Slack{}},
+		{config.Notifier{Type: "email", Settings: map[string]any{"host": "smtp.example.org", "username": "u", "password": smtpPass, "from": "feedwatch <a@example.org>", "to": []string{"b@example.org"}}}, &email.Email{}},
+		{config.Notifier{Type: "webhook", Timeout: config.Duration(time.Second), Settings: map[string]any{"url": tokenURL, "secret": hookSec}}, &webhook.Webhook{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Type, func(t *testing.T) {
@@ -71,23 +70,23 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 			[]string{"max_attempts: -1 is negative", "rate_limit: -2 is negative", "digest: negative"}},
 		{"console template", config.Notifier{Type: "console", Template: "{{.Profile"}, []string{"template: template: template:1: unclosed action"}},
 		{"slack without destination", config.Notifier{Type: "slack"}, []string{"webhook_url: required"}},
-		{"slack token without channel", config.Notifier{Type: "slack", Token: botToken}, []string{"channel: required"}},
-		{"slack bad url", config.Notifier{Type: "slack", WebhookURL: "hooks.slack.com/s3cretHookPart"}, []string{"webhook_url: not an absolute"}},
-		{"slack bad template", config.Notifier{Type: "slack", WebhookURL: hookURL, Template: "{{.Nope}}"}, []string{"template: "}},
+		{"slack token without channel", config.Notifier{Type: "slack", Settings: map[string]any{"token": botToken}}, []string{"channel: required"}},
+		{"slack bad url", config.Notifier{Type: "slack", Settings: map[string]any{"webhook_url": "hooks.slack.com/s3cretHookPart"}}, []string{"webhook_url: not an absolute"}},
+		{"slack bad template", config.Notifier{Type: "slack", Template: "{{.Nope}}", Settings: map[string]any{"webhook_url": hookURL}}, []string{"template: "}},
 		{"email missing", config.Notifier{Type: "email"}, []string{"host: required", "from: required", "to: at least one"}},
-		{"email bad tls", config.Notifier{Type: "email", Host: "h", TLS: "ssl", From: "a@b.c", To: []string{"d@e.f"}, Password: smtpPass},
+		{"email bad tls", config.Notifier{Type: "email", Settings: map[string]any{"host": "h", "tls": "ssl", "from": "a@b.c", "to": []string{"d@e.f"}, "password": smtpPass}},
 			[]string{`tls: "ssl" is not`, "username: required with password"}},
-		{"email bad templates", config.Notifier{Type: "email", Host: "h", From: "a@b.c", To: []string{"d@e.f"}, Template: "{{", HTMLTemplate: "{{.Hits.Nope}}"},
+		{"email bad templates", config.Notifier{Type: "email", Template: "{{", Settings: map[string]any{"host": "h", "from": "a@b.c", "to": []string{"d@e.f"}, "html_template": "{{.Hits.Nope}}"}},
 			[]string{"template: template: template:1:", "html_template: "}},
 		{"webhook missing url", config.Notifier{Type: "webhook"}, []string{"url: required"}},
-		{"webhook bad url", config.Notifier{Type: "webhook", URL: "ftp://example.org/?token=s3cretQueryToken"}, []string{"url: not an absolute"}},
-		{"webhook template not json", config.Notifier{Type: "webhook", URL: tokenURL, Template: "{{.ID}} x"}, []string{"template: output for the sample hit is not valid JSON"}},
+		{"webhook bad url", config.Notifier{Type: "webhook", Settings: map[string]any{"url": "ftp://example.org/?token=s3cretQueryToken"}}, []string{"url: not an absolute"}},
+		{"webhook template not json", config.Notifier{Type: "webhook", Template: "{{.ID}} x", Settings: map[string]any{"url": tokenURL}}, []string{"template: output for the sample hit is not valid JSON"}},
 		{"template ranging billions of times", config.Notifier{Type: "console", Template: "{{range 3000000000}}{{end}}"}, []string{"template: line 1: range over 3000000000"}},
-		{"template nested ranges", config.Notifier{Type: "slack", WebhookURL: hookURL, Template: "{{range 1000}}{{range 1000}}{{end}}{{end}}"}, []string{"template: line 1: range over 1000 inside ranges: 1000000 in all"}},
-		{"template output too long", config.Notifier{Type: "webhook", URL: tokenURL, Template: `{{range 5000}}{{json $.Item.Summary}}{{end}}`}, []string{"template: output is longer than 64 KB"}},
-		{"email templates too big", config.Notifier{Type: "email", Host: "h", From: "a@b.c", To: []string{"d@e.f"}, Template: "{{range 9000}}{{$.Item.Title}}{{end}}", HTMLTemplate: "{{range 20000}}x{{end}}"},
+		{"template nested ranges", config.Notifier{Type: "slack", Template: "{{range 1000}}{{range 1000}}{{end}}{{end}}", Settings: map[string]any{"webhook_url": hookURL}}, []string{"template: line 1: range over 1000 inside ranges: 1000000 in all"}},
+		{"template output too long", config.Notifier{Type: "webhook", Template: `{{range 5000}}{{json $.Item.Summary}}{{end}}`, Settings: map[string]any{"url": tokenURL}}, []string{"template: output is longer than 64 KB"}},
+		{"email templates too big", config.Notifier{Type: "email", Template: "{{range 9000}}{{$.Item.Title}}{{end}}", Settings: map[string]any{"host": "h", "from": "a@b.c", "to": []string{"d@e.f"}, "html_template": "{{range 20000}}x{{end}}"}},
 			[]string{"template: output is longer than 64 KB", "html_template: line 1: range over 20000"}},
-		{"fields of another type", config.Notifier{Type: "webhook", URL: tokenURL, WebhookURL: hookURL, Password: smtpPass},
+		{"fields of another type", config.Notifier{Type: "webhook", Settings: map[string]any{"url": tokenURL, "webhook_url": hookURL, "password": smtpPass}},
 			[]string{"webhook_url: not used by type webhook", "password: not used by type webhook"}},
 	}
 	for _, tt := range tests {
@@ -117,7 +116,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	if got := RateLimit(config.Notifier{Type: "slack"}); got != SlackRateLimit {
+	if got := RateLimit(config.Notifier{Type: "slack"}); got != slack.RateLimit {
 		t.Errorf("slack default = %v", got)
 	}
 	if got := RateLimit(config.Notifier{Type: "slack", RateLimit: 5}); got != 5 {
@@ -136,7 +135,7 @@ func TestSendTestThroughWebhook(t *testing.T) {
 		got = r.Header.Get(webhook.HeaderHitID)
 	}))
 	defer srv.Close()
-	n, err := New("hook", config.Notifier{Type: "webhook", URL: srv.URL}, nil, srv.Client())
+	n, err := New("hook", config.Notifier{Type: "webhook", Settings: map[string]any{"url": srv.URL}}, nil, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +167,8 @@ func TestSendTestHitIsMarked(t *testing.T) {
 	var out strings.Builder
 	for _, cfg := range []config.Notifier{
 		{Type: "console"},
-		{Type: "slack", WebhookURL: srv.URL + "/slack"},
-		{Type: "webhook", URL: srv.URL + "/hook"},
+		{Type: "slack", Settings: map[string]any{"webhook_url": srv.URL + "/slack"}},
+		{Type: "webhook", Settings: map[string]any{"url": srv.URL + "/hook"}},
 	} {
 		n, err := New(cfg.Type, cfg, &out, srv.Client())
 		if err != nil {

@@ -106,13 +106,12 @@ func TestNoSecretLeaks(t *testing.T) {
 		cfg     config.Notifier
 		secrets []string
 	}{
-		{"slack webhook 400", config.Notifier{Type: "slack", WebhookURL: slackSrv.URL + hookPath}, []string{slackSrv.URL + hookPath, hookPath, "LeakyHookSecret"}},
-		{"slack webhook refused", config.Notifier{Type: "slack", WebhookURL: closedURL + hookPath}, []string{closedURL + hookPath, hookPath, "LeakyHookSecret"}},
-		{"slack bot 400", config.Notifier{Type: "slack", Token: botSecret, Channel: "#news"}, []string{botSecret}},
-		{"webhook 500", config.Notifier{Type: "webhook", URL: hookSrv.URL + "/h/" + urlTok + "?k=" + urlTok, Secret: hmacSec}, []string{urlTok, hmacSec}},
-		{"webhook refused", config.Notifier{Type: "webhook", URL: closedURL + "/h?token=" + urlTok, Secret: hmacSec}, []string{urlTok, hmacSec}},
-		{"email 535", config.Notifier{Type: "email", Host: "127.0.0.1", Port: smtpPort, TLS: "none", Username: "alerts",
-			Password: smtpPw, From: "a@example.org", To: []string{"b@example.org"}}, []string{smtpPw}},
+		{"slack webhook 400", config.Notifier{Type: "slack", Settings: map[string]any{"webhook_url": slackSrv.URL + hookPath}}, []string{slackSrv.URL + hookPath, hookPath, "LeakyHookSecret"}},
+		{"slack webhook refused", config.Notifier{Type: "slack", Settings: map[string]any{"webhook_url": closedURL + hookPath}}, []string{closedURL + hookPath, hookPath, "LeakyHookSecret"}},
+		{"slack bot 400", config.Notifier{Type: "slack", Settings: map[string]any{"token": botSecret, "channel": "#news"}}, []string{botSecret}},
+		{"webhook 500", config.Notifier{Type: "webhook", Settings: map[string]any{"url": hookSrv.URL + "/h/" + urlTok + "?k=" + urlTok, "secret": hmacSec}}, []string{urlTok, hmacSec}},
+		{"webhook refused", config.Notifier{Type: "webhook", Settings: map[string]any{"url": closedURL + "/h?token=" + urlTok, "secret": hmacSec}}, []string{urlTok, hmacSec}},
+		{"email 535", config.Notifier{Type: "email", Settings: map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none", "username": "alerts", "password": smtpPw, "from": "a@example.org", "to": []string{"b@example.org"}}}, []string{smtpPw}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,9 +119,9 @@ func TestNoSecretLeaks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.cfg.Token != "" {
+			if tok, _ := tt.cfg.Settings["token"].(string); tok != "" {
 				// The same channel, its Web API pointed at the test server.
-				n, err = slack.New(slack.Config{Token: tt.cfg.Token, Channel: tt.cfg.Channel, APIURL: slackSrv.URL + "/api/"}, nil)
+				n, err = slack.New(slack.Config{Token: tok, Channel: tt.cfg.Settings["channel"].(string), APIURL: slackSrv.URL + "/api/"}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -17,6 +17,30 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
 
+// Type is the console's notifier type in the config file.
+const Type = "console"
+
+// Settings: the console takes no keys besides the common ones.
+type Settings struct{}
+
+// Spec describes the console to the notifier registry.
+func Spec() notifier.Spec[Settings] {
+	return notifier.Spec[Settings]{
+		Type: Type,
+		// One at a time, so hits print in order.
+		InFlight: 1,
+		Check: func(_ Settings, c notifier.Common) []notifier.FieldError {
+			if c.Template == "" {
+				return nil
+			}
+			return notifier.Field("template", CheckTemplate(c.Template))
+		},
+		New: func(_ Settings, c notifier.Common, env notifier.Env) (notifier.Notifier, error) {
+			return New(env.Out, c.Template)
+		},
+	}
+}
+
 // Console prints hits to one writer.
 type Console struct {
 	mu   sync.Mutex

@@ -28,6 +28,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 const (
@@ -41,6 +42,80 @@ const (
 	TLSImplicit = "tls"      // TLS from the first byte (port 465)
 	TLSNone     = "none"     // plain text; auth only to localhost
 )
+
+// Type is email's notifier type in the config file.
+const Type = "email"
+
+// Settings are an email notifier's own keys in the config file.
+type Settings struct {
+	Host         string   `mapstructure:"host"`
+	Port         int      `mapstructure:"port"`
+	TLS          string   `mapstructure:"tls"`
+	Username     string   `mapstructure:"username"`
+	Password     string   `mapstructure:"password"`
+	From         string   `mapstructure:"from"`
+	To           []string `mapstructure:"to"`
+	HTMLTemplate string   `mapstructure:"html_template"`
+}
+
+// Spec describes email to the notifier registry.
+func Spec() notifier.Spec[Settings] {
+	return notifier.Spec[Settings]{
+		Type: Type,
+		Keys: map[string]notifier.KeyDoc{
+			"host":          {Doc: "SMTP server host. Required."},
+			"port":          {Doc: "SMTP port.", Default: "`587`, or `465` with `tls: tls`"},
+			"tls":           {Doc: "`starttls` (STARTTLS required), `tls` (implicit TLS) or `none`.", Default: "`starttls`"},
+			"username":      {Doc: "SMTP user name."},
+			"password":      {Doc: "SMTP password (secret).", Secret: true},
+			"from":          {Doc: "Sender address, like `feedwatch <alerts@example.org>`. Required."},
+			"to":            {Doc: "Recipient addresses. Required."},
+			"html_template": {Doc: "Go html/template for the HTML part of the email.", Default: "built in"},
+		},
+		// Mail servers take a few messages in parallel.
+		InFlight: 4,
+		Timeout:  defaultTimeout,
+		Defaults: func(s *Settings) {
+			if s.TLS == "" {
+				s.TLS = TLSStartTLS
+			}
+			if s.Port == 0 {
+				// Submission ports; even without TLS, 25 is rarely open
+				// to a client.
+				s.Port = 587
+				if s.TLS == TLSImplicit {
+					s.Port = 465
+				}
+			}
+		},
+		Check: func(s Settings, c notifier.Common) []notifier.FieldError {
+			var out []notifier.FieldError
+			for _, err := range CheckConfig(s.config(c)) {
+				var fe notifier.FieldError
+				if errors.As(err, &fe) {
+					out = append(out, fe)
+				}
+			}
+			if c.Template != "" {
+				out = append(out, notifier.Field("template", CheckTemplate(c.Template))...)
+			}
+			if s.HTMLTemplate != "" {
+				out = append(out, notifier.Field("html_template", CheckHTMLTemplate(s.HTMLTemplate))...)
+			}
+			return out
+		},
+		New: func(s Settings, c notifier.Common, _ notifier.Env) (notifier.Notifier, error) {
+			return New(s.config(c))
+		},
+	}
+}
+
+func (s Settings) config(c notifier.Common) Config {
+	return Config{
+		Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password,
+		From: s.From, To: s.To, Template: c.Template, HTMLTemplate: s.HTMLTemplate, Timeout: c.Timeout,
+	}
+}
 
 // Config is one email notifier.
 type Config struct {
@@ -167,31 +242,32 @@ func DefaultPort(mode string) int {
 // starts with the key it is about.
 func CheckConfig(cfg Config) []error {
 	var errs []error
+	add := func(key, msg string) { errs = append(errs, notifier.FieldError{Key: key, Msg: msg}) }
 	if strings.TrimSpace(cfg.Host) == "" {
-		errs = append(errs, errors.New("host: required"))
+		add("host", "required")
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
-		errs = append(errs, fmt.Errorf("port: %d out of range", cfg.Port))
+		add("port", "not a port number")
 	}
 	switch cfg.TLS {
 	case "", TLSStartTLS, TLSImplicit, TLSNone:
 	default:
-		errs = append(errs, fmt.Errorf("tls: %q is not starttls, tls or none", cfg.TLS))
+		add("tls", fmt.Sprintf("%q is not starttls, tls or none", cfg.TLS))
 	}
 	if cfg.Password != "" && cfg.Username == "" {
-		errs = append(errs, errors.New("username: required with password"))
+		add("username", "required with password")
 	}
 	if cfg.From == "" {
-		errs = append(errs, errors.New("from: required"))
+		add("from", "required")
 	} else if _, err := mail.ParseAddress(cfg.From); err != nil {
-		errs = append(errs, fmt.Errorf("from: %s", notAddress(cfg.From)))
+		add("from", notAddress(cfg.From))
 	}
 	if len(cfg.To) == 0 {
-		errs = append(errs, errors.New("to: at least one address required"))
+		add("to", "at least one address required")
 	}
 	for i, to := range cfg.To {
 		if _, err := mail.ParseAddress(to); err != nil {
-			errs = append(errs, fmt.Errorf("to[%d]: %s", i, notAddress(to)))
+			add(fmt.Sprintf("to[%d]", i), notAddress(to))
 		}
 	}
 	return errs
@@ -423,7 +499,7 @@ func (e *Email) scrub(msg string) string {
 	if e.cfg.Password == "" {
 		return msg
 	}
-	return notifier.RedactEncoded(notifier.Redact(msg, e.secrets...), e.cfg.Password)
+	return redact.Encoded(redact.Secrets(msg, e.secrets...), e.cfg.Password)
 }
 
 // authSecrets lists what AUTH may put on the wire about the credentials:
@@ -434,7 +510,7 @@ func authSecrets(user, pass string) []string {
 	if pass == "" {
 		return nil
 	}
-	return append([]string{pass}, notifier.Base64Forms(pass, user,
+	return append([]string{pass}, redact.Base64Forms(pass, user,
 		"\x00"+user+"\x00"+pass, user+"\x00"+user+"\x00"+pass)...)
 }
 

@@ -434,7 +434,7 @@ func TestCheckConfig(t *testing.T) {
 	}{
 		{Config{}, []string{"host: required", "from: required", "to: at least one"}},
 		{Config{Host: "h", TLS: "ssl", From: "a@b.c", To: []string{"x"}, Port: 70000, Password: password},
-			[]string{"port: 70000 out of range", `tls: "ssl" is not`, "username: required with password", "to[0]: "}},
+			[]string{"port: not a port number", `tls: "ssl" is not`, "username: required with password", "to[0]: "}},
 	}
 	for _, tt := range tests {
 		errs := CheckConfig(tt.cfg)
@@ -564,5 +564,25 @@ func TestAuthEchoRedacted(t *testing.T) {
 				t.Errorf("error %q holds the password", msg)
 			}
 		})
+	}
+}
+
+// TestSpecDefaults: what the file leaves out of an email notifier (the
+// config loader used to fill these in; the channel owns them now).
+func TestSpecDefaults(t *testing.T) {
+	tests := []struct {
+		in, want Settings
+	}{
+		{Settings{}, Settings{Port: 587, TLS: TLSStartTLS}},
+		{Settings{TLS: TLSImplicit}, Settings{Port: 465, TLS: TLSImplicit}},
+		{Settings{TLS: TLSNone, Port: 25}, Settings{Port: 25, TLS: TLSNone}},
+		{Settings{Port: 2525}, Settings{Port: 2525, TLS: TLSStartTLS}},
+	}
+	for _, tt := range tests {
+		got := tt.in
+		Spec().Defaults(&got)
+		if got.Port != tt.want.Port || got.TLS != tt.want.TLS {
+			t.Errorf("defaults of %+v: port %d tls %q, want %d %q", tt.in, got.Port, got.TLS, tt.want.Port, tt.want.TLS)
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 const (
@@ -37,6 +38,59 @@ const (
 	maxBlocks = 50
 	maxTitle  = 250
 )
+
+// Type is Slack's notifier type in the config file.
+const Type = "slack"
+
+// RateLimit is Slack's documented pace for incoming webhooks and
+// chat.postMessage: about one message per second per destination.
+const RateLimit = 1.0
+
+// Settings are a slack notifier's own keys in the config file.
+type Settings struct {
+	WebhookURL string `mapstructure:"webhook_url"`
+	Token      string `mapstructure:"token"`
+	Channel    string `mapstructure:"channel"`
+}
+
+// Spec describes Slack to the notifier registry.
+func Spec() notifier.Spec[Settings] {
+	return notifier.Spec[Settings]{
+		Type: Type,
+		Keys: map[string]notifier.KeyDoc{
+			"webhook_url": {Doc: "Slack incoming-webhook URL (secret). Either this or `token` with `channel`.", Secret: true},
+			"token":       {Doc: "Slack bot token (secret), with `channel`.", Secret: true},
+			"channel":     {Doc: "Slack channel for a bot token, like `\"#news\"`."},
+		},
+		// Slack holds a destination to about a message a second anyway.
+		InFlight:  1,
+		RateLimit: RateLimit,
+		Timeout:   defaultTimeout,
+		Check: func(s Settings, c notifier.Common) []notifier.FieldError {
+			errs := fieldErrors(CheckConfig(s.config(c)))
+			if c.Template != "" {
+				errs = append(errs, notifier.Field("template", CheckTemplate(c.Template))...)
+			}
+			return errs
+		},
+		New: func(s Settings, c notifier.Common, env notifier.Env) (notifier.Notifier, error) {
+			return New(s.config(c), env.Client)
+		},
+	}
+}
+
+func (s Settings) config(c notifier.Common) Config {
+	return Config{WebhookURL: s.WebhookURL, Token: s.Token, Channel: s.Channel, Template: c.Template, Timeout: c.Timeout}
+}
+
+// fieldErrors keeps CheckConfig's answer as data.
+func fieldErrors(err error) []notifier.FieldError {
+	var fe notifier.FieldError
+	if errors.As(err, &fe) {
+		return []notifier.FieldError{fe}
+	}
+	return notifier.Field("", err)
+}
 
 // Config is one Slack notifier: WebhookURL, or Token with Channel.
 type Config struct {
@@ -105,15 +159,15 @@ func New(cfg Config, client *http.Client) (*Slack, error) {
 func CheckConfig(cfg Config) error {
 	switch {
 	case cfg.WebhookURL == "" && cfg.Token == "":
-		return errors.New("webhook_url: required (or token with channel)")
+		return notifier.FieldError{Key: "webhook_url", Msg: "required (or token with channel)"}
 	case cfg.WebhookURL != "" && cfg.Token != "":
-		return errors.New("token: set webhook_url or token, not both")
+		return notifier.FieldError{Key: "token", Msg: "set webhook_url or token, not both"}
 	case cfg.Token != "" && cfg.Channel == "":
-		return errors.New("channel: required with token")
+		return notifier.FieldError{Key: "channel", Msg: "required with token"}
 	case cfg.WebhookURL != "":
 		u, err := url.Parse(cfg.WebhookURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return errors.New("webhook_url: not an absolute http(s) URL")
+			return notifier.FieldError{Key: "webhook_url", Msg: "not an absolute http(s) URL"}
 		}
 	}
 	return nil
@@ -378,7 +432,7 @@ func (s *Slack) errorf(format string, args ...any) error {
 	if s.webhookURL == "" {
 		dest = "slack chat.postMessage to " + s.channel
 	}
-	return errors.New(notifier.Redact(dest+": "+fmt.Sprintf(format, args...), s.secrets...))
+	return errors.New(redact.Secrets(dest+": "+fmt.Sprintf(format, args...), s.secrets...))
 }
 
 // recorder is a RoundTripper that remembers the response status, its

@@ -21,6 +21,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // Headers the receiver can rely on.
@@ -30,6 +31,43 @@ const (
 )
 
 const defaultTimeout = 10 * time.Second
+
+// Type is the webhook's notifier type in the config file.
+const Type = "webhook"
+
+// Settings are a webhook notifier's own keys in the config file.
+type Settings struct {
+	URL    string `mapstructure:"url"`
+	Secret string `mapstructure:"secret"`
+}
+
+// Spec describes the webhook to the notifier registry.
+func Spec() notifier.Spec[Settings] {
+	return notifier.Spec[Settings]{
+		Type: Type,
+		Keys: map[string]notifier.KeyDoc{
+			"url":    {Doc: "Where the hit JSON is POSTed (http or https; may hold a token, so treated as a secret in messages). Required."},
+			"secret": {Doc: "HMAC-SHA256 key (secret): the body is signed in `X-Feedwatch-Signature: sha256=<hex>`.", Secret: true},
+		},
+		// Receivers take a few requests in parallel.
+		InFlight: 4,
+		Timeout:  defaultTimeout,
+		Check: func(s Settings, c notifier.Common) []notifier.FieldError {
+			var errs []notifier.FieldError
+			var fe notifier.FieldError
+			if _, err := checkURL(s.URL); errors.As(err, &fe) {
+				errs = append(errs, fe)
+			}
+			if c.Template != "" {
+				errs = append(errs, notifier.Field("template", CheckTemplate(c.Template))...)
+			}
+			return errs
+		},
+		New: func(s Settings, c notifier.Common, env notifier.Env) (notifier.Notifier, error) {
+			return New(Config{URL: s.URL, Secret: s.Secret, Template: c.Template, Timeout: c.Timeout}, env.Client)
+		},
+	}
+}
 
 // Config is one webhook notifier.
 type Config struct {
@@ -92,11 +130,11 @@ func New(cfg Config, client *http.Client) (*Webhook, error) {
 // never quote the URL.
 func checkURL(raw string) (string, error) {
 	if raw == "" {
-		return "", errors.New("url: required")
+		return "", notifier.FieldError{Key: "url", Msg: "required"}
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", errors.New("url: not an absolute http(s) URL")
+		return "", notifier.FieldError{Key: "url", Msg: "not an absolute http(s) URL"}
 	}
 	return u.Host, nil
 }
@@ -213,5 +251,5 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 // errorf builds the channel's error as flat text, not wrapping the cause,
 // so the secret redaction covers every layer of it.
 func (w *Webhook) errorf(format string, args ...any) error {
-	return errors.New(notifier.Redact(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
+	return errors.New(redact.Secrets(fmt.Sprintf("webhook to %s: "+format, append([]any{w.host}, args...)...), w.redact...))
 }

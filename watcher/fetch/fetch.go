@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/feedwatch/feedwatch/retryafter"
 )
 
 // Kind classifies a fetch failure; it doubles as the result label of a poll.
@@ -622,20 +624,10 @@ func classifyBody(ctx context.Context, err error) error {
 	return &Error{Kind: KindNetwork, Err: err}
 }
 
+// retryAfter reads a Retry-After header; the scheduler caps hints at a day
+// anyway, so a year is only a guard against overflow.
 func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		return seconds(s)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return retryafter.Parse(v, now, 365*24*time.Hour)
 }
 
 // seconds turns a server's delta-seconds into a duration: negative is 0,

@@ -1,8 +1,8 @@
-package watcher
+package feedurl
 
 import "testing"
 
-func TestRedact(t *testing.T) {
+func TestMasked(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://example.org/world/rss", "https://example.org/world/rss"},
 		{"https://u:p@example.org/rss?token=abc", "https://example.org/rss?redacted"},
@@ -16,8 +16,8 @@ func TestRedact(t *testing.T) {
 		{"https://example.org/u/tok%2Fen_a8Kq2mZ9xLp4Rt7wVb3n.xml", "https://example.org/u/redacted"},
 	}
 	for _, tt := range tests {
-		if got := redact(tt.in); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := Masked(tt.in); got != tt.want {
+			t.Errorf("Masked(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
