@@ -59,7 +59,9 @@ type Options struct {
 	HitsMaxAge time.Duration
 	// ClientName names the connection in the server's monitoring.
 	ClientName string
-	Logger     *slog.Logger
+	// Replicas of the streams and buckets feedwatch creates (0 means 1).
+	Replicas int
+	Logger   *slog.Logger
 }
 
 // Bus is a live connection with the stream and buckets in place.
@@ -76,6 +78,7 @@ type Bus struct {
 	seenDirect atomic.Bool
 	seenLogs   logPositions
 	retention  time.Duration
+	replicas   int
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -90,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.HitsMaxAge <= 0 {
 		opts.HitsMaxAge = 7 * 24 * time.Hour
 	}
-	b := &Bus{log: opts.Logger, retention: opts.Retention, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
+	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(opts)

@@ -39,6 +39,18 @@ var errSink = errors.New("sink")
 
 var errAlreadyRunning = errors.New("watcher: already running")
 
+// errNotOwner stops a poll whose feed this watcher no longer owns.
+var errNotOwner = errors.New("feed no longer owned")
+
+// ownerRecheck is how soon a feed that is not ours (yet) is looked at
+// again, when the feed list has not dropped it meanwhile.
+const ownerRecheck = time.Second
+
+// owns reports whether this watcher may poll and write feed now.
+func (w *Watcher) owns(feed string) bool {
+	return w.opts.Owner == nil || w.opts.Owner.Owns(feed)
+}
+
 // pollFeed polls f once and returns when it is next due, or stop when the
 // feed is gone (410). Only the worker running f touches f.st.
 func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
@@ -48,6 +60,12 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	interval := f.cfg.Interval
 	if interval <= 0 {
 		interval = w.opts.Interval
+	}
+	if !w.owns(f.name) {
+		// Another watcher has it, or our lease lapsed: state is read
+		// again if the feed comes back to us.
+		f.loaded = false
+		return now.Add(ownerRecheck), false
 	}
 	if !f.loaded {
 		next, poll, stop := w.loadState(ctx, f, now, interval)
@@ -59,6 +77,10 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if result == "canceled" {
 		// Shutdown: state left as it was; the poll repeats after restart.
 		return now, false
+	}
+	if result == "not_owner" {
+		f.loaded = false
+		return now.Add(ownerRecheck), false
 	}
 	w.m.polls.WithLabelValues(result).Inc()
 	w.m.lag.Observe(max(lag, 0).Seconds())
@@ -179,6 +201,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	if err != nil && ctx.Err() != nil {
 		return "canceled", 0, now, false
 	}
+	if errors.Is(err, errNotOwner) {
+		return "not_owner", 0, now, false
+	}
 	if err != nil {
 		// Keep the old validators and hash: the items must come back.
 		return w.fail(ctx, f, before, err, now, interval)
@@ -262,11 +287,17 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		fresh = append(fresh, k.it)
 	}
 	if len(fresh) > 0 {
+		if !w.owns(f.name) {
+			return 0, errNotOwner
+		}
 		if err := w.opts.Sink.Handle(ctx, fi, fresh); err != nil {
 			return 0, fmt.Errorf("%w: %v", errSink, err)
 		}
 	}
 	if len(mark) > 0 {
+		if !w.owns(f.name) {
+			return 0, errNotOwner
+		}
 		if err := w.opts.Seen.MarkSeen(ctx, f.name, mark); err != nil {
 			// Delivered but not marked: they will be offered again (the
 			// sink's downstream dedups by hit ID); never dropped.
@@ -360,11 +391,21 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return
 	}
+	if !w.owns(f.name) {
+		// The feed moved while this poll ran: its new owner writes.
+		f.loaded = false
+		return
+	}
 	prevSaved := st.Saved
 	st.Saved = now
 	b, err := st.encode()
 	if err == nil {
 		err = w.opts.State.Save(ctx, f.name, b)
+	}
+	if errors.Is(err, ErrStateChanged) {
+		w.log.Info("feed state was written by another watcher; reading it again", "feed", f.name)
+		f.loaded = false
+		return
 	}
 	if err != nil {
 		st.Saved = prevSaved
