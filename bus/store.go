@@ -20,6 +20,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/seenlog"
+	"github.com/feedwatch/feedwatch/watcher"
 )
 
 // SeenStore is item seen-state: per feed, a seenlog (a snapshot plus a few
@@ -344,8 +345,11 @@ type StateStore struct {
 }
 
 // ErrStateChanged means a feed's state was written by someone else since
-// this store read it.
-var ErrStateChanged = errors.New("feed state changed by another writer")
+// this store read it. It is the watcher's error, so the watcher knows to
+// read the state again.
+var ErrStateChanged = watcher.ErrStateChanged
+
+var _ watcher.StateStore = (*StateStore)(nil)
 
 // staleRev marks a feed whose state must be read again before a write.
 const staleRev = ^uint64(0)

@@ -53,6 +53,8 @@ type Options struct {
 	// ShutdownGrace bounds the wait for in-flight work at exit.
 	ShutdownGrace time.Duration
 	Now           func() time.Time
+
+	hooks *testHooks
 }
 
 // LoadConfig reads and fully validates the config at path: structure, and
@@ -70,6 +72,7 @@ type daemon struct {
 	sink    *sink
 	watcher *watcher.Watcher
 	engines *engines
+	members *membership
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -124,6 +127,10 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureConsumers(runCtx, d.bus, cfg); err != nil {
 		return err
 	}
+	if err := d.startMembers(runCtx, cfg); err != nil {
+		return err
+	}
+	defer d.members.leave()
 
 	var wg sync.WaitGroup
 	var srv *http.Server
@@ -137,6 +144,8 @@ func Run(ctx context.Context, o Options) error {
 		go func() {
 			stopWatch()
 			wg.Wait()
+			// The watcher has stopped: others may take its feeds now.
+			d.members.leave()
 			if d.engines != nil {
 				d.engines.stop()
 			}
@@ -229,10 +238,18 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.routes.Store(rt)
-	w, err := watcher.New(watcherOptions(cfg, d.sink, d.bus, d.log, d.reg))
+	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
+	wo.Feeds = d.members.ownedFeeds()
+	wo.Owner = d.members.c
+	if h := d.opts.hooks; h != nil && h.wrote != nil {
+		wo.Seen = hookedSeen{SeenStore: wo.Seen, wrote: h.wrote}
+		wo.State = hookedState{StateStore: wo.State, wrote: h.wrote}
+	}
+	w, err := watcher.New(wo)
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
 	}
+	d.members.attach(w)
 	d.watcher = w
 	wg.Add(1)
 	go func() {
@@ -326,7 +343,7 @@ func (d *daemon) doReload(ctx context.Context) {
 			return
 		}
 		d.sink.routes.Store(rt)
-		d.watcher.SetFeeds(feedConfigs(cfg))
+		d.members.setFeeds(feedConfigs(cfg))
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {

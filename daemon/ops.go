@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/ownership"
 )
 
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
@@ -55,6 +56,9 @@ type Status struct {
 	Feeds     []FeedStatus             `json:"feeds"`
 	Profiles  map[string]ProfileStats  `json:"profiles"`
 	Notifiers map[string]NotifierStats `json:"notifiers"`
+	// Members are the processes sharing this NATS deployment, this one
+	// included.
+	Members []ownership.Member `json:"members"`
 }
 
 // NotifierStats counts one notifier's deliveries since the process started.
@@ -121,7 +125,7 @@ type FeedStatus struct {
 }
 
 func (d *daemon) status() Status {
-	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}}
+	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}, Members: d.members.list()}
 	if d.watcher != nil {
 		for _, f := range d.watcher.Status() {
 			s.Feeds = append(s.Feeds, FeedStatus(f))

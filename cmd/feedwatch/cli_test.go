@@ -158,7 +158,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		case "/healthz":
 			_, _ = w.Write([]byte("ok"))
 		case "/api/status":
-			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok"}],"profiles":{"xinjiang":{"hits":3}}}`))
+			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok"}],"profiles":{"xinjiang":{"hits":3}},"members":[{"id":"n1-42-abcdef","role":"watch","host":"n1","pid":42,"feeds_owned":7}]}`))
 		default:
 			http.NotFound(w, r)
 		}
@@ -172,7 +172,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, nil, "status", "--config", path)
-	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") {
+	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "n1-42-abcdef  watch") {
 		t.Fatalf("status: exit %d\nout: %s\nerr: %s", code, out, errOut)
 	}
 	if code, _, errOut := runCLI(t, nil, "healthcheck", "--config", path); code != 0 {

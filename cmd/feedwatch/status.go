@@ -61,6 +61,12 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\n", n, x.Delivered, x.Failed, x.Dead, x.Pending)
 				}
 			}
+			if len(st.Members) > 0 {
+				fmt.Fprintln(tw, "\nMEMBER\tROLE\tHOST\tFEEDS OWNED\tLAST SEEN")
+				for _, m := range st.Members {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.ID, m.Role, m.Host, m.FeedsOwned, when(m.LastSeen))
+				}
+			}
 			return tw.Flush()
 		},
 	}
