@@ -241,6 +241,9 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
 	wo.Feeds = d.members.ownedFeeds()
 	wo.Owner = d.members.c
+	// Overdue feeds taken over from a watcher that stopped or died are
+	// polled within seconds (SPEC: within 30 s of the loss).
+	wo.TakeoverSpread = 3 * time.Second
 	if h := d.opts.hooks; h != nil && h.wrote != nil {
 		wo.Seen = hookedSeen{SeenStore: wo.Seen, wrote: h.wrote}
 		wo.State = hookedState{StateStore: wo.State, wrote: h.wrote}

@@ -126,3 +126,34 @@ func TestOwnerFencesWrites(t *testing.T) {
 		t.Errorf("state loads after a changed save = %d, want %d", st.loads, loads+1)
 	}
 }
+
+// TestTakeoverSpread: a feed taken over from another watcher (added after
+// the first feed list) and overdue is polled within TakeoverSpread, not
+// spread over up to 30 s like the overdue feeds of a restart.
+func TestTakeoverSpread(t *testing.T) {
+	st := newMemState()
+	b, err := feedState{ConfigURL: "https://example.org/f", LastPoll: t0.Add(-time.Hour), NextDue: t0.Add(-time.Minute)}.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.m["f"] = b
+	for _, late := range []bool{false, true} {
+		h := newHarness(t, "https://example.org/f", func(o *Options) { o.State = st; o.TakeoverSpread = 50 * time.Millisecond })
+		h.f.late = late
+		longest := time.Duration(0)
+		for range 200 {
+			h.f.loaded = false
+			next, poll, _ := h.w.loadState(context.Background(), h.f, t0, time.Hour)
+			if poll {
+				t.Fatal("an overdue feed with a last poll is spread, not polled at once")
+			}
+			longest = max(longest, next.Sub(t0))
+		}
+		if late && longest > 50*time.Millisecond {
+			t.Errorf("taken-over feed: overdue poll up to %s away, want <= 50ms", longest)
+		}
+		if !late && longest <= 50*time.Millisecond {
+			t.Errorf("restart: overdue polls all within %s, want the restart spread (up to 30 s)", longest)
+		}
+	}
+}

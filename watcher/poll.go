@@ -143,6 +143,9 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		// restart of a large instance does not fire them all at once. A
 		// feed never polled before is polled right away.
 		spread := min(interval, 30*time.Second)
+		if f.late && w.opts.TakeoverSpread > 0 {
+			spread = min(spread, w.opts.TakeoverSpread)
+		}
 		return now.Add(time.Duration(rand.Int64N(int64(spread) + 1))), false, false
 	}
 	return now, true, false

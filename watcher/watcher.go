@@ -47,6 +47,10 @@ type Options struct {
 	State                        StateStore
 	Logger                       *slog.Logger
 	Owner                        Owner                 // nil: every feed is this watcher's
+	// TakeoverSpread, when set, bounds how far apart the first visits
+	// of feeds added after the first feed list (taken over from another
+	// watcher, or added by a reload), and their overdue polls, are spread.
+	TakeoverSpread time.Duration
 	Registerer                   prometheus.Registerer // may be nil
 	Now                          func() time.Time      // nil = time.Now
 	HTTPClient                   *http.Client          // nil = build one with the limits
