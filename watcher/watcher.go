@@ -35,22 +35,22 @@ type FeedConfig struct {
 
 // Options configures a Watcher (and Fetch).
 type Options struct {
-	Feeds                        []FeedConfig
-	Interval, Timeout, Backfill  time.Duration
-	MaxBody                      int64
-	Concurrency, PerHost         int
-	UserAgent                    string
-	AllowPrivateRedirects        bool
-	BaseDir                      string // plain relative paths and file:// resolve against it
-	Sink                         Sink
-	Seen                         SeenStore
-	State                        StateStore
-	Logger                       *slog.Logger
-	Owner                        Owner                 // nil: every feed is this watcher's
+	Feeds                       []FeedConfig
+	Interval, Timeout, Backfill time.Duration
+	MaxBody                     int64
+	Concurrency, PerHost        int
+	UserAgent                   string
+	AllowPrivateRedirects       bool
+	BaseDir                     string // plain relative paths and file:// resolve against it
+	Sink                        Sink
+	Seen                        SeenStore
+	State                       StateStore
+	Logger                      *slog.Logger
+	Owner                       Owner // nil: every feed is this watcher's
 	// TakeoverSpread, when set, bounds how far apart the first visits
 	// of feeds added after the first feed list (taken over from another
 	// watcher, or added by a reload), and their overdue polls, are spread.
-	TakeoverSpread time.Duration
+	TakeoverSpread               time.Duration
 	Registerer                   prometheus.Registerer // may be nil
 	Now                          func() time.Time      // nil = time.Now
 	HTTPClient                   *http.Client          // nil = build one with the limits
