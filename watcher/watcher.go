@@ -35,28 +35,29 @@ type FeedConfig struct {
 
 // Options configures a Watcher (and Fetch).
 type Options struct {
-	Feeds                       []FeedConfig
-	Interval, Timeout, Backfill time.Duration
-	MaxBody                     int64
-	Concurrency, PerHost        int
-	UserAgent                   string
-	AllowPrivateRedirects       bool
-	BaseDir                     string // plain relative paths and file:// resolve against it
-	Sink                        Sink
-	Seen                        SeenStore
-	State                       StateStore
-	Logger                      *slog.Logger
-	Owner                       Owner // nil: every feed is this watcher's
-	// TakeoverSpread, when set, bounds how far apart the first visits
-	// of feeds added after the first feed list (taken over from another
-	// watcher, or added by a reload), and their overdue polls, are spread.
-	TakeoverSpread               time.Duration
+	Feeds                        []FeedConfig
+	Interval, Timeout, Backfill  time.Duration
+	MaxBody                      int64
+	Concurrency, PerHost         int
+	UserAgent                    string
+	AllowPrivateRedirects        bool
+	BaseDir                      string // plain relative paths and file:// resolve against it
+	Sink                         Sink
+	Seen                         SeenStore
+	State                        StateStore
+	Logger                       *slog.Logger
+	Owner                        Owner                 // nil: every feed is this watcher's
 	Registerer                   prometheus.Registerer // may be nil
 	Now                          func() time.Time      // nil = time.Now
 	HTTPClient                   *http.Client          // nil = build one with the limits
 	MaxItems                     int                   // items per document; 0 = 10,000
 	isPrivate                    func(netip.AddrPort) bool
 	startSpread, refreshInterval time.Duration
+
+	// TakeoverSpread, when set, bounds how far apart the first visits
+	// of feeds added after the first feed list (taken over from another
+	// watcher, or added by a reload), and their overdue polls, are spread.
+	TakeoverSpread time.Duration
 }
 
 // Sink receives the new (not yet seen) items of one poll. The watcher
