@@ -26,6 +26,9 @@ type clusterFarm struct {
 	mu    sync.Mutex
 	items [][]string
 	polls []farmPoll
+	// slide: every request adds one new (unmatched) item to the 20 shown,
+	// so each poll parses, looks up and writes seen-state and feed state.
+	slide []int
 }
 
 type farmPoll struct {
@@ -44,7 +47,17 @@ func (f *clusterFarm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.polls = append(f.polls, farmPoll{feed: i, by: r.Header.Get("User-Agent"), at: time.Now()})
 	w.Header().Set("Content-Type", "application/rss+xml")
-	fmt.Fprintf(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>feed %d</title>%s</channel></rss>`, i, strings.Join(f.items[i], ""))
+	items := strings.Join(f.items[i], "")
+	if f.slide != nil {
+		f.slide[i]++
+		var b strings.Builder
+		for n := max(f.slide[i]-19, 1); n <= f.slide[i]; n++ {
+			fmt.Fprintf(&b, `<item><title>story %d of feed %d</title><link>https://news.example.org/%d/%d</link><guid>%d-%d</guid><pubDate>%s</pubDate><description>Nothing to see in story %d.</description></item>`,
+				n, i, i, n, i, n, time.Now().UTC().Format(time.RFC1123Z), n)
+		}
+		items = b.String()
+	}
+	fmt.Fprintf(w, `<?xml version="1.0"?><rss version="2.0"><channel><title>feed %d</title>%s</channel></rss>`, i, items)
 }
 
 func (f *clusterFarm) addAll(tag string) []string {
@@ -77,6 +90,68 @@ func (f *clusterFarm) firstPolls(t time.Time, by ...string) map[int]time.Time {
 // `notify` processes on a three-node NATS cluster, SIGKILLs one of each,
 // and expects every hit delivered once, the dead watcher's feeds polled by
 // the other within 30 s.
+// procRig starts feedwatch processes with one config (but for the
+// User-Agent, which tells who polled, and the status port).
+type procRig struct {
+	t                *testing.T
+	bin, dir         string
+	nats, farm, hook string
+	feeds            int
+	interval         string
+}
+
+type proc struct {
+	name, mode string
+	port       int
+	cmd        *exec.Cmd
+}
+
+func (r *procRig) start(name, mode string) *proc {
+	t := r.t
+	t.Helper()
+	var feedCfg strings.Builder
+	for i := range r.feeds {
+		fmt.Fprintf(&feedCfg, "  - url: %s/f/%d.xml\n    name: feed-%d\n", r.farm, i, i)
+	}
+	p := &proc{name: name, mode: mode, port: natstest.FreePort(t)}
+	cfg := filepath.Join(r.dir, name+".yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+http: {listen: "127.0.0.1:%d"}
+nats: {url: "%s"}
+watcher: {interval: %s, user_agent: %s}
+feeds:
+%sprofiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+notifiers:
+  hook:
+    type: webhook
+    url: %s/hook
+`, filepath.Join(r.dir, "data-"+name), p.port, r.nats, r.interval, name, feedCfg.String(), r.hook)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(r.bin, mode, "--config", cfg)
+	p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
+	if testing.Verbose() {
+		p.cmd.Stderr = os.Stderr
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	return p
+}
+
+func (r *procRig) status(p *proc) (daemon.Status, error) {
+	var st daemon.Status
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/status", p.port))
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
 func TestClusterSurvivesKills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and waits for a member record to expire (about 40 s)")
@@ -103,56 +178,8 @@ func TestClusterSurvivesKills(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	dir := t.TempDir()
-	var feedCfg strings.Builder
-	for i := range feeds {
-		fmt.Fprintf(&feedCfg, "  - url: %s/f/%d.xml\n    name: feed-%d\n", fs.URL, i, i)
-	}
-	type proc struct {
-		name, mode string
-		port       int
-		cmd        *exec.Cmd
-	}
-	start := func(name, mode string) *proc {
-		p := &proc{name: name, mode: mode, port: natstest.FreePort(t)}
-		cfg := filepath.Join(dir, name+".yaml")
-		// The same config for all, but for the User-Agent (to tell who
-		// polled) and the status port.
-		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
-http: {listen: "127.0.0.1:%d"}
-nats: {url: "%s"}
-watcher: {interval: 1s, user_agent: %s}
-feeds:
-%sprofiles:
-  - name: xinjiang
-    keywords: [Xinjiang]
-notifiers:
-  hook:
-    type: webhook
-    url: %s/hook
-`, filepath.Join(dir, "data-"+name), p.port, cl.URL(), name, feedCfg.String(), hook.URL)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		p.cmd = exec.Command(bin, mode, "--config", cfg)
-		p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
-		if testing.Verbose() {
-			p.cmd.Stderr = os.Stderr
-		}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
-		return p
-	}
-	status := func(p *proc) (daemon.Status, error) {
-		var st daemon.Status
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/status", p.port))
-		if err != nil {
-			return st, err
-		}
-		defer resp.Body.Close()
-		return st, json.NewDecoder(resp.Body).Decode(&st)
-	}
+	rig := &procRig{t: t, bin: bin, dir: t.TempDir(), nats: cl.URL(), farm: fs.URL, hook: hook.URL, feeds: feeds, interval: "1s"}
+	start, status := rig.start, rig.status
 	waitFor := func(what string, d time.Duration, ok func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(d)
