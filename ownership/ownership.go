@@ -114,6 +114,11 @@ type Coordinator struct {
 	holdUntil time.Time
 	halted    bool
 	fault     error
+	// feedsGen counts SetFeeds calls; lastGen and lastWatchers are what
+	// the current share was computed from (compute runs every tick, and
+	// hashing 50,000 feeds each time would be waste).
+	feedsGen, lastGen int
+	lastWatchers      []string
 
 	members *prometheus.GaugeVec
 	ownedG  prometheus.Gauge
@@ -208,6 +213,7 @@ func (c *Coordinator) watches() bool {
 func (c *Coordinator) SetFeeds(names []string) {
 	c.mu.Lock()
 	c.feeds = slices.Clone(names)
+	c.feedsGen++
 	c.mu.Unlock()
 	c.poke()
 }
@@ -504,15 +510,20 @@ func (c *Coordinator) compute() {
 			watchers = append(watchers, id)
 		}
 	}
-	var owned []string
-	if slices.Contains(watchers, c.self.ID) {
-		for _, f := range c.feeds {
-			if Owner(f, watchers) == c.self.ID {
-				owned = append(owned, f)
+	slices.Sort(watchers)
+	owned := c.ownedList
+	if c.feedsGen != c.lastGen || !slices.Equal(watchers, c.lastWatchers) {
+		c.lastGen, c.lastWatchers = c.feedsGen, watchers
+		owned = nil
+		if slices.Contains(watchers, c.self.ID) {
+			for _, f := range c.feeds {
+				if Owner(f, watchers) == c.self.ID {
+					owned = append(owned, f)
+				}
 			}
 		}
+		slices.Sort(owned)
 	}
-	slices.Sort(owned)
 	same := slices.Equal(owned, c.ownedList)
 	if !same {
 		c.ownedList = owned

@@ -1,7 +1,5 @@
 package ownership
 
-import "hash/fnv"
-
 // Assign maps each feed to the member with the highest weight for it
 // (rendezvous hashing): when a member joins or leaves, only the feeds it
 // wins or held move, about 1/N of them. Every process computes the same
@@ -37,11 +35,15 @@ func Owner(feed string, members []string) string {
 // process and Go version (maphash is seeded per process), and spread well
 // enough that members get even shares.
 func weight(member, feed string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(member))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(feed))
-	x := h.Sum64()
+	const prime = 1099511628211
+	x := uint64(14695981039346656037)
+	for i := 0; i < len(member); i++ {
+		x = (x ^ uint64(member[i])) * prime
+	}
+	x *= prime // the 0 byte between the two
+	for i := 0; i < len(feed); i++ {
+		x = (x ^ uint64(feed[i])) * prime
+	}
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27

@@ -66,3 +66,11 @@ func TestAssignAgreesAndHandlesNoMembers(t *testing.T) {
 		t.Errorf("order of members changes the owner: %s vs %s", a, b)
 	}
 }
+
+func BenchmarkAssign(b *testing.B) {
+	feeds := feedNames(50000)
+	members := []string{"host1-100-aaaaaa", "host2-200-bbbbbb", "host3-300-cccccc"}
+	for b.Loop() {
+		Assign(feeds, members)
+	}
+}
