@@ -423,16 +423,18 @@ func TestWatchersShareFeeds(t *testing.T) {
 	waitFor(t, "a and d split the feeds again", 10*time.Second, func() bool { return split(a, d) })
 	want = append(want, r.farm.addAll("healed")...)
 	r.delivered(want)
+	// a's lease (1.5 s) ends before the others may count it dead (the 2 s
+	// TTL after its last renewal, which was before the cut): from then on
+	// until it is back, it must neither poll nor issue a write.
+	fenced := cut.Add(2 * time.Second)
 	r.mu.Lock()
 	for _, w := range r.wrote {
-		// The lease (1.5 s) ends by then; writes begun before the cut
-		// may land until it does.
-		if w.by == "a" && w.at.After(cut.Add(1500*time.Millisecond)) && w.at.Before(healed) {
+		if w.by == "a" && w.at.After(fenced) && w.at.Before(healed) {
 			t.Errorf("a wrote %s of %s while cut off, %s after the cut", w.kind, w.feed, w.at.Sub(cut).Round(time.Millisecond))
 		}
 	}
 	r.mu.Unlock()
-	for _, p := range r.farm.since(cut.Add(1500 * time.Millisecond)) {
+	for _, p := range r.farm.since(fenced) {
 		if p.by == "a" && p.at.Before(healed) {
 			t.Errorf("a polled feed-%d while cut off", p.feed)
 		}

@@ -14,11 +14,11 @@ import (
 
 // testHooks are knobs for in-process tests of several daemons sharing a
 // NATS cluster: shorter membership timing, the coordinator (to halt or cut
-// off a member), and a report of each successful state write.
+// off a member), and a report of each seen-state and feed state write.
 type testHooks struct {
 	renew, lease, ttl time.Duration
 	member            func(*ownership.Coordinator)
-	wrote             func(kind, feed string)
+	wrote             func(kind, feed string) // as each write is issued
 }
 
 // membership is this process's place among the processes sharing the
@@ -197,18 +197,15 @@ func (ms *membership) list() []ownership.Member {
 	return slices.Clip(out)
 }
 
-// hookedSeen and hookedState report successful writes to a test.
+// hookedSeen and hookedState report each write to a test as it is issued.
 type hookedSeen struct {
 	watcher.SeenStore
 	wrote func(kind, feed string)
 }
 
 func (s hookedSeen) MarkSeen(ctx context.Context, feed string, keys []string) error {
-	err := s.SeenStore.MarkSeen(ctx, feed, keys)
-	if err == nil {
-		s.wrote("seen", feed)
-	}
-	return err
+	s.wrote("seen", feed)
+	return s.SeenStore.MarkSeen(ctx, feed, keys)
 }
 
 type hookedState struct {
@@ -217,9 +214,6 @@ type hookedState struct {
 }
 
 func (s hookedState) Save(ctx context.Context, feed string, b []byte) error {
-	err := s.StateStore.Save(ctx, feed, b)
-	if err == nil {
-		s.wrote("state", feed)
-	}
-	return err
+	s.wrote("state", feed)
+	return s.StateStore.Save(ctx, feed, b)
 }
