@@ -375,6 +375,15 @@ func TestWatchersShareFeeds(t *testing.T) {
 	if roles["watch"] != 2 || roles["notify"] != 2 || owned != clusterFeeds {
 		t.Errorf("status members: %+v", st.Members)
 	}
+	metrics, err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/metrics", r.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`feedwatch_members{role="watch"} 2`, `feedwatch_members{role="notify"} 2`, "feedwatch_feeds_owned "} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 
 	// Join: c takes about a third, moved from a and b only.
 	before := owners(a, b)

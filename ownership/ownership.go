@@ -533,9 +533,9 @@ func (c *Coordinator) compute() {
 		}
 	}
 	c.mu.Unlock()
-	c.members.Reset()
-	for role, n := range counts {
-		c.members.WithLabelValues(role).Set(float64(n))
+	// No Reset: a scrape in between would see no members at all.
+	for _, role := range []string{RoleRun, RoleWatch, RoleNotify} {
+		c.members.WithLabelValues(role).Set(float64(counts[role]))
 	}
 	c.ownedG.Set(float64(len(owned)))
 	if !same && c.opts.OnChange != nil {
