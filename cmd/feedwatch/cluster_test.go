@@ -97,6 +97,7 @@ type procRig struct {
 	bin, dir         string
 	nats, farm, hook string
 	feeds            int
+	first            int // of the farm's feeds, the first in the config
 	interval         string
 }
 
@@ -110,7 +111,7 @@ func (r *procRig) start(name, mode string) *proc {
 	t := r.t
 	t.Helper()
 	var feedCfg strings.Builder
-	for i := range r.feeds {
+	for i := r.first; i < r.first+r.feeds; i++ {
 		fmt.Fprintf(&feedCfg, "  - url: %s/f/%d.xml\n    name: feed-%d\n", r.farm, i, i)
 	}
 	p := &proc{name: name, mode: mode, port: natstest.FreePort(t)}

@@ -45,7 +45,8 @@ func pctl(d []time.Duration, p float64) time.Duration {
 // failover after SIGKILL, handover after SIGTERM and the share moved on a
 // join. A measurement, not a check: FEEDWATCH_MEASURE=1 runs it (about 3
 // minutes); the figures are in the README. FEEDWATCH_MEASURE_ONE=1 stops
-// after the one-watcher phase.
+// after the one-watcher phase; FEEDWATCH_MEASURE_APART=1 measures two
+// watchers that do not share (each on its own server with half the feeds).
 func TestMeasureScaleOut(t *testing.T) {
 	if os.Getenv("FEEDWATCH_MEASURE") == "" {
 		t.Skip("a measurement: set FEEDWATCH_MEASURE=1")
@@ -129,6 +130,22 @@ func TestMeasureScaleOut(t *testing.T) {
 			len(ps), n, to.Sub(from).Round(time.Millisecond), float64(n)/to.Sub(from).Seconds(), float64(ticks)/100, float64(ticks)*10/float64(max(n, 1)))
 	}
 
+	if os.Getenv("FEEDWATCH_MEASURE_APART") != "" {
+		// The control for sharing: two watchers, each alone on its own
+		// NATS server with half the feeds (no sharing, same per-process
+		// rate as two sharing watchers).
+		var ps []*proc
+		for i, name := range []string{"x1", "x2"} {
+			n := natstest.Start(t)
+			r := *rig
+			r.nats, r.feeds, r.first = n.URL(), feeds/2, i*feeds/2
+			ps = append(ps, r.start(name, "watch"))
+		}
+		time.Sleep(2 * time.Second)
+		waitShare = func(...*proc) time.Duration { return 0 }
+		measure(ps...)
+		return
+	}
 	w1 := rig.start("w1", "watch")
 	measure(w1)
 	if os.Getenv("FEEDWATCH_MEASURE_ONE") != "" {
