@@ -69,6 +69,8 @@ type Options struct {
 	// ShutdownGrace bounds the wait for in-flight work at exit.
 	ShutdownGrace time.Duration
 	Now           func() time.Time
+
+	hooks *testHooks
 }
 
 // LoadConfig reads and fully validates the config at path: structure, and
@@ -98,6 +100,7 @@ type daemon struct {
 	watcher *watcher.Watcher
 	engines *engines
 	state   *stateKeeper // nil when not watching
+	members *membership
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -171,6 +174,10 @@ func Run(ctx context.Context, o Options) error {
 		// ctx, not runCtx: a SIGTERM cuts the read-back of a big store short.
 		d.state.start(ctx)
 	}
+	if err := d.startMembers(runCtx, cfg); err != nil {
+		return err
+	}
+	defer d.members.leave()
 
 	var wg sync.WaitGroup
 	var srv *http.Server
@@ -184,6 +191,8 @@ func Run(ctx context.Context, o Options) error {
 		go func() {
 			stopWatch()
 			wg.Wait()
+			// The watcher has stopped: others may take its feeds now.
+			d.members.leave()
 			if d.state != nil {
 				// The watcher has stopped: the store is good as it is now.
 				sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -303,10 +312,20 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
+	wo.Feeds = d.members.ownedFeeds()
+	wo.Owner = d.members.c
+	// Overdue feeds taken over from a watcher that stopped or died are
+	// polled within seconds (SPEC: within 30 s of the loss).
+	wo.TakeoverSpread = 3 * time.Second
+	if h := d.opts.hooks; h != nil && h.wrote != nil {
+		wo.Seen = hookedSeen{SeenStore: wo.Seen, wrote: h.wrote}
+		wo.State = hookedState{StateStore: wo.State, wrote: h.wrote}
+	}
 	w, err := watcher.New(wo)
 	if err != nil {
 		return fmt.Errorf("watcher: %w", err)
 	}
+	d.members.attach(w)
 	d.watcher = w
 	wg.Add(1)
 	go func() {
@@ -400,7 +419,7 @@ func (d *daemon) doReload(ctx context.Context) {
 			return
 		}
 		d.sink.SetTable(rt)
-		d.watcher.SetFeeds(feedConfigs(cfg))
+		d.members.setFeeds(feedConfigs(cfg))
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/ownership"
 )
 
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
@@ -159,6 +160,9 @@ type Status struct {
 	Notifiers map[string]NotifierStats `json:"notifiers"`
 	// State is the state store's check at start (processes that watch).
 	State *StateCheck `json:"state,omitempty"`
+	// Members are the processes sharing this NATS deployment, this one
+	// included.
+	Members []ownership.Member `json:"members"`
 }
 
 // NotifierStats counts one notifier's deliveries since the process started.
@@ -226,7 +230,7 @@ type FeedStatus struct {
 }
 
 func (d *daemon) status() Status {
-	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}}
+	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}, Members: d.members.list()}
 	if d.watcher != nil {
 		for _, f := range d.watcher.Status() {
 			s.Feeds = append(s.Feeds, FeedStatus(f))

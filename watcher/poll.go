@@ -40,6 +40,18 @@ var errSink = errors.New("sink")
 
 var errAlreadyRunning = errors.New("watcher: already running")
 
+// errNotOwner stops a poll whose feed this watcher no longer owns.
+var errNotOwner = errors.New("feed no longer owned")
+
+// ownerRecheck is how soon a feed that is not ours (yet) is looked at
+// again, when the feed list has not dropped it meanwhile.
+const ownerRecheck = time.Second
+
+// owns reports whether this watcher may poll and write feed now.
+func (w *Watcher) owns(feed string) bool {
+	return w.opts.Owner == nil || w.opts.Owner.Owns(feed)
+}
+
 // pollFeed polls f once and returns when it is next due, or stop when the
 // feed is gone (410). Only the worker running f touches f.st.
 func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
@@ -49,6 +61,12 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	interval := f.cfg.Interval
 	if interval <= 0 {
 		interval = w.opts.Interval
+	}
+	if !w.owns(f.name) {
+		// Another watcher has it, or our lease lapsed: state is read
+		// again if the feed comes back to us.
+		f.loaded = false
+		return now.Add(ownerRecheck), false
 	}
 	if !f.loaded {
 		next, poll, stop := w.loadState(ctx, f, now, interval)
@@ -61,6 +79,10 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if result == "canceled" {
 		// Shutdown: state left as it was; the poll repeats after restart.
 		return now, false
+	}
+	if result == "not_owner" {
+		f.loaded = false
+		return now.Add(ownerRecheck), false
 	}
 	took := time.Since(started)
 	w.m.polls.WithLabelValues(result).Inc()
@@ -142,6 +164,9 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		// restart of a large instance does not fire them all at once. A
 		// feed never polled before is polled right away.
 		spread := min(interval, 30*time.Second)
+		if f.late && w.opts.TakeoverSpread > 0 {
+			spread = min(spread, w.opts.TakeoverSpread)
+		}
 		return now.Add(time.Duration(rand.Int64N(int64(spread) + 1))), false, false
 	}
 	return now, true, false
@@ -231,6 +256,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	n, err := w.deliver(ctx, f, fi, assignKeys(fi, doc.Link, doc.Items), now)
 	if err != nil && ctx.Err() != nil {
 		return canceled(now)
+	}
+	if errors.Is(err, errNotOwner) {
+		return outcome{result: "not_owner", next: now}
 	}
 	if err != nil {
 		// Keep the old validators and hash: the items must come back.
@@ -348,11 +376,17 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		fresh = append(fresh, k.it)
 	}
 	if len(fresh) > 0 {
+		if !w.owns(f.name) {
+			return 0, errNotOwner
+		}
 		if err := w.opts.Sink.Handle(ctx, fi, fresh); err != nil {
 			return 0, fmt.Errorf("%w: %v", errSink, err)
 		}
 	}
 	if len(mark) > 0 {
+		if !w.owns(f.name) {
+			return 0, errNotOwner
+		}
 		if err := w.opts.Seen.MarkSeen(ctx, f.name, mark); err != nil {
 			// Delivered but not marked: they will be offered again (the
 			// sink's downstream dedups by hit ID); never dropped.
@@ -454,11 +488,21 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return
 	}
+	if !w.owns(f.name) {
+		// The feed moved while this poll ran: its new owner writes.
+		f.loaded = false
+		return
+	}
 	prevSaved := st.Saved
 	st.Saved = now
 	b, err := st.encode()
 	if err == nil {
 		err = w.opts.State.Save(ctx, f.name, b)
+	}
+	if errors.Is(err, ErrStateChanged) {
+		w.log.Info("feed state was written by another watcher; reading it again", "feed", f.name)
+		f.loaded = false
+		return
 	}
 	if err != nil {
 		st.Saved = prevSaved

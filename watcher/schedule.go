@@ -21,6 +21,8 @@ type feed struct {
 	waiting bool // parked in a per-host queue
 	// pendingCfg is a reloaded config that arrived while running.
 	pendingCfg *FeedConfig
+	// late: added after the first feed list (see TakeoverSpread).
+	late bool
 
 	loaded  bool
 	st      feedState
@@ -78,6 +80,8 @@ type scheduler struct {
 	leaving map[string]*feed
 	jobs    chan *feed
 	results chan done
+	// started: the first feed list is applied.
+	started bool
 }
 
 // Run polls until ctx ends, then waits for in-flight polls (which see the
@@ -272,6 +276,14 @@ func (s *scheduler) applyPending() {
 		}
 	}
 	spread := min(max(time.Duration(added)*10*time.Millisecond, w.opts.startSpread), max(w.opts.Interval, w.opts.startSpread))
+	late := s.started && w.opts.TakeoverSpread > 0
+	if late {
+		// Feeds of a watcher that stopped or died: their polls are
+		// due now, not at a leisurely restart pace (1 ms apart, 3,000
+		// feeds within the default 3 s).
+		spread = min(time.Duration(added)*time.Millisecond, w.opts.TakeoverSpread)
+	}
+	s.started = true
 	spreadN := 0
 	for _, c := range cfgs {
 		name := feedName(c)
@@ -286,7 +298,7 @@ func (s *scheduler) applyPending() {
 			}
 			continue
 		}
-		f := &feed{cfg: c, name: name, host: hostOf(c.URL), index: -1}
+		f := &feed{cfg: c, name: name, host: hostOf(c.URL), index: -1, late: late}
 		// First polls of added feeds are spread evenly over
 		// clamp(added x 10 ms, 2 s, interval): a handful of feeds (the
 		// offline example, a reload adding one feed) is polled within 2 s;

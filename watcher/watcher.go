@@ -58,6 +58,7 @@ type Options struct {
 	Seen                         SeenStore
 	State                        StateStore
 	Logger                       *slog.Logger
+	Owner                        Owner                 // nil: every feed is this watcher's
 	Registerer                   prometheus.Registerer // may be nil
 	Now                          func() time.Time      // nil = time.Now
 	HTTPClient                   *http.Client          // nil = build one with the limits
@@ -72,6 +73,11 @@ type Options struct {
 	// backfill with a cutoff time: they were most likely alerted before the
 	// state was lost. Zero: no recovery.
 	RecoverBefore time.Time
+
+	// TakeoverSpread, when set, bounds how far apart the first visits
+	// of feeds added after the first feed list (taken over from another
+	// watcher, or added by a reload), and their overdue polls, are spread.
+	TakeoverSpread time.Duration
 }
 
 // Sink receives the new (not yet seen) items of one poll. The watcher
@@ -102,6 +108,19 @@ type StateStore interface {
 	Load(ctx context.Context, feed string) ([]byte, error)
 	Save(ctx context.Context, feed string, data []byte) error
 }
+
+// Owner says whether this watcher may poll a feed and write its state now,
+// when several watchers share the feeds. The watcher asks before each poll
+// and before each write (sink, seen-state, feed state): a watcher that lost
+// a feed, or its lease, stops short of writing what the new owner writes.
+type Owner interface {
+	Owns(feed string) bool
+}
+
+// ErrStateChanged, wrapped in a StateStore.Save error, means another
+// watcher wrote the feed's state since this one loaded it: the state is
+// loaded again before the feed's next poll.
+var ErrStateChanged = errors.New("feed state changed by another writer")
 
 // FeedStatus is a snapshot of one feed for status pages.
 type FeedStatus struct {

@@ -81,6 +81,12 @@ and without the daemon's secrets; --url names the daemon directly.`,
 					fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\n", n, x.Delivered, x.Failed, x.Dead, x.Pending)
 				}
 			}
+			if len(st.Members) > 0 {
+				fmt.Fprintln(tw, "\nMEMBER\tROLE\tHOST\tFEEDS OWNED\tLAST SEEN")
+				for _, m := range st.Members {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.ID, m.Role, m.Host, m.FeedsOwned, when(m.LastSeen))
+				}
+			}
 			return tw.Flush()
 		},
 	}

@@ -1,0 +1,220 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/ownership"
+	"github.com/feedwatch/feedwatch/watcher"
+)
+
+// testHooks are knobs for in-process tests of several daemons sharing a
+// NATS cluster: shorter membership timing, the coordinator (to halt or cut
+// off a member), and a report of each seen-state and feed state write.
+type testHooks struct {
+	renew, lease, ttl time.Duration
+	member            func(*ownership.Coordinator)
+	wrote             func(kind, feed string) // as each write is issued
+}
+
+// membership is this process's place among the processes sharing the
+// deployment: every process registers; watching ones poll only the feeds
+// they own.
+type membership struct {
+	c    *ownership.Coordinator
+	stop context.CancelFunc
+	done chan struct{}
+	once sync.Once
+	// seenForget drops cached seen-log positions of feeds that change
+	// hands (another process may write their logs meanwhile).
+	seenForget func(feed string)
+
+	mu    sync.Mutex
+	feeds []watcher.FeedConfig // every configured feed
+	owned map[string]bool
+	w     *watcher.Watcher // set once the watcher exists
+}
+
+// memberRole is how this process shows in the members bucket.
+func (m Mode) memberRole() string {
+	switch m {
+	case ModeWatch:
+		return ownership.RoleWatch
+	case ModeNotify:
+		return ownership.RoleNotify
+	default:
+		return ownership.RoleRun
+	}
+}
+
+// startMembers registers this process and takes its first share of the
+// feeds; renewals run until leave.
+func (d *daemon) startMembers(ctx context.Context, cfg *config.Config) error {
+	h := d.opts.hooks
+	if h == nil {
+		h = &testHooks{}
+	}
+	ttl := cmp(h.ttl, ownership.DefaultTTL)
+	store, err := d.bus.Members(ctx, ttl)
+	if err != nil {
+		return err
+	}
+	ms := &membership{done: make(chan struct{}), seenForget: d.bus.Seen().Forget, owned: map[string]bool{}}
+	c, err := ownership.New(ownership.Options{
+		Store: store, Role: d.opts.Mode.memberRole(),
+		Renew: cmp(h.renew, ownership.DefaultRenew), Lease: cmp(h.lease, ownership.DefaultLease), TTL: ttl,
+		OnChange: ms.ownedChanged, Logger: d.log, Registerer: d.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("membership: %w", err)
+	}
+	ms.c = c
+	ms.feeds = feedConfigs(cfg)
+	if d.opts.Mode.watches() {
+		c.SetFeeds(feedNames(ms.feeds))
+	}
+	if err := c.Start(ctx); err != nil {
+		return fmt.Errorf("membership: %w", err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	ms.stop = stop
+	go func() {
+		defer close(ms.done)
+		if err := c.Run(rctx); err != nil {
+			d.log.Error("membership stopped", "err", err)
+		}
+	}()
+	if h.member != nil {
+		h.member(c)
+	}
+	d.members = ms
+	return nil
+}
+
+func cmp(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func feedNames(fs []watcher.FeedConfig) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+		if out[i] == "" {
+			out[i] = f.URL
+		}
+	}
+	return out
+}
+
+// leave removes this process's record once its watcher has stopped, so
+// the others take its feeds at once and never while it still polls.
+func (ms *membership) leave() {
+	if ms == nil {
+		return
+	}
+	ms.once.Do(func() {
+		ms.stop()
+		<-ms.done
+		ms.c.Leave(context.Background())
+	})
+}
+
+// ownedChanged is the coordinator's OnChange.
+func (ms *membership) ownedChanged(owned []string) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	next := make(map[string]bool, len(owned))
+	for _, f := range owned {
+		next[f] = true
+		if !ms.owned[f] {
+			ms.seenForget(f)
+		}
+	}
+	for f := range ms.owned {
+		if !next[f] {
+			ms.seenForget(f)
+		}
+	}
+	ms.owned = next
+	if ms.w != nil {
+		ms.w.SetFeeds(ms.ownedLocked())
+	}
+}
+
+// setFeeds applies a (re)loaded feed list: the watcher gets the owned part
+// now, the coordinator recomputes the share for added and removed feeds.
+func (ms *membership) setFeeds(feeds []watcher.FeedConfig) {
+	ms.mu.Lock()
+	ms.feeds = feeds
+	if ms.w != nil {
+		ms.w.SetFeeds(ms.ownedLocked())
+	}
+	ms.mu.Unlock()
+	ms.c.SetFeeds(feedNames(feeds))
+}
+
+// ownedFeeds returns the configured feeds this process owns.
+func (ms *membership) ownedFeeds() []watcher.FeedConfig {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.ownedLocked()
+}
+
+func (ms *membership) ownedLocked() []watcher.FeedConfig {
+	names := feedNames(ms.feeds)
+	var out []watcher.FeedConfig
+	for i, f := range ms.feeds {
+		if ms.owned[names[i]] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// attach hands owned-set changes to w from now on.
+func (ms *membership) attach(w *watcher.Watcher) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	ms.w = w
+	w.SetFeeds(ms.ownedLocked())
+}
+
+// list is the members for status pages.
+func (ms *membership) list() []ownership.Member {
+	if ms == nil {
+		return []ownership.Member{}
+	}
+	out := ms.c.Members()
+	if out == nil {
+		out = []ownership.Member{}
+	}
+	return slices.Clip(out)
+}
+
+// hookedSeen and hookedState report each write to a test as it is issued.
+type hookedSeen struct {
+	watcher.SeenStore
+	wrote func(kind, feed string)
+}
+
+func (s hookedSeen) MarkSeen(ctx context.Context, feed string, keys []string) error {
+	s.wrote("seen", feed)
+	return s.SeenStore.MarkSeen(ctx, feed, keys)
+}
+
+type hookedState struct {
+	watcher.StateStore
+	wrote func(kind, feed string)
+}
+
+func (s hookedState) Save(ctx context.Context, feed string, b []byte) error {
+	s.wrote("state", feed)
+	return s.StateStore.Save(ctx, feed, b)
+}

@@ -1,0 +1,154 @@
+package ownership
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is an in-memory Store; Watch is not offered (the coordinator
+// then relies on its periodic re-reads), which keeps it small.
+type memStore struct {
+	mu  sync.Mutex
+	rev uint64
+	m   map[string]Entry
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string]Entry{}} }
+
+func (s *memStore) Put(_ context.Context, key string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev++
+	s.m[key] = Entry{Key: key, Value: v, Revision: s.rev, Created: time.Now()}
+	return nil
+}
+
+func (s *memStore) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+func (s *memStore) List(context.Context) ([]Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Entry
+	for _, e := range s.m {
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (s *memStore) Watch(context.Context) (<-chan Entry, error) {
+	return nil, errors.New("no watch")
+}
+
+func (s *memStore) putMember(m Member, created time.Time) {
+	b, _ := json.Marshal(m)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev++
+	s.m[m.ID] = Entry{Key: m.ID, Value: b, Revision: s.rev, Created: created}
+}
+
+// newTestCoordinator returns a coordinator of 40 feeds and a function
+// returning its latest share.
+func newTestCoordinator(t *testing.T, s Store, alive func(int) bool) (*Coordinator, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var owned []string
+	c, err := New(Options{Store: s, Role: RoleWatch, Host: "h1", PID: 100, Renew: 100 * time.Millisecond, Lease: 400 * time.Millisecond, TTL: 600 * time.Millisecond,
+		OnChange: func(o []string) { mu.Lock(); owned = o; mu.Unlock() }, alive: alive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetFeeds(feedNames(40))
+	return c, func() []string { mu.Lock(); defer mu.Unlock(); return owned }
+}
+
+// TestStartIgnoresDeadRecords: at start, the record of a process of this
+// host that no longer runs is deleted, and one not renewed for longer than
+// the TTL (by the store's clock) is not waited for: a restarted lone
+// watcher owns every feed at once. A live peer's record splits the feeds.
+func TestStartIgnoresDeadRecords(t *testing.T) {
+	s := newMemStore()
+	s.putMember(Member{ID: "h1-99-aaaaaa", Role: RoleWatch, Host: "h1", PID: 99}, time.Now())
+	s.putMember(Member{ID: "h2-7-bbbbbb", Role: RoleWatch, Host: "h2", PID: 7}, time.Now().Add(-time.Minute))
+	c, owned := newTestCoordinator(t, s, func(pid int) bool { return pid != 99 })
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(owned()) != 40 {
+		t.Errorf("owns %d of 40 feeds at start, want all", len(owned()))
+	}
+	if e, _ := s.List(context.Background()); slices.ContainsFunc(e, func(e Entry) bool { return e.Key == "h1-99-aaaaaa" }) {
+		t.Error("the dead local process's record is still there")
+	}
+
+	s2 := newMemStore()
+	s2.putMember(Member{ID: "h2-7-bbbbbb", Role: RoleWatch, Host: "h2", PID: 7}, time.Now())
+	c2, owned2 := newTestCoordinator(t, s2, func(int) bool { return true })
+	if err := c2.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(owned2()); n == 0 || n == 40 {
+		t.Errorf("with a live peer: owns %d of 40", n)
+	}
+	if got := len(c2.Members()); got != 2 {
+		t.Errorf("members = %d, want 2", got)
+	}
+}
+
+// TestLeaseLapseFencesAndRejoins: while renewals fail, the member stops
+// owning anything once its lease ends (before the others' TTL would hand
+// its feeds on), and takes its share again after renewals succeed.
+func TestLeaseLapseFencesAndRejoins(t *testing.T) {
+	s := newMemStore()
+	c, owned := newTestCoordinator(t, s, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	feed := feedNames(1)[0]
+	if !c.Owns(feed) {
+		t.Fatal("a lone member does not own a feed")
+	}
+	c.SetFault(errors.New("cut off"))
+	// By the time the others could count it dead (TTL after its last
+	// renewal, which was before the cut), it owns nothing.
+	time.Sleep(600 * time.Millisecond)
+	if c.Owns(feed) {
+		t.Error("still owns a feed a TTL after its renewals stopped")
+	}
+	for len(owned()) != 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.SetFault(nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Owns(feed) {
+		if time.Now().After(deadline) {
+			t.Fatal("no rejoin after healing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !slices.Contains(owned(), feed) {
+		t.Error("OnChange did not hand the feeds back")
+	}
+	cancel()
+	<-done
+	c.Leave(context.Background())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.Owns(feed) || len(s.m) != 0 {
+		t.Errorf("after Leave: owns %v, records %d", c.Owns(feed), len(s.m))
+	}
+}
