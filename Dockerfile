@@ -19,10 +19,12 @@ RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/feedwatch /usr/local/bin/feedwatch
 COPY --from=build --chown=nonroot:nonroot /out/data /var/lib/feedwatch
+# No VOLUME: with an external NATS (watch, notify) all state is in the
+# cluster; "run" with the embedded server keeps its store in
+# /var/lib/feedwatch, so mount a volume there (README "Install").
 ENV FEEDWATCH_CONFIG=/etc/feedwatch/feedwatch.yaml \
     FEEDWATCH_DATA_DIR=/var/lib/feedwatch \
     FEEDWATCH_HTTP_LISTEN=0.0.0.0:7070
-VOLUME ["/var/lib/feedwatch"]
 EXPOSE 7070
 USER nonroot:nonroot
 HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/feedwatch", "healthcheck"]
