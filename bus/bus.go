@@ -217,6 +217,12 @@ func connect(opts Options) (*nats.Conn, error) {
 	log := opts.Logger
 	no = append(no,
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			// nats.go calls this with a nil error for our own Close: a
+			// clean stop is not worth a warning.
+			if err == nil {
+				log.Debug("nats connection closed")
+				return
+			}
 			log.Warn("nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

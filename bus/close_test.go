@@ -3,8 +3,13 @@ package bus
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedwatch/feedwatch/bus/natstest"
 )
 
 // TestCloseHandsBackBuffered: hits pulled ahead into the client's buffer
@@ -48,4 +53,51 @@ func TestCloseHandsBackBuffered(t *testing.T) {
 	if got != 8 {
 		t.Fatalf("got %d of the 8 remaining hits within 10 s", got)
 	}
+}
+
+// TestCleanCloseLogsNoWarning: closing the bus (a clean stop) is not a
+// disconnection worth a warning; a server that goes away still is.
+func TestCleanCloseLogsNoWarning(t *testing.T) {
+	nd := natstest.Start(t)
+	var logs lockedLog
+	b, err := Open(context.Background(), Options{URL: nd.URL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if s := logs.String(); strings.Contains(s, "level=WARN") {
+		t.Fatalf("a clean close logged a warning:\n%s", s)
+	}
+
+	b, err = Open(context.Background(), Options{URL: nd.URL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	nd.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "nats disconnected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning when the server went away:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lockedLog is a log sink written by nats.go's callback goroutine.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
