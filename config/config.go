@@ -63,6 +63,9 @@ type Config struct {
 type HTTP struct {
 	// Listen is host:port for /metrics, /healthz, /readyz; "" turns it off.
 	Listen string `mapstructure:"listen"`
+	// Admin allows actions over HTTP (POST /-/reload); off, the endpoint
+	// is read-only.
+	Admin bool `mapstructure:"admin"`
 }
 
 // NATS says where hits go.

@@ -93,12 +93,22 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 	// One reload a second is plenty for people and scripts; more is a
 	// loop or an attack, each reload reading and checking the whole file.
 	limit := rate.NewLimiter(rate.Every(time.Second), 1)
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		// Actions are off unless the config says otherwise (as
+		// Prometheus's --web.enable-lifecycle): read-only by default.
+		d.cfgMu.Lock()
+		admin := d.cfg.HTTP.Admin
+		d.cfgMu.Unlock()
+		if !admin {
+			http.Error(w, "actions are off: set http.admin: true to allow POST /-/reload", http.StatusForbidden)
+			return
+		}
 		if !limit.AllowN(d.opts.Now(), 1) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many reloads: at most one a second", http.StatusTooManyRequests)
 			return
 		}
+		d.log.Info("config reload requested over HTTP", "remote", r.RemoteAddr)
 		d.requestReload()
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "reload requested")

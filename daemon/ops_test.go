@@ -29,7 +29,7 @@ func newOpsRig(loopback bool) *opsRig {
 	r.d = &daemon{
 		opts: Options{Now: func() time.Time { return r.now }},
 		log:  slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry(),
-		cfg: &config.Config{}, reload: make(chan struct{}, 1),
+		cfg: &config.Config{HTTP: config.HTTP{Admin: true}}, reload: make(chan struct{}, 1),
 	}
 	r.h = r.d.opsHandler(loopback)
 	return r
@@ -211,5 +211,22 @@ func TestOpsErrorLog(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last["level"] != "WARN" || !strings.Contains(fmt.Sprint(last["msg"]), "TLS handshake error") {
 		t.Fatalf("ErrorLog line: %v\n%s", err, logs.String())
+	}
+}
+
+// TestOpsReloadNeedsAdmin: without http.admin the endpoint is read-only:
+// a reload, however well-formed, is refused and nothing is requested.
+func TestOpsReloadNeedsAdmin(t *testing.T) {
+	r := newOpsRig(true)
+	r.d.cfg = &config.Config{}
+	w := r.do(http.MethodPost, "/-/reload", "127.0.0.1:7070", map[string]string{"Content-Type": "application/json"})
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "http.admin") {
+		t.Fatalf("reload without http.admin: %d %s", w.Code, w.Body)
+	}
+	if len(r.d.reload) != 0 {
+		t.Fatal("reload requested although actions are off")
+	}
+	if w := r.do(http.MethodGet, "/api/status", "127.0.0.1:7070", nil); w.Code != http.StatusOK {
+		t.Fatalf("status without http.admin: %d", w.Code)
 	}
 }

@@ -51,6 +51,7 @@ func (r *reloadRig) write(t *testing.T, profiles string, hookTimeout string) {
 	cfg := fmt.Sprintf(`data_dir: %s
 http:
   listen: 127.0.0.1:%d
+  admin: true
 watcher:
   interval: 1s
 feeds:
