@@ -233,6 +233,9 @@ func (c *Coordinator) Owns(feed string) bool {
 	return c.leaseValid(time.Now()) && c.owned[feed]
 }
 
+// startTries is how long Start keeps trying to register.
+const startTries = 30 * time.Second
+
 func (c *Coordinator) leaseValid(now time.Time) bool {
 	return !c.halted && !c.renewedAt.IsZero() && now.Sub(c.renewedAt) < c.opts.Lease && !now.Before(c.holdUntil)
 }
@@ -240,8 +243,24 @@ func (c *Coordinator) leaseValid(now time.Time) bool {
 // Start registers this member, reads the others and makes the first
 // assignment (OnChange is called before it returns).
 func (c *Coordinator) Start(ctx context.Context) error {
-	if err := c.renew(ctx); err != nil {
-		return fmt.Errorf("register member %s: %w", c.self.ID, err)
+	// Right after a replicas change or a server loss the members bucket
+	// may be electing a leader for a few seconds: keep trying for a while
+	// rather than fail the start.
+	deadline := time.Now().Add(startTries)
+	for {
+		err := c.renew(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) || c.isHalted() {
+			return fmt.Errorf("register member %s: %w", c.self.ID, err)
+		}
+		c.log.Warn("register member: retrying", "member", c.self.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register member %s: %w", c.self.ID, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	if err := c.resync(ctx, true); err != nil {
 		return fmt.Errorf("read members: %w", err)
