@@ -27,7 +27,7 @@ type keyDoc struct {
 var keyDocs = map[string]keyDoc{
 	"data_dir": {doc: "Folder for state and the embedded NATS server's JetStream store; relative to the config file's folder."},
 
-	"http.admin": {doc: "Allows actions over HTTP (`POST /-/reload`, with `Content-Type: application/json`); off (the default), the endpoint is read-only and actions answer 403."},
+	"http.admin":  {doc: "Allows actions over HTTP (`POST /-/reload`, with `Content-Type: application/json`); off (the default), the endpoint is read-only and actions answer 403."},
 	"http.listen": {doc: "host:port serving `/metrics`, `/healthz`, `/readyz`, `/api/status`; `\"\"` turns it off."},
 
 	"nats.url":             {doc: "NATS server URL(s), comma-separated (`nats://`, `tls://`, `ws://`, `wss://`); `\"\"` runs an embedded server with JetStream under `data_dir`."},
