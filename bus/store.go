@@ -836,11 +836,15 @@ func (s *Source) Close() {
 	if b == nil {
 		return
 	}
-	// Read until the pull is over: hits still on their way from the server
-	// arrive here too, and each is handed back. The client gives up on a
-	// pull a second after its expiry.
+	// Hand back what is buffered and what is still on its way from the
+	// server, until the pull ends or nothing has come for closeQuiet.
+	// Waiting out the whole pull would make every engine restart (a reload
+	// that changes a notifier) cost up to pullExpiry; a hit the server sends
+	// to the abandoned pull after the quiet time comes back after AckWait.
 	deadline := time.NewTimer(pullExpiry + 2*time.Second)
 	defer deadline.Stop()
+	quiet := time.NewTimer(closeQuiet)
+	defer quiet.Stop()
 	for {
 		select {
 		case m, ok := <-b.Messages():
@@ -851,11 +855,19 @@ func (s *Source) Close() {
 			// hit straight back into this abandoned pull, where it would sit
 			// until AckWait.
 			_ = m.NakWithDelay(pullExpiry + time.Second)
+			quiet.Reset(closeQuiet)
+		case <-quiet.C:
+			return
 		case <-deadline.C:
 			return
 		}
 	}
 }
+
+// closeQuiet is how long Close waits for more hits of an abandoned pull
+// once none arrive: messages already sent reach the client within
+// milliseconds.
+const closeQuiet = 250 * time.Millisecond
 
 // pullExpiry bounds each pull request of a Source: how long a pull may wait
 // at the server, and so how soon a lost one is replaced.
