@@ -594,7 +594,7 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 		second = h.q.AddHit(testHit(2))
 	})
 	// The second hit is fetched and then waits out the first's Retry-After.
-	waitFor(t, "second hit fetched", func() bool { return h.q.Snapshot(second).Delivered == 1 })
+	waitFor(t, "first sent, second fetched", func() bool { return calls.Load() == 1 && h.q.Snapshot(second).Delivered == 1 })
 	h.stop(t)
 	if c := calls.Load(); c != 1 {
 		t.Errorf("%d sends during a Retry-After, want 1", c)
