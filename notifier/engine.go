@@ -1,11 +1,13 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,6 +233,7 @@ type entry struct {
 	id  uint64 // lease key: Message values need not be comparable
 	msg Message
 	hit hit.Hit
+	at  time.Time // when it was fetched
 }
 
 func (e *Engine) runEach(ctx, sendCtx context.Context) error {
@@ -262,32 +265,41 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 		wg.Wait()
 	}()
 	limit := max(minGatherBatch, 4*e.o.MaxInFlight)
-	var carried []entry // an item's hits that may continue in the next round
-	defer func() { e.requeue(carried) }()
+	var held []entry // decoded, leased, waiting for their item's other hits
+	defer func() { e.requeue(held) }()
+	haveSlot := false
 	for ctx.Err() == nil {
 		// A free slot first: hits are fetched only when one can be sent.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil
+		if !haveSlot {
+			select {
+			case slots <- struct{}{}:
+				haveSlot = true
+			case <-ctx.Done():
+				return nil
+			}
 		}
-		ens, err := e.gather(ctx, carried, limit)
-		carried = nil
-		groups := groupEntries(e.decodeAll(sendCtx, ens))
-		if len(ens) >= limit && len(groups) > 1 {
-			// The round stopped because it was full: the last item's other
-			// hits may be next in the stream, so it waits for them.
-			carried = groups[len(groups)-1]
-			groups = groups[:len(groups)-1]
+		var err error
+		if len(held) < limit {
+			wait := fetchWait
+			if len(held) > 0 {
+				wait = max(time.Until(e.nextReady(held)), time.Millisecond)
+			}
+			var ens []entry
+			ens, err = e.fetch(ctx, limit-len(held), wait)
+			held = append(held, e.decodeAll(sendCtx, ens)...)
+			if err == nil {
+				e.fetched()
+			}
 		}
-		// Groups come first, even with an error: they are leased now.
-		haveSlot := true
-		for i, g := range groups {
+		var ready []group
+		ready, held = e.readyGroups(held, len(held) >= limit)
+		// Groups go out first, even with an error: they are leased now.
+		for i, g := range ready {
 			if !haveSlot {
 				select {
 				case slots <- struct{}{}:
 				case <-ctx.Done():
-					e.requeue(entries(groups[i:]))
+					e.requeue(entries(ready[i:]))
 					return nil
 				}
 			}
@@ -298,44 +310,82 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 				work <- g
 			}
 		}
-		if haveSlot {
-			<-slots
-		}
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
 		}
 	}
+	if haveSlot {
+		<-slots
+	}
 	return nil
 }
 
-// gather fetches a round of hits, at most limit, after those held: it waits
-// up to fetchWait for the first, then takes more while they keep coming
-// less than GatherQuiet apart, for at most GatherMax from the first.
-func (e *Engine) gather(ctx context.Context, held []entry, limit int) ([]entry, error) {
-	var deadline time.Time
-	for len(held) < limit {
-		wait := fetchWait
-		if len(held) > 0 {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(e.o.GatherMax)
-			}
-			left := time.Until(deadline)
-			if left <= 0 {
-				break
-			}
-			wait = max(min(e.o.GatherQuiet, left), time.Millisecond)
+// readyGroups splits held hits (in arrival order) into the groups to send
+// now and the hits to hold on for. An item's hits are published one after
+// the other, so its group is complete once a hit of another item has come
+// after it: at once when that hit came in the same fetch, else after a
+// moment (hits of several watchers may interleave). Failing that, a group
+// goes when no hit has come for GatherQuiet, or GatherMax after its first
+// hit. When full, every group but the last goes.
+func (e *Engine) readyGroups(held []entry, full bool) (ready []group, keep []entry) {
+	groups := groupEntries(held)
+	now := time.Now()
+	for i, g := range groups {
+		last := i == len(groups)-1
+		if (full && (!last || len(groups) == 1)) || !now.Before(e.readyAt(g, held)) {
+			ready = append(ready, g)
+			continue
 		}
-		ens, err := e.fetch(ctx, limit-len(held), wait)
-		held = append(held, ens...)
-		if err != nil {
-			return held, err
-		}
-		e.fetched()
-		if len(ens) == 0 || ctx.Err() != nil {
-			break
+		keep = append(keep, g...)
+	}
+	// Back in arrival order, which readyAt and the next grouping rely on.
+	slices.SortFunc(keep, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+	return ready, keep
+}
+
+// readyAt is when a group of held goes out.
+func (e *Engine) readyAt(g group, held []entry) time.Time {
+	first, latest, lastID := g[0].at, g[0].at, g[0].id
+	for _, en := range g[1:] {
+		first, latest, lastID = minTime(first, en.at), maxTime(latest, en.at), max(lastID, en.id)
+	}
+	at := minTime(first.Add(e.o.GatherMax), latest.Add(e.o.GatherQuiet))
+	// Lease ids grow in arrival order: the hit after the group's last.
+	for _, en := range held {
+		if en.id > lastID {
+			if en.at.Equal(latest) {
+				return latest // fetched together: the stream had moved on
+			}
+			return minTime(at, latest.Add(gatherSettle))
 		}
 	}
-	return held, nil
+	return at
+}
+
+// nextReady is when the first of the held groups goes out.
+func (e *Engine) nextReady(held []entry) time.Time {
+	var next time.Time
+	for i, g := range groupEntries(held) {
+		at := e.readyAt(g, held)
+		if i == 0 || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fetch asks the source, takes a lease on what it returns and keeps the
@@ -344,9 +394,10 @@ func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]entry,
 	msgs, err := e.o.Source.Fetch(ctx, n, wait)
 	ens := make([]entry, len(msgs))
 	e.leaseMu.Lock()
+	now := time.Now()
 	for i, m := range msgs {
 		e.nextID++
-		ens[i] = entry{id: e.nextID, msg: m}
+		ens[i] = entry{id: e.nextID, msg: m, at: now}
 		e.leases[e.nextID] = m
 	}
 	e.leaseMu.Unlock()

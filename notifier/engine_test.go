@@ -602,7 +602,9 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 	if s := h.q.Snapshot(second); fmt.Sprint(s.Naks) != "[0s]" || s.Termed {
 		t.Errorf("second hit: %+v, want it handed back untouched", s)
 	}
-	if s := h.q.Records()[0]; fmt.Sprint(s.Naks) != "[1h0m0s]" {
+	// The queue hands a nakked hit back at once, so the engine may hold it
+	// again before the stop: only its first nak is the Retry-After.
+	if s := h.q.Records()[0]; len(s.Naks) == 0 || s.Naks[0] != time.Hour {
 		t.Errorf("first hit naks = %v", s.Naks)
 	}
 }

@@ -22,7 +22,12 @@ const (
 	// defaultGatherMax caps that wait from the first hit held, so a
 	// steady stream of hits is not held back.
 	defaultGatherMax = 400 * time.Millisecond
-	// minGatherBatch is the fewest hits one gathering round may hold.
+	// gatherSettle is how long a group waits after its last hit once a
+	// hit of another item has come: hits of several watchers may
+	// interleave in the stream, an item's own come milliseconds apart.
+	gatherSettle = 20 * time.Millisecond
+	// minGatherBatch is the fewest hits the engine may hold while they
+	// wait for their items' other hits.
 	minGatherBatch = 16
 )
 

@@ -315,3 +315,24 @@ func TestEngineDigestListsAnItemOnce(t *testing.T) {
 		t.Errorf("digests %q, want one listing story 1 once with both profiles", got)
 	}
 }
+
+// TestEngineSendsAGroupOnceAnotherItemFollows: an item's group goes out
+// when a hit of another item comes after it, without waiting for a quiet
+// stream; the last item waits for its siblings (here, till the stop).
+func TestEngineSendsAGroupOnceAnotherItemFollows(t *testing.T) {
+	m := &messages{}
+	var first *notifiertest.Record
+	h := start(t, m, func(o *notifier.EngineOptions) { o.GatherQuiet, o.GatherMax = time.Hour, time.Hour },
+		func(h *harness) { first = h.q.AddHit(itemHit(1, "xinjiang")) })
+	waitFor(t, "first fetched", func() bool { return h.q.Snapshot(first).Delivered == 1 })
+	h.q.AddHit(itemHit(1, "trade-bill"))
+	h.q.AddHit(itemHit(2, "xinjiang"))
+	waitFor(t, "story 1 sent", func() bool { return len(m.all()) == 1 })
+	h.stop(t)
+	if got := m.profiles(); fmt.Sprint(got) != "[story 1[xinjiang,trade-bill]]" {
+		t.Errorf("messages %q", got)
+	}
+	if s := h.q.Records()[2]; s.Acked || fmt.Sprint(s.Naks) != "[0s]" {
+		t.Errorf("story 2: acked=%v naks=%v, want it handed back at the stop", s.Acked, s.Naks)
+	}
+}
