@@ -27,7 +27,10 @@ func hookTitles(t *testing.T, r *recorder) map[string]int {
 		if err := json.Unmarshal(b, &h); err != nil {
 			t.Fatalf("webhook body: %v", err)
 		}
-		out[h.Profile+": "+h.Item.Title]++
+		// One message names every profile the item matched.
+		for _, p := range h.AllProfiles() {
+			out[p+": "+h.Item.Title]++
+		}
 	}
 	return out
 }
@@ -171,6 +174,9 @@ func TestReloadOnFileEdit(t *testing.T) {
 		h := hookTitles(t, r.hook)
 		return h["trade-bill: Trade Bill and Xinjiang"] == 1 && h["xinjiang: Trade Bill and Xinjiang"] == 1
 	})
+	if bodies, _ := r.hook.snapshot(); len(bodies) != 3 {
+		t.Errorf("%d webhook messages, want 3: the item matching both profiles is one", len(bodies))
+	}
 
 	// Delete and recreate: watching goes on.
 	if err := os.Remove(r.path); err != nil {

@@ -21,6 +21,19 @@ type Hit struct {
 	Item       Item      `json:"item"`
 	Matches    []Match   `json:"matches"`
 	Snippet    string    `json:"snippet"`
+	// Profiles is set on a hit as delivered, never on the stream: every
+	// profile the item matched that this one message reports, Profile
+	// first. The notifiers send one message per item, not one per profile.
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// AllProfiles is Profiles, or Profile alone when Profiles is empty (a hit
+// as published, or a sample).
+func (h Hit) AllProfiles() []string {
+	if len(h.Profiles) > 0 {
+		return h.Profiles
+	}
+	return []string{h.Profile}
 }
 
 // Feed is the hit's source feed.

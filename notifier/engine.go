@@ -1,11 +1,13 @@
 package notifier
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +72,11 @@ type EngineOptions struct {
 	RateLimit float64
 	// MaxInFlight is how many sends run at once; 0 means 1.
 	MaxInFlight int
+	// GatherQuiet is how long, after a hit arrives, the engine waits for
+	// more before sending, so that an item's hits for several profiles go
+	// out as one message; 0 means 100 ms. GatherMax caps the wait from the
+	// first hit held; 0 means 400 ms (at least GatherQuiet).
+	GatherQuiet, GatherMax time.Duration
 	// AckWait is the consumer's AckWait; slow sends call InProgress well
 	// before it runs out. 0 means JetStream's default, 30 s.
 	AckWait time.Duration
@@ -133,7 +140,8 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	case o.Dead == nil:
 		return nil, fmt.Errorf("new engine %q: dead letters are required", o.Name)
 	case o.MaxAttempts < 0, o.MaxInFlight < 0, o.RateLimit < 0, o.Digest < 0,
-		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0, o.LeaseEvery < 0:
+		o.AckWait < 0, o.BaseBackoff < 0, o.MaxBackoff < 0, o.StallAfter < 0, o.LeaseEvery < 0,
+		o.GatherQuiet < 0, o.GatherMax < 0:
 		return nil, fmt.Errorf("new engine %q: negative option", o.Name)
 	}
 	if o.MaxAttempts == 0 {
@@ -145,6 +153,13 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.AckWait == 0 {
 		o.AckWait = defaultAckWait
 	}
+	if o.GatherQuiet == 0 {
+		o.GatherQuiet = defaultGatherQuiet
+	}
+	if o.GatherMax == 0 {
+		o.GatherMax = defaultGatherMax
+	}
+	o.GatherMax = max(o.GatherMax, o.GatherQuiet)
 	if o.BaseBackoff == 0 {
 		o.BaseBackoff = defaultBaseBackoff
 	}
@@ -218,26 +233,27 @@ type entry struct {
 	id  uint64 // lease key: Message values need not be comparable
 	msg Message
 	hit hit.Hit
+	at  time.Time // when it was fetched
 }
 
 func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 	slots := make(chan struct{}, e.o.MaxInFlight)
 	// With one send at a time the fetch loop delivers itself; with more,
-	// long-lived workers take messages from it.
-	handle := func(en entry) {
-		e.handle(ctx, sendCtx, en)
+	// long-lived workers take groups from it.
+	handle := func(g group) {
+		e.handle(ctx, sendCtx, g)
 		<-slots
 	}
-	var work chan entry
+	var work chan group
 	var wg sync.WaitGroup
 	if e.o.MaxInFlight > 1 {
-		work = make(chan entry)
+		work = make(chan group)
 		for range e.o.MaxInFlight {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for en := range work {
-					handle(en)
+				for g := range work {
+					handle(g)
 				}
 			}()
 		}
@@ -248,44 +264,128 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 		}
 		wg.Wait()
 	}()
+	limit := max(minGatherBatch, 4*e.o.MaxInFlight)
+	var held []entry // decoded, leased, waiting for their item's other hits
+	defer func() { e.requeue(held) }()
+	haveSlot := false
 	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
-		n := 1
-	more:
-		for n < cap(slots) {
+		// A free slot first: hits are fetched only when one can be sent.
+		if !haveSlot {
 			select {
 			case slots <- struct{}{}:
-				n++
-			default:
-				break more
+				haveSlot = true
+			case <-ctx.Done():
+				return nil
 			}
 		}
-		ens, err := e.fetch(ctx, n, fetchWait)
-		for i := len(ens); i < n; i++ {
-			<-slots
-		}
-		// Messages come first, even with an error: they are leased now.
-		for i, en := range ens {
-			if i >= n {
-				slots <- struct{}{} // the source returned more than asked
+		var err error
+		if len(held) < limit {
+			wait := fetchWait
+			if len(held) > 0 {
+				wait = max(time.Until(e.nextReady(held)), time.Millisecond)
 			}
+			var ens []entry
+			ens, err = e.fetch(ctx, limit-len(held), wait)
+			held = append(held, e.decodeAll(sendCtx, ens)...)
+			if err == nil {
+				e.fetched()
+			}
+		}
+		var ready []group
+		ready, held = e.readyGroups(held, len(held) >= limit)
+		// Groups go out first, even with an error: they are leased now.
+		for i, g := range ready {
+			if !haveSlot {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					e.requeue(entries(ready[i:]))
+					return nil
+				}
+			}
+			haveSlot = false
 			if work == nil {
-				handle(en)
+				handle(g)
 			} else {
-				work <- en
+				work <- g
 			}
 		}
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
-		} else if err == nil {
-			e.fetched()
 		}
 	}
+	if haveSlot {
+		<-slots
+	}
 	return nil
+}
+
+// readyGroups splits held hits (in arrival order) into the groups to send
+// now and the hits to hold on for. An item's hits are published one after
+// the other, so its group is complete once a hit of another item has come
+// after it: at once when that hit came in the same fetch, else after a
+// moment (hits of several watchers may interleave). Failing that, a group
+// goes when no hit has come for GatherQuiet, or GatherMax after its first
+// hit. When full, every group but the last goes.
+func (e *Engine) readyGroups(held []entry, full bool) (ready []group, keep []entry) {
+	groups := groupEntries(held)
+	now := time.Now()
+	for i, g := range groups {
+		last := i == len(groups)-1
+		if (full && (!last || len(groups) == 1)) || !now.Before(e.readyAt(g, held)) {
+			ready = append(ready, g)
+			continue
+		}
+		keep = append(keep, g...)
+	}
+	// Back in arrival order, which readyAt and the next grouping rely on.
+	slices.SortFunc(keep, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+	return ready, keep
+}
+
+// readyAt is when a group of held goes out.
+func (e *Engine) readyAt(g group, held []entry) time.Time {
+	first, latest, lastID := g[0].at, g[0].at, g[0].id
+	for _, en := range g[1:] {
+		first, latest, lastID = minTime(first, en.at), maxTime(latest, en.at), max(lastID, en.id)
+	}
+	at := minTime(first.Add(e.o.GatherMax), latest.Add(e.o.GatherQuiet))
+	// Lease ids grow in arrival order: the hit after the group's last.
+	for _, en := range held {
+		if en.id > lastID {
+			if en.at.Equal(latest) {
+				return latest // fetched together: the stream had moved on
+			}
+			return minTime(at, latest.Add(gatherSettle))
+		}
+	}
+	return at
+}
+
+// nextReady is when the first of the held groups goes out.
+func (e *Engine) nextReady(held []entry) time.Time {
+	var next time.Time
+	for i, g := range groupEntries(held) {
+		at := e.readyAt(g, held)
+		if i == 0 || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // fetch asks the source, takes a lease on what it returns and keeps the
@@ -294,9 +394,10 @@ func (e *Engine) fetch(ctx context.Context, n int, wait time.Duration) ([]entry,
 	msgs, err := e.o.Source.Fetch(ctx, n, wait)
 	ens := make([]entry, len(msgs))
 	e.leaseMu.Lock()
+	now := time.Now()
 	for i, m := range msgs {
 		e.nextID++
-		ens[i] = entry{id: e.nextID, msg: m}
+		ens[i] = entry{id: e.nextID, msg: m, at: now}
 		e.leases[e.nextID] = m
 	}
 	e.leaseMu.Unlock()
@@ -431,38 +532,52 @@ func (e *Engine) fetched() {
 	}
 }
 
-// handle delivers one message in per-hit mode.
-func (e *Engine) handle(ctx, sendCtx context.Context, en entry) {
-	en, ok := e.accept(sendCtx, en)
-	if !ok {
+// handle delivers one group in per-hit mode: its hits not yet delivered
+// to this notifier go out as one message.
+func (e *Engine) handle(ctx, sendCtx context.Context, g group) {
+	g = e.unsent(sendCtx, g)
+	if len(g) == 0 {
 		return
 	}
-	e.deliver(ctx, sendCtx, []entry{en})
+	e.deliver(ctx, sendCtx, []group{g})
 }
 
-// accept decodes a message and checks the ledger. It settles (dead letter
-// or ack) what must not be sent and reports whether to send the rest.
-func (e *Engine) accept(ctx context.Context, en entry) (entry, bool) {
-	m := en.msg
-	h, err := decode(m.Data())
-	if err != nil {
-		e.deadLetter(ctx, en, err)
-		return entry{}, false
+// decodeAll decodes fetched messages; one that does not decode is
+// dead-lettered and left out.
+func (e *Engine) decodeAll(ctx context.Context, ens []entry) []entry {
+	out := ens[:0:0]
+	for _, en := range ens {
+		h, err := decode(en.msg.Data())
+		if err != nil {
+			e.deadLetter(ctx, en, err)
+			continue
+		}
+		en.hit = h
+		out = append(out, en)
 	}
-	sent, err := e.o.Ledger.Delivered(ctx, e.o.Name, h.ID)
-	if err != nil {
-		// Without the ledger, send anyway: a possible repeat is better than
-		// a late or missed alert, and the hit id lets receivers drop it.
-		e.log.Warn("read delivery ledger failed; sending anyway", "hit", h.ID, "error", err)
+	return out
+}
+
+// unsent checks the ledger for each decoded entry: it acks (as a
+// duplicate) those already delivered and returns the rest.
+func (e *Engine) unsent(ctx context.Context, ens []entry) []entry {
+	out := ens[:0:0]
+	for _, en := range ens {
+		sent, err := e.o.Ledger.Delivered(ctx, e.o.Name, en.hit.ID)
+		if err != nil {
+			// Without the ledger, send anyway: a possible repeat is better than
+			// a late or missed alert, and the hit id lets receivers drop it.
+			e.log.Warn("read delivery ledger failed; sending anyway", "hit", en.hit.ID, "error", err)
+		}
+		if sent {
+			e.ack(ctx, en.msg, en.hit.ID)
+			e.o.Metrics.delivery(e.o.Name, ResultDuplicate)
+			e.settled(en)
+			continue
+		}
+		out = append(out, en)
 	}
-	if sent {
-		e.ack(ctx, m, h.ID)
-		e.o.Metrics.delivery(e.o.Name, ResultDuplicate)
-		e.settled(en)
-		return entry{}, false
-	}
-	en.hit = h
-	return en, true
+	return out
 }
 
 // decode reads one hit message body.
@@ -487,8 +602,11 @@ func prefix(b []byte, n int) []byte {
 	return b
 }
 
-// deliver sends entries as one message and settles them all by the result.
-func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
+// deliver sends groups as one message, each group as one hit, and settles
+// every hit of them by the result: a group is retried, and marked in the
+// ledger, as a whole; dead letters go one per hit, each under its own id.
+func (e *Engine) deliver(ctx, sendCtx context.Context, groups []group) {
+	ens := entries(groups)
 	for {
 		d := time.Until(time.Unix(0, e.blockedUntil.Load()))
 		if d <= 0 || ctx.Err() != nil {
@@ -506,23 +624,27 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 		e.requeue(ens)
 		return
 	}
-	hits := make([]hit.Hit, len(ens))
-	for i, en := range ens {
-		hits[i] = en.hit
+	hits := make([]hit.Hit, len(groups))
+	for i, g := range groups {
+		hits[i] = merge(g)
 	}
 	start := time.Now()
 	retry, err := e.notify(sendCtx, hits)
 	took := time.Since(start)
 	e.o.Metrics.observe(e.o.Name, took.Seconds())
 	if e.log.Enabled(ctx, slog.LevelDebug) {
-		e.debugDelivery(ctx, hits, took, retry, err, sendCtx.Err() != nil)
+		e.debugDelivery(ctx, ens, took, retry, err, sendCtx.Err() != nil)
 	}
 	switch {
 	case err == nil:
+		// Every hit in the ledger before any ack: a crash in between sends
+		// none of them again.
 		for _, en := range ens {
 			if merr := e.o.Ledger.MarkDelivered(sendCtx, e.o.Name, en.hit.ID); merr != nil {
 				e.log.Warn("record delivery in ledger failed", "hit", en.hit.ID, "error", merr)
 			}
+		}
+		for _, en := range ens {
 			e.ack(sendCtx, en.msg, en.hit.ID)
 			e.o.Metrics.delivery(e.o.Name, ResultDelivered)
 		}
@@ -537,7 +659,7 @@ func (e *Engine) deliver(ctx, sendCtx context.Context, ens []entry) {
 
 // debugDelivery logs one delivery attempt: hit id(s), result, duration.
 // Channels' errors are redacted at the source, so they may be logged.
-func (e *Engine) debugDelivery(ctx context.Context, hits []hit.Hit, took time.Duration, retry bool, err error, canceled bool) {
+func (e *Engine) debugDelivery(ctx context.Context, hits []entry, took time.Duration, retry bool, err error, canceled bool) {
 	result := "delivered"
 	switch {
 	case err == nil:
@@ -550,11 +672,11 @@ func (e *Engine) debugDelivery(ctx context.Context, hits []hit.Hit, took time.Du
 	}
 	attrs := make([]slog.Attr, 0, 4)
 	if len(hits) == 1 {
-		attrs = append(attrs, slog.String("hit", hits[0].ID))
+		attrs = append(attrs, slog.String("hit", hits[0].hit.ID))
 	} else {
 		ids := make([]string, len(hits))
 		for i, h := range hits {
-			ids[i] = h.ID
+			ids[i] = h.hit.ID
 		}
 		attrs = append(attrs, slog.Any("hits", ids))
 	}
@@ -723,11 +845,7 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 		} else if err == nil {
 			e.fetched()
 		}
-		for _, en := range fetched {
-			en, ok := e.accept(sendCtx, en)
-			if !ok {
-				continue
-			}
+		for _, en := range e.unsent(sendCtx, e.decodeAll(sendCtx, fetched)) {
 			if len(batch) == 0 {
 				windowEnd = time.Now().Add(e.o.Digest)
 			}
@@ -736,12 +854,14 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 	}
 }
 
-// flush sends a window's hits, MaxDigest per message.
+// flush sends a window's hits, each item once with all its profiles,
+// MaxDigest items per message.
 func (e *Engine) flush(ctx, sendCtx context.Context, batch []entry) {
-	for len(batch) > 0 {
-		n := min(len(batch), MaxDigest)
-		e.deliver(ctx, sendCtx, batch[:n])
-		batch = batch[n:]
+	groups := groupEntries(batch)
+	for len(groups) > 0 {
+		n := min(len(groups), MaxDigest)
+		e.deliver(ctx, sendCtx, groups[:n])
+		groups = groups[n:]
 	}
 }
 

@@ -594,7 +594,7 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 		second = h.q.AddHit(testHit(2))
 	})
 	// The second hit is fetched and then waits out the first's Retry-After.
-	waitFor(t, "second hit fetched", func() bool { return h.q.Snapshot(second).Delivered == 1 })
+	waitFor(t, "first sent, second fetched", func() bool { return calls.Load() == 1 && h.q.Snapshot(second).Delivered == 1 })
 	h.stop(t)
 	if c := calls.Load(); c != 1 {
 		t.Errorf("%d sends during a Retry-After, want 1", c)
@@ -602,7 +602,9 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 	if s := h.q.Snapshot(second); fmt.Sprint(s.Naks) != "[0s]" || s.Termed {
 		t.Errorf("second hit: %+v, want it handed back untouched", s)
 	}
-	if s := h.q.Records()[0]; fmt.Sprint(s.Naks) != "[1h0m0s]" {
+	// The queue hands a nakked hit back at once, so the engine may hold it
+	// again before the stop: only its first nak is the Retry-After.
+	if s := h.q.Records()[0]; len(s.Naks) == 0 || s.Naks[0] != time.Hour {
 		t.Errorf("first hit naks = %v", s.Naks)
 	}
 }

@@ -97,7 +97,7 @@ func (c *Console) Notify(_ context.Context, hits []hit.Hit) (bool, error) {
 			}
 			continue
 		}
-		fmt.Fprintf(&b, "== hit %s ==\n", render.OneLine(h.Profile))
+		fmt.Fprintf(&b, "== hit %s ==\n", render.Profiles(h))
 		b.WriteString(render.Block(h))
 		b.WriteByte('\n')
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
 	gomail "github.com/wneessen/go-mail"
@@ -318,7 +319,7 @@ const defaultHTML = `<!DOCTYPE html>
 {{if gt (len .Hits) 1}}<h2 style="font-size:18px">{{len .Hits}} new hits</h2>
 {{end}}{{range .Hits}}<div style="margin:0 0 22px 0">
 <div style="font-size:16px;font-weight:bold">{{if .Link}}<a href="{{.Link}}">{{.Title}}</a>{{else}}{{.Title}}{{end}}</div>
-<div style="color:#666;font-size:13px">profile <b>{{.Hit.Profile}}</b>{{with .Feed}} · {{.}}{{end}}{{with .Published}} · {{.}}{{end}}</div>
+<div style="color:#666;font-size:13px">{{if gt (len .Hit.Profiles) 1}}profiles{{else}}profile{{end}} <b>{{join .Hit.Profiles ", "}}</b>{{with .Feed}} · {{.}}{{end}}{{with .Published}} · {{.}}{{end}}</div>
 {{if .Snippet}}<p style="margin:6px 0">{{.Snippet}}</p>{{else if .Summary}}<p style="margin:6px 0">{{.Summary}}</p>{{end}}
 </div>
 {{end}}<p style="color:#999;font-size:12px">Sent by feedwatch.</p>
@@ -390,11 +391,14 @@ func SanitizeSnippet(p *bluemonday.Policy, snippet string) htmltemplate.HTML {
 	return htmltemplate.HTML(p.Sanitize(render.Markers(s, "<b>", "</b>")))
 }
 
-// Subject is the title (or "N new hits: title; …" for a digest) on one
-// line, without control characters, at most 150 characters.
+// Subject is the title and "[profiles]" (or "N new hits: title; …" for a
+// digest) on one line, without control characters, at most 150 characters.
 func Subject(hits []hit.Hit) string {
 	if len(hits) == 1 {
-		return render.Truncate(maxSubject, render.Title(hits[0]))
+		// The title, then the profiles in brackets, which always show: they
+		// tell apart alerts about similar stories.
+		tag := " [" + render.Truncate(maxSubject/2, render.Profiles(hits[0])) + "]"
+		return render.Truncate(maxSubject-utf8.RuneCountInString(tag), render.Title(hits[0])) + tag
 	}
 	titles := make([]string, 0, 3)
 	for _, h := range hits[:min(3, len(hits))] {

@@ -148,7 +148,7 @@ func TestEmailDelivers(t *testing.T) {
 				t.Errorf("envelope from %q to %v", msgs[0].from, msgs[0].rcpts)
 			}
 			p := parseMail(t, msgs[0].data)
-			if got := decodeHeader(t, p.header.Get("Subject")); got != h.Item.Title {
+			if got := decodeHeader(t, p.header.Get("Subject")); got != h.Item.Title+" [xinjiang]" {
 				t.Errorf("Subject = %q", got)
 			}
 			if id := p.header.Get("X-Feedwatch-Hit-Id"); id != h.ID {

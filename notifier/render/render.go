@@ -391,5 +391,7 @@ func SampleHit(now time.Time) hit.Hit {
 		},
 		Snippet: "…traces cotton picked in «Xinjiang» through spinning mills to garments " +
 			"sold in Europe, as campaigners say «Uyghur» workers are transferred…",
+		// As the engine delivers it: templates may use .Profiles.
+		Profiles: []string{"xinjiang"},
 	}
 }

@@ -15,6 +15,8 @@ func Clean(h hit.Hit) hit.Hit { return MapText(h, OneLine, StripControl) }
 // how a channel turns feed text into its template data.
 func MapText(h hit.Hit, line, text func(string) string) hit.Hit {
 	h.Profile = line(h.Profile)
+	// Templates see every profile the message names, one or several.
+	h.Profiles = mapStrings(h.AllProfiles(), line)
 	h.Feed.Name, h.Feed.Title, h.Feed.URL = line(h.Feed.Name), line(h.Feed.Title), line(h.Feed.URL)
 	h.Item.ID, h.Item.Title, h.Item.Link = line(h.Item.ID), line(h.Item.Title), line(h.Item.Link)
 	h.Item.Summary = text(h.Item.Summary)
@@ -60,9 +62,10 @@ func Block(h hit.Hit) string {
 	return b.String()
 }
 
-// Meta is "profile xinjiang · feed World News (world) · published …".
+// Meta is "profile xinjiang · feed World News (world) · published …", or
+// "profiles xinjiang, trade-bill · …" for an item that matched several.
 func Meta(h hit.Hit) string {
-	parts := []string{"profile " + OneLine(h.Profile)}
+	parts := []string{ProfileLabel(h)}
 	if f := FeedName(h); f != "" {
 		parts = append(parts, "feed "+f)
 	}
@@ -72,6 +75,24 @@ func Meta(h hit.Hit) string {
 		parts = append(parts, "seen "+d)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// Profiles is the profiles a hit names, on one line: "xinjiang, trade-bill".
+func Profiles(h hit.Hit) string {
+	ps := h.AllProfiles()
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = OneLine(p)
+	}
+	return strings.Join(out, ", ")
+}
+
+// ProfileLabel is "profile xinjiang", or "profiles xinjiang, trade-bill".
+func ProfileLabel(h hit.Hit) string {
+	if len(h.AllProfiles()) > 1 {
+		return "profiles " + Profiles(h)
+	}
+	return "profile " + Profiles(h)
 }
 
 // Excerpt is the snippet, or else the summary cut to 500 characters, on

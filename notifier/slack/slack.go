@@ -281,7 +281,11 @@ func (s *Slack) Message(hits []hit.Hit) ([]slack.Block, string, error) {
 }
 
 func meta(h hit.Hit) string {
-	parts := []string{"Profile *" + Escape(render.OneLine(h.Profile)) + "*"}
+	label := "Profile *"
+	if len(h.AllProfiles()) > 1 {
+		label = "Profiles *"
+	}
+	parts := []string{label + Escape(render.Profiles(h)) + "*"}
 	if f := render.FeedName(h); f != "" {
 		parts = append(parts, "Feed: "+Escape(f))
 	}
@@ -319,7 +323,7 @@ func (s *Slack) single(h hit.Hit) ([]slack.Block, string, error) {
 	if strings.TrimSpace(body) != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(body), nil, nil))
 	}
-	text := Escape(render.Truncate(300, render.OneLine(h.Profile)+": "+render.Title(h)))
+	text := Escape(render.Truncate(300, render.Profiles(h)+": "+render.Title(h)))
 	return blocks, text, nil
 }
 
