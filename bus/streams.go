@@ -71,7 +71,7 @@ func (b *Bus) Unreadable(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("stream %s: %w", name, err)
 	}
-	want := s.CachedInfo().State.Msgs
+	want, last := s.CachedInfo().State.Msgs, s.CachedInfo().State.LastSeq
 	if want == 0 {
 		return 0, nil
 	}
@@ -85,6 +85,7 @@ func (b *Bus) Unreadable(ctx context.Context, name string) (uint64, error) {
 	}
 	defer it.Stop()
 	var got uint64
+	var at uint64 // the stream sequence of the last message read
 	for {
 		nctx, cancel := context.WithTimeout(ctx, readIdle)
 		m, err := it.Next(jetstream.NextContext(nctx))
@@ -93,10 +94,21 @@ func (b *Bus) Unreadable(ctx context.Context, name string) (uint64, error) {
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("stream %s: read: %w", name, ctx.Err())
 			}
-			break // nothing more arrives: the rest cannot be read
+			// Nothing more arrives: the rest cannot be read. (The
+			// consumer's pending count cannot tell sooner: after some
+			// damage the server neither sends the next message nor moves
+			// past it.)
+			break
 		}
 		got++
-		if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+		md, err := m.Metadata()
+		if err != nil {
+			continue
+		}
+		at = md.Sequence.Stream
+		// A message's pending count includes those the server cannot
+		// read: reaching the last sequence ends the read too.
+		if md.NumPending == 0 || at >= last {
 			break
 		}
 	}

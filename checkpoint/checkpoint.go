@@ -160,7 +160,7 @@ func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 		if is.LastSeq < was.LastSeq {
 			what = append(what, fmt.Sprintf("last sequence %d, was %d", is.LastSeq, was.LastSeq))
 		}
-		if is.Msgs < was.Msgs-min(was.Unreadable, was.Msgs) && !expirable(was, at) && !was.Shrinks {
+		if is.Msgs < was.Msgs-min(was.Unreadable, was.Msgs) && !expirable(was, at) && !was.Shrinks && !repairable(was) {
 			what = append(what, fmt.Sprintf("%d messages, was %d", is.Msgs, was.Msgs))
 		}
 		if len(what) > 0 && !is.Created.Equal(was.Created) {
@@ -182,6 +182,15 @@ func Compare(old Checkpoint, now map[string]Stream, at time.Time) []Loss {
 	}
 	return out
 }
+
+// repairable reports whether the stream held messages that did not read
+// back at the last check: damage already reported, whose count nats-server
+// may still inflate (it counts records it cannot read, and records its
+// lost index had marked deleted) until a later start rebuilds the block and
+// drops them all, more than the unreadable ones. Fewer messages then prove
+// nothing; a lower last sequence, a missing stream, messages the server
+// reports lost and new unreadable ones (the read-back) still do.
+func repairable(was Stream) bool { return was.Unreadable > 0 }
 
 // expirable reports whether some of the messages the checkpoint counted can
 // have reached the stream's age limit by at: then fewer messages prove

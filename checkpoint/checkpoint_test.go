@@ -77,13 +77,18 @@ func TestCompare(t *testing.T) {
 		{"fewer messages in a stream that shrinks on purpose", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 100, Msgs: 1, MaxAge: was.MaxAge, Shrinks: true}}, at, nil},
 		{"fewer messages, but they may have expired", with(func(s *Stream) { s.Msgs = 0 }), at.Add(24 * time.Hour), nil},
 		{"fewer messages, as many as known unreadable", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 100, Msgs: 38, MaxAge: was.MaxAge}}, at, nil},
+		// Seen in the daemon test: the damaged run counted 3 with 1
+		// unreadable, and the next start's rebuild left 1.
+		{"fewer messages, more than known unreadable", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 100, Msgs: 1, MaxAge: was.MaxAge}}, at, nil},
+		{"fewer messages, more than known unreadable, lower last sequence", map[string]Stream{"S": {Created: created, FirstTime: was.FirstTime, LastSeq: 90, Msgs: 1, MaxAge: was.MaxAge}}, at,
+			[]string{"S: last sequence 90, was 100"}},
 		{"server reports lost messages", with(func(s *Stream) { s.LostMsgs = 3 }), at, []string{"S: the server reports 3 messages lost"}},
 		{"new stream", map[string]Stream{"S": was, "T": {Created: at}}, at, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			cp := old
-			if strings.HasPrefix(tc.name, "fewer messages, as many as known") {
+			if strings.HasPrefix(tc.name, "fewer messages, as many as known") || strings.HasPrefix(tc.name, "fewer messages, more than known") {
 				cp = Checkpoint{Streams: map[string]Stream{"S": known}}
 			}
 			if strings.HasPrefix(tc.name, "fewer messages in a stream that shrinks") {

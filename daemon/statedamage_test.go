@@ -134,9 +134,16 @@ func (r *stateRig) get(t *testing.T, path string) (int, string) {
 // alertOnce adds items and waits until each reached the webhook.
 func (r *stateRig) alertOnce(t *testing.T, pub time.Time, titles ...string) {
 	t.Helper()
+	// All at once: a poll between two adds would save the feed's state
+	// once more, and where the damage lands in the store would then
+	// depend on timing.
+	batch := &feedServer{}
 	for _, title := range titles {
-		r.feed.add(strings.ReplaceAll(title, " ", "-"), title, "", pub)
+		batch.add(strings.ReplaceAll(title, " ", "-"), title, "", pub)
 	}
+	r.feed.mu.Lock()
+	r.feed.items = append(r.feed.items, batch.items...)
+	r.feed.mu.Unlock()
 	waitFor(t, fmt.Sprintf("delivery of %q", titles), 30*time.Second, func() bool {
 		got := hookTitles(t, r.hook)
 		for _, title := range titles {
@@ -145,6 +152,42 @@ func (r *stateRig) alertOnce(t *testing.T, pub time.Time, titles ...string) {
 			}
 		}
 		return true
+	})
+}
+
+// metricSum adds up the series of a metric in a /metrics body whose labels
+// contain label ("" for all).
+func metricSum(t *testing.T, body, name, label string) float64 {
+	t.Helper()
+	var sum float64
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, name+"{") && !strings.HasPrefix(l, name+" ") || !strings.Contains(l, label) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err != nil {
+			t.Fatalf("metric line %q: %v", l, err)
+		}
+		sum += v
+	}
+	return sum
+}
+
+// settle waits for two more polls of the feed and for every hit published
+// in this run to be delivered (or found delivered before): by then an old
+// item alerted again would have reached the webhook. Conditions, not a
+// sleep: a loaded machine only makes it take longer.
+func (r *stateRig) settle(t *testing.T) {
+	t.Helper()
+	_, m := r.get(t, "/metrics")
+	polls := metricSum(t, m, "feedwatch_polls_total", "")
+	waitFor(t, "two more polls, every hit delivered", 30*time.Second, func() bool {
+		_, m := r.get(t, "/metrics")
+		done := metricSum(t, m, "feedwatch_deliveries_total", `result="delivered"`) +
+			metricSum(t, m, "feedwatch_deliveries_total", `result="duplicate"`) +
+			metricSum(t, m, "feedwatch_deliveries_total", `result="dead"`)
+		return metricSum(t, m, "feedwatch_polls_total", "") >= polls+2 &&
+			metricSum(t, m, "feedwatch_hits_total", "") <= done
 	})
 }
 
@@ -217,7 +260,7 @@ func TestStateDamagedWhileStopped(t *testing.T) {
 				t.Error("no warning from nats-server about the damaged store in the log")
 			}
 			r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang six")
-			time.Sleep(2 * time.Second) // polls that would resend old items
+			r.settle(t)
 			r.checkOnce(t, len(old)+1)
 			// The next restart finds the store as the damaged run left it
 			// (nats-server keeps warning about a damaged metadata file, and
@@ -274,7 +317,7 @@ func TestStateCleanRestart(t *testing.T) {
 	r.start(t)
 	defer r.stop(t)
 	r.checkState(t, StateOK)
-	time.Sleep(2 * time.Second)
+	r.settle(t)
 	r.checkOnce(t, 3)
 }
 
@@ -333,7 +376,7 @@ notifiers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, b := range []string{bus.SeenBucket, bus.FeedsBucket, bus.AlertedBucket} {
 		if err := js.DeleteKeyValue(ctx, b); err != nil {
@@ -346,6 +389,6 @@ notifiers:
 	defer r.stop(t)
 	r.checkState(t, StateDamaged)
 	r.alertOnce(t, time.Now().Add(time.Second), "Xinjiang four")
-	time.Sleep(2 * time.Second)
+	r.settle(t)
 	r.checkOnce(t, 4)
 }
