@@ -7,6 +7,7 @@ package natstest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,24 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// nodePort returns a free loopback port below the kernel's ephemeral range
+// (32768 and up on Linux): a node keeps its ports across Shutdown and
+// Restart, and a port from the ephemeral range could meanwhile become the
+// local end of some other process's connection or listener.
+func nodePort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
+	return FreePort(t)
+}
+
 // StartCluster starts n routed servers (n >= 1) with JetStream, waits until
 // the cluster has a JetStream meta leader, and shuts every node down when the
 // test ends.
@@ -59,8 +78,8 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		c.Nodes = append(c.Nodes, &Node{
 			Name:        fmt.Sprintf("n%d", i+1),
 			Dir:         filepath.Join(base, fmt.Sprintf("n%d", i+1)),
-			ClientPort:  FreePort(t),
-			ClusterPort: FreePort(t),
+			ClientPort:  nodePort(t),
+			ClusterPort: nodePort(t),
 			cluster:     name,
 		})
 	}
@@ -180,19 +199,39 @@ func (nd *Node) start() error {
 		return fmt.Errorf("natstest: node %s: %w", nd.Name, err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(20 * time.Second) {
+	// A restarted node recovers its JetStream store before it listens,
+	// which on a loaded CI machine can take a while.
+	if !s.ReadyForConnections(60 * time.Second) {
 		s.Shutdown()
-		return fmt.Errorf("natstest: node %s not ready", nd.Name)
+		return fmt.Errorf("natstest: node %s not ready after 60 s%s", nd.Name, nd.portsTaken())
 	}
 	nd.srv = s
 	return nil
+}
+
+// portsTaken says which of the node's ports another process holds (a port
+// freed by Shutdown can be handed to someone else before Restart).
+func (nd *Node) portsTaken() string {
+	var out string
+	for _, p := range []int{nd.ClientPort, nd.ClusterPort} {
+		if p == 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			out += fmt.Sprintf("; port %d: %v", p, err)
+			continue
+		}
+		l.Close()
+	}
+	return out
 }
 
 // Start runs one standalone server with JetStream on a loopback port, its
 // store in a fresh temp dir, stopped when the test ends.
 func Start(t testing.TB) *Node {
 	t.Helper()
-	nd := &Node{Name: "n1", Dir: t.TempDir(), ClientPort: FreePort(t)}
+	nd := &Node{Name: "n1", Dir: t.TempDir(), ClientPort: nodePort(t)}
 	if err := nd.start(); err != nil {
 		t.Fatal(err)
 	}
