@@ -836,36 +836,51 @@ func (s *Source) Close() {
 	if b == nil {
 		return
 	}
-	// Hand back what is buffered and what is still on its way from the
-	// server, until the pull ends or nothing has come for closeQuiet.
-	// Waiting out the whole pull would make every engine restart (a reload
-	// that changes a notifier) cost up to pullExpiry; a hit the server sends
-	// to the abandoned pull after the quiet time comes back after AckWait.
-	deadline := time.NewTimer(pullExpiry + 2*time.Second)
-	defer deadline.Stop()
-	quiet := time.NewTimer(closeQuiet)
-	defer quiet.Stop()
+	// Hand back what is buffered and what arrives until the pull ends: the
+	// server keeps the pull request open up to its expiry and may still
+	// send hits to it (even ones matching a filter changed since). Close
+	// waits only until nothing has come for closeQuiet, so an engine
+	// restart (a reload that changes a notifier) is quick; the rest of the
+	// pull is drained in the background.
+	deadline := time.Now().Add(pullExpiry + 2*time.Second)
+	if handBack(b, time.NewTimer(closeQuiet), deadline) {
+		return
+	}
+	go handBack(b, nil, deadline)
+}
+
+// handBack Naks the messages of an abandoned pull until it ends (true),
+// until quiet fires (nil: never), or until deadline.
+func handBack(b jetstream.MessageBatch, quiet *time.Timer, deadline time.Time) bool {
+	var quietC <-chan time.Time
+	if quiet != nil {
+		defer quiet.Stop()
+		quietC = quiet.C
+	}
+	end := time.NewTimer(time.Until(deadline))
+	defer end.Stop()
 	for {
 		select {
 		case m, ok := <-b.Messages():
 			if !ok {
-				return
+				return true
 			}
 			// Delayed past the pull's expiry: an immediate Nak could send the
-			// hit straight back into this abandoned pull, where it would sit
-			// until AckWait.
+			// hit straight back into this abandoned pull.
 			_ = m.NakWithDelay(pullExpiry + time.Second)
-			quiet.Reset(closeQuiet)
-		case <-quiet.C:
-			return
-		case <-deadline.C:
-			return
+			if quiet != nil {
+				quiet.Reset(closeQuiet)
+			}
+		case <-quietC:
+			return false
+		case <-end.C:
+			return true
 		}
 	}
 }
 
-// closeQuiet is how long Close waits for more hits of an abandoned pull
-// once none arrive: messages already sent reach the client within
+// closeQuiet is how long Close itself waits for more hits of an abandoned
+// pull once none arrive: messages already sent reach the client within
 // milliseconds.
 const closeQuiet = 250 * time.Millisecond
 
