@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,7 +58,7 @@ func TestCloseHandsBackBuffered(t *testing.T) {
 // disconnection worth a warning; a server that goes away still is.
 func TestCleanCloseLogsNoWarning(t *testing.T) {
 	nd := natstest.Start(t)
-	var logs lockedLog
+	var logs lockedBuffer
 	b, err := Open(context.Background(), Options{URL: nd.URL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -82,22 +81,4 @@ func TestCleanCloseLogsNoWarning(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// lockedLog is a log sink written by nats.go's callback goroutine.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
