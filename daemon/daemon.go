@@ -174,8 +174,8 @@ func Run(ctx context.Context, o Options) error {
 		// ctx, not runCtx: a SIGTERM cuts the read-back of a big store short.
 		d.state.start(ctx)
 	}
-	if err := d.startMembers(runCtx, cfg); err != nil {
-		return err
+	if err := d.startMembers(ctx, runCtx, cfg); err != nil {
+		return startErr(ctx, d.log, err)
 	}
 	defer d.members.leave()
 

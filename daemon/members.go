@@ -52,8 +52,9 @@ func (m Mode) memberRole() string {
 }
 
 // startMembers registers this process and takes its first share of the
-// feeds; renewals run until leave.
-func (d *daemon) startMembers(ctx context.Context, cfg *config.Config) error {
+// feeds; renewals run until leave. Registering takes ctx (a stop during
+// start ends it); the renewals run on runCtx.
+func (d *daemon) startMembers(ctx, runCtx context.Context, cfg *config.Config) error {
 	h := d.opts.hooks
 	if h == nil {
 		h = &testHooks{}
@@ -80,7 +81,7 @@ func (d *daemon) startMembers(ctx context.Context, cfg *config.Config) error {
 	if err := c.Start(ctx); err != nil {
 		return fmt.Errorf("membership: %w", err)
 	}
-	rctx, stop := context.WithCancel(ctx)
+	rctx, stop := context.WithCancel(runCtx)
 	ms.stop = stop
 	go func() {
 		defer close(ms.done)
