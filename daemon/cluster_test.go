@@ -137,24 +137,7 @@ func newClusterRig(t *testing.T, extraNATS, hookExtra string) *clusterRig {
 
 func (r *clusterRig) writeConfig(t *testing.T, extraNATS, hookExtra string) {
 	t.Helper()
-	cfg := fmt.Sprintf(`data_dir: %s
-http:
-  listen: ""
-nats:
-  url: %s
-%swatcher:
-  interval: 1s
-feeds:
-  - url: %s/world.xml
-    name: world
-profiles:
-  - name: xinjiang
-    keywords: [Xinjiang]
-notifiers:
-  hook:
-    type: webhook
-    url: %s/hook
-%s`, filepath.Join(r.dir, "data"), r.c.URL(), extraNATS, r.feedURL, r.hookURL, hookExtra)
+	cfg := externalNATSConfig(filepath.Join(r.dir, "data"), `""`, r.c.URL(), extraNATS, r.feedURL, r.hookURL, hookExtra)
 	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

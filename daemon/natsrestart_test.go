@@ -26,22 +26,17 @@ func startNATS(t *testing.T, dir string, port int) *server.Server {
 	return s
 }
 
-// TestSplitDeploymentSurvivesNATSRestart runs `watch` and `notify` as two
-// daemons against an external NATS server, restarts the server while items
-// keep arriving, and expects every hit delivered exactly once.
-func TestSplitDeploymentSurvivesNATSRestart(t *testing.T) {
-	natsDir := t.TempDir()
-	natsPort := freePort(t)
-	ns := startNATS(t, natsDir, natsPort)
-	defer func() { ns.Shutdown() }()
-
-	r := newReloadRig(t)
-	cfg := fmt.Sprintf(`data_dir: %s
+// externalNATSConfig is the config of the tests that run daemons against
+// NATS servers of their own: one feed (world.xml under feedURL), profile
+// xinjiang, webhook notifier hook. natsExtra goes under nats: and
+// hookExtra under the notifier, each as whole indented lines.
+func externalNATSConfig(dataDir, listen, natsURL, natsExtra, feedURL, hookURL, hookExtra string) string {
+	return fmt.Sprintf(`data_dir: %s
 http:
-  listen: ""
+  listen: %s
 nats:
-  url: nats://127.0.0.1:%d
-watcher:
+  url: %s
+%swatcher:
   interval: 1s
 feeds:
   - url: %s/world.xml
@@ -53,7 +48,20 @@ notifiers:
   hook:
     type: webhook
     url: %s/hook
-`, filepath.Join(r.dir, "data"), natsPort, r.feedURL, r.hookURL)
+%s`, dataDir, listen, natsURL, natsExtra, feedURL, hookURL, hookExtra)
+}
+
+// TestSplitDeploymentSurvivesNATSRestart runs `watch` and `notify` as two
+// daemons against an external NATS server, restarts the server while items
+// keep arriving, and expects every hit delivered exactly once.
+func TestSplitDeploymentSurvivesNATSRestart(t *testing.T) {
+	natsDir := t.TempDir()
+	natsPort := freePort(t)
+	ns := startNATS(t, natsDir, natsPort)
+	defer func() { ns.Shutdown() }()
+
+	r := newReloadRig(t)
+	cfg := externalNATSConfig(filepath.Join(r.dir, "data"), `""`, fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "", r.feedURL, r.hookURL, "")
 	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -336,24 +336,7 @@ func TestStateExternalNATS(t *testing.T) {
 	defer ns.Shutdown()
 	r := &stateRig{newReloadRig(t)}
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	cfg := fmt.Sprintf(`data_dir: %s
-http:
-  listen: 127.0.0.1:%d
-nats:
-  url: %s
-watcher:
-  interval: 1s
-feeds:
-  - url: %s/world.xml
-    name: world
-profiles:
-  - name: xinjiang
-    keywords: [Xinjiang]
-notifiers:
-  hook:
-    type: webhook
-    url: %s/hook
-`, filepath.Join(r.dir, "data"), r.port, natsURL, r.feedURL, r.hookURL)
+	cfg := externalNATSConfig(filepath.Join(r.dir, "data"), fmt.Sprintf("127.0.0.1:%d", r.port), natsURL, "", r.feedURL, r.hookURL, "")
 	if err := os.WriteFile(r.path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
