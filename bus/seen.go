@@ -1,0 +1,337 @@
+package bus
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/seenlog"
+)
+
+// SeenStore is item seen-state: per feed, a seenlog (a snapshot plus a few
+// deltas, one record per write) in the seen bucket under
+// f.<feed token>.<slot>, slots s<i> for snapshot chunks and d<i> for
+// deltas. The bucket's TTL is state_retention; entries carry the day they
+// were last seen, and a snapshot drops those older than the retention.
+//
+// A feed's log is written by one watcher at a time (the one polling the
+// feed): the store remembers where each feed's log stands, so a write needs
+// no read except when it folds the deltas into a snapshot.
+type SeenStore struct {
+	kv jetstream.KeyValue
+	nc *nats.Conn
+	// direct is shared by every SeenStore of a Bus: true while batched
+	// direct gets (multi_last) work, cleared for good when the server
+	// turns one down.
+	direct    *atomic.Bool
+	logs      *logPositions
+	retention time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// logPositions is where each feed's log stands (its highest sequence and
+// the deltas since its snapshot), by feed token.
+type logPositions struct {
+	mu sync.Mutex
+	m  map[string]seenlog.Log
+}
+
+func (p *logPositions) get(tok string) (seenlog.Log, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.m[tok]
+	return l, ok
+}
+
+func (p *logPositions) set(tok string, l seenlog.Log) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[tok] = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending}
+}
+
+func (p *logPositions) forget(tok string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, tok)
+}
+
+// Seen returns the seen-state store.
+func (b *Bus) Seen() *SeenStore {
+	return &SeenStore{kv: b.seen, nc: b.nc, direct: &b.seenDirect, logs: &b.seenLogs,
+		retention: b.retention, now: time.Now, log: b.log}
+}
+
+// Seen reports which of keys the feed's log holds. It reads the log: one
+// batched direct get.
+func (s *SeenStore) Seen(ctx context.Context, feed string, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	l, err := s.load(ctx, feed)
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[uint64]bool, len(keys))
+	for _, k := range keys {
+		want[seenlog.Hash(k)] = false
+	}
+	l.Contains(want)
+	for _, k := range keys {
+		if want[seenlog.Hash(k)] {
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// MarkSeen records keys as seen today in the feed's log: one KV put (a
+// delta), or, once Deltas deltas are pending, a read and a new snapshot.
+func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tok := feedToken(feed)
+	today := seenlog.Day(s.now())
+	add := make([]seenlog.Entry, len(keys))
+	for i, k := range keys {
+		add[i] = seenlog.Entry{Hash: seenlog.Hash(k), Day: today}
+	}
+	l, ok := s.logs.get(tok)
+	if kind, _ := l.Next(); !ok || kind == seenlog.Snapshot {
+		// Unknown position (first write since start) or a snapshot to
+		// build: read the log as it is.
+		var err error
+		if l, err = s.load(ctx, feed); err != nil {
+			return fmt.Errorf("mark seen: %w", err)
+		}
+	}
+	kind, seq := l.Next()
+	var err error
+	if kind == seenlog.Delta {
+		err = s.put(ctx, tok, "d"+strconv.FormatUint(seq%seenlog.Deltas, 10), seenlog.Append(nil, seenlog.Delta, seq, 0, 1, add))
+		l.Max, l.Pending = seq, l.Pending+1
+	} else {
+		for i, chunk := range seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today))) {
+			if err = s.put(ctx, tok, "s"+strconv.Itoa(i), chunk); err != nil {
+				break
+			}
+		}
+		l = seenlog.Log{Snap: seq, Max: seq}
+	}
+	if err != nil {
+		// The write may have landed anyway: read the position again
+		// before the next one.
+		s.logs.forget(tok)
+		return fmt.Errorf("mark seen in feed %q: %w", feed, err)
+	}
+	s.logs.set(tok, l)
+	return nil
+}
+
+func (s *SeenStore) put(ctx context.Context, tok, slot string, rec []byte) error {
+	_, err := s.kv.Put(ctx, "f."+tok+"."+slot, rec)
+	return err
+}
+
+// oldestDay is the first day whose entries a snapshot keeps: the
+// retention, rounded up, and one day of slack.
+func (s *SeenStore) oldestDay(today uint16) uint16 {
+	days := int((s.retention+24*time.Hour-1)/(24*time.Hour)) + 1
+	return uint16(max(int(today)-days, 0))
+}
+
+// feedToken names a feed in KV keys: 22 base64url characters of its
+// name's SHA-256.
+func feedToken(feed string) string {
+	h := sha256.Sum256([]byte(feed))
+	return base64.RawURLEncoding.EncodeToString(h[:])[:22]
+}
+
+const (
+	// seenTimeout bounds a read of a feed's log (the JetStream client's
+	// default API timeout).
+	seenTimeout = 5 * time.Second
+	// logBatch is how many records one direct get asks for: a whole log
+	// unless its snapshot has many chunks.
+	logBatch = seenlog.Deltas + 16
+
+	seenSubjectPrefix = "$KV." + SeenBucket + "."
+	seenDirectSubject = "$JS.API.DIRECT.GET.KV_" + SeenBucket
+)
+
+// load reads a feed's log and notes its position.
+func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) {
+	// Bounded even under a longer deadline: a request lost while a server
+	// restarts gets no answer at all, and the poll should fail and retry
+	// rather than wait out its whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, seenTimeout)
+	defer cancel()
+	tok := feedToken(feed)
+	var recs []seenlog.Record
+	add := func(data []byte) {
+		r, err := seenlog.Parse(data)
+		if err != nil {
+			// Not ours, or damaged: its items may alert again.
+			s.log.Warn("seen-state: skipping an unreadable record", "feed", feed, "err", err)
+			return
+		}
+		recs = append(recs, r)
+	}
+	subject := seenSubjectPrefix + "f." + tok + ".*"
+	var err error
+	if s.direct != nil && s.direct.Load() {
+		err = s.readDirect(ctx, subject, add)
+		if errors.Is(err, errNoBatch) {
+			if s.direct.CompareAndSwap(true, false) {
+				s.log.Warn("seen-state: batched direct get refused, reading logs with a watcher", "err", err)
+			}
+			recs = nil
+			err = s.readWatch(ctx, "f."+tok+".*", add)
+		}
+	} else {
+		err = s.readWatch(ctx, "f."+tok+".*", add)
+	}
+	if err != nil {
+		return seenlog.Log{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
+	}
+	l := seenlog.Read(recs)
+	s.logs.set(tok, l)
+	return l, nil
+}
+
+// readWatch reads the last message of every key matching filter through a
+// KV watcher: slower (it creates a consumer), for servers without batched
+// direct gets.
+func (s *SeenStore) readWatch(ctx context.Context, filter string, add func([]byte)) error {
+	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watcher closed")
+			}
+			if e == nil {
+				return nil // the current values are all in
+			}
+			add(e.Value())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// errNoBatch means the server does not do batched direct gets on the seen
+// bucket (an older server, or direct gets off).
+var errNoBatch = errors.New("batched direct get not available")
+
+// multiLastRequest is the part of JetStream's JSApiMsgGetRequest a batched
+// last-per-subject direct get uses.
+type multiLastRequest struct {
+	MultiLast []string `json:"multi_last"`
+	Batch     int      `json:"batch,omitempty"`
+	Seq       uint64   `json:"seq,omitempty"`
+	UpToSeq   uint64   `json:"up_to_seq,omitempty"`
+}
+
+// readDirect passes the data of the last message of every subject matching
+// subject (a wildcard) that is a put to add, through batched direct gets.
+func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]byte)) error {
+	// An inbox of its own: each request's replies, and nothing else,
+	// arrive on it (NewRespInbox would also feed the connection's shared
+	// request mux). A channel sized for one batch and its end: requests go
+	// one at a time, so no more are ever queued, and a sync subscription
+	// would allocate a 64k-slot channel per call.
+	ch := make(chan *nats.Msg, logBatch+1)
+	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), ch)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req := multiLastRequest{MultiLast: []string{subject}, Batch: logBatch}
+	for {
+		body, err := json.Marshal(req)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		if err := s.nc.PublishRequest(seenDirectSubject, sub.Subject, body); err != nil {
+			return fmt.Errorf("request: %w", err)
+		}
+		more, err := readBatch(ctx, ch, &req, add)
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// readBatch reads one batch's replies up to its end. more is true when the
+// server stopped early (the batch size or its byte limit) and req now asks
+// for the rest.
+func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, add func([]byte)) (more bool, err error) {
+	for {
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+			if strings.HasPrefix(m.Header.Get("Nats-Subject"), seenSubjectPrefix) && !kvDeleted(m.Header) {
+				add(m.Data)
+			}
+		case "204": // end of batch
+			if np := m.Header.Get("Nats-Num-Pending"); np == "" || np == "0" {
+				return false, nil
+			}
+			last, err1 := strconv.ParseUint(m.Header.Get("Nats-Last-Sequence"), 10, 64)
+			upTo, err2 := strconv.ParseUint(m.Header.Get("Nats-UpTo-Sequence"), 10, 64)
+			if err1 != nil || err2 != nil || last == 0 {
+				return false, errors.New("batch ended early without a position")
+			}
+			req.Seq, req.UpToSeq = last+1, upTo
+			return true, nil
+		case "404": // no subject matches
+			return false, nil
+		case "408": // request not understood (before 2.11)
+			return false, fmt.Errorf("%w: %s %s", errNoBatch, status, m.Header.Get("Description"))
+		case "503":
+			// No server answers direct gets for the bucket right now (its
+			// servers are down or electing): Open checked that the bucket
+			// allows them, so this passes; the poll is tried again.
+			return false, errors.New("direct get: no server answers for the seen bucket")
+		default:
+			return false, fmt.Errorf("direct get: %s %s", status, m.Header.Get("Description"))
+		}
+	}
+}
+
+// kvDeleted reports whether a KV message is a delete or purge marker, as the
+// KV client decides it.
+func kvDeleted(h nats.Header) bool {
+	if op := h.Get("KV-Operation"); op != "" {
+		return op == "DEL" || op == "PURGE"
+	}
+	switch h.Get(jetstream.MarkerReasonHeader) {
+	case "MaxAge", "Purge", "Remove":
+		return true
+	}
+	return false
+}
