@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedwatch/feedwatch/redact"
 	"github.com/feedwatch/feedwatch/seenlog"
 )
 
@@ -226,20 +227,10 @@ func connect(opts Options) (*nats.Conn, error) {
 			log.Warn("nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", "server", redactURL(nc.ConnectedUrl()))
+			log.Info("nats reconnected", "server", redact.Userinfo(nc.ConnectedUrl()))
 		}),
 	)
 	return nats.Connect(opts.URL, no...)
-}
-
-// redactURL drops user info from a server URL before it is logged.
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "***" + u[i:]
-		}
-	}
-	return u
 }
 
 func (b *Bus) setup(ctx context.Context, opts Options) error {

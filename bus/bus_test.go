@@ -151,12 +151,6 @@ func TestKVKey(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	if got := redactURL("nats://user:pw@host:4222"); got != "nats://***@host:4222" {
-		t.Fatal(got)
-	}
-}
-
 func TestMultiLastServer(t *testing.T) {
 	for v, want := range map[string]bool{
 		"2.15.2": true, "2.11.0": true, "3.0.0": true, "2.10.24": false, "2.9": false, "": false, "x": false,

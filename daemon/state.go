@@ -14,6 +14,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/checkpoint"
+	"github.com/feedwatch/feedwatch/redact"
 )
 
 // The results of the state check at start.
@@ -92,19 +93,7 @@ func natsIdentity(url string) string {
 	if url == "" {
 		return "embedded"
 	}
-	var parts []string
-	for _, u := range strings.Split(url, ",") {
-		u = strings.TrimSpace(u)
-		if i := strings.LastIndex(u, "@"); i >= 0 {
-			if j := strings.Index(u, "://"); j >= 0 && j < i {
-				u = u[:j+3] + u[i+1:]
-			} else {
-				u = u[i+1:]
-			}
-		}
-		parts = append(parts, u)
-	}
-	return strings.Join(parts, ",")
+	return redact.Userinfo(url)
 }
 
 // start compares the store with the checkpoint, reports what was lost, and

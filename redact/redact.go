@@ -112,3 +112,27 @@ func decodesToSecret(word string, secrets []string) bool {
 	}
 	return false
 }
+
+// Userinfo drops the user info (user, password or token before the last
+// "@" of the authority) from a URL, or from each URL of a comma-separated
+// list such as nats.url, so that a server address can be logged or kept as
+// an identity. The last "@" counts: a password may hold one.
+func Userinfo(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		u = strings.TrimSpace(u)
+		rest, scheme := u, ""
+		if j := strings.Index(u, "://"); j >= 0 {
+			scheme, rest = u[:j+3], u[j+3:]
+		}
+		host := rest
+		if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+			host = rest[:k]
+		}
+		if at := strings.LastIndex(host, "@"); at >= 0 {
+			rest = rest[at+1:]
+		}
+		parts[i] = scheme + rest
+	}
+	return strings.Join(parts, ",")
+}

@@ -56,3 +56,23 @@ func TestEncoded(t *testing.T) {
 		t.Errorf("plain text changed: %q", got)
 	}
 }
+
+func TestUserinfo(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"none", "nats://host:4222", "nats://host:4222"},
+		{"user and password", "nats://user:pw@host:4222", "nats://host:4222"},
+		{"password with @", "nats://user:p@ss@host:4222", "nats://host:4222"},
+		{"token", "nats://s3cret@host", "nats://host"},
+		{"no scheme", "user:pw@host:4222", "host:4222"},
+		{"list", "nats://a:b@n1:4222, nats://n2:4222,nats://c@n3:4222", "nats://n1:4222,nats://n2:4222,nats://n3:4222"},
+		{"@ in the path is not user info", "nats://host:4222/x@y", "nats://host:4222/x@y"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Userinfo(tt.in); got != tt.want {
+				t.Errorf("Userinfo(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
