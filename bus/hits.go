@@ -9,7 +9,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/route"
 )
+
+// The bus keeps what routing needs across processes and restarts.
+var _ route.Store = (*Bus)(nil)
 
 // Alerted reports whether a hit id was already published.
 func (b *Bus) Alerted(ctx context.Context, hitID string) (bool, error) {

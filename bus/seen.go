@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/seenlog"
+	"github.com/feedwatch/feedwatch/watcher"
 )
 
 // SeenStore is item seen-state: per feed, a seenlog (a snapshot plus a few
@@ -41,6 +42,8 @@ type SeenStore struct {
 	now       func() time.Time
 	log       *slog.Logger
 }
+
+var _ watcher.SeenStore = (*SeenStore)(nil)
 
 // logPositions is where each feed's log stands (its highest sequence and
 // the deltas since its snapshot), by feed token.

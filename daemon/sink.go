@@ -6,13 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/route"
 )
-
-// The bus keeps what routing needs across processes and restarts.
-var _ route.Store = (*bus.Bus)(nil)
 
 // sink is the watcher's sink: the router, plus the hit counts it reports on
 // /metrics and /api/status.
