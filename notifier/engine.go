@@ -236,34 +236,12 @@ type entry struct {
 	at  time.Time // when it was fetched
 }
 
+// runEach delivers hits one group (an item's hits for this notifier) at a
+// time, up to MaxInFlight at once: it takes a send slot, gathers hits,
+// dispatches the groups that are ready, and pauses after a fetch error.
 func (e *Engine) runEach(ctx, sendCtx context.Context) error {
-	slots := make(chan struct{}, e.o.MaxInFlight)
-	// With one send at a time the fetch loop delivers itself; with more,
-	// long-lived workers take groups from it.
-	handle := func(g group) {
-		e.handle(ctx, sendCtx, g)
-		<-slots
-	}
-	var work chan group
-	var wg sync.WaitGroup
-	if e.o.MaxInFlight > 1 {
-		work = make(chan group)
-		for range e.o.MaxInFlight {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for g := range work {
-					handle(g)
-				}
-			}()
-		}
-	}
-	defer func() {
-		if work != nil {
-			close(work)
-		}
-		wg.Wait()
-	}()
+	s := e.startSender(ctx, sendCtx)
+	defer s.stop()
 	limit := max(minGatherBatch, 4*e.o.MaxInFlight)
 	var held []entry // decoded, leased, waiting for their item's other hits
 	defer func() { e.requeue(held) }()
@@ -271,53 +249,119 @@ func (e *Engine) runEach(ctx, sendCtx context.Context) error {
 	for ctx.Err() == nil {
 		// A free slot first: hits are fetched only when one can be sent.
 		if !haveSlot {
-			select {
-			case slots <- struct{}{}:
-				haveSlot = true
-			case <-ctx.Done():
+			if !s.take(ctx) {
 				return nil
 			}
+			haveSlot = true
 		}
 		var err error
-		if len(held) < limit {
-			wait := fetchWait
-			if len(held) > 0 {
-				wait = max(time.Until(e.nextReady(held)), time.Millisecond)
-			}
-			var ens []entry
-			ens, err = e.fetch(ctx, limit-len(held), wait)
-			held = append(held, e.decodeAll(sendCtx, ens)...)
-			if err == nil {
-				e.fetched()
-			}
-		}
+		held, err = e.gather(ctx, sendCtx, held, limit)
 		var ready []group
 		ready, held = e.readyGroups(held, len(held) >= limit)
 		// Groups go out first, even with an error: they are leased now.
-		for i, g := range ready {
-			if !haveSlot {
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
-					e.requeue(entries(ready[i:]))
-					return nil
-				}
-			}
-			haveSlot = false
-			if work == nil {
-				handle(g)
-			} else {
-				work <- g
-			}
+		if !e.dispatch(ctx, s, ready, haveSlot) {
+			return nil
 		}
+		haveSlot = haveSlot && len(ready) == 0
 		if err != nil && ctx.Err() == nil {
 			e.pause(ctx, err)
 		}
 	}
 	if haveSlot {
-		<-slots
+		<-s.slots
 	}
 	return nil
+}
+
+// sender runs groups: with one send at a time, on the fetch loop itself;
+// with more, on long-lived workers. A slot of slots is taken (take) before
+// each group and given back when its send ends.
+type sender struct {
+	slots chan struct{}
+	work  chan group // nil with one send at a time
+	wg    sync.WaitGroup
+	run   func(g group)
+}
+
+func (e *Engine) startSender(ctx, sendCtx context.Context) *sender {
+	s := &sender{slots: make(chan struct{}, e.o.MaxInFlight)}
+	s.run = func(g group) {
+		e.handle(ctx, sendCtx, g)
+		<-s.slots
+	}
+	if e.o.MaxInFlight > 1 {
+		s.work = make(chan group)
+		for range e.o.MaxInFlight {
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				for g := range s.work {
+					s.run(g)
+				}
+			}()
+		}
+	}
+	return s
+}
+
+// take waits for a free send slot; false when ctx ends first.
+func (s *sender) take(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// send runs g in the slot the caller took for it.
+func (s *sender) send(g group) {
+	if s.work == nil {
+		s.run(g)
+	} else {
+		s.work <- g
+	}
+}
+
+// stop waits for the workers' sends to end.
+func (s *sender) stop() {
+	if s.work != nil {
+		close(s.work)
+	}
+	s.wg.Wait()
+}
+
+// gather fetches and decodes more hits onto held, up to limit, waiting no
+// longer than until the first held group is due.
+func (e *Engine) gather(ctx, sendCtx context.Context, held []entry, limit int) ([]entry, error) {
+	if len(held) >= limit {
+		return held, nil
+	}
+	wait := fetchWait
+	if len(held) > 0 {
+		wait = max(time.Until(e.nextReady(held)), time.Millisecond)
+	}
+	ens, err := e.fetch(ctx, limit-len(held), wait)
+	held = append(held, e.decodeAll(sendCtx, ens)...)
+	if err == nil {
+		e.fetched()
+	}
+	return held, err
+}
+
+// dispatch sends each ready group in a slot of its own (haveSlot: the
+// caller holds one for the first). When ctx ends while it waits for a slot,
+// it hands the groups not sent back and returns false.
+func (e *Engine) dispatch(ctx context.Context, s *sender, ready []group, haveSlot bool) bool {
+	for i, g := range ready {
+		if !haveSlot && !s.take(ctx) {
+			e.requeue(entries(ready[i:]))
+			return false
+		}
+		haveSlot = false
+		s.send(g)
+	}
+	return true
 }
 
 // readyGroups splits held hits (in arrival order) into the groups to send
