@@ -11,6 +11,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/telegram"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -77,6 +78,7 @@ func TestRegistry(t *testing.T) {
 		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
 		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
 	}
+	docs[telegram.Type] = telegram.Spec().Keys
 	for _, ch := range channels() {
 		for name := range docs[ch.typ] {
 			if !slices.ContainsFunc(ch.keys, func(k config.ChannelKey) bool { return k.Name == name }) {
