@@ -26,6 +26,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/matrix"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/telegram"
@@ -42,6 +43,7 @@ func channels() []channel {
 		register(email.Spec()),
 		register(webhook.Spec()),
 		register(telegram.Spec()),
+		register(matrix.Spec()),
 	}
 }
 

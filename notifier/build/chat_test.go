@@ -17,7 +17,10 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 )
 
-const tgToken = "987654:LeakyTelegramBotSecret"
+const (
+	tgToken = "987654:LeakyTelegramBotSecret"
+	mxToken = "syt_LeakyMatrixAccessToken"
+)
 
 // chatConfigs are the telegram, matrix and mattermost notifiers pointed at
 // url, with the secrets each must never show.
@@ -31,6 +34,8 @@ func chatConfigs(url string) map[string]struct {
 	}{
 		"telegram": {config.Notifier{Type: "telegram", Settings: map[string]any{"token": tgToken, "chat_id": -1001234, "api_url": url}},
 			[]string{tgToken, "LeakyTelegramBotSecret"}},
+		"matrix": {config.Notifier{Type: "matrix", Settings: map[string]any{"homeserver": url, "access_token": mxToken, "room_id": "!room:example.org"}},
+			[]string{mxToken}},
 	}
 }
 
