@@ -27,6 +27,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/matrix"
+	"github.com/feedwatch/feedwatch/notifier/mattermost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/telegram"
@@ -44,6 +45,7 @@ func channels() []channel {
 		register(webhook.Spec()),
 		register(telegram.Spec()),
 		register(matrix.Spec()),
+		register(mattermost.Spec()),
 	}
 }
 

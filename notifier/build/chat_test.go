@@ -36,6 +36,8 @@ func chatConfigs(url string) map[string]struct {
 			[]string{tgToken, "LeakyTelegramBotSecret"}},
 		"matrix": {config.Notifier{Type: "matrix", Settings: map[string]any{"homeserver": url, "access_token": mxToken, "room_id": "!room:example.org"}},
 			[]string{mxToken}},
+		"mattermost": {config.Notifier{Type: "mattermost", Settings: map[string]any{"webhook_url": url + "/hooks/LeakyMattermostHook"}},
+			[]string{url + "/hooks/LeakyMattermostHook", "LeakyMattermostHook"}},
 	}
 }
 
