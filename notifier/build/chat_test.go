@@ -111,3 +111,70 @@ func TestChatChannelsLeakNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestChatChannelsWaitForRateLimits: each channel's 429, with the wait in
+// the body where the service puts it there, makes the engine retry after
+// that wait, and the retry delivers.
+func TestChatChannelsWaitForRateLimits(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0]
+		mu.Lock()
+		calls[kind]++
+		first := calls[kind] == 1
+		mu.Unlock()
+		switch {
+		case first && strings.HasPrefix(kind, "bot"):
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`)
+		case first && kind == "_matrix":
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests","retry_after_ms":7000}`)
+		case first:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case strings.HasPrefix(kind, "bot"):
+			_, _ = io.WriteString(w, `{"ok":true,"result":{}}`)
+		case kind == "_matrix":
+			_, _ = io.WriteString(w, `{"event_id":"$e"}`)
+		default:
+			_, _ = io.WriteString(w, "ok")
+		}
+	}))
+	defer srv.Close()
+	for name, c := range chatConfigs(srv.URL) {
+		t.Run(name, func(t *testing.T) {
+			n, err := New(name, c.cfg, io.Discard, srv.Client())
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, dead := notifiertest.NewQueue(), &notifiertest.Dead{}
+			rec := q.AddHit(SampleHit(time.Now()))
+			eng, err := notifier.NewEngine(notifier.EngineOptions{
+				Name: name, Notifier: n, Source: q, Ledger: &notifiertest.Ledger{}, Dead: dead,
+				// The queue records the wait and redelivers at once; a
+				// tiny MaxBackoff keeps the engine from pausing for it.
+				MaxBackoff: time.Millisecond, BaseBackoff: time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- eng.Run(ctx) }()
+			deadline := time.Now().Add(20 * time.Second)
+			for !q.Settled() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			r := q.Snapshot(rec)
+			if !r.Acked || len(r.Naks) != 1 || r.Naks[0] != 7*time.Second {
+				t.Errorf("acked %v, naks %v: want one retry after 7s, then delivered", r.Acked, r.Naks)
+			}
+		})
+	}
+}
