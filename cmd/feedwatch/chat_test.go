@@ -70,9 +70,23 @@ func TestSendTestChatChannels(t *testing.T) {
 			}
 		})
 	}
+	// A second send-test is a new Matrix transaction, not a repeat the
+	// homeserver would swallow.
+	if code, _, errOut := runCLI(t, nil, "send-test", "mx", "--config", path); code != 0 {
+		t.Fatalf("second send-test mx: %d %q", code, errOut)
+	}
 	mu.Lock()
+	txns := 0
+	for req := range got {
+		if strings.HasPrefix(req, "PUT /_matrix/") {
+			txns++
+		}
+	}
 	refuse = true
 	mu.Unlock()
+	if txns != 2 {
+		t.Errorf("two send-tests used %d Matrix transactions, want 2", txns)
+	}
 	for _, name := range []string{"tg", "mx", "mm"} {
 		code, out, errOut := runCLI(t, nil, "send-test", name, "--config", path)
 		if code == 0 || !strings.Contains(errOut, "403") {

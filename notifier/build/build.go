@@ -224,6 +224,9 @@ func TestHit(now time.Time) hit.Hit {
 	h.Item.Title = TestMarker + h.Item.Title
 	h.Item.Summary = note + h.Item.Summary
 	h.Snippet = note + h.Snippet
+	// Its own id each time: a channel that deduplicates by hit id (Matrix
+	// transaction ids) must not swallow a second send-test.
+	h.ID = hit.ID(h.Profile, "send-test\x00"+now.UTC().Format(time.RFC3339Nano))
 	return h
 }
 
