@@ -360,3 +360,22 @@ func TestTelegramCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestTelegramTemplateFallsBack: a template whose HTML passed the check on
+// the sample hit but is not Telegram HTML for another hit is sent as its
+// text (tags dropped, escaped), instead of a message the Bot API would refuse for good.
+func TestTelegramTemplateFallsBack(t *testing.T) {
+	tg, err := New(Config{Settings: Settings{Token: botToken, ChatID: chatID}, Template: `{{if not .Item.Authors}}<b>{{end}}by nobody: {{.Item.Title}}`}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sample()
+	h.Item.Authors = nil
+	text, err := tg.Text([]hit.Hit{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := visible(text); !ok || !strings.Contains(text, "\n\nby nobody: Forced") {
+		t.Errorf("text:\n%s", text)
+	}
+}
