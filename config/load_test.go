@@ -169,8 +169,8 @@ func TestLoadBadConfigs(t *testing.T) {
 			name: "unknown and missing notifier type",
 			body: "notifiers:\n  s:\n    type: slak\n  t: {}\n",
 			want: []string{
-				`feedwatch.yaml:3: notifiers.s.type: unknown notifier type "slak", did you mean "slack"? (want console, slack, email or webhook)`,
-				`feedwatch.yaml:4: notifiers.t.type: required: console, slack, email or webhook`,
+				`feedwatch.yaml:3: notifiers.s.type: unknown notifier type "slak", did you mean "slack"? (want ` + channelSet(testChannels).typeList("") + `)`,
+				`feedwatch.yaml:4: notifiers.t.type: required: ` + channelSet(testChannels).typeList(""),
 			},
 		},
 		{
@@ -246,7 +246,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			name: "notifier with nothing under it",
 			body: "notifiers:\n  console:\n  me: {type: console}\n",
 			want: []string{
-				`feedwatch.yaml:2: notifiers.console: empty: a notifier needs at least a type (console, slack, email or webhook)`,
+				`feedwatch.yaml:2: notifiers.console: empty: a notifier needs at least a type (` + channelSet(testChannels).typeList("") + `)`,
 			},
 		},
 		{name: "empty file", body: "", want: []string{`feedwatch.yaml: the file is empty`}},

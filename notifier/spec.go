@@ -58,6 +58,9 @@ type Env struct {
 	Out io.Writer
 	// Client is shared by HTTP channels; nil: each makes its own.
 	Client *http.Client
+	// Name is the notifier's name in the config file (Matrix scopes its
+	// transaction ids by it).
+	Name string
 }
 
 // FieldError is a problem with one key of a notifier's settings. Key is

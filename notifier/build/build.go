@@ -26,8 +26,11 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/matrix"
+	"github.com/feedwatch/feedwatch/notifier/mattermost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/telegram"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -40,6 +43,9 @@ func channels() []channel {
 		register(slack.Spec()),
 		register(email.Spec()),
 		register(webhook.Spec()),
+		register(telegram.Spec()),
+		register(matrix.Spec()),
+		register(mattermost.Spec()),
 	}
 }
 
@@ -79,7 +85,7 @@ func register[S any](spec notifier.Spec[S]) channel {
 			}
 			// One key at a time, so a failure names its key and never
 			// quotes the value (it may be a secret).
-			if err := mapstructure.Decode(map[string]any{k: n.Settings[k]}, &s); err != nil {
+			if err := decode(k, n.Settings[k], &s); err != nil {
 				errs = append(errs, notifier.FieldError{Key: k, Msg: "cannot decode this value"})
 			}
 		}
@@ -105,6 +111,30 @@ func register[S any](spec notifier.Spec[S]) channel {
 		return spec.New(s, common(n), env)
 	}
 	return ch
+}
+
+// decode sets key k of the settings s points to. A number given for a
+// string key is taken as its decimal text: YAML reads chat_id: -100123 as a
+// number, an environment variable gives the same value as a string.
+func decode(k string, v any, s any) error {
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result: s,
+		DecodeHook: func(from, to reflect.Type, v any) (any, error) {
+			if to.Kind() != reflect.String {
+				return v, nil
+			}
+			switch from.Kind() {
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+				return fmt.Sprint(v), nil
+			}
+			return v, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return d.Decode(map[string]any{k: v})
 }
 
 func lookup(typ string) (channel, bool) {
@@ -148,7 +178,7 @@ func New(name string, cfg config.Notifier, out io.Writer, client *http.Client) (
 		return nil, fmt.Errorf("notifier %q: %s", name, strings.Join(msgs, "; "))
 	}
 	ch, _ := lookup(cfg.Type) // Check accepted the type
-	n, err := ch.build(cfg, notifier.Env{Out: out, Client: client})
+	n, err := ch.build(cfg, notifier.Env{Out: out, Client: client, Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("notifier %q: %w", name, err)
 	}
@@ -194,6 +224,9 @@ func TestHit(now time.Time) hit.Hit {
 	h.Item.Title = TestMarker + h.Item.Title
 	h.Item.Summary = note + h.Item.Summary
 	h.Snippet = note + h.Snippet
+	// Its own id each time: a channel that deduplicates by hit id (Matrix
+	// transaction ids) must not swallow a second send-test.
+	h.ID = hit.ID(h.Profile, "send-test\x00"+now.UTC().Format(time.RFC3339Nano))
 	return h
 }
 

@@ -10,7 +10,10 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/matrix"
+	"github.com/feedwatch/feedwatch/notifier/mattermost"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/telegram"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -77,6 +80,9 @@ func TestRegistry(t *testing.T) {
 		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
 		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
 	}
+	docs[telegram.Type] = telegram.Spec().Keys
+	docs[matrix.Type] = matrix.Spec().Keys
+	docs[mattermost.Type] = mattermost.Spec().Keys
 	for _, ch := range channels() {
 		for name := range docs[ch.typ] {
 			if !slices.ContainsFunc(ch.keys, func(k config.ChannelKey) bool { return k.Name == name }) {
