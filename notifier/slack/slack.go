@@ -134,6 +134,10 @@ func New(cfg Config, client *http.Client) (*Slack, error) {
 	}
 	if u, err := url.Parse(cfg.WebhookURL); err == nil && cfg.WebhookURL != "" {
 		s.secrets = append(s.secrets, u.Path, strings.TrimPrefix(u.Path, "/services/"))
+		// The hook's last segment is its secret; a server may echo it alone.
+		if i := strings.LastIndexByte(u.Path, '/'); i >= 0 {
+			s.secrets = append(s.secrets, u.Path[i+1:])
+		}
 	}
 	if cfg.APIURL != "" {
 		s.apiURL = cfg.APIURL
@@ -405,7 +409,7 @@ var apiRetryable = map[string]bool{
 // classify maps a failed post to (retry, error) from what the server
 // actually answered: slack-go only types a 429 when Retry-After is present.
 func (s *Slack) classify(err error, rec *recorder) (bool, error) {
-	status, retryAfter, excerpt := rec.result()
+	status, retryAfter, excerpt := rec.result(s.secrets)
 	var rl *slack.RateLimitedError
 	var apiErr slack.SlackErrorResponse
 	switch {
@@ -467,10 +471,12 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (r *recorder) result() (status int, retryAfter, excerpt string) {
+// result redacts secrets from the body before cutting it, so a secret the
+// server echoes across the cut cannot leave a fragment behind.
+func (r *recorder) result(secrets []string) (status int, retryAfter, excerpt string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s := render.Truncate(120, render.OneLine(r.body.String())); s != "" && r.status != http.StatusOK {
+	if s := render.Truncate(120, render.OneLine(redact.Secrets(r.body.String(), secrets...))); s != "" && r.status != http.StatusOK {
 		excerpt = ": " + s
 	}
 	return r.status, r.retryAfter, excerpt

@@ -436,3 +436,22 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// A server that echoes the hook token just where the error excerpt is cut
+// must not leave a fragment of it behind: redaction comes before the cut.
+func TestSlackRedactsBeforeCutting(t *testing.T) {
+	const token = "XXXXsecretXXXXhookXXXX"
+	for pad := 100; pad <= 118; pad++ {
+		f := newFakeSlack(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, strings.Repeat("y", pad)+token, http.StatusBadRequest)
+		})
+		s := modes[0].make(t, f, time.Second)
+		_, err := s.Notify(context.Background(), []hit.Hit{sample()})
+		if err == nil {
+			t.Fatal("Notify succeeded against a 400")
+		}
+		if strings.Contains(err.Error(), token[:8]) {
+			t.Fatalf("pad %d: error keeps a fragment of the token: %v", pad, err)
+		}
+	}
+}

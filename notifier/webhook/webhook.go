@@ -18,6 +18,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/render"
@@ -106,6 +107,16 @@ func New(cfg Config, client *http.Client) (*Webhook, error) {
 	}
 	if u, err := url.Parse(cfg.URL); err == nil {
 		w.redact = append(w.redact, u.RawQuery, u.Path, u.User.String())
+		// A server may echo one part alone: each token-like path segment
+		// and each query value is a secret too.
+		for _, seg := range strings.Split(u.Path, "/") {
+			if feedurl.LooksLikeToken(seg) {
+				w.redact = append(w.redact, seg)
+			}
+		}
+		for _, vs := range u.Query() {
+			w.redact = append(w.redact, vs...)
+		}
 	}
 	if w.timeout <= 0 {
 		w.timeout = defaultTimeout
@@ -236,7 +247,8 @@ func (w *Webhook) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 		return false, nil
 	}
 	msg := fmt.Sprintf("status %d", code)
-	if s := render.Truncate(120, render.OneLine(string(excerpt))); s != "" {
+	// Redact before cutting: a secret echoed across the cut would leave a fragment.
+	if s := render.Truncate(120, render.OneLine(redact.Secrets(string(excerpt), w.redact...))); s != "" {
 		msg += ": " + s
 	}
 	err = w.errorf("%s", msg)

@@ -218,3 +218,24 @@ func TestNewRejects(t *testing.T) {
 		})
 	}
 }
+
+// A server that echoes the path token just where the error excerpt is cut
+// must not leave a fragment of it behind: redaction comes before the cut.
+func TestWebhookRedactsBeforeCutting(t *testing.T) {
+	for pad := 100; pad <= 118; pad++ {
+		rc := notifiertest.NewReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, strings.Repeat("x", pad)+pathToken, http.StatusBadRequest)
+		})
+		w, err := New(Config{URL: hookURL(rc), Secret: secret, Timeout: time.Second}, rc.Server.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.Notify(context.Background(), []hit.Hit{sample(0)})
+		if err == nil {
+			t.Fatal("Notify succeeded against a 400")
+		}
+		if strings.Contains(err.Error(), pathToken[:5]) {
+			t.Fatalf("pad %d: error keeps a fragment of the token: %v", pad, err)
+		}
+	}
+}
