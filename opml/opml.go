@@ -119,7 +119,7 @@ func Parse(data []byte) (*Document, error) {
 	if err != nil {
 		return nil, Errors{{Msg: "not OPML: " + err.Error()}}
 	}
-	p := &parser{d: xml.NewDecoder(bytes.NewReader(body))}
+	p := &parser{d: xml.NewDecoder(bytes.NewReader(body)), outlines: bytes.Count(body, []byte("<outline"))}
 	// Readers' exports are not always well-formed ("&" unescaped in a
 	// title, HTML entities); be as lenient as the readers that import
 	// them. Entities are never expanded beyond the fixed HTML set, so a
@@ -145,6 +145,7 @@ type parser struct {
 	d        *xml.Decoder
 	errs     Errors
 	elements int
+	outlines int // "<outline" in the document: a capacity hint
 }
 
 // folder is an open <outline> or other element.
@@ -164,7 +165,8 @@ func (p *parser) fail(line int, format string, args ...any) error {
 }
 
 func (p *parser) run() (*Document, error) {
-	doc := &Document{}
+	// Most outlines of a subscription list are feeds: size for them.
+	doc := &Document{Feeds: make([]Feed, 0, min(p.outlines, MaxElements))}
 	var stack []folder
 	sawRoot, sawBody, inBody, inHead, inTitle := false, false, false, false, false
 	bodyDepth := 0
