@@ -153,7 +153,7 @@ func TestDiscover(t *testing.T) {
 		{
 			name: "relative link resolved against <base href>",
 			docs: map[string]doc{
-				"/a/page.html": {html, page(`<base href="/news/"><base href="/ignored/"><link rel="alternate" type="application/rss+xml" href="feed.xml">`)},
+				"/a/page.html":   {html, page(`<base href="/news/"><base href="/ignored/"><link rel="alternate" type="application/rss+xml" href="feed.xml">`)},
 				"/news/feed.xml": {"application/rss+xml", rss("News", 1)},
 			},
 			path: "/a/page.html",
@@ -173,7 +173,7 @@ func TestDiscover(t *testing.T) {
 		{
 			name: "HTML pages that only look like feeds are not feeds; common paths then",
 			docs: map[string]doc{
-				"/":        {html, page(`<link rel="alternate" type="application/rss+xml" href="/fake.xml"><link rel="alternate" type="application/json" href="/api.json">`)},
+				"/":         {html, page(`<link rel="alternate" type="application/rss+xml" href="/fake.xml"><link rel="alternate" type="application/json" href="/api.json">`)},
 				"/fake.xml": {"application/rss+xml", page(`<p>&lt;rss version="2.0"&gt;</p>`)},
 				"/api.json": {"application/json", `{"status": "ok", "items": [1, 2]}`},
 				"/rss.xml":  {"application/rss+xml", rss("Real", 5)},
