@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -54,6 +55,13 @@ func (c *Config) opmlPath(p string) string {
 // readOPML reads at most opml.MaxSize+1 bytes, so a larger file is an
 // error from the parser rather than a read of gigabytes.
 func readOPML(path string) ([]byte, error) {
+	// A FIFO or device would block the load (opening a FIFO already
+	// does) or never end.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

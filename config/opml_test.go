@@ -113,6 +113,11 @@ func TestLoadOPMLProblems(t *testing.T) {
 			want:  []string{`feedwatch.yaml:3: opml[0]: cannot read OPML file "DIR/gone.opml": no such file or directory`},
 		},
 		{
+			name:  "a folder, not a file",
+			files: map[string]string{"feedwatch.yaml": "opml: [sub]\n", "sub/x": ""},
+			want:  []string{`feedwatch.yaml:1: opml[0]: cannot read OPML file "DIR/sub": not a regular file`},
+		},
+		{
 			name:  "empty path",
 			files: map[string]string{"feedwatch.yaml": "opml: ['']\n"},
 			want:  []string{`feedwatch.yaml:1: opml[0]: empty path: name an OPML file`},
