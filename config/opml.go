@@ -142,6 +142,9 @@ func (c *Config) addOPML() Problems {
 			continue
 		}
 		c.Feeds = slices.Grow(c.Feeds, len(doc.Feeds))
+		if len(fromOPML) == 0 {
+			fromOPML = make(map[string]int, len(doc.Feeds))
+		}
 		for _, fd := range doc.Feeds {
 			k := urlKey(fd.XMLURL)
 			if j, ok := ownByURL[k]; ok {
