@@ -115,6 +115,8 @@ func TestParseBad(t *testing.T) {
 		{"relative url", "<opml><body>\n\n<outline title='C' xmlUrl='/feed.xml'/></body></opml>", 3, "not an absolute URL"},
 		{"no host", "<opml><body>\n<outline xmlUrl='https:///feed.xml'/></body></opml>", 2, `outline (untitled): xmlUrl has no host`},
 		{"deep", deep, 1, "nested more than 64 levels"},
+		{"deep bomb", "<opml><body>\n" + strings.Repeat("<outline>", 1<<20), 2, "nested more than 64 levels"},
+		{"element flood", "<opml><body>\n" + strings.Repeat("<x/>", MaxElements+1) + "</body></opml>", 2, "more than 250000 elements"},
 		{"two roots", "<opml><body/></opml>\n<opml/>", 2, "a second root"},
 		{"attributes", "<opml><body><outline " + strings.Repeat("a='=' ", MaxAttrs/2+1) + "/></body></opml>", 0, "more than 2000000 attributes"},
 	}
