@@ -238,3 +238,27 @@ func BenchmarkLoadOPML50k(b *testing.B) {
 		}
 	}
 }
+
+// A problem another part finds with an OPML feed (a check passed to Load)
+// points at the OPML file and line, not at the config.
+func TestOPMLFeedProblemsPointAtOPML(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"feedwatch.yaml": "feeds:\n  - url: https://example.org/a\nopml: [subs.opml]\n",
+		"subs.opml":      subsOPML,
+	})
+	check := func(c *Config) []Problem {
+		var out []Problem
+		for i, f := range c.Feeds {
+			if f.Name == "RFA" || f.Name == "example-org-a" {
+				out = append(out, Problem{Path: fmt.Sprintf("feeds[%d].url", i), Msg: "unreachable"})
+			}
+		}
+		return out
+	}
+	_, err := Load(filepath.Join(dir, "feedwatch.yaml"), nil, WithChecks(check))
+	got := problemsOf(t, err)
+	want := []string{"feedwatch.yaml:2: feeds[0].url: unreachable", "subs.opml:9: feeds[3].url: unreachable"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
