@@ -43,6 +43,7 @@ type Config struct {
 	NATS      NATS                `mapstructure:"nats"`
 	Watcher   Watcher             `mapstructure:"watcher"`
 	Feeds     []Feed              `mapstructure:"feeds"`
+	OPML      []string            `mapstructure:"opml"`
 	Profiles  []Profile           `mapstructure:"profiles"`
 	Notifiers map[string]Notifier `mapstructure:"notifiers"`
 
@@ -109,6 +110,12 @@ type Feed struct {
 	// URLSecrets are the values ${VAR} references put into URL: where the
 	// URL is shown (hits, status) they are redacted (package feedurl).
 	URLSecrets []string `mapstructure:"-"`
+	// HTMLURL is the feed's site, from an OPML file's htmlUrl.
+	HTMLURL string `mapstructure:"-"`
+	// From is the OPML file (as the config names it) the feed came from,
+	// "" for the config's own feeds; FromLine is its outline's line.
+	From     string `mapstructure:"-"`
+	FromLine int    `mapstructure:"-"`
 }
 
 // Profile is one topic someone follows.

@@ -57,6 +57,8 @@ var keyDocs = map[string]keyDoc{
 	"feeds[].tags":     {doc: "Tags, for profiles to select feeds by (`feeds: [tag:uk]`)."},
 	"feeds[].headers":  {doc: "Extra HTTP request headers (`Authorization: \"Bearer ${FEED_TOKEN}\"`); names keep their case; values are secrets."},
 
+	"opml": {doc: "OPML files (readers' subscription exports) whose feeds join `feeds`: relative to the config file's folder; folders and the `category` attribute become tags; a feed also in `feeds` (same URL) keeps the config's entry, with a warning. Watched and reloaded like the config."},
+
 	"profiles[].name":     {doc: "Unique name, `[a-z0-9_-]+`; it names the NATS subject `feedwatch.hits.<name>`. Required."},
 	"profiles[].query":    {doc: "A query in the query language (README: \"Profiles and the query language\")."},
 	"profiles[].keywords": {doc: "Phrases, any of which matches (no operators; `uyghur*` allowed)."},

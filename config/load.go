@@ -151,12 +151,26 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	finish := func(ps Problems, c *Config) (*Config, error) {
 		for i := range ps {
+			if ps[i].File != "" && ps[i].File != src.file {
+				continue // inside an OPML file: its own name and line
+			}
 			if ps[i].Line == 0 && ps[i].Path != "" {
 				ps[i].Line = src.lineNear(ps[i].Path)
 			}
 			ps[i].File = src.file
 		}
-		sortProblems(ps)
+		// The config's problems in its line order, then each OPML
+		// file's in the order found (file by file, line by line).
+		own, other := Problems{}, Problems{}
+		for _, p := range ps {
+			if p.File == src.file {
+				own = append(own, p)
+			} else {
+				other = append(other, p)
+			}
+		}
+		sortProblems(own)
+		ps = append(own, other...)
 		if ps.errors() {
 			return nil, ps
 		}
@@ -197,6 +211,11 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	for i := range c.Feeds {
 		c.Feeds[i].URLSecrets = substituted[indexPath("feeds", i)+".url"]
 	}
+	var opmlPs Problems
+	if o.role != RoleNotify {
+		// notify polls nothing, so it does not need the OPML files.
+		opmlPs = c.addOPML()
+	}
 	c.applyDefaults(notifiers, o.version)
 
 	// A value the checker rejected was dropped, so later checks on it or
@@ -209,6 +228,8 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	}
 	ps = append(ps, unknownEnv(tree, o.environ, o.channels)...)
 	ps = dedupe(ps)
+	// After dedupe: two outlines may have the same problem on two lines.
+	ps = append(ps, opmlPs...)
 	for i := range ps {
 		ps[i].Msg = redact.Secrets(ps[i].Msg, ck.secrets...)
 		for _, e := range src.env {

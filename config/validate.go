@@ -50,6 +50,9 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 	for i := range v.ps {
 		p := &v.ps[i]
 		p.Msg = redact.Secrets(p.Msg, secrets...)
+		if file, line, ok := c.feedOrigin(p.Path); ok && p.File == "" {
+			p.File, p.Line = file, line
+		}
 		if p.Line == 0 && p.Path != "" {
 			p.Line = c.src.lineNear(p.Path)
 		}

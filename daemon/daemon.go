@@ -101,6 +101,7 @@ type daemon struct {
 	engines *engines
 	state   *stateKeeper // nil when not watching
 	members *membership
+	opml    *opmlWatches // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -256,6 +257,10 @@ func Run(ctx context.Context, o Options) error {
 				d.log.Warn("config file watching stopped", "err", err)
 			}
 		}()
+	}
+	if o.Mode.watches() {
+		d.opml = newOPMLWatches(watchCtx, &wg, d.requestReload, d.log)
+		d.opml.set(cfg.OPMLFiles())
 	}
 	d.ready.Store(true)
 	d.log.Info("feedwatch started", "mode", o.Mode.String(), "feeds", len(cfg.Feeds), "profiles", len(cfg.Profiles), "notifiers", len(cfg.Notifiers))
@@ -430,6 +435,7 @@ func (d *daemon) doReload(ctx context.Context) {
 	old := d.cfg
 	d.cfg = cfg
 	d.cfgMu.Unlock()
+	d.opml.set(cfg.OPMLFiles())
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
 	}

@@ -151,8 +151,8 @@ func TestMatchMarksBackfill(t *testing.T) {
 // TestHelp: every command explains itself with examples; match shows the
 // query syntax; commands that read no config do not offer --config.
 func TestHelp(t *testing.T) {
-	for _, cmd := range []string{"run", "watch", "notify", "check", "match", "send-test", "status", "version"} {
-		code, out, errOut := runCLI(t, nil, cmd, "--help")
+	for _, cmd := range []string{"run", "watch", "notify", "check", "match", "send-test", "status", "version", "feeds export", "feeds discover"} {
+		code, out, errOut := runCLI(t, nil, append(strings.Fields(cmd), "--help")...)
 		if code != 0 || !strings.Contains(out, "Examples:") || len(strings.SplitN(out, "Usage:", 2)[0]) < 90 {
 			t.Errorf("%s --help: exit %d, no long description or examples:\n%s%s", cmd, code, out, errOut)
 		}

@@ -175,6 +175,10 @@ type Response struct {
 	// MaxAge is how long the server says the document stays fresh
 	// (Cache-Control max-age, else Expires minus Date); 0 when unknown.
 	MaxAge time.Duration
+	// FinalURL is where the body came from after every redirect
+	// (relative links in it resolve against it), without userinfo; ""
+	// for files.
+	FinalURL string
 
 	buf   *bytes.Buffer
 	owner *Fetcher
@@ -226,6 +230,11 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request) (*Response, error) {
 	}
 	defer resp.Body.Close()
 	out := &Response{Status: resp.StatusCode}
+	if resp.Request != nil && resp.Request.URL != nil {
+		fu := *resp.Request.URL
+		fu.User = nil
+		out.FinalURL = fu.String()
+	}
 	if st.redirected && st.permanent && st.moved != "" && st.moved != u.String() {
 		out.MovedTo = st.moved
 	}
