@@ -26,6 +26,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
 	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
@@ -40,6 +41,7 @@ func channels() []channel {
 		register(slack.Spec()),
 		register(email.Spec()),
 		register(webhook.Spec()),
+		register(ntfy.Spec()),
 	}
 }
 
