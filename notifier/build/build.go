@@ -25,6 +25,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/render"
@@ -42,6 +43,7 @@ func channels() []channel {
 		register(email.Spec()),
 		register(webhook.Spec()),
 		register(ntfy.Spec()),
+		register(discord.Spec()),
 	}
 }
 
