@@ -13,8 +13,10 @@ import (
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
@@ -39,6 +41,8 @@ func TestNewBuildsEachType(t *testing.T) {
 		{config.Notifier{Type: "slack", Settings: map[string]any{"token": botToken, "channel": "#news"}}, &slack.Slack{}},
 		{config.Notifier{Type: "email", Settings: map[string]any{"host": "smtp.example.org", "username": "u", "password": smtpPass, "from": "feedwatch <a@example.org>", "to": []string{"b@example.org"}}}, &email.Email{}},
 		{config.Notifier{Type: "webhook", Timeout: config.Duration(time.Second), Settings: map[string]any{"url": tokenURL, "secret": hookSec}}, &webhook.Webhook{}},
+		{config.Notifier{Type: "ntfy", Settings: map[string]any{"topic": "alerts", "token": "tk_s3cret", "priority": 4, "tags": []string{"warning"}}}, &ntfy.Ntfy{}},
+		{config.Notifier{Type: "discord", Settings: map[string]any{"webhook_url": "https://discord.com/api/webhooks/1/s3cretDiscord"}}, &discord.Discord{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Type, func(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
@@ -76,6 +78,7 @@ func TestRegistry(t *testing.T) {
 	docs := map[string]map[string]notifier.KeyDoc{
 		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
 		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
+		ntfy.Type: ntfy.Spec().Keys, discord.Type: discord.Spec().Keys,
 	}
 	for _, ch := range channels() {
 		for name := range docs[ch.typ] {
