@@ -30,6 +30,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -44,6 +45,7 @@ func channels() []channel {
 		register(webhook.Spec()),
 		register(ntfy.Spec()),
 		register(discord.Spec()),
+		register(teams.Spec()),
 	}
 }
 

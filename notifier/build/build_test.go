@@ -18,6 +18,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -43,6 +44,7 @@ func TestNewBuildsEachType(t *testing.T) {
 		{config.Notifier{Type: "webhook", Timeout: config.Duration(time.Second), Settings: map[string]any{"url": tokenURL, "secret": hookSec}}, &webhook.Webhook{}},
 		{config.Notifier{Type: "ntfy", Settings: map[string]any{"topic": "alerts", "token": "tk_s3cret", "priority": 4, "tags": []string{"warning"}}}, &ntfy.Ntfy{}},
 		{config.Notifier{Type: "discord", Settings: map[string]any{"webhook_url": "https://discord.com/api/webhooks/1/s3cretDiscord"}}, &discord.Discord{}},
+		{config.Notifier{Type: "teams", Settings: map[string]any{"webhook_url": "https://prod-00.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=s3cretSig"}}, &teams.Teams{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Type, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -78,7 +79,7 @@ func TestRegistry(t *testing.T) {
 	docs := map[string]map[string]notifier.KeyDoc{
 		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
 		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
-		ntfy.Type: ntfy.Spec().Keys, discord.Type: discord.Spec().Keys,
+		ntfy.Type: ntfy.Spec().Keys, discord.Type: discord.Spec().Keys, teams.Type: teams.Spec().Keys,
 	}
 	for _, ch := range channels() {
 		for name := range docs[ch.typ] {
