@@ -31,11 +31,11 @@ func TestSendTestChannels(t *testing.T) {
 	}))
 	defer srv.Close()
 	path := writeConfig(t, "feeds:\n  - url: https://example.org/rss\nprofiles:\n  - name: a\n    keywords: [x]\nnotifiers:\n"+
-		"  phone: {type: ntfy, server: \""+srv.URL+"/ntfy\", topic: alerts, token: tk_s3cret, priority: 4, tags: [warning]}\n"+
+		"  phone: {type: ntfy, server: \""+srv.URL+"\", topic: alerts, token: tk_s3cret, priority: 4, tags: [warning]}\n"+
 		"  chat: {type: discord, webhook_url: \""+srv.URL+"/api/webhooks/1/s3cretDiscordToken\"}\n"+
 		"  office: {type: teams, webhook_url: \""+srv.URL+"/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s3cretSig\"}\n"+
 		"  gone: {type: discord, webhook_url: \""+srv.URL+"/api/webhooks/2/refuse-s3cretToken\"}\n")
-	for name, at := range map[string]string{"phone": "/ntfy/", "chat": "/api/webhooks/1/s3cretDiscordToken", "office": "/workflows/abc/triggers/manual/paths/invoke"} {
+	for name, at := range map[string]string{"phone": "/", "chat": "/api/webhooks/1/s3cretDiscordToken", "office": "/workflows/abc/triggers/manual/paths/invoke"} {
 		t.Run(name, func(t *testing.T) {
 			code, _, errOut := runCLI(t, nil, "send-test", name, "--config", path)
 			if code != 0 || !strings.Contains(errOut, "delivered") {

@@ -66,7 +66,7 @@ func Spec() notifier.Spec[Settings] {
 	return notifier.Spec[Settings]{
 		Type: Type,
 		Keys: map[string]notifier.KeyDoc{
-			"server":   {Doc: "ntfy server URL (http or https).", Default: "`" + DefaultServer + "`"},
+			"server":   {Doc: "ntfy server's root URL (http or https, no path).", Default: "`" + DefaultServer + "`"},
 			"topic":    {Doc: "Topic to publish to (letters, digits, `-`, `_`; at most 64). On a public server the topic name is the password: treated as a secret. Required.", Secret: true},
 			"token":    {Doc: "Access token (secret), sent as `Authorization: Bearer`; for protected topics.", Secret: true},
 			"priority": {Doc: "Message priority: 1 (min), 2 (low), 3 (default), 4 (high), 5 (max/urgent).", Default: "the server's (3)"},
@@ -97,8 +97,13 @@ func Spec() notifier.Spec[Settings] {
 func checkSettings(s Settings) []notifier.FieldError {
 	var errs []notifier.FieldError
 	add := func(key, msg string) { errs = append(errs, notifier.FieldError{Key: key, Msg: msg}) }
-	if u, err := url.Parse(s.Server); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" {
+	u, err := url.Parse(s.Server)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "":
 		add("server", "not an absolute http(s) URL without a query")
+	case strings.Trim(u.Path, "/") != "":
+		// Usually the topic's URL pasted whole; ntfy serves from the root.
+		add("server", "must be the server's root URL, without a path (the topic goes in topic)")
 	}
 	switch {
 	case s.Topic == "":
@@ -159,7 +164,7 @@ func New(cfg Config, client *http.Client) (*Ntfy, error) {
 	}
 	u, _ := url.Parse(cfg.Server) // checked
 	n := &Ntfy{
-		endpoint: strings.TrimSuffix(cfg.Server, "/") + "/",
+		endpoint: u.Scheme + "://" + u.Host + "/",
 		host:     u.Host,
 		topic:    cfg.Topic, token: cfg.Token, priority: cfg.Priority,
 		tags:    append([]string(nil), cfg.Tags...),

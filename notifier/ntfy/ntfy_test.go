@@ -107,15 +107,15 @@ func TestNtfyPublishesJSON(t *testing.T) {
 	}
 }
 
-func TestNtfyWithoutTokenOnASubpath(t *testing.T) {
+func TestNtfyWithoutToken(t *testing.T) {
 	rc := receiver(t, nil)
-	n := newNtfy(t, rc.Server.URL+"/ntfy", func(c *Config) { c.Token, c.Priority, c.Tags = "", 0, nil })
+	n := newNtfy(t, rc.Server.URL, func(c *Config) { c.Token, c.Priority, c.Tags = "", 0, nil })
 	if _, err := n.Notify(context.Background(), []hit.Hit{sample()}); err != nil {
 		t.Fatal(err)
 	}
 	r := rc.Requests()[0]
-	if r.Path != "/ntfy/" {
-		t.Errorf("path = %q, want /ntfy/", r.Path)
+	if r.Path != "/" {
+		t.Errorf("path = %q, want /", r.Path)
 	}
 	if _, ok := r.Header["Authorization"]; ok {
 		t.Errorf("Authorization sent without a token")
@@ -310,6 +310,7 @@ func TestCheckConfig(t *testing.T) {
 		{Config{Topic: "a/b"}, "topic: only letters"},
 		{Config{Topic: topic, Server: "ntfy.sh"}, "server: not an absolute"},
 		{Config{Topic: topic, Server: "https://ntfy.sh/?t=" + token}, "server: not an absolute"},
+		{Config{Topic: topic, Server: "https://ntfy.sh/" + topic}, "server: must be the server's root URL"},
 		{Config{Topic: topic, Priority: 6}, "priority: 6 is not 1 to 5"},
 		{Config{Topic: topic, Tags: []string{"ok", " "}}, "tags[1]: empty"},
 		{Config{Topic: topic, Template: "{{.Nope}}"}, "template: "},
