@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
@@ -434,5 +435,26 @@ func TestEscape(t *testing.T) {
 	}
 	if got := cut(`abc\\\`+"x", 5); got != `abc…` {
 		t.Errorf("cut = %q", got)
+	}
+}
+
+// TestDiscordDigestThroughEngine: hits gathered by digest go out as one
+// message, an embed each.
+func TestDiscordDigestThroughEngine(t *testing.T) {
+	rc := receiver(t, nil)
+	d := newDiscord(t, rc, nil)
+	hits := notifiertest.DigestHits(3)
+	_, dead := notifiertest.RunEngineWith(t, d, func(o *notifier.EngineOptions) { o.Digest = 50 * time.Millisecond }, hits...)
+	if len(dead) != 0 || len(rc.Requests()) != 1 {
+		t.Fatalf("%d dead letters, %d requests, want one message", len(dead), len(rc.Requests()))
+	}
+	p := payload(t, rc.Requests()[0].Body)
+	if len(p.Embeds) != 3 || p.Content != "**3 new hits** · profile xinjiang" {
+		t.Fatalf("%d embeds, content %q", len(p.Embeds), p.Content)
+	}
+	for i, e := range p.Embeds {
+		if e.URL != hits[i].Item.Link {
+			t.Errorf("embed %d links %q", i, e.URL)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
@@ -326,5 +327,32 @@ func TestCheckConfig(t *testing.T) {
 	}
 	if n, err := New(Config{Topic: topic}, nil); err != nil || n.endpoint != DefaultServer+"/" {
 		t.Errorf("default server: %v, %v", n, err)
+	}
+}
+
+// TestNtfyDigestThroughEngine: hits gathered by digest go out as one
+// message listing each.
+func TestNtfyDigestThroughEngine(t *testing.T) {
+	rc := receiver(t, nil)
+	n := newNtfy(t, rc.Server.URL, nil)
+	hits := notifiertest.DigestHits(3)
+	recs, dead := notifiertest.RunEngineWith(t, n, func(o *notifier.EngineOptions) { o.Digest = 50 * time.Millisecond }, hits...)
+	if len(dead) != 0 || len(rc.Requests()) != 1 {
+		t.Fatalf("%d dead letters, %d requests, want one message", len(dead), len(rc.Requests()))
+	}
+	for _, r := range recs {
+		if !r.Acked {
+			t.Errorf("%s not acked", r.ID)
+		}
+	}
+	m := decode(t, rc.Requests()[0].Body)
+	msg, _ := m["message"].(string)
+	if m["title"] != "3 new hits" {
+		t.Errorf("title = %v", m["title"])
+	}
+	for _, h := range hits {
+		if !strings.Contains(msg, h.Item.Title) || !strings.Contains(msg, h.Item.Link) {
+			t.Errorf("digest lacks %q", h.Item.Title)
+		}
 	}
 }

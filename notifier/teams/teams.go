@@ -243,16 +243,17 @@ func message(body, actions []element) Message {
 	}}}
 }
 
-// item is one hit's elements: title, meta line, text within textMax
-// characters; and its link ("" when unsafe or absurdly long).
-func (t *Teams) item(raw hit.Hit, titleMax, textMax int) ([]element, string, error) {
+// item is one hit's elements: title (opening the link when titleLink),
+// meta line, text within textMax characters; and its link ("" when
+// unsafe or absurdly long).
+func (t *Teams) item(raw hit.Hit, titleMax, textMax int, titleLink bool) ([]element, string, error) {
 	h := clean(raw)
 	link := render.SafeLink(h.Item.Link)
 	if len(link) > maxLink {
 		link = ""
 	}
 	title := run(render.Truncate(titleMax, render.Title(h)), "weight", "Bolder", "size", "Medium")
-	if link != "" {
+	if link != "" && titleLink {
 		title["selectAction"] = openURL("Open item", link)
 	}
 	els := []element{richText(title), richText(run(render.Truncate(MaxTitle*2, render.Meta(h)), "isSubtle", true, "size", "Small"))}
@@ -287,7 +288,7 @@ func (t *Teams) Message(hits []hit.Hit) (Message, error) {
 			if textMax < 50 {
 				titleMax = 50
 			}
-			els, link, err := t.item(hits[0], titleMax, textMax)
+			els, link, err := t.item(hits[0], titleMax, textMax, true)
 			if err != nil {
 				return Message{}, err
 			}
@@ -305,7 +306,8 @@ func (t *Teams) Message(hits []hit.Hit) (Message, error) {
 	body := []element{head}
 	used := size(message(body, nil))
 	for i, h := range hits {
-		els, link, err := t.item(h, MaxTitle, 300)
+		// The whole entry opens the item.
+		els, link, err := t.item(h, MaxTitle, 300, false)
 		if err != nil {
 			return Message{}, err
 		}

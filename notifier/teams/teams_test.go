@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
@@ -398,5 +399,22 @@ func TestSnippetRuns(t *testing.T) {
 	}
 	if j := strings.Join(parts, "|"); j != "a |*b*| c | d «e" {
 		t.Errorf("runs = %q", j)
+	}
+}
+
+// TestTeamsDigestThroughEngine: hits gathered by digest go out as one
+// card, each hit opening its item.
+func TestTeamsDigestThroughEngine(t *testing.T) {
+	rc := receiver(t, nil)
+	tm := newTeams(t, rc, nil)
+	hits := notifiertest.DigestHits(3)
+	_, dead := notifiertest.RunEngineWith(t, tm, func(o *notifier.EngineOptions) { o.Digest = 50 * time.Millisecond }, hits...)
+	if len(dead) != 0 || len(rc.Requests()) != 1 {
+		t.Fatalf("%d dead letters, %d requests, want one card", len(dead), len(rc.Requests()))
+	}
+	c := decodeCard(t, rc.Requests()[0].Body)
+	checkCard(t, c)
+	if len(c.blocks) != 1 || c.blocks[0] != "3 new hits" || len(c.urls) != 3 {
+		t.Fatalf("blocks %q, urls %q", c.blocks, c.urls)
 	}
 }
