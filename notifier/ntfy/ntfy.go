@@ -67,7 +67,7 @@ func Spec() notifier.Spec[Settings] {
 		Type: Type,
 		Keys: map[string]notifier.KeyDoc{
 			"server":   {Doc: "ntfy server's root URL (http or https, no path).", Default: "`" + DefaultServer + "`"},
-			"topic":    {Doc: "Topic to publish to (letters, digits, `-`, `_`; at most 64). On a public server the topic name is the password: treated as a secret. Required.", Secret: true},
+			"topic":    {Doc: "Topic to publish to (letters, digits, `-`, `_`; at most 64); left out of error messages. On a public server anyone who knows the name can subscribe: pick a long random one, or protect it with a token. Required."},
 			"token":    {Doc: "Access token (secret), sent as `Authorization: Bearer`; for protected topics.", Secret: true},
 			"priority": {Doc: "Message priority: 1 (min), 2 (low), 3 (default), 4 (high), 5 (max/urgent).", Default: "the server's (3)"},
 			"tags":     {Doc: "Tags on every message (emoji short codes like `warning` show as emoji)."},
@@ -362,7 +362,8 @@ func (n *Ntfy) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 }
 
 // errorf builds the channel's error as flat text naming the server, with
-// the topic and token redacted.
+// the token and the topic (on a public server, the name is all it takes
+// to subscribe) redacted.
 func (n *Ntfy) errorf(format string, args ...any) error {
 	return errors.New(redact.Secrets("ntfy to "+n.host+": "+fmt.Sprintf(format, args...), n.secrets...))
 }
