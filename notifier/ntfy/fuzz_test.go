@@ -44,6 +44,15 @@ func FuzzNtfyMessage(f *testing.F) {
 			if m.Click != want {
 				t.Errorf("click = %q, want %q", m.Click, want)
 			}
+			// The link is shown whole or not at all, never cut.
+			if l := render.SafeLink(render.OneLineVisible(link)); l != "" {
+				if len(hits) == 1 && len(l) < MaxMessage/2 && !strings.HasSuffix(m.Message, "\n\n"+l) {
+					t.Errorf("message does not end with the whole link")
+				}
+				if len(hits) > 1 && len(l) < MaxMessage/4 && !strings.Contains(m.Message, "\n"+l+"\n") {
+					t.Errorf("digest lacks the whole link")
+				}
+			}
 			if m.Markdown {
 				t.Error("markdown on")
 			}

@@ -246,11 +246,13 @@ func (n *Ntfy) Message(hits []hit.Hit) (Message, error) {
 			}
 			entry = out
 		} else {
+			// Each part bounded, so an entry fits whole: a link is
+			// shown whole or, absurdly long, not at all.
 			entry = "• " + render.Truncate(MaxTitle, render.Title(h)) + "\n"
-			if l := render.SafeLink(h.Item.Link); l != "" {
+			if l := render.SafeLink(h.Item.Link); l != "" && len(l) < MaxMessage/4 {
 				entry += l + "\n"
 			}
-			entry += render.Meta(h)
+			entry += CutBytes(render.Meta(h), MaxMessage/4)
 		}
 		sep := ""
 		if i > 0 {
