@@ -20,6 +20,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -333,7 +334,7 @@ func content(hits []hit.Hit, shown int) string {
 	for _, h := range hits {
 		for _, p := range h.AllProfiles() {
 			p = render.OneLineVisible(p)
-			if !contains(profiles, p) {
+			if !slices.Contains(profiles, p) {
 				profiles = append(profiles, p)
 			}
 		}
@@ -352,15 +353,6 @@ func content(hits []hit.Hit, shown int) string {
 	}
 	room := MaxContent - utf8.RuneCountInString(head+label+tail)
 	return head + label + EscapeCut(strings.Join(profiles, ", "), room) + tail
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // embed is one hit's embed in at most size characters (title, description
