@@ -794,3 +794,7 @@ func TestLoadLinesTOML(t *testing.T) {
 		}
 	}
 }
+
+// allTypes is "console, slack, email or webhook" and whatever channels the
+// registry adds, as problems list them.
+func allTypes() string { return channelSet(testChannels).typeList("") }

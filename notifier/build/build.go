@@ -25,12 +25,17 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/matrix"
 	"github.com/feedwatch/feedwatch/notifier/mattermost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/telegram"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
+	"github.com/feedwatch/feedwatch/notifier/render"
+	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -46,6 +51,9 @@ func channels() []channel {
 		register(telegram.Spec()),
 		register(matrix.Spec()),
 		register(mattermost.Spec()),
+		register(ntfy.Spec()),
+		register(discord.Spec()),
+		register(teams.Spec()),
 	}
 }
 

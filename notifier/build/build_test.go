@@ -13,9 +13,12 @@ import (
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -27,7 +30,7 @@ const (
 	tokenURL = "https://example.org/hook?token=s3cretQueryToken"
 )
 
-var secrets = []string{hookURL, "s3cretHookPart", botToken, smtpPass, hookSec, tokenURL, "s3cretQueryToken"}
+var secrets = []string{hookURL, "s3cretHookPart", botToken, smtpPass, hookSec, tokenURL, "s3cretQueryToken", "s3cretTopic", "s3cretSig"}
 
 func TestNewBuildsEachType(t *testing.T) {
 	tests := []struct {
@@ -39,6 +42,9 @@ func TestNewBuildsEachType(t *testing.T) {
 		{config.Notifier{Type: "slack", Settings: map[string]any{"token": botToken, "channel": "#news"}}, &slack.Slack{}},
 		{config.Notifier{Type: "email", Settings: map[string]any{"host": "smtp.example.org", "username": "u", "password": smtpPass, "from": "feedwatch <a@example.org>", "to": []string{"b@example.org"}}}, &email.Email{}},
 		{config.Notifier{Type: "webhook", Timeout: config.Duration(time.Second), Settings: map[string]any{"url": tokenURL, "secret": hookSec}}, &webhook.Webhook{}},
+		{config.Notifier{Type: "ntfy", Settings: map[string]any{"topic": "alerts", "token": "tk_s3cret", "priority": 4, "tags": []string{"warning"}}}, &ntfy.Ntfy{}},
+		{config.Notifier{Type: "discord", Settings: map[string]any{"webhook_url": "https://discord.com/api/webhooks/1/s3cretDiscord"}}, &discord.Discord{}},
+		{config.Notifier{Type: "teams", Settings: map[string]any{"webhook_url": "https://prod-00.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=s3cretSig"}}, &teams.Teams{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfg.Type, func(t *testing.T) {
@@ -86,6 +92,13 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		{"template output too long", config.Notifier{Type: "webhook", Template: `{{range 5000}}{{json $.Item.Summary}}{{end}}`, Settings: map[string]any{"url": tokenURL}}, []string{"template: output is longer than 64 KB"}},
 		{"email templates too big", config.Notifier{Type: "email", Template: "{{range 9000}}{{$.Item.Title}}{{end}}", Settings: map[string]any{"host": "h", "from": "a@b.c", "to": []string{"d@e.f"}, "html_template": "{{range 20000}}x{{end}}"}},
 			[]string{"template: output is longer than 64 KB", "html_template: line 1: range over 20000"}},
+		{"ntfy without topic", config.Notifier{Type: "ntfy"}, []string{"topic: required"}},
+		{"ntfy topic URL as server", config.Notifier{Type: "ntfy", Settings: map[string]any{"server": "https://ntfy.sh/s3cretTopic", "topic": "s3cretTopic", "priority": 9, "tags": []string{"a,b"}}},
+			[]string{"server: must be the server's root URL", "priority: 9 is not 1 to 5", "tags[0]: empty or holds a comma"}},
+		{"ntfy priority as a word", config.Notifier{Type: "ntfy", Settings: map[string]any{"topic": "alerts", "priority": "high"}}, []string{"priority: cannot decode"}},
+		{"discord without webhook", config.Notifier{Type: "discord", Template: "{{.Nope}}"}, []string{"webhook_url: required", "template: "}},
+		{"teams bad url", config.Notifier{Type: "teams", Settings: map[string]any{"webhook_url": "prod-00.logic.azure.com/workflows/1?sig=s3cretSig", "topic": "x"}},
+			[]string{"webhook_url: not an absolute", "topic: not used by type teams"}},
 		{"fields of another type", config.Notifier{Type: "webhook", Settings: map[string]any{"url": tokenURL, "webhook_url": hookURL, "password": smtpPass}},
 			[]string{"webhook_url: not used by type webhook", "password: not used by type webhook"}},
 	}

@@ -111,6 +111,10 @@ func TestNoSecretLeaks(t *testing.T) {
 		{"slack bot 400", config.Notifier{Type: "slack", Settings: map[string]any{"token": botSecret, "channel": "#news"}}, []string{botSecret}},
 		{"webhook 500", config.Notifier{Type: "webhook", Settings: map[string]any{"url": hookSrv.URL + "/h/" + urlTok + "?k=" + urlTok, "secret": hmacSec}}, []string{urlTok, hmacSec}},
 		{"webhook refused", config.Notifier{Type: "webhook", Settings: map[string]any{"url": closedURL + "/h?token=" + urlTok, "secret": hmacSec}}, []string{urlTok, hmacSec}},
+		{"ntfy 500", config.Notifier{Type: "ntfy", Settings: map[string]any{"server": hookSrv.URL, "topic": "Leaky-Topic-Name", "token": "tk_LeakyNtfyToken"}}, []string{"Leaky-Topic-Name", "tk_LeakyNtfyToken"}},
+		{"discord 400", config.Notifier{Type: "discord", Settings: map[string]any{"webhook_url": slackSrv.URL + "/api/webhooks/1/LeakyDiscordToken"}}, []string{"/api/webhooks/1/LeakyDiscordToken", "LeakyDiscordToken"}},
+		{"teams refused", config.Notifier{Type: "teams", Settings: map[string]any{"webhook_url": closedURL + "/workflows/LeakyFlow/invoke?sv=1.0&sig=LeakyTeamsSig"}}, []string{"LeakyFlow", "LeakyTeamsSig"}},
+		{"teams 400", config.Notifier{Type: "teams", Settings: map[string]any{"webhook_url": slackSrv.URL + "/workflows/LeakyFlow/invoke?sv=1.0&sig=LeakyTeamsSig"}}, []string{"LeakyFlow", "LeakyTeamsSig"}},
 		{"email 535", config.Notifier{Type: "email", Settings: map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none", "username": "alerts", "password": smtpPw, "from": "a@example.org", "to": []string{"b@example.org"}}}, []string{smtpPw}},
 	}
 	for _, tt := range tests {
@@ -119,7 +123,7 @@ func TestNoSecretLeaks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tok, _ := tt.cfg.Settings["token"].(string); tok != "" {
+			if tok, _ := tt.cfg.Settings["token"].(string); tok != "" && tt.cfg.Type == "slack" {
 				// The same channel, its Web API pointed at the test server.
 				n, err = slack.New(slack.Config{Token: tok, Channel: tt.cfg.Settings["channel"].(string), APIURL: slackSrv.URL + "/api/"}, nil)
 				if err != nil {

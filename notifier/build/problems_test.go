@@ -9,11 +9,15 @@ import (
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/console"
+	"github.com/feedwatch/feedwatch/notifier/discord"
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/matrix"
 	"github.com/feedwatch/feedwatch/notifier/mattermost"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/telegram"
+	"github.com/feedwatch/feedwatch/notifier/ntfy"
+	"github.com/feedwatch/feedwatch/notifier/slack"
+	"github.com/feedwatch/feedwatch/notifier/teams"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 
@@ -79,6 +83,7 @@ func TestRegistry(t *testing.T) {
 	docs := map[string]map[string]notifier.KeyDoc{
 		console.Type: console.Spec().Keys, slack.Type: slack.Spec().Keys,
 		email.Type: email.Spec().Keys, webhook.Type: webhook.Spec().Keys,
+		ntfy.Type: ntfy.Spec().Keys, discord.Type: discord.Spec().Keys, teams.Type: teams.Spec().Keys,
 	}
 	docs[telegram.Type] = telegram.Spec().Keys
 	docs[matrix.Type] = matrix.Spec().Keys
