@@ -29,13 +29,11 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/email"
 	"github.com/feedwatch/feedwatch/notifier/matrix"
 	"github.com/feedwatch/feedwatch/notifier/mattermost"
-	"github.com/feedwatch/feedwatch/notifier/render"
-	"github.com/feedwatch/feedwatch/notifier/slack"
-	"github.com/feedwatch/feedwatch/notifier/telegram"
 	"github.com/feedwatch/feedwatch/notifier/ntfy"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/notifier/slack"
 	"github.com/feedwatch/feedwatch/notifier/teams"
+	"github.com/feedwatch/feedwatch/notifier/telegram"
 	"github.com/feedwatch/feedwatch/notifier/webhook"
 )
 

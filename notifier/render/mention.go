@@ -45,10 +45,6 @@ func Unmention(s string) string {
 	return b.String()
 }
 
-func invisible(r rune) bool {
-	return r == '\u200b' || r == '\u2060' || r == '\ufeff' || r == '\u180e'
-}
-
 // ChatLink is SafeLink with any invalid UTF-8 percent-encoded: a JSON body
 // would otherwise carry U+FFFD instead, a different link, and chat
 // services refuse or mangle such text.
