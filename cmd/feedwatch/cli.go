@@ -106,6 +106,7 @@ delivers it by console, email, Slack or webhook, once.`,
 		withConfig(sendTestCmd(ctx, e, g)),
 		withConfig(statusCmd(ctx, e, g)),
 		withConfig(healthcheckCmd(ctx, e, g)),
+		deadCmd(ctx, e, g, withConfig),
 		versionCmd(e),
 	)
 	err := root.ExecuteContext(ctx)
