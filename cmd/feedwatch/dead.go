@@ -117,13 +117,13 @@ type deadRun struct {
 }
 
 func withDead(ctx context.Context, e env, g *globals, f deadFlags, name string, run func(*deadRun) error) error {
+	if f.notifier != "" && !validName(f.notifier) {
+		return usageError{fmt.Errorf("--notifier %q: not a notifier name ([a-z0-9_-]+)", f.notifier)}
+	}
 	// Only data_dir and nats are used: no feed or notifier secret is needed.
 	cfg, path, err := g.loadConfig(e, config.RoleDead)
 	if err != nil {
 		return err
-	}
-	if f.notifier != "" && !validName(f.notifier) {
-		return usageError{fmt.Errorf("--notifier %q: not a notifier name ([a-z0-9_-]+)", f.notifier)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadTimeout)
 	defer cancel()

@@ -324,3 +324,19 @@ notifiers:
 		t.Errorf("stopped daemon: exit %d %s %s", code, out, errOut)
 	}
 }
+
+func TestDeadUsage(t *testing.T) {
+	for name, a := range map[string][]string{
+		"no subcommand":  {"dead"},
+		"unknown one":    {"dead", "frob"},
+		"bad name":       {"dead", "list", "--notifier", "A B"},
+		"id on list":     {"dead", "list", "--id", "x"},
+		"extra argument": {"dead", "drop", "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if code, _, errOut := runCLI(t, nil, a...); code != 2 {
+				t.Errorf("exit %d, want 2: %s", code, errOut)
+			}
+		})
+	}
+}
