@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
 )
@@ -163,5 +165,40 @@ func TestDeadLetterUnreadable(t *testing.T) {
 	}
 	if es, err := b.ListDead(ctx, ""); err != nil || len(es) != 0 {
 		t.Fatalf("after drop: %v %v", es, err)
+	}
+}
+
+// TestReplayReachesConsumerOfEarlierVersion: a notifier's consumer made
+// before replays existed (one filter subject, no replay subject) takes a
+// replay stored before the daemon's next start updates it.
+func TestReplayReachesConsumerOfEarlierVersion(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, t.TempDir())
+	defer b.Close()
+	if _, err := b.js.CreateOrUpdateConsumer(ctx, HitsStream, jetstream.ConsumerConfig{
+		Durable: ConsumerName("hook"), DeliverPolicy: jetstream.DeliverNewPolicy, AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 30 * time.Second, MaxDeliver: -1, FilterSubject: HitsPrefix + "p",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishHit(ctx, sampleHit("h0", "p")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeadLetters().Dead(ctx, "hook", notifier.DeadLetter{Notifier: "hook", Hit: sampleHit("h1", "p"), Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := b.ListDead(ctx, "hook")
+	if err != nil || len(es) != 1 {
+		t.Fatalf("list: %v %v", es, err)
+	}
+	if err := b.ReplayDead(ctx, es[0]); err != nil {
+		t.Fatal(err)
+	}
+	src, err := b.EnsureConsumer(ctx, "hook", ConsumerOptions{Profiles: []string{"p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fetchIDs(t, src); !slices.Equal(got, []string{"h0", "h1"}) {
+		t.Errorf("consumer got %v, want the hit and then the replay", got)
 	}
 }
