@@ -237,7 +237,7 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 	_, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        HitsStream,
 		Description: "feedwatch hits, one per (profile, item)",
-		Subjects:    []string{HitsSubjects},
+		Subjects:    []string{HitsSubjects, ReplayPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      opts.HitsMaxAge,

@@ -41,6 +41,7 @@ func (b *Bus) EnsureConsumer(ctx context.Context, name string, o ConsumerOptions
 			filters = append(filters, HitsPrefix+p)
 		}
 	}
+	filters = append(filters, ReplayPrefix+name) // dead letters handed back
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}

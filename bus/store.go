@@ -25,10 +25,15 @@ func (d *DeadLetters) Dead(ctx context.Context, notifierName string, l notifier.
 		return fmt.Errorf("encode dead letter: %w", err)
 	}
 	opts := []jetstream.PublishOpt{}
+	id := notifierName + "." + l.Hit.ID
 	if l.Hit.ID != "" {
-		opts = append(opts, jetstream.WithMsgID(notifierName+"."+l.Hit.ID))
+		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	if _, err := d.js.Publish(ctx, DeadPrefix+notifierName, data, opts...); err != nil {
+	ack, err := d.js.Publish(ctx, DeadPrefix+notifierName, data, opts...)
+	if err == nil && ack.Duplicate {
+		err = d.redead(ctx, DeadPrefix+notifierName, data, id, ack)
+	}
+	if err != nil {
 		return fmt.Errorf("dead-letter for notifier %q: %w", notifierName, err)
 	}
 	return nil

@@ -76,6 +76,7 @@ const (
 	RoleNotify Role = "notify" // all but feeds and watcher
 	RoleMatch  Role = "match"  // profiles and watcher limits only
 	RoleCheck  Role = "check"  // validates everything; missing variables are warnings
+	RoleDead   Role = "dead"   // data_dir and nats only: the dead-letter commands
 )
 
 // unused says why a key path is outside what role uses, "" when it is used.
@@ -90,6 +91,8 @@ func (r Role) unused(path string) string {
 		skip = section == "feeds" || section == "watcher"
 	case RoleMatch:
 		skip = section != "profiles" && section != "watcher"
+	case RoleDead:
+		skip = section != "nats" && section != "data_dir"
 	case RoleCheck:
 		return "the processes that use this key will refuse to start"
 	}

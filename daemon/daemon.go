@@ -155,12 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Starting takes ctx itself, so that SIGTERM during start (a NATS
 	// server that is slow to answer) stops it at once.
-	d.bus, err = bus.Open(ctx, bus.Options{
-		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
-		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
-		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
-		Retention: cfg.Watcher.StateRetention.D(), Replicas: cfg.NATS.Replicas, ClientName: "feedwatch " + o.Version, Logger: d.log,
-	})
+	d.bus, err = bus.Open(ctx, busOptions(cfg, "feedwatch "+o.Version, d.log))
 	if err != nil {
 		return startErr(ctx, d.log, err)
 	}
@@ -283,6 +278,18 @@ loop:
 	d.log.Info("feedwatch stopping")
 	stop()
 	return nil
+}
+
+// busOptions are how cfg reaches NATS and shapes its streams: every
+// command that opens the bus uses them, so that opening it beside the
+// daemon changes no stream or bucket.
+func busOptions(cfg *config.Config, clientName string, log *slog.Logger) bus.Options {
+	return bus.Options{
+		URL: cfg.NATS.URL, EmbeddedListen: cfg.NATS.EmbeddedListen, DataDir: cfg.DataDir,
+		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
+		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
+		Retention: cfg.Watcher.StateRetention.D(), Replicas: cfg.NATS.Replicas, ClientName: clientName, Logger: log,
+	}
 }
 
 // startErr is what Run returns when starting failed with err: nothing,

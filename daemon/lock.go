@@ -23,7 +23,7 @@ type dataDirLock struct{ f *os.File }
 // lockDataDir takes the lock without waiting. When another process holds
 // it, the error names that process (pid, command, start time), which the
 // holder wrote into the file.
-func lockDataDir(dir string, mode Mode, now time.Time) (*dataDirLock, error) {
+func lockDataDir(dir string, mode fmt.Stringer, now time.Time) (*dataDirLock, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", dir, err)
 	}
@@ -36,8 +36,7 @@ func lockDataDir(dir string, mode Mode, now time.Time) (*dataDirLock, error) {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("data_dir %s is in use by another feedwatch (%s): stop it, or give this one its own data_dir",
-				dir, describeHolder(holder))
+			return nil, inUseError{dir: dir, holder: describeHolder(holder)}
 		}
 		return nil, fmt.Errorf("data_dir %s: lock: %w", dir, err)
 	}
@@ -47,6 +46,13 @@ func lockDataDir(dir string, mode Mode, now time.Time) (*dataDirLock, error) {
 		_, _ = f.WriteAt([]byte(info), 0)
 	}
 	return &dataDirLock{f: f}, nil
+}
+
+// inUseError is the lock held by another process, which holder names.
+type inUseError struct{ dir, holder string }
+
+func (e inUseError) Error() string {
+	return fmt.Sprintf("data_dir %s is in use by another feedwatch (%s): stop it, or give this one its own data_dir", e.dir, e.holder)
 }
 
 // describeHolder turns the lock file's content into words for the error;

@@ -107,6 +107,7 @@ delivers it by console, email, Slack or webhook, once.`,
 		withConfig(statusCmd(ctx, e, g)),
 		withConfig(healthcheckCmd(ctx, e, g)),
 		feedsCmd(ctx, e, g, withConfig),
+		deadCmd(ctx, e, g, withConfig),
 		versionCmd(e),
 	)
 	err := root.ExecuteContext(ctx)

@@ -3,7 +3,6 @@ package discord
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden outputs")
 
 const (
 	hookPath  = "/api/webhooks/1234567890/s3cretWebhookTokenXYZ"
@@ -186,7 +183,7 @@ func TestDiscordMessageShape(t *testing.T) {
 }
 
 func TestDiscordHostileText(t *testing.T) {
-	for name, hits := range notifiertest.GoldenCases() {
+	for name, hits := range notifiertest.ChatCases() {
 		t.Run(name, func(t *testing.T) {
 			rc := receiver(t, nil)
 			d := newDiscord(t, rc, nil)
@@ -206,7 +203,7 @@ func TestDiscordHostileText(t *testing.T) {
 	// What the hostile title shows: the characters, escaped.
 	rc := receiver(t, nil)
 	d := newDiscord(t, rc, nil)
-	if _, err := d.Notify(context.Background(), notifiertest.GoldenCases()["hostile"]); err != nil {
+	if _, err := d.Notify(context.Background(), notifiertest.ChatCases()["hostile"]); err != nil {
 		t.Fatal(err)
 	}
 	e := payload(t, rc.Requests()[0].Body).Embeds[0]
@@ -223,7 +220,7 @@ func TestDiscordHostileText(t *testing.T) {
 func TestDiscordLongTextCutNotLink(t *testing.T) {
 	rc := receiver(t, nil)
 	d := newDiscord(t, rc, nil)
-	h := notifiertest.GoldenCases()["long"][0]
+	h := notifiertest.ChatCases()["long"][0]
 	h.Snippet = strings.Repeat("«a» \\ ", 3000)
 	if _, err := d.Notify(context.Background(), []hit.Hit{h}); err != nil {
 		t.Fatal(err)
@@ -245,7 +242,7 @@ func TestDiscordDigest(t *testing.T) {
 	d := newDiscord(t, rc, nil)
 	hits := make([]hit.Hit, 25)
 	for i := range hits {
-		hits[i] = notifiertest.GoldenCases()["long"][0]
+		hits[i] = notifiertest.ChatCases()["long"][0]
 	}
 	hits[3].Profiles = []string{"trade-bill"}
 	if _, err := d.Notify(context.Background(), hits); err != nil {
@@ -264,7 +261,7 @@ func TestDiscordTemplate(t *testing.T) {
 	d := newDiscord(t, rc, func(c *Config) {
 		c.Template = "New in _{{.Feed.Name}}_: [{{.Item.Title}}]({{.Item.Link}}) — {{.Snippet}}"
 	})
-	h := notifiertest.GoldenCases()["hostile"][0]
+	h := notifiertest.ChatCases()["hostile"][0]
 	h.Item.Link = "https://news.example.org/a_(b)"
 	if _, err := d.Notify(context.Background(), []hit.Hit{h}); err != nil {
 		t.Fatal(err)
@@ -392,7 +389,7 @@ func TestDiscordGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifiertest.GoldenPairs(t, *update, func(hits []hit.Hit) ([]byte, error) {
+	notifiertest.GoldenPairs(t, notifiertest.Updating(), func(hits []hit.Hit) ([]byte, error) {
 		p, err := d.Payload(hits)
 		if err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package matrix
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,8 +16,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 const (
 	accessToken = "syt_ZmVlZHdhdGNo_LeakyMatrixAccessToken_1a2b3c"
@@ -245,12 +242,12 @@ func TestMatrixGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits := notifiertest.GoldenHits(t, "matrix-"+tc.name, tc.hits, *update)
+			hits := notifiertest.GoldenHits(t, "matrix-"+tc.name, tc.hits, notifiertest.Updating())
 			body, err := m.Body(hits)
 			if err != nil {
 				t.Fatal(err)
 			}
-			notifiertest.Golden(t, "matrix-"+tc.name, body, *update)
+			notifiertest.GoldenJSON(t, "matrix-"+tc.name, body, notifiertest.Updating())
 		})
 	}
 }

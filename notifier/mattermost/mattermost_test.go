@@ -3,7 +3,6 @@ package mattermost
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,8 +16,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 const (
 	hookID   = "LeakyMattermostHookId123"
@@ -103,12 +100,12 @@ func TestMattermostGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits := notifiertest.GoldenHits(t, "mattermost-"+tc.name, tc.hits, *update)
+			hits := notifiertest.GoldenHits(t, "mattermost-"+tc.name, tc.hits, notifiertest.Updating())
 			body, err := m.Body(hits)
 			if err != nil {
 				t.Fatal(err)
 			}
-			notifiertest.Golden(t, "mattermost-"+tc.name, body, *update)
+			notifiertest.GoldenJSON(t, "mattermost-"+tc.name, body, notifiertest.Updating())
 		})
 	}
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
 
-// GoldenCases are the hits a renderer's golden pairs start from: the
+// ChatCases are the hits a renderer's golden pairs start from: the
 // sample, hostile feed text of every kind, an unsafe link, a very long
 // item and a digest.
-func GoldenCases() map[string][]hit.Hit {
+func ChatCases() map[string][]hit.Hit {
 	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	sample := render.SampleHit(at)
 	hostile := HostileHit()
@@ -47,7 +47,7 @@ func GoldenCases() map[string][]hit.Hit {
 
 // GoldenPairs renders each testdata/golden/<case>.in.json (a JSON array
 // of hits) and compares the result, indented, with <case>.out.json. With
-// update it rewrites the outputs, and writes the inputs from GoldenCases
+// update it rewrites the outputs, and writes the inputs from ChatCases
 // where they are missing.
 func GoldenPairs(t *testing.T, update bool, renderHits func([]hit.Hit) ([]byte, error)) {
 	t.Helper()
@@ -56,7 +56,7 @@ func GoldenPairs(t *testing.T, update bool, renderHits func([]hit.Hit) ([]byte, 
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, hits := range GoldenCases() {
+		for name, hits := range ChatCases() {
 			path := filepath.Join(dir, name+".in.json")
 			if _, err := os.Stat(path); err == nil {
 				continue

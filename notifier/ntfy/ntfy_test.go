@@ -3,7 +3,6 @@ package ntfy
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden outputs")
 
 const (
 	token = "tk_s3cretAccessTokenXYZ"
@@ -131,7 +128,7 @@ func TestNtfyWithoutToken(t *testing.T) {
 }
 
 func TestNtfyHostileText(t *testing.T) {
-	for name, hits := range notifiertest.GoldenCases() {
+	for name, hits := range notifiertest.ChatCases() {
 		t.Run(name, func(t *testing.T) {
 			rc := receiver(t, nil)
 			n := newNtfy(t, rc.Server.URL, nil)
@@ -195,7 +192,7 @@ func TestNtfyDigestFits(t *testing.T) {
 func TestNtfyTemplate(t *testing.T) {
 	rc := receiver(t, nil)
 	n := newNtfy(t, rc.Server.URL, func(c *Config) { c.Template = "{{.Feed.Name}}: {{.Item.Title}} — {{.Snippet}}" })
-	if _, err := n.Notify(context.Background(), []hit.Hit{notifiertest.GoldenCases()["hostile"][0]}); err != nil {
+	if _, err := n.Notify(context.Background(), []hit.Hit{notifiertest.ChatCases()["hostile"][0]}); err != nil {
 		t.Fatal(err)
 	}
 	msg, _ := decode(t, rc.Requests()[0].Body)["message"].(string)
@@ -299,7 +296,7 @@ func TestNtfyRetryThroughEngine(t *testing.T) {
 
 func TestNtfyGolden(t *testing.T) {
 	n := newNtfy(t, "https://ntfy.example.org", nil)
-	notifiertest.GoldenPairs(t, *update, func(hits []hit.Hit) ([]byte, error) {
+	notifiertest.GoldenPairs(t, notifiertest.Updating(), func(hits []hit.Hit) ([]byte, error) {
 		m, err := n.Message(hits)
 		if err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package teams
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"regexp"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/golden outputs")
 
 const (
 	flowPath  = "/workflows/0a1b2c3d4e5f/triggers/manual/paths/invoke"
@@ -188,7 +185,7 @@ func TestTeamsCardShape(t *testing.T) {
 }
 
 func TestTeamsHostileText(t *testing.T) {
-	for name, hits := range notifiertest.GoldenCases() {
+	for name, hits := range notifiertest.ChatCases() {
 		t.Run(name, func(t *testing.T) {
 			rc := receiver(t, nil)
 			tm := newTeams(t, rc, nil)
@@ -212,7 +209,7 @@ func TestTeamsHostileText(t *testing.T) {
 	// The hostile title is shown as typed, as plain text.
 	rc := receiver(t, nil)
 	tm := newTeams(t, rc, nil)
-	if _, err := tm.Notify(context.Background(), notifiertest.GoldenCases()["hostile"]); err != nil {
+	if _, err := tm.Notify(context.Background(), notifiertest.ChatCases()["hostile"]); err != nil {
 		t.Fatal(err)
 	}
 	c := decodeCard(t, rc.Requests()[0].Body)
@@ -224,7 +221,7 @@ func TestTeamsHostileText(t *testing.T) {
 func TestTeamsLongTextCutNotLink(t *testing.T) {
 	rc := receiver(t, nil)
 	tm := newTeams(t, rc, nil)
-	h := notifiertest.GoldenCases()["long"][0]
+	h := notifiertest.ChatCases()["long"][0]
 	h.Item.Link = "https://news.example.org/" + strings.Repeat("a&b=c", 700)
 	if _, err := tm.Notify(context.Background(), []hit.Hit{h}); err != nil {
 		t.Fatal(err)
@@ -244,7 +241,7 @@ func TestTeamsDigestFits(t *testing.T) {
 	tm := newTeams(t, rc, nil)
 	hits := make([]hit.Hit, 300)
 	for i := range hits {
-		hits[i] = notifiertest.GoldenCases()["long"][0]
+		hits[i] = notifiertest.ChatCases()["long"][0]
 	}
 	if _, err := tm.Notify(context.Background(), hits); err != nil {
 		t.Fatal(err)
@@ -263,7 +260,7 @@ func TestTeamsDigestFits(t *testing.T) {
 func TestTeamsTemplate(t *testing.T) {
 	rc := receiver(t, nil)
 	tm := newTeams(t, rc, func(c *Config) { c.Template = "**{{.Feed.Name}}**: {{.Item.Title}} — {{.Snippet}}" })
-	if _, err := tm.Notify(context.Background(), notifiertest.GoldenCases()["hostile"]); err != nil {
+	if _, err := tm.Notify(context.Background(), notifiertest.ChatCases()["hostile"]); err != nil {
 		t.Fatal(err)
 	}
 	c := decodeCard(t, rc.Requests()[0].Body)
@@ -363,7 +360,7 @@ func TestTeamsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notifiertest.GoldenPairs(t, *update, func(hits []hit.Hit) ([]byte, error) {
+	notifiertest.GoldenPairs(t, notifiertest.Updating(), func(hits []hit.Hit) ([]byte, error) {
 		m, err := tm.Message(hits)
 		if err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package telegram
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,8 +14,6 @@ import (
 	"github.com/feedwatch/feedwatch/notifier/notifiertest"
 	"github.com/feedwatch/feedwatch/notifier/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 const (
 	botToken = "123456789:AAHsecretTokenPartXYZ_abc-def"
@@ -156,12 +153,12 @@ func TestTelegramGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hits := notifiertest.GoldenHits(t, "telegram-"+tc.name, tc.hits, *update)
+			hits := notifiertest.GoldenHits(t, "telegram-"+tc.name, tc.hits, notifiertest.Updating())
 			body, err := tg.Body(hits)
 			if err != nil {
 				t.Fatal(err)
 			}
-			notifiertest.Golden(t, "telegram-"+tc.name, body, *update)
+			notifiertest.GoldenJSON(t, "telegram-"+tc.name, body, notifiertest.Updating())
 		})
 	}
 }

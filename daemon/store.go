@@ -1,0 +1,105 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/config"
+)
+
+// Store is feedwatch's NATS store as opened by a command that works beside
+// the daemon (dead letters, backtest), whether the daemon runs or not.
+type Store struct {
+	Bus *bus.Bus
+	// Offline: no daemon runs on this data_dir; the store was opened from
+	// it, and data_dir stays locked (no daemon starts) until Close.
+	Offline bool
+	lock    *dataDirLock
+}
+
+// Close closes the bus and releases data_dir.
+func (s *Store) Close() {
+	if s.Bus != nil {
+		s.Bus.Close()
+	}
+	s.lock.release()
+}
+
+// command names a command in data_dir's lock file, for the error a daemon
+// started meanwhile gives.
+type command string
+
+func (c command) String() string { return string(c) }
+
+// OpenStore opens the store of cfg for the command named cmd:
+//   - with nats.url, it connects there, daemon running or not;
+//   - with the embedded server and no daemon on data_dir, it opens the
+//     store in data_dir itself (no listener), holding data_dir's lock so
+//     that no daemon starts on it meanwhile;
+//   - with the embedded server and a daemon running, it connects to that
+//     daemon through nats.embedded_listen, and fails when that is off.
+//
+// Opening makes sure the streams and buckets exist, with the daemon's own
+// settings, so it changes nothing a running daemon relies on.
+func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := busOptions(cfg, "feedwatch "+cmd, log)
+	if cfg.NATS.URL != "" {
+		b, err := bus.Open(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Store{Bus: b}, nil
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "jetstream")); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("data_dir %s holds no store: feedwatch has not run with this data_dir", cfg.DataDir)
+	}
+	lock, lerr := lockDataDir(cfg.DataDir, command(cmd), time.Now())
+	if lerr == nil {
+		opts.EmbeddedListen = "" // in-process only: this is not the daemon
+		b, err := bus.Open(ctx, opts)
+		if err != nil {
+			lock.release()
+			return nil, err
+		}
+		return &Store{Bus: b, Offline: true, lock: lock}, nil
+	}
+	var inUse inUseError
+	if !errors.As(lerr, &inUse) {
+		return nil, lerr
+	}
+	// A daemon holds data_dir: reach its server, if it lets other
+	// processes in.
+	if cfg.NATS.EmbeddedListen == "" {
+		return nil, fmt.Errorf("a feedwatch runs on data_dir %s (%s) with nats.embedded_listen off, so its store cannot be reached: set nats.embedded_listen (e.g. 127.0.0.1:4222) and restart it, or stop it",
+			inUse.dir, inUse.holder)
+	}
+	opts.URL = "nats://" + dialAddr(cfg.NATS.EmbeddedListen)
+	b, err := bus.Open(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("reach the running daemon at nats.embedded_listen %s: %w", cfg.NATS.EmbeddedListen, err)
+	}
+	return &Store{Bus: b}, nil
+}
+
+// dialAddr turns a listen address into one to dial: a wildcard host
+// becomes loopback.
+func dialAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
