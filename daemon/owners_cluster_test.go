@@ -99,6 +99,9 @@ type ownersRig struct {
 	port  int // http.listen of member "a"
 	mu    sync.Mutex
 	wrote []write
+	// onWrite, if set, sees each write as it is issued, before it goes
+	// out.
+	onWrite func(write)
 }
 
 type write struct {
@@ -160,9 +163,14 @@ func (r *ownersRig) start(name string, mode Mode) *member {
 	hooks := &testHooks{renew: 300 * time.Millisecond, lease: 1500 * time.Millisecond, ttl: 2 * time.Second,
 		member: func(c *ownership.Coordinator) { m.coord = c },
 		wrote: func(kind, feed string) {
+			w := write{by: name, kind: kind, feed: feed, at: time.Now()}
 			r.mu.Lock()
-			r.wrote = append(r.wrote, write{by: name, kind: kind, feed: feed, at: time.Now()})
+			r.wrote = append(r.wrote, w)
+			on := r.onWrite
 			r.mu.Unlock()
+			if on != nil {
+				on(w)
+			}
 		}}
 	m.cancel, m.done = startRun(r.t, name, Options{ConfigPath: filepath.Join(r.dir, name+".yaml"), Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
 		Logger: slog.New(slog.NewTextHandler(r.logs, nil)).With("member", name), hooks: hooks}, 30*time.Second)
