@@ -21,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/redact"
-	"github.com/feedwatch/feedwatch/seenlog"
 )
 
 // Names of the JetStream objects feedwatch owns.
@@ -109,7 +108,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]seenlog.Log{}}}
+	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(ctx, opts)

@@ -30,8 +30,16 @@ import (
 // A feed's log is written by one watcher at a time (the one polling the
 // feed): the store remembers where each feed's log stands, so a write needs
 // no read except when it folds the deltas into a snapshot.
+//
+// Writes are fenced like feed state: each one expects the feed's newest
+// record to be the one this store last read or wrote (JetStream's expected
+// last sequence for the subjects f.<token>.*), so a watcher that lost the
+// feed cannot append to a log its new owner has written (ErrStateChanged).
+// The check needs the batched direct gets' server (2.11 or later); without
+// them writes go unchecked, as before.
 type SeenStore struct {
 	kv jetstream.KeyValue
+	js jetstream.JetStream
 	nc *nats.Conn
 	// direct is shared by every SeenStore of a Bus: true while batched
 	// direct gets (multi_last) work, cleared for good when the server
@@ -49,20 +57,31 @@ var _ watcher.SeenStore = (*SeenStore)(nil)
 // the deltas since its snapshot), by feed token.
 type logPositions struct {
 	mu sync.Mutex
-	m  map[string]seenlog.Log
+	m  map[string]logPosition
 }
 
-func (p *logPositions) get(tok string) (seenlog.Log, bool) {
+// logPosition is a feed's log as this store last read or wrote it.
+type logPosition struct {
+	log seenlog.Log
+	// last is the stream sequence of the feed's newest KV record (0: none),
+	// which the next write expects; fenced says it is known.
+	last   uint64
+	fenced bool
+}
+
+func (p *logPositions) get(tok string) (logPosition, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l, ok := p.m[tok]
 	return l, ok
 }
 
-func (p *logPositions) set(tok string, l seenlog.Log) {
+func (p *logPositions) set(tok string, pos logPosition) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.m[tok] = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending}
+	l := pos.log
+	pos.log = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending}
+	p.m[tok] = pos
 }
 
 func (p *logPositions) forget(tok string) {
@@ -73,7 +92,7 @@ func (p *logPositions) forget(tok string) {
 
 // Seen returns the seen-state store.
 func (b *Bus) Seen() *SeenStore {
-	return &SeenStore{kv: b.seen, nc: b.nc, direct: &b.seenDirect, logs: &b.seenLogs,
+	return &SeenStore{kv: b.seen, js: b.js, nc: b.nc, direct: &b.seenDirect, logs: &b.seenLogs,
 		retention: b.retention, now: time.Now, log: b.log}
 }
 
@@ -84,10 +103,11 @@ func (s *SeenStore) Seen(ctx context.Context, feed string, keys []string) (map[s
 	if len(keys) == 0 {
 		return out, nil
 	}
-	l, err := s.load(ctx, feed)
+	pos, err := s.load(ctx, feed)
 	if err != nil {
 		return nil, err
 	}
+	l := pos.log
 	want := make(map[uint64]bool, len(keys))
 	for _, k := range keys {
 		want[seenlog.Hash(k)] = false
@@ -102,7 +122,9 @@ func (s *SeenStore) Seen(ctx context.Context, feed string, keys []string) (map[s
 }
 
 // MarkSeen records keys as seen today in the feed's log: one KV put (a
-// delta), or, once Deltas deltas are pending, a read and a new snapshot.
+// delta), or, once Deltas deltas are pending, a read and a new snapshot. It
+// fails with ErrStateChanged when another store wrote the log since this
+// one last read or wrote it.
 func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) error {
 	if len(keys) == 0 {
 		return nil
@@ -113,27 +135,33 @@ func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) er
 	for i, k := range keys {
 		add[i] = seenlog.Entry{Hash: seenlog.Hash(k), Day: today}
 	}
-	l, ok := s.logs.get(tok)
-	if kind, _ := l.Next(); !ok || kind == seenlog.Snapshot {
+	pos, ok := s.logs.get(tok)
+	if kind, _ := pos.log.Next(); !ok || kind == seenlog.Snapshot {
 		// Unknown position (first write since start) or a snapshot to
 		// build: read the log as it is.
 		var err error
-		if l, err = s.load(ctx, feed); err != nil {
+		if pos, err = s.load(ctx, feed); err != nil {
 			return fmt.Errorf("mark seen: %w", err)
 		}
 	}
-	kind, seq := l.Next()
-	var err error
-	if kind == seenlog.Delta {
-		err = s.put(ctx, tok, "d"+strconv.FormatUint(seq%seenlog.Deltas, 10), seenlog.Append(nil, seenlog.Delta, seq, 0, 1, add))
-		l.Max, l.Pending = seq, l.Pending+1
-	} else {
-		for i, chunk := range seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today))) {
-			if err = s.put(ctx, tok, "s"+strconv.Itoa(i), chunk); err != nil {
-				break
+	err := s.write(ctx, tok, &pos, add, today)
+	if errors.Is(err, errWrongLast) {
+		// Someone wrote the log since it was read (a new owner: its
+		// record is newer), or its newest records expired meanwhile (the
+		// feed's log is then older, and this write may go on).
+		cur, lerr := s.load(ctx, feed)
+		switch {
+		case lerr != nil:
+			err = lerr
+		case cur.last > pos.last:
+			err = fmt.Errorf("%w: seen-state written by another watcher", ErrStateChanged)
+		default:
+			pos = cur
+			err = s.write(ctx, tok, &pos, add, today)
+			if errors.Is(err, errWrongLast) {
+				err = fmt.Errorf("%w: seen-state written by another watcher", ErrStateChanged)
 			}
 		}
-		l = seenlog.Log{Snap: seq, Max: seq}
 	}
 	if err != nil {
 		// The write may have landed anyway: read the position again
@@ -141,14 +169,64 @@ func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) er
 		s.logs.forget(tok)
 		return fmt.Errorf("mark seen in feed %q: %w", feed, err)
 	}
-	s.logs.set(tok, l)
+	s.logs.set(tok, pos)
 	return nil
 }
 
-func (s *SeenStore) put(ctx context.Context, tok, slot string, rec []byte) error {
-	_, err := s.kv.Put(ctx, "f."+tok+"."+slot, rec)
-	return err
+// write appends add to the log at pos (a delta, or a new snapshot once
+// Deltas deltas are pending) and moves pos past it.
+func (s *SeenStore) write(ctx context.Context, tok string, pos *logPosition, add []seenlog.Entry, today uint16) error {
+	l := pos.log
+	kind, seq := l.Next()
+	if kind == seenlog.Delta {
+		if err := s.put(ctx, tok, "d"+strconv.FormatUint(seq%seenlog.Deltas, 10), seenlog.Append(nil, seenlog.Delta, seq, 0, 1, add), pos); err != nil {
+			return err
+		}
+		l.Max, l.Pending = seq, l.Pending+1
+	} else {
+		for i, chunk := range seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today))) {
+			if err := s.put(ctx, tok, "s"+strconv.Itoa(i), chunk, pos); err != nil {
+				return err
+			}
+		}
+		l = seenlog.Log{Snap: seq, Max: seq}
+	}
+	pos.log = l
+	return nil
 }
+
+// errWrongLast means a fenced write found the feed's log changed.
+var errWrongLast = errors.New("seen-state log changed since it was read")
+
+// put writes one record of a feed's log. When pos is fenced, the write
+// expects the log's newest record to be pos.last, and pos.last becomes
+// this record.
+func (s *SeenStore) put(ctx context.Context, tok, slot string, rec []byte, pos *logPosition) error {
+	if !pos.fenced {
+		_, err := s.kv.Put(ctx, "f."+tok+"."+slot, rec)
+		return err
+	}
+	m := nats.NewMsg(seenSubjectPrefix + "f." + tok + "." + slot)
+	m.Data = rec
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(pos.last, 10))
+	m.Header.Set(expectedLastSubjSeqSubjHeader, seenSubjectPrefix+"f."+tok+".*")
+	ack, err := s.js.PublishMsg(ctx, m)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return fmt.Errorf("%w: %v", errWrongLast, err)
+	}
+	if err != nil {
+		return err
+	}
+	pos.last = ack.Sequence
+	return nil
+}
+
+// expectedLastSubjSeqSubjHeader makes the expected last subject sequence
+// apply to the last message of a wildcard (nats-server 2.11 and later):
+// here a feed's whole log.
+const expectedLastSubjSeqSubjHeader = "Nats-Expected-Last-Subject-Sequence-Subject"
 
 // oldestDay is the first day whose entries a snapshot keeps: the
 // retention, rounded up, and one day of slack.
@@ -177,7 +255,7 @@ const (
 )
 
 // load reads a feed's log and notes its position.
-func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) {
+func (s *SeenStore) load(ctx context.Context, feed string) (logPosition, error) {
 	// Bounded even under a longer deadline: a request lost while a server
 	// restarts gets no answer at all, and the poll should fail and retry
 	// rather than wait out its whole timeout.
@@ -195,9 +273,11 @@ func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) 
 		recs = append(recs, r)
 	}
 	subject := seenSubjectPrefix + "f." + tok + ".*"
+	var pos logPosition
 	var err error
 	if s.direct != nil && s.direct.Load() {
-		err = s.readDirect(ctx, subject, add)
+		pos.last, err = s.readDirect(ctx, subject, add)
+		pos.fenced = err == nil
 		if errors.Is(err, errNoBatch) {
 			if s.direct.CompareAndSwap(true, false) {
 				s.log.Warn("seen-state: batched direct get refused, reading logs with a watcher", "err", err)
@@ -209,11 +289,11 @@ func (s *SeenStore) load(ctx context.Context, feed string) (seenlog.Log, error) 
 		err = s.readWatch(ctx, "f."+tok+".*", add)
 	}
 	if err != nil {
-		return seenlog.Log{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
+		return logPosition{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
 	}
-	l := seenlog.Read(recs)
-	s.logs.set(tok, l)
-	return l, nil
+	pos.log = seenlog.Read(recs)
+	s.logs.set(tok, pos)
+	return pos, nil
 }
 
 // readWatch reads the last message of every key matching filter through a
@@ -255,8 +335,10 @@ type multiLastRequest struct {
 }
 
 // readDirect passes the data of the last message of every subject matching
-// subject (a wildcard) that is a put to add, through batched direct gets.
-func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]byte)) error {
+// subject (a wildcard) that is a put to add, through batched direct gets,
+// and returns the newest of those messages' stream sequences (deletes
+// included; 0 when there is none).
+func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]byte)) (last uint64, err error) {
 	// An inbox of its own: each request's replies, and nothing else,
 	// arrive on it (NewRespInbox would also feed the connection's shared
 	// request mux). A channel sized for one batch and its end: requests go
@@ -265,29 +347,29 @@ func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]b
 	ch := make(chan *nats.Msg, logBatch+1)
 	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), ch)
 	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+		return 0, fmt.Errorf("subscribe: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	req := multiLastRequest{MultiLast: []string{subject}, Batch: logBatch}
 	for {
 		body, err := json.Marshal(req)
 		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
+			return 0, fmt.Errorf("encode request: %w", err)
 		}
 		if err := s.nc.PublishRequest(seenDirectSubject, sub.Subject, body); err != nil {
-			return fmt.Errorf("request: %w", err)
+			return 0, fmt.Errorf("request: %w", err)
 		}
-		more, err := readBatch(ctx, ch, &req, add)
+		more, err := readBatch(ctx, ch, &req, add, &last)
 		if err != nil || !more {
-			return err
+			return last, err
 		}
 	}
 }
 
-// readBatch reads one batch's replies up to its end. more is true when the
-// server stopped early (the batch size or its byte limit) and req now asks
-// for the rest.
-func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, add func([]byte)) (more bool, err error) {
+// readBatch reads one batch's replies up to its end, raising *newest to the
+// newest message's stream sequence. more is true when the server stopped
+// early (the batch size or its byte limit) and req now asks for the rest.
+func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, add func([]byte), newest *uint64) (more bool, err error) {
 	for {
 		var m *nats.Msg
 		select {
@@ -297,7 +379,13 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, req *multiLastRequest, 
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":
-			if strings.HasPrefix(m.Header.Get("Nats-Subject"), seenSubjectPrefix) && !kvDeleted(m.Header) {
+			if !strings.HasPrefix(m.Header.Get("Nats-Subject"), seenSubjectPrefix) {
+				continue
+			}
+			if seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64); err == nil {
+				*newest = max(*newest, seq)
+			}
+			if !kvDeleted(m.Header) {
 				add(m.Data)
 			}
 		case "204": // end of batch

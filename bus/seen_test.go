@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -267,5 +268,118 @@ func BenchmarkSeen20(b *testing.B) {
 		if _, err := s.Seen(ctx, "feed", keys); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// otherStore is a second process's view of the same seen bucket: its own
+// log positions.
+func otherStore(s *SeenStore) *SeenStore {
+	o := *s
+	o.logs = &logPositions{m: map[string]logPosition{}}
+	return &o
+}
+
+// TestSeenFenced: a store whose feed's log was written by another store
+// since it last read it (a watcher that lost the feed to a new owner)
+// cannot append to it; its keys stay unseen and the new owner's stay.
+func TestSeenFenced(t *testing.T) {
+	ctx, _, old := seenWithA(t)
+	if !old.direct.Load() {
+		t.Fatal("the embedded server refuses batched direct gets")
+	}
+	owner := otherStore(old)
+	if err := owner.MarkSeen(ctx, "f", []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	err := old.MarkSeen(ctx, "f", []string{"stale"})
+	if !errors.Is(err, ErrStateChanged) {
+		t.Fatalf("a write after another store's: %v, want ErrStateChanged", err)
+	}
+	got, err := owner.Seen(ctx, "f", []string{"a", "b", "stale"})
+	if err != nil || !got["a"] || !got["b"] || got["stale"] {
+		t.Fatalf("got %v, %v; want a and b only", got, err)
+	}
+	// The owner's own writes go on, and the fenced store, once it has
+	// read the log again, writes after them (it is the watcher's lease
+	// that says whether it should).
+	if err := owner.MarkSeen(ctx, "f", []string{"c"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Seen(ctx, "f", []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.MarkSeen(ctx, "f", []string{"d"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := owner.Seen(ctx, "f", []string{"a", "b", "c", "d"}); err != nil || len(got) != 4 {
+		t.Fatalf("got %v, %v; want all four", got, err)
+	}
+}
+
+// TestSeenFencedSnapshot: the fence holds for a write that folds the
+// deltas into a snapshot too (several records, each expecting the one
+// before).
+func TestSeenFencedSnapshot(t *testing.T) {
+	ctx, _, old := seenWithA(t)
+	for i := 0; ; i++ {
+		pos, _ := old.logs.get(feedToken("f"))
+		if kind, _ := pos.log.Next(); kind == seenlog.Snapshot {
+			break
+		}
+		if err := old.MarkSeen(ctx, "f", []string{"k" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := otherStore(old)
+	if err := owner.MarkSeen(ctx, "f", []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	// old's next write is a snapshot, which reads the log first: it is
+	// fenced against writes after that read, not before.
+	if err := old.MarkSeen(ctx, "f", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.MarkSeen(ctx, "f", []string{"y"}); !errors.Is(err, ErrStateChanged) {
+		t.Fatalf("owner writing after a snapshot it did not read: %v, want ErrStateChanged", err)
+	}
+	if got, err := owner.Seen(ctx, "f", []string{"a", "b", "x", "k0"}); err != nil || len(got) != 4 {
+		t.Fatalf("got %v, %v; want every key", got, err)
+	}
+}
+
+// TestSeenExpiredUnderKnownPosition: a log whose records expired after
+// this store wrote it is not someone else's write: the next write goes on.
+func TestSeenExpiredUnderKnownPosition(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Open(ctx, Options{DataDir: t.TempDir(), Retention: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s := b.Seen()
+	if err := s.MarkSeen(ctx, "f", []string{"old"}); err != nil {
+		t.Fatal(err)
+	}
+	probe := otherStore(s) // reads without moving s's position
+	for {
+		got, err := probe.Seen(ctx, "f", []string{"old"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("items never expired")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := s.MarkSeen(ctx, "f", []string{"new"}); err != nil {
+		t.Fatalf("write after expiry: %v", err)
+	}
+	if got, err := probe.Seen(ctx, "f", []string{"old", "new"}); err != nil || len(got) != 1 || !got["new"] {
+		t.Fatalf("got %v, %v; want only new", got, err)
 	}
 }

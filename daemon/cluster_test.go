@@ -153,22 +153,9 @@ type proc struct {
 // start runs a daemon in mode and waits until it serves.
 func (r *clusterRig) start(t *testing.T, mode Mode, name string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	p := &proc{name: name, cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		p.done <- Run(ctx, Options{ConfigPath: r.path, Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
-			Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("proc", name), Ready: ready})
-	}()
-	select {
-	case <-ready:
-	case err := <-p.done:
-		cancel()
-		t.Fatalf("%s exited: %v", name, err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("%s not ready after 60 s", name)
-	}
+	cancel, done := startRun(t, name, Options{ConfigPath: r.path, Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
+		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("proc", name)}, 60*time.Second)
+	p := &proc{name: name, cancel: cancel, done: done}
 	t.Cleanup(func() { p.stop(t) })
 	return p
 }

@@ -168,30 +168,41 @@ type running struct {
 	done   chan error
 }
 
-func startDaemon(t *testing.T, path string, out io.Writer, logs io.Writer) *running {
+// startRun runs Run(ctx, o) in the background, with o.Ready set here, and
+// waits until it serves; the test fails (naming it name) if it exits first
+// or is not ready within wait. The daemon's result comes on done.
+func startRun(t testing.TB, name string, o Options, wait time.Duration) (cancel context.CancelFunc, done chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		r.done <- Run(ctx, Options{
-			ConfigPath: path, Stdout: out, Getenv: func(k string) string {
-				if k == "HOOK_SECRET" {
-					return "s3cret"
-				}
-				return ""
-			},
-			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test", Ready: ready,
-		})
-	}()
+	o.Ready = ready
+	done = make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
 	select {
 	case <-ready:
-	case err := <-r.done:
-		t.Fatalf("daemon exited at start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready after 30s")
+		return cancel, done
+	case err := <-done:
+		cancel()
+		t.Fatalf("%s exited at start: %v", name, err)
+	case <-time.After(wait):
+		cancel()
+		t.Fatalf("%s not ready after %v", name, wait)
 	}
-	return r
+	return nil, nil
+}
+
+func startDaemon(t *testing.T, path string, out io.Writer, logs io.Writer) *running {
+	t.Helper()
+	cancel, done := startRun(t, "daemon", Options{
+		ConfigPath: path, Stdout: out, Getenv: func(k string) string {
+			if k == "HOOK_SECRET" {
+				return "s3cret"
+			}
+			return ""
+		},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test",
+	}, 30*time.Second)
+	return &running{cancel: cancel, done: done}
 }
 
 func (r *running) stop(t *testing.T) {

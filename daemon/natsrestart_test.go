@@ -67,19 +67,8 @@ func TestSplitDeploymentSurvivesNATSRestart(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	start := func(mode Mode) (context.CancelFunc, chan error) {
-		ctx, cancel := context.WithCancel(context.Background())
-		ready := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			done <- Run(ctx, Options{ConfigPath: r.path, Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
-				Logger: slog.New(slog.NewTextHandler(logs, nil)).With("mode", mode.String()), Ready: ready})
-		}()
-		select {
-		case <-ready:
-		case err := <-done:
-			t.Fatalf("%s exited: %v", mode, err)
-		}
-		return cancel, done
+		return startRun(t, mode.String(), Options{ConfigPath: r.path, Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
+			Logger: slog.New(slog.NewTextHandler(logs, nil)).With("mode", mode.String())}, 60*time.Second)
 	}
 	stopW, doneW := start(ModeWatch)
 	stopN, doneN := start(ModeNotify)

@@ -99,6 +99,9 @@ type ownersRig struct {
 	port  int // http.listen of member "a"
 	mu    sync.Mutex
 	wrote []write
+	// onWrite, if set, sees each write as it is issued, before it goes
+	// out.
+	onWrite func(write)
 }
 
 type write struct {
@@ -156,28 +159,21 @@ notifiers:
 // 300 ms, a 1.5 s lease, dead after 2 s.
 func (r *ownersRig) start(name string, mode Mode) *member {
 	r.t.Helper()
-	m := &member{name: name, done: make(chan error, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	ready := make(chan struct{})
+	m := &member{name: name}
 	hooks := &testHooks{renew: 300 * time.Millisecond, lease: 1500 * time.Millisecond, ttl: 2 * time.Second,
 		member: func(c *ownership.Coordinator) { m.coord = c },
 		wrote: func(kind, feed string) {
+			w := write{by: name, kind: kind, feed: feed, at: time.Now()}
 			r.mu.Lock()
-			r.wrote = append(r.wrote, write{by: name, kind: kind, feed: feed, at: time.Now()})
+			r.wrote = append(r.wrote, w)
+			on := r.onWrite
 			r.mu.Unlock()
+			if on != nil {
+				on(w)
+			}
 		}}
-	go func() {
-		m.done <- Run(ctx, Options{ConfigPath: filepath.Join(r.dir, name+".yaml"), Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
-			Logger: slog.New(slog.NewTextHandler(r.logs, nil)).With("member", name), Ready: ready, hooks: hooks})
-	}()
-	select {
-	case <-ready:
-	case err := <-m.done:
-		r.t.Fatalf("%s exited at start: %v", name, err)
-	case <-time.After(30 * time.Second):
-		r.t.Fatalf("%s not ready after 30 s", name)
-	}
+	m.cancel, m.done = startRun(r.t, name, Options{ConfigPath: filepath.Join(r.dir, name+".yaml"), Mode: mode, Stdout: io.Discard, Getenv: func(string) string { return "" },
+		Logger: slog.New(slog.NewTextHandler(r.logs, nil)).With("member", name), hooks: hooks}, 30*time.Second)
 	r.t.Cleanup(func() { m.stop(r.t) })
 	return m
 }

@@ -192,16 +192,11 @@ feeds:
 		b.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			ConfigPath: path, Mode: ModeWatch, Stdout: io.Discard, Getenv: func(string) string { return "" },
-			Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			Version: "bench", Ready: ready,
-		})
-	}()
+	cancel, done := startRun(b, "daemon", Options{
+		ConfigPath: path, Mode: ModeWatch, Stdout: io.Discard, Getenv: func(string) string { return "" },
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Version: "bench",
+	}, 60*time.Second)
 	defer func() {
 		cancel()
 		select {
@@ -210,13 +205,6 @@ feeds:
 			b.Error("daemon did not stop within 30 s")
 		}
 	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		b.Fatalf("daemon exited at start: %v", err)
-	case <-time.After(60 * time.Second):
-		b.Fatal("daemon not ready after 60 s")
-	}
 	metrics := "http://127.0.0.1:" + strconv.Itoa(port) + "/metrics"
 	// Warm-up: every feed polled at least once (first polls backfill; in
 	// static mode later ones are 304s).

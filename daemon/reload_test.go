@@ -93,18 +93,8 @@ func newReloadRig(t *testing.T) *reloadRig {
 
 func (r *reloadRig) start(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	r.cancel, r.done = cancel, make(chan error, 1)
-	go func() {
-		r.done <- Run(ctx, Options{ConfigPath: r.path, Stdout: io.Discard, Getenv: func(string) string { return "" },
-			Logger: slog.New(slog.NewTextHandler(r.logs, nil)), Reload: r.reload, Ready: ready})
-	}()
-	select {
-	case <-ready:
-	case err := <-r.done:
-		t.Fatalf("daemon exited: %v", err)
-	}
+	r.cancel, r.done = startRun(t, "daemon", Options{ConfigPath: r.path, Stdout: io.Discard, Getenv: func(string) string { return "" },
+		Logger: slog.New(slog.NewTextHandler(r.logs, nil)), Reload: r.reload}, 60*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", r.logs.String())

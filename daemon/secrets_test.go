@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,18 +102,8 @@ notifiers:
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{ConfigPath: path, Stdout: io.Discard, Getenv: func(k string) string { return secrets[k] },
-			Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Ready: ready})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	cancel, done := startRun(t, "daemon", Options{ConfigPath: path, Stdout: io.Discard, Getenv: func(k string) string { return secrets[k] },
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, 60*time.Second)
 	get := func(p string) string {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, p))
 		if err != nil {

@@ -11,11 +11,13 @@ import (
 
 // memSeen is an in-memory SeenStore that counts MarkSeen calls per key.
 type memSeen struct {
-	mu     sync.Mutex
-	keys   map[string]int
-	fail   error
-	calls  int
-	looked int // keys asked about in all Seen calls
+	mu   sync.Mutex
+	keys map[string]int
+	fail error
+	// markFail fails the next MarkSeen only.
+	markFail error
+	calls    int
+	looked   int // keys asked about in all Seen calls
 }
 
 func newMemSeen() *memSeen { return &memSeen{keys: map[string]int{}} }
@@ -41,6 +43,10 @@ func (m *memSeen) MarkSeen(_ context.Context, _ string, keys []string) error {
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
+	}
+	if err := m.markFail; err != nil {
+		m.markFail = nil
+		return err
 	}
 	m.calls++
 	for _, k := range keys {

@@ -157,3 +157,34 @@ func TestTakeoverSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestSeenFenceStopsPoll: a seen-state write refused because another
+// watcher wrote the feed's log (ErrStateChanged) ends the poll like a lost
+// lease: no feed state is written, and the state is read again before the
+// next poll.
+func TestSeenFenceStopsPoll(t *testing.T) {
+	st := &countState{memState: newMemState()}
+	ds := newDocServer(t, rssDoc("1|one|https://example.org/1|"+recent(time.Hour)))
+	h := newHarness(t, ds.srv.URL, func(o *Options) { o.State = st })
+	h.poll()
+	if st.saves != 1 || st.loads != 1 {
+		t.Fatalf("first poll: %d saves, %d loads; want 1, 1", st.saves, st.loads)
+	}
+	ds.set(rssDoc("1|one|https://example.org/1|"+recent(time.Hour), "2|two|https://example.org/2|"+recent(time.Minute)))
+	h.seen.mu.Lock()
+	h.seen.markFail = fmt.Errorf("mark seen: %w", ErrStateChanged)
+	h.seen.mu.Unlock()
+	h.clock.Add(10 * time.Minute)
+	next, _ := h.poll()
+	if st.saves != 1 {
+		t.Errorf("feed state saved %d times after a fenced seen write, want 1", st.saves)
+	}
+	if want := h.clock.Now().Add(ownerRecheck); !next.Equal(want) {
+		t.Errorf("next = %v, want %v (the owner check)", next, want)
+	}
+	h.clock.t = next
+	h.poll()
+	if st.loads != 2 {
+		t.Errorf("state loads = %d, want 2 (read again after the fence)", st.loads)
+	}
+}

@@ -388,6 +388,13 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			return 0, errNotOwner
 		}
 		if err := w.opts.Seen.MarkSeen(ctx, f.name, mark); err != nil {
+			if errors.Is(err, ErrStateChanged) {
+				// Another watcher wrote the feed's seen log since this one
+				// read it: it has the feed now. Stop here, as when the
+				// lease goes mid-poll; the state is read again.
+				w.log.Info("seen-state was written by another watcher; reading the feed's state again", "feed", f.name)
+				return 0, errNotOwner
+			}
 			// Delivered but not marked: they will be offered again (the
 			// sink's downstream dedups by hit ID); never dropped.
 			return 0, fmt.Errorf("%w: mark seen: %v", errSink, err)

@@ -131,15 +131,11 @@ notifiers:
 `, filepath.Join(r.dir, "data-"+name), p.port, r.nats, r.interval, name, feedCfg.String(), r.hook)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(r.bin, mode, "--config", cfg)
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
+	var stderr io.Writer
 	if testing.Verbose() {
-		p.cmd.Stderr = os.Stderr
+		stderr = os.Stderr
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() })
+	p.cmd = startBinary(t, r.bin, stderr, mode, "--config", cfg)
 	return p
 }
 

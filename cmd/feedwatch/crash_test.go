@@ -38,6 +38,23 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// startBinary starts the built binary with args, stdout discarded and
+// stderr to stderr (nil: discarded); the test's cleanup kills it if it
+// still runs.
+func startBinary(t *testing.T, bin string, stderr io.Writer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
 // TestKillDuringSend kills the daemon (SIGKILL) while a webhook delivery is
 // in flight, before it could be acked or recorded, and restarts it: the hit
 // is delivered again after the consumer's AckWait, with the same hit id (so
@@ -96,14 +113,7 @@ notifiers:
 `, filepath.Join(dir, "data"), feed.URL, hook.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", "--config", cfg)
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	start := func() *exec.Cmd { return startBinary(t, bin, nil, "run", "--config", cfg) }
 	wait := func(what string, d time.Duration) {
 		select {
 		case <-arrived:
@@ -120,7 +130,6 @@ notifiers:
 	_ = cmd.Wait()
 
 	cmd = start()
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	wait("redelivery after the crash", 60*time.Second)
 	select {
 	case <-arrived:

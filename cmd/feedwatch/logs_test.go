@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -92,13 +91,8 @@ func TestJSONLogsOnly(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--config", path, "--log-format", "json")
 	var stderr syncBuilder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
+	cmd := startBinary(t, bin, &stderr, "run", "--config", path, "--log-format", "json")
 	wait := func(what, text string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
