@@ -175,6 +175,8 @@ type Response struct {
 	// MaxAge is how long the server says the document stays fresh
 	// (Cache-Control max-age, else Expires minus Date); 0 when unknown.
 	MaxAge time.Duration
+	// Links are the response's Link header values (WebSub discovery).
+	Links []string
 
 	buf   *bytes.Buffer
 	owner *Fetcher
@@ -306,6 +308,7 @@ func (f *Fetcher) answer(ctx context.Context, resp *http.Response, out *Response
 	}
 	out.Body, out.buf, out.owner = buf.Bytes(), buf, f
 	out.ContentType = resp.Header.Get("Content-Type")
+	out.Links = resp.Header.Values("Link")
 	out.ETag = resp.Header.Get("ETag")
 	out.LastModified = resp.Header.Get("Last-Modified")
 	out.MaxAge = maxAge(resp.Header)
