@@ -1,0 +1,265 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/websub/websubtest"
+)
+
+// hubFeed serves an RSS document advertising a WebSub hub (atom:link
+// rel="hub" and rel="self"), with items the test adds.
+type hubFeed struct {
+	mu    sync.Mutex
+	hub   string
+	self  string
+	items []string
+	polls int
+}
+
+func (f *hubFeed) add(guid, title string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items = append(f.items, fmt.Sprintf(`<item><title>%s</title><link>https://news.example.org/%s</link><guid isPermaLink="false">%s</guid><pubDate>%s</pubDate></item>`,
+		title, guid, guid, time.Now().UTC().Format(time.RFC1123Z)))
+}
+
+func (f *hubFeed) doc() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return []byte(`<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Push Desk</title><link>https://news.example.org</link>` +
+		`<atom:link rel="hub" href="` + f.hub + `"/><atom:link rel="self" href="` + f.self + `"/>` + strings.Join(f.items, "") + `</channel></rss>`)
+}
+
+func (f *hubFeed) pollCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.polls
+}
+
+func (f *hubFeed) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	f.polls++
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/rss+xml")
+	_, _ = w.Write(f.doc())
+}
+
+type websubSetup struct {
+	hub      *websubtest.Hub
+	feed     *hubFeed
+	feedURL  string
+	path     string // config file
+	cfg      string // config text with the feed
+	httpPort int
+	natsPort int
+	wsPort   int // websub.listen port, 0: callbacks on http.listen
+	out      *syncBuffer
+	logs     *syncBuffer
+}
+
+// setupWebSub writes a config with one feed advertising the test hub, a
+// profile matching "Xinjiang", and WebSub on.
+func setupWebSub(t *testing.T, interval string, ownListener bool) *websubSetup {
+	t.Helper()
+	s := &websubSetup{hub: websubtest.Start(), feed: &hubFeed{}, out: &syncBuffer{}, logs: &syncBuffer{}}
+	t.Cleanup(s.hub.Close)
+	srv := httptest.NewServer(s.feed)
+	t.Cleanup(srv.Close)
+	s.feedURL = srv.URL + "/world.xml"
+	s.feed.hub, s.feed.self = s.hub.URL, s.feedURL
+	dir := t.TempDir()
+	s.httpPort, s.natsPort = freePort(t), freePort(t)
+	cbPort, listen := s.httpPort, ""
+	if ownListener {
+		s.wsPort = freePort(t)
+		cbPort, listen = s.wsPort, fmt.Sprintf("127.0.0.1:%d", s.wsPort)
+	}
+	s.cfg = fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+nats:
+  embedded_listen: 127.0.0.1:%d
+watcher:
+  interval: %s
+  backfill: 24h
+websub:
+  callback_url: http://127.0.0.1:%d/websub
+  listen: "%s"
+  fallback_interval: 1h
+feeds:
+  - url: %s
+    name: world
+profiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+notifiers:
+  console:
+    type: console
+`, filepath.Join(dir, "data"), s.httpPort, s.natsPort, interval, cbPort, listen, s.feedURL)
+	s.path = filepath.Join(dir, "feedwatch.yaml")
+	if err := os.WriteFile(s.path, []byte(s.cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", s.logs.String())
+		}
+	})
+	return s
+}
+
+func (s *websubSetup) get(t *testing.T, p string) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", s.httpPort, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func (s *websubSetup) pushState(t *testing.T) string {
+	t.Helper()
+	var st Status
+	if err := json.Unmarshal([]byte(s.get(t, "/api/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range st.Feeds {
+		if f.Name == "world" && f.Push != nil {
+			return string(f.Push.State)
+		}
+	}
+	return ""
+}
+
+// hitTitles are the titles of the hits stored in the stream.
+func hitTitles(t *testing.T, natsPort int) []string {
+	t.Helper()
+	var out []string
+	for _, m := range streamHits(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort)) {
+		var h struct {
+			Item struct {
+				Title string `json:"title"`
+			} `json:"item"`
+		}
+		if err := json.Unmarshal(m.Data, &h); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h.Item.Title)
+	}
+	return out
+}
+
+// TestWebSubPushToHit: the daemon discovers the feed's hub, subscribes,
+// answers the verification, and a signed push becomes a hit in NATS
+// (the feed is polled hourly, so only the push can bring it); a push with
+// a bad signature is dropped and counted; a feed that leaves the config is
+// unsubscribed.
+func TestWebSubPushToHit(t *testing.T) {
+	s := setupWebSub(t, "1h", false)
+	d := startDaemon(t, s.path, s.out, s.logs)
+	defer d.stop(t)
+	waitFor(t, "verified subscription", 20*time.Second, func() bool { return len(s.hub.Subs()) == 1 })
+	waitFor(t, "active push state", 10*time.Second, func() bool { return s.pushState(t) == "active" })
+	sub := s.hub.Subs()[0]
+	if !strings.HasPrefix(sub.Callback, fmt.Sprintf("http://127.0.0.1:%d/websub/", s.httpPort)) || sub.Topic != s.feedURL {
+		t.Fatalf("subscription %+v", sub)
+	}
+
+	ctx := context.Background()
+	s.feed.add("p1", "Xinjiang pushed story")
+	pushedAt := time.Now()
+	if res := s.hub.Publish(ctx, s.feedURL, s.feed.doc(), "application/rss+xml"); len(res) != 1 || res[0].Status != http.StatusAccepted {
+		t.Fatalf("publish: %+v", res)
+	}
+	waitFor(t, "the pushed hit", 10*time.Second, func() bool { return len(hitTitles(t, s.natsPort)) == 1 })
+	t.Logf("push to hit in NATS: %v", time.Since(pushedAt))
+	if got := hitTitles(t, s.natsPort); got[0] != "Xinjiang pushed story" {
+		t.Fatalf("hits %q", got)
+	}
+
+	// Forged: the hit must not appear, the drop is counted.
+	s.feed.add("p2", "Xinjiang forged story")
+	res := s.hub.PublishSigned(ctx, s.feedURL, s.feed.doc(), "application/rss+xml", func(string) string {
+		return websubtest.Sign("sha256", "guessed", s.feed.doc())
+	})
+	if len(res) != 1 || res[0].Status != http.StatusAccepted {
+		t.Fatalf("forged publish: %+v", res)
+	}
+	waitFor(t, "the drop counted", 5*time.Second, func() bool {
+		return strings.Contains(s.get(t, "/metrics"), `feedwatch_websub_pushes_total{result="bad_signature"} 1`)
+	})
+	// A correct push of the same document after it: only then p2 arrives,
+	// once, and p1 is not repeated.
+	s.hub.Publish(ctx, s.feedURL, s.feed.doc(), "application/rss+xml")
+	waitFor(t, "the second pushed hit", 10*time.Second, func() bool { return len(hitTitles(t, s.natsPort)) == 2 })
+	if got := hitTitles(t, s.natsPort); got[1] != "Xinjiang forged story" {
+		t.Fatalf("hits %q", got)
+	}
+
+	// The callback path skips the loopback Host rule; the rest keeps it.
+	req, _ := http.NewRequest(http.MethodGet, sub.Callback+"?hub.mode=subscribe&hub.topic=x&hub.challenge=c", nil)
+	req.Host = "feedwatch.example.org"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("verification with a wrong topic through a public Host: %d, want 404", resp.StatusCode)
+	}
+
+	// The feed leaves the config: unsubscribed at the hub.
+	noFeed := strings.Replace(s.cfg, "feeds:\n  - url: "+s.feedURL+"\n    name: world\n", "feeds:\n  - url: "+s.feedURL+"?other\n    name: other\n", 1)
+	if err := os.WriteFile(s.path, []byte(noFeed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "unsubscribed", 20*time.Second, func() bool {
+		for _, sb := range s.hub.Subs() {
+			if sb.Callback == sub.Callback {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestWebSubHubNeverVerifies: with a hub that never verifies, the feed is
+// polled at its normal interval and its items still alert; the callbacks
+// have their own listener (websub.listen).
+func TestWebSubHubNeverVerifies(t *testing.T) {
+	s := setupWebSub(t, "1s", true)
+	s.hub.NeverVerify = true
+	d := startDaemon(t, s.path, s.out, s.logs)
+	defer d.stop(t)
+	waitFor(t, "a subscribe request", 20*time.Second, func() bool { return len(s.hub.Requests()) >= 1 })
+	if cb := s.hub.Requests()[0].Callback; !strings.HasPrefix(cb, fmt.Sprintf("http://127.0.0.1:%d/websub/", s.wsPort)) {
+		t.Fatalf("callback %s", cb)
+	}
+	polls := s.feed.pollCount()
+	s.feed.add("n1", "Xinjiang polled story")
+	waitFor(t, "the polled hit", 20*time.Second, func() bool { return len(hitTitles(t, s.natsPort)) == 1 })
+	if s.feed.pollCount() <= polls {
+		t.Fatal("no poll brought the hit")
+	}
+	if st := s.pushState(t); st != "pending" {
+		t.Fatalf("push state %q, want pending", st)
+	}
+	// An unsolicited verification on the callback listener is refused.
+	code, echoed := s.hub.SendVerification(s.hub.Requests()[0].Callback, "subscribe", s.feedURL+"x")
+	if code != http.StatusNotFound || echoed {
+		t.Fatalf("unsolicited: %d %v", code, echoed)
+	}
+}
