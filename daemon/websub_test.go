@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,7 +71,7 @@ type websubSetup struct {
 
 // setupWebSub writes a config with one feed advertising the test hub, a
 // profile matching "Xinjiang", and WebSub on.
-func setupWebSub(t *testing.T, interval string, ownListener bool) *websubSetup {
+func setupWebSub(t testing.TB, interval string, ownListener bool) *websubSetup {
 	t.Helper()
 	s := &websubSetup{hub: websubtest.Start(), feed: &hubFeed{}, out: &syncBuffer{}, logs: &syncBuffer{}}
 	t.Cleanup(s.hub.Close)
@@ -79,10 +80,10 @@ func setupWebSub(t *testing.T, interval string, ownListener bool) *websubSetup {
 	s.feedURL = srv.URL + "/world.xml"
 	s.feed.hub, s.feed.self = s.hub.URL, s.feedURL
 	dir := t.TempDir()
-	s.httpPort, s.natsPort = freePort(t), freePort(t)
+	s.httpPort, s.natsPort = freePortTB(t), freePortTB(t)
 	cbPort, listen := s.httpPort, ""
 	if ownListener {
-		s.wsPort = freePort(t)
+		s.wsPort = freePortTB(t)
 		cbPort, listen = s.wsPort, fmt.Sprintf("127.0.0.1:%d", s.wsPort)
 	}
 	s.cfg = fmt.Sprintf(`data_dir: %s
@@ -262,4 +263,15 @@ func TestWebSubHubNeverVerifies(t *testing.T) {
 	if code != http.StatusNotFound || echoed {
 		t.Fatalf("unsolicited: %d %v", code, echoed)
 	}
+}
+
+// freePortTB is freePort for benchmarks too.
+func freePortTB(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
