@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -40,6 +41,9 @@ func (v *validator) websub(c *Config) {
 		if ws.Listen == "" && c.HTTP.Listen == "" {
 			v.add("websub.listen", "callbacks need a listener: set websub.listen, or http.listen")
 		}
+		if err == nil && ws.Listen == "" && !ownPath(u.Path) {
+			v.add("websub.callback_url", "callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz or /-)")
+		}
 	}
 	if ws.Listen != "" && !validHostPort(ws.Listen) {
 		v.add("websub.listen", `want host:port, like 0.0.0.0:7071, or "" to serve callbacks on http.listen`)
@@ -51,4 +55,15 @@ func (v *validator) websub(c *Config) {
 	if ws.Lease != 0 && ws.Lease < Duration(time.Minute) {
 		v.add("websub.lease", "must be at least 1m")
 	}
+}
+
+// ownPath reports whether a callback path leaves the operations endpoint's
+// paths alone when both share http.listen.
+func ownPath(p string) bool {
+	first, _, _ := strings.Cut(strings.Trim(p, "/"), "/")
+	switch first {
+	case "", "api", "metrics", "healthz", "readyz", "-":
+		return false
+	}
+	return true
 }

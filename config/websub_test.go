@@ -33,6 +33,12 @@ func TestWebSubConfig(t *testing.T) {
 			want: []string{`feedwatch.yaml:7: websub.callback_url: want a URL without query, fragment or credentials: each subscription adds its own path element`},
 		},
 		{
+			name: "no path of its own on http.listen",
+			body: feeds + "websub:\n  callback_url: https://fw.example.org/api/\n",
+			want: []string{`feedwatch.yaml:7: websub.callback_url: callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz or /-)`},
+		},
+		{name: "any path on its own listener", body: feeds + "websub:\n  callback_url: https://fw.example.org\n  listen: 127.0.0.1:7071\n"},
+		{
 			name: "no listener",
 			body: feeds + "http:\n  listen: \"\"\nwebsub:\n  callback_url: https://fw.example.org/websub\n",
 			want: []string{`feedwatch.yaml:8: websub.listen: callbacks need a listener: set websub.listen, or http.listen`},

@@ -322,9 +322,10 @@ func (m *Manager) subscribe(ctx context.Context, rec *Record) {
 		return // verified (synchronously, or a renewal) meanwhile
 	}
 	// Not verified yet: ask again if the hub stays silent (the feed is
-	// polled at its normal interval meanwhile), or, for a renewal,
-	// before the lease runs out.
-	next := now.Add(m.o.VerifyWait)
+	// polled at its normal interval meanwhile), less and less often up
+	// to once a day; for a renewal, before the lease runs out.
+	rec.Attempts++
+	next := now.Add(max(m.o.VerifyWait, retryAfter(m.o.RetryMin, rec.Attempts)))
 	if rec.State == StateActive && rec.Expires.Before(next) {
 		next = now.Add(max(rec.Expires.Sub(now)/2, m.o.Tick))
 	}
