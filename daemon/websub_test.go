@@ -26,6 +26,8 @@ type hubFeed struct {
 	self  string
 	items []string
 	polls int
+	// linkOnly advertises hub and self in HTTP Link headers only.
+	linkOnly bool
 }
 
 func (f *hubFeed) add(guid, title string) {
@@ -38,8 +40,12 @@ func (f *hubFeed) add(guid, title string) {
 func (f *hubFeed) doc() []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	links := `<atom:link rel="hub" href="` + f.hub + `"/><atom:link rel="self" href="` + f.self + `"/>`
+	if f.linkOnly {
+		links = ""
+	}
 	return []byte(`<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Push Desk</title><link>https://news.example.org</link>` +
-		`<atom:link rel="hub" href="` + f.hub + `"/><atom:link rel="self" href="` + f.self + `"/>` + strings.Join(f.items, "") + `</channel></rss>`)
+		links + strings.Join(f.items, "") + `</channel></rss>`)
 }
 
 func (f *hubFeed) pollCount() int {
@@ -51,6 +57,10 @@ func (f *hubFeed) pollCount() int {
 func (f *hubFeed) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	f.polls++
+	if f.linkOnly {
+		w.Header().Add("Link", "<"+f.hub+`>; rel="hub"`)
+		w.Header().Add("Link", "<"+f.self+`>; rel="self"`)
+	}
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/rss+xml")
 	_, _ = w.Write(f.doc())
@@ -239,15 +249,17 @@ func TestWebSubPushToHit(t *testing.T) {
 
 // TestWebSubHubNeverVerifies: with a hub that never verifies, the feed is
 // polled at its normal interval and its items still alert; the callbacks
-// have their own listener (websub.listen).
+// have their own listener (websub.listen); the hub is found in the feed's
+// HTTP Link headers.
 func TestWebSubHubNeverVerifies(t *testing.T) {
 	s := setupWebSub(t, "1s", true)
 	s.hub.NeverVerify = true
+	s.feed.linkOnly = true
 	d := startDaemon(t, s.path, s.out, s.logs)
 	defer d.stop(t)
 	waitFor(t, "a subscribe request", 20*time.Second, func() bool { return len(s.hub.Requests()) >= 1 })
-	if cb := s.hub.Requests()[0].Callback; !strings.HasPrefix(cb, fmt.Sprintf("http://127.0.0.1:%d/websub/", s.wsPort)) {
-		t.Fatalf("callback %s", cb)
+	if r := s.hub.Requests()[0]; !strings.HasPrefix(r.Callback, fmt.Sprintf("http://127.0.0.1:%d/websub/", s.wsPort)) || r.Topic != s.feedURL {
+		t.Fatalf("request %+v", r)
 	}
 	polls := s.feed.pollCount()
 	s.feed.add("n1", "Xinjiang polled story")
