@@ -154,7 +154,8 @@ const (
 	PushTooLarge     = "too_large"
 	PushUnknown      = "unknown_callback"
 	PushNotOwner     = "not_owner"
-	PushDropped      = "dropped" // the watcher's queue for the feed was full
+	PushWrongTopic   = "wrong_topic" // signed, but its Link rel="self" names another topic
+	PushDropped      = "dropped"     // the watcher's queue for the feed was full
 )
 
 // push takes content distribution: a body within MaxBody, signed with the
@@ -165,10 +166,10 @@ const (
 func (m *Manager) push(w http.ResponseWriter, r *http.Request, id string) {
 	m.mu.Lock()
 	rec := m.byID[id]
-	var feed string
+	var feed, topic string
 	var secret []byte
 	if rec != nil {
-		feed, secret = rec.Feed, []byte(rec.Secret)
+		feed, topic, secret = rec.Feed, rec.Topic, []byte(rec.Secret)
 	}
 	m.mu.Unlock()
 	if rec == nil {
@@ -198,6 +199,13 @@ func (m *Manager) push(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		m.m.pushes.WithLabelValues(label).Inc()
 		m.log.Warn("websub: push dropped", "feed", feed, "err", err)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if self := parseLinkHeaders(r.Header.Values("Link")).Self; self != "" && !sameTopic(self, topic) {
+		// The hub says this is another topic's content: not this feed's.
+		m.m.pushes.WithLabelValues(PushWrongTopic).Inc()
+		m.log.Warn("websub: push for another topic dropped", "feed", feed)
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
@@ -244,4 +252,17 @@ func (m *Manager) notOwner(w http.ResponseWriter, r *http.Request, rec *Record) 
 	}
 	w.Header().Set("Retry-After", "10")
 	http.Error(w, "feed not owned here now", http.StatusServiceUnavailable)
+}
+
+// sameTopic compares topic URLs as hubs may rewrite them: scheme, host
+// case and a trailing slash aside.
+func sameTopic(a, b string) bool {
+	norm := func(s string) string {
+		if _, rest, ok := strings.Cut(s, "://"); ok {
+			s = rest
+		}
+		host, path, _ := strings.Cut(s, "/")
+		return strings.ToLower(host) + "/" + strings.TrimSuffix(path, "/")
+	}
+	return norm(a) == norm(b)
 }

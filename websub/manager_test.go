@@ -259,12 +259,30 @@ func TestPushesDropped(t *testing.T) {
 			}
 		})
 	}
+	// Signed with the right secret, but the hub names another topic.
+	secret := []byte(e.hub.Subs()[0].Secret)
+	before := pushCount(e.m, PushWrongTopic)
+	if got := e.hub.PostTo(ctx, cb, "http://127.0.0.1:1/other.xml", body, "application/atom+xml", Sign("sha256", secret, body)); got != http.StatusAccepted || pushCount(e.m, PushWrongTopic) != before+1 {
+		t.Fatalf("push for another topic: %d", got)
+	}
 	if n := e.push.count(); n != 0 {
 		t.Fatalf("%d dropped pushes reached the watcher", n)
 	}
+	// A path differing in case is another topic.
+	if got := e.hub.PostTo(ctx, cb, "https://127.0.0.1:1/FEED.xml/", body, "application/atom+xml", Sign("sha256", secret, body)); got != http.StatusAccepted {
+		t.Fatalf("status %d", got)
+	}
+	if n := e.push.count(); n != 0 {
+		t.Fatalf("a path differing in case is another topic: %d pushed", n)
+	}
+	// The same topic as a hub may write it (https, a trailing slash) is taken.
+	if got := e.hub.PostTo(ctx, cb, "https://127.0.0.1:1/feed.xml/", body, "application/atom+xml", Sign("sha256", secret, body)); got != http.StatusAccepted || e.push.count() != 1 {
+		t.Fatalf("status %d, %d pushed", got, e.push.count())
+	}
+	<-e.push.ch
 	// A body at the cap is taken.
 	full := bytes.Repeat([]byte("a"), 1000)
-	if got := e.hub.PostTo(ctx, cb, e.feed, full, "application/atom+xml", Sign("sha512", []byte(e.hub.Subs()[0].Secret), full)); got != http.StatusAccepted || e.push.count() != 1 {
+	if got := e.hub.PostTo(ctx, cb, e.feed, full, "application/atom+xml", Sign("sha512", []byte(e.hub.Subs()[0].Secret), full)); got != http.StatusAccepted || e.push.count() != 2 {
 		t.Fatalf("body at the cap: %d, %d pushed", got, e.push.count())
 	}
 }

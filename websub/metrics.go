@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, m *Manager) (*metrics, error) {
 	mt := &metrics{
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "feedwatch_websub_pushes_total",
-			Help: "WebSub pushes received, by result: accepted, no_signature, bad_signature, too_large, unknown_callback, not_owner, dropped.",
+			Help: "WebSub pushes received, by result: accepted, no_signature, bad_signature, too_large, unknown_callback, wrong_topic, not_owner, dropped.",
 		}, []string{"result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "feedwatch_websub_hub_requests_total",
