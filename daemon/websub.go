@@ -38,6 +38,16 @@ func (l *lateWatcher) Push(feed string, body []byte, contentType string) error {
 	return w.Push(feed, body, contentType)
 }
 
+// PollSoon asks the watcher to poll feed now.
+func (l *lateWatcher) PollSoon(feed string) {
+	l.mu.Lock()
+	w := l.w
+	l.mu.Unlock()
+	if w != nil {
+		w.PollSoon(feed)
+	}
+}
+
 // newWebSub builds the subscription manager when websub.callback_url is
 // set and this process watches; nil otherwise (WebSub off: nothing
 // changes).

@@ -21,10 +21,12 @@ type HubObserver interface {
 	Interval(feed string, normal time.Duration) time.Duration
 }
 
-// pushReq is a pushed document for a feed.
+// pushReq is a pushed document for a feed, or, with poll set, a request
+// to poll the feed now.
 type pushReq struct {
 	feed, contentType string
 	body              []byte
+	poll              bool
 }
 
 // pushBudget bounds the bytes of pushed documents waiting or in work, in
@@ -64,6 +66,23 @@ func (w *Watcher) Push(feed string, body []byte, contentType string) error {
 	return nil
 }
 
+// PollSoon asks for a poll of feed now, when its next poll is later: a
+// push subscription lapsed or was denied, and the feed's schedule (made
+// at the fallback interval) must go back to its own interval.
+func (w *Watcher) PollSoon(feed string) {
+	w.mu.Lock()
+	if !w.running {
+		w.mu.Unlock()
+		return
+	}
+	w.pushIn = append(w.pushIn, pushReq{feed: feed, poll: true})
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 func (w *Watcher) releasePush(n int) {
 	w.mu.Lock()
 	w.pushBytes -= int64(n)
@@ -77,8 +96,18 @@ func (s *scheduler) applyPushes() {
 	in := w.pushIn
 	w.pushIn = nil
 	w.mu.Unlock()
+	now := w.now()
 	for _, p := range in {
 		f := s.feeds[p.feed]
+		if p.poll {
+			if f != nil && f.due.After(now) {
+				f.due = now
+				if f.index >= 0 {
+					heap.Fix(&s.h, f.index)
+				}
+			}
+			continue
+		}
 		if f == nil {
 			w.releasePush(len(p.body))
 			w.m.pushes.WithLabelValues("not_watched").Inc()

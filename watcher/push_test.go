@@ -167,6 +167,22 @@ func TestPushIntervalFromHubs(t *testing.T) {
 	}
 }
 
+// TestPollSoon: a feed scheduled far ahead is polled at once.
+func TestPollSoon(t *testing.T) {
+	doc := &servedDoc{doc: rssDoc("A|A|https://example.org/a|")}
+	srv := httptest.NewServer(doc)
+	t.Cleanup(srv.Close)
+	hubs := &fakeHubs{interval: 3 * time.Hour}
+	w := startWatcher(t, Options{
+		Feeds: []FeedConfig{{Name: "world", URL: srv.URL}}, Interval: time.Minute,
+		Sink: &recSink{}, Seen: newMemSeen(), State: newMemState(), Hubs: hubs,
+	})
+	waitUntil(t, "the first poll", func() bool { return len(hubs.calls()) == 1 })
+	w.PollSoon("world")
+	w.PollSoon("nobody")
+	waitUntil(t, "the second poll", func() bool { return len(hubs.calls()) == 2 })
+}
+
 // concSink fails the test when two deliveries of one feed overlap, and
 // counts each title.
 type concSink struct {

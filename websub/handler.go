@@ -123,6 +123,9 @@ func (m *Manager) verify(w http.ResponseWriter, r *http.Request, id string) {
 			return
 		}
 		m.log.Warn("websub: hub denied the subscription; polling at the normal interval, asking again in a day", "feed", rec.Feed, "reason", clip(v.Reason, 200))
+		if rec.State == StateActive {
+			m.pollSoon(rec.Feed)
+		}
 		rec.State = StateDenied
 		rec.Reason = "denied: " + clip(v.Reason, 200)
 		rec.NextAttempt = now.Add(deniedRetry)

@@ -33,6 +33,19 @@ type Pusher interface {
 	Push(feed string, body []byte, contentType string) error
 }
 
+// poller is implemented by a Pusher that can poll a feed at once (the
+// watcher): a feed whose subscription lapsed or was denied goes back to
+// its own interval without waiting out the fallback interval.
+type poller interface {
+	PollSoon(feed string)
+}
+
+func (m *Manager) pollSoon(feed string) {
+	if p, ok := m.o.Pusher.(poller); ok {
+		p.PollSoon(feed)
+	}
+}
+
 // Owner says whether this process owns a feed (cluster): only the owner
 // holds its subscription and accepts its pushes.
 type Owner interface {
@@ -244,6 +257,7 @@ func (m *Manager) due(ctx context.Context, wg *sync.WaitGroup) {
 			rec.Reason = "lease expired"
 			rec.NextAttempt = now
 			m.persistLocked(ctx, rec)
+			m.pollSoon(feed)
 		}
 		if now.Before(rec.NextAttempt) {
 			continue
@@ -538,6 +552,9 @@ func (m *Manager) dropLocked(ctx context.Context, rec *Record) {
 	if m.subs[rec.Feed] == rec {
 		delete(m.subs, rec.Feed)
 		m.deleteLocked(ctx, rec.Feed)
+		if rec.State == StateActive {
+			m.pollSoon(rec.Feed)
+		}
 	}
 	delete(m.byID, rec.ID)
 	if !m.ours(rec) || rec.State == StateDenied {

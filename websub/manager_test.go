@@ -59,6 +59,7 @@ type pushed struct {
 	mu     sync.Mutex
 	feeds  []string
 	bodies [][]byte
+	polls  []string
 	ch     chan string
 }
 
@@ -71,6 +72,18 @@ func (p *pushed) Push(feed string, body []byte, _ string) error {
 	p.mu.Unlock()
 	p.ch <- feed
 	return nil
+}
+
+func (p *pushed) PollSoon(feed string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.polls = append(p.polls, feed)
+}
+
+func (p *pushed) pollsAsked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.polls...)
 }
 
 func (p *pushed) count() int {
@@ -385,6 +398,10 @@ func TestLeaseLapses(t *testing.T) {
 	waitFor(t, "lapse", func() bool { return e.m.Status("world").State == StatePending })
 	if d := e.m.Interval("world", 5*time.Minute); d != 5*time.Minute {
 		t.Fatalf("interval after the lease lapsed = %v", d)
+	}
+	// The poll scheduled at the fallback interval is brought forward.
+	if got := e.push.pollsAsked(); len(got) != 1 || got[0] != "world" {
+		t.Fatalf("polls asked: %q", got)
 	}
 }
 
