@@ -118,6 +118,8 @@ type Manager struct {
 	sem      chan struct{}
 	wake     chan struct{}
 	loaded   atomic.Bool
+	// ownClient: the hub client is ours, with the private-address rule.
+	ownClient bool
 
 	mu      sync.Mutex
 	subs    map[string]*Record // by feed
@@ -167,6 +169,7 @@ func New(o Options) (*Manager, error) {
 		byID:     map[string]*Record{},
 		leaving:  map[string]*Record{},
 	}
+	m.ownClient = o.Client == nil
 	m.o.Client = m.hubClient(o.Client)
 	if m.m, err = newMetrics(o.Registerer, m); err != nil {
 		return nil, fmt.Errorf("websub: metrics: %w", err)
@@ -394,11 +397,21 @@ type privateKey struct{}
 func (m *Manager) post(ctx context.Context, hub string, form url.Values, allowPrivate bool) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	ctx = context.WithValue(ctx, privateKey{}, allowPrivate)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hub, strings.NewReader(form.Encode()))
 	if err != nil {
 		return errors.New("hub url not usable")
 	}
+	if p, _ := http.ProxyFromEnvironment(req); p != nil && m.ownClient {
+		// Through a proxy the dial goes to the proxy: check the hub's
+		// own addresses here instead.
+		if !allowPrivate {
+			if err := m.refusePrivate(ctx, req.URL); err != nil {
+				return err
+			}
+		}
+		allowPrivate = true
+	}
+	req = req.WithContext(context.WithValue(ctx, privateKey{}, allowPrivate))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if m.o.UserAgent != "" {
 		req.Header.Set("User-Agent", m.o.UserAgent)
@@ -415,6 +428,29 @@ func (m *Manager) post(ctx context.Context, hub string, form url.Values, allowPr
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("hub answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// errPrivateHub refuses a hub on a loopback or private address.
+var errPrivateHub = errors.New("hub is on a loopback or private address: refused (allow_private_redirects allows it)")
+
+// refusePrivate fails when u's host is, or resolves to, a private address.
+func (m *Manager) refusePrivate(ctx context.Context, u *url.URL) error {
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+		if err != nil {
+			return fmt.Errorf("resolve hub: %w", err)
+		}
+		addrs = ips
+	}
+	for _, a := range addrs {
+		if m.o.isPrivate(netip.AddrPortFrom(a.Unmap(), 0)) {
+			return errPrivateHub
+		}
 	}
 	return nil
 }
@@ -438,7 +474,7 @@ func (m *Manager) hubClient(c *http.Client) *http.Client {
 			ok, _ := ctx.Value(privateKey{}).(bool)
 			if ap, perr := netip.ParseAddrPort(conn.RemoteAddr().String()); perr == nil && !ok && m.o.isPrivate(ap) {
 				conn.Close()
-				return nil, errors.New("hub is on a loopback or private address: refused (allow_private_redirects allows it)")
+				return nil, errPrivateHub
 			}
 			return conn, nil
 		},
