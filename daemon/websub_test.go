@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedwatch/feedwatch/bus/natstest"
 	"github.com/feedwatch/feedwatch/websub/websubtest"
 )
 
@@ -158,8 +160,13 @@ func (s *websubSetup) pushState(t *testing.T) string {
 // hitTitles are the titles of the hits stored in the stream.
 func hitTitles(t *testing.T, natsPort int) []string {
 	t.Helper()
+	return hitTitlesAt(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+}
+
+func hitTitlesAt(t *testing.T, url string) []string {
+	t.Helper()
 	var out []string
-	for _, m := range streamHits(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort)) {
+	for _, m := range streamHits(t, url) {
 		var h struct {
 			Item struct {
 				Title string `json:"title"`
@@ -286,4 +293,103 @@ func freePortTB(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestWebSubNewOwnerSubscribes: two watchers share the feed; the owner
+// holds the subscription with its own callback. When it stops, the new
+// owner subscribes with its callback, and a push reaches it: one hit.
+func TestWebSubNewOwnerSubscribes(t *testing.T) {
+	n := natstest.Start(t)
+	s := setupWebSub(t, "1s", false)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	type proc struct {
+		port   int
+		cancel context.CancelFunc
+		done   chan error
+	}
+	start := func(name string) *proc {
+		p := &proc{port: freePort(t), done: make(chan error, 1)}
+		cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+nats:
+  url: %s
+watcher:
+  interval: 1s
+websub:
+  callback_url: http://127.0.0.1:%d/websub
+feeds:
+  - url: %s
+    name: world
+profiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+notifiers:
+  console:
+    type: console
+`, filepath.Join(dir, name), p.port, n.URL(), p.port, s.feedURL)
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		p.cancel = cancel
+		ready := make(chan struct{})
+		go func() {
+			p.done <- Run(ctx, Options{ConfigPath: path, Mode: ModeWatch, Stdout: io.Discard, Getenv: func(string) string { return "" },
+				Logger: slog.New(slog.NewTextHandler(logs, nil)).With("member", name), Ready: ready,
+				hooks: &testHooks{renew: 300 * time.Millisecond, lease: 1500 * time.Millisecond, ttl: 2 * time.Second}})
+		}()
+		select {
+		case <-ready:
+		case err := <-p.done:
+			t.Fatalf("%s exited at start: %v", name, err)
+		}
+		t.Cleanup(func() {
+			cancel()
+			<-p.done
+			p.done <- nil
+		})
+		return p
+	}
+	subscribedBy := func(p *proc) bool {
+		for _, sb := range s.hub.Subs() {
+			if strings.HasPrefix(sb.Callback, fmt.Sprintf("http://127.0.0.1:%d/websub/", p.port)) {
+				return true
+			}
+		}
+		return false
+	}
+	a := start("a")
+	waitFor(t, "a's subscription", 20*time.Second, func() bool { return subscribedBy(a) })
+	b := start("b")
+	a.cancel()
+	if err := <-a.done; err != nil {
+		t.Fatal(err)
+	}
+	a.done <- nil
+	waitFor(t, "b's subscription", 30*time.Second, func() bool { return subscribedBy(b) })
+
+	s.feed.add("c1", "Xinjiang pushed after the handover")
+	res := s.hub.Publish(context.Background(), s.feedURL, s.feed.doc(), "application/rss+xml")
+	accepted := 0
+	for _, r := range res {
+		if r.Status == http.StatusAccepted {
+			accepted++
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("publish: %+v, want one callback (b's) to take it", res)
+	}
+	waitFor(t, "the hit", 10*time.Second, func() bool { return len(hitTitlesAt(t, n.URL())) >= 1 })
+	time.Sleep(1500 * time.Millisecond) // a poll or two after the push: still one hit
+	if got := hitTitlesAt(t, n.URL()); len(got) != 1 {
+		t.Fatalf("hits %q, want one", got)
+	}
 }
