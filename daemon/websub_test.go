@@ -393,3 +393,26 @@ notifiers:
 		t.Fatalf("hits %q, want one", got)
 	}
 }
+
+// TestWebSubRestartKeepsSubscription: after a restart the stored
+// subscription takes pushes at once (the feed's next poll, kept from
+// before, is an hour away), without a new subscribe request.
+func TestWebSubRestartKeepsSubscription(t *testing.T) {
+	s := setupWebSub(t, "1h", false)
+	d := startDaemon(t, s.path, s.out, s.logs)
+	waitFor(t, "verified subscription", 20*time.Second, func() bool { return len(s.hub.Subs()) == 1 })
+	d.stop(t)
+	d = startDaemon(t, s.path, s.out, s.logs)
+	defer d.stop(t)
+	s.feed.add("r1", "Xinjiang after the restart")
+	if res := s.hub.Publish(context.Background(), s.feedURL, s.feed.doc(), "application/rss+xml"); len(res) != 1 || res[0].Status != http.StatusAccepted {
+		t.Fatalf("publish after restart: %+v", res)
+	}
+	waitFor(t, "the pushed hit", 10*time.Second, func() bool { return len(hitTitles(t, s.natsPort)) == 1 })
+	if n := len(s.hub.Requests()); n != 1 {
+		t.Fatalf("%d subscribe requests, want the first one only", n)
+	}
+	if st := s.pushState(t); st != "active" {
+		t.Fatalf("push state %q", st)
+	}
+}
