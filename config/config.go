@@ -42,6 +42,7 @@ type Config struct {
 	HTTP      HTTP                `mapstructure:"http"`
 	NATS      NATS                `mapstructure:"nats"`
 	Watcher   Watcher             `mapstructure:"watcher"`
+	WebSub    WebSub              `mapstructure:"websub"`
 	Feeds     []Feed              `mapstructure:"feeds"`
 	OPML      []string            `mapstructure:"opml"`
 	Profiles  []Profile           `mapstructure:"profiles"`

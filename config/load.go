@@ -88,7 +88,7 @@ func (r Role) unused(path string) string {
 	case RoleWatch:
 		skip = section == "notifiers"
 	case RoleNotify:
-		skip = section == "feeds" || section == "watcher"
+		skip = section == "feeds" || section == "watcher" || section == "websub"
 	case RoleMatch:
 		skip = section != "profiles" && section != "watcher"
 	case RoleDead:
@@ -342,6 +342,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("watcher.backfill", w.Backfill)
 	v.SetDefault("watcher.state_retention", w.StateRetention)
 	// user_agent depends on the version: applyDefaults.
+	v.SetDefault("websub.fallback_interval", DefaultWebSubFallback)
+	v.SetDefault("websub.lease", DefaultWebSubLease)
 }
 
 // applyDefaults fills what depends on other values or on presence in the

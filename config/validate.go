@@ -26,6 +26,7 @@ func (c *Config) Validate(extra ...func(*Config) []Problem) Problems {
 	}
 	v := &validator{}
 	v.top(c)
+	v.websub(c)
 	tags := v.feeds(c)
 	v.profiles(c, tags)
 	v.notifiers(c)

@@ -23,6 +23,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
+	"github.com/feedwatch/feedwatch/websub"
 )
 
 // Mode picks which parts run.
@@ -102,6 +103,10 @@ type daemon struct {
 	state   *stateKeeper // nil when not watching
 	members *membership
 	opml    *opmlWatches // nil when not watching
+	// websub is nil unless websub.callback_url is set and this process
+	// watches; pushTo hands its pushes to the watcher.
+	websub *websub.Manager
+	pushTo *lateWatcher
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -175,8 +180,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer d.members.leave()
 
+	if err := d.newWebSub(ctx, cfg); err != nil {
+		return startErr(ctx, d.log, err)
+	}
+
 	var wg sync.WaitGroup
-	var srv *http.Server
+	var srv, wsSrv *http.Server
 	watchCtx, stopWatch := context.WithCancel(runCtx)
 	defer stopWatch()
 	// stop winds down what has started: at shutdown, and when starting
@@ -207,15 +216,24 @@ func Run(ctx context.Context, o Options) error {
 			// written for unpublished items: nothing is lost by leaving now.
 			d.log.Warn("shutdown grace ran out; in-flight work will be redone at next start")
 		}
-		if srv != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = srv.Shutdown(sctx)
-			cancel()
+		for _, s := range []*http.Server{srv, wsSrv} {
+			if s != nil {
+				sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = s.Shutdown(sctx)
+				cancel()
+			}
 		}
 	}
 	if cfg.HTTP.Listen != "" {
 		srv, err = d.serveHTTP(cfg.HTTP.Listen)
 		if err != nil {
+			return err
+		}
+	}
+	if d.websub != nil && cfg.WebSub.Listen != "" {
+		wsSrv, err = d.serveWebSub(cfg.WebSub.Listen)
+		if err != nil {
+			stop()
 			return err
 		}
 	}
@@ -242,6 +260,15 @@ func Run(ctx context.Context, o Options) error {
 		go func() {
 			defer wg.Done()
 			d.state.run(watchCtx)
+		}()
+	}
+	if d.websub != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.websub.Run(watchCtx); err != nil {
+				d.log.Error("websub stopped", "err", err)
+			}
 		}()
 	}
 	if cfg.Path != "" {
@@ -329,6 +356,9 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	// Overdue feeds taken over from a watcher that stopped or died are
 	// polled within seconds (SPEC: within 30 s of the loss).
 	wo.TakeoverSpread = 3 * time.Second
+	if d.websub != nil {
+		wo.Hubs = d.websub
+	}
 	if h := d.opts.hooks; h != nil && h.wrote != nil {
 		wo.Seen = hookedSeen{SeenStore: wo.Seen, wrote: h.wrote}
 		wo.State = hookedState{StateStore: wo.State, wrote: h.wrote}
@@ -339,6 +369,9 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.members.attach(w)
 	d.watcher = w
+	if d.pushTo != nil {
+		d.pushTo.set(w)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -432,6 +465,10 @@ func (d *daemon) doReload(ctx context.Context) {
 		}
 		d.sink.SetTable(rt)
 		d.members.setFeeds(feedConfigs(cfg))
+		if d.websub != nil {
+			// Feeds that left the config are unsubscribed.
+			d.websub.SetFeeds(feedNames(feedConfigs(cfg)))
+		}
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {
@@ -467,6 +504,9 @@ func restartOnly(old, cur *config.Config) []string {
 	}
 	if old.NATS != cur.NATS {
 		out = append(out, "nats")
+	}
+	if old.WebSub != cur.WebSub {
+		out = append(out, "websub")
 	}
 	ow, cw := old.Watcher, cur.Watcher
 	// Each feed carries its own interval, so watcher.interval applies live.

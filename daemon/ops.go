@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/ownership"
+	"github.com/feedwatch/feedwatch/websub"
 )
 
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
@@ -115,7 +116,18 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 	})
 	cop := http.NewCrossOriginProtection()
 	guarded := cop.Handler(mux)
+	var callbacks http.Handler
+	var prefix string
+	if d.websub != nil && !d.websubOwnListener() {
+		callbacks, prefix = d.websub.Handler(), d.websub.PathPrefix()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if callbacks != nil && strings.HasPrefix(r.URL.Path, prefix) {
+			// Hubs reach these through a public name (a reverse proxy)
+			// and POST feed documents: not the operations rules.
+			callbacks.ServeHTTP(w, r)
+			return
+		}
 		health := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if loopback && !health && !loopbackHost(r.Host) {
 			http.Error(w, "this endpoint answers only to a loopback Host (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
@@ -237,13 +249,21 @@ type FeedStatus struct {
 	Gone     bool      `json:"gone,omitempty"`
 	Failures int       `json:"failures,omitempty"`
 	Notice   string    `json:"notice,omitempty"`
+	// Push is the feed's WebSub state (only with websub.callback_url).
+	Push *websub.FeedPush `json:"push,omitempty"`
 }
 
 func (d *daemon) status() Status {
 	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}, Members: d.members.list()}
 	if d.watcher != nil {
 		for _, f := range d.watcher.Status() {
-			s.Feeds = append(s.Feeds, FeedStatus(f))
+			fs := FeedStatus{Name: f.Name, URL: f.URL, LastPoll: f.LastPoll, Result: f.Result, NextDue: f.NextDue,
+				Error: f.Error, Gone: f.Gone, Failures: f.Failures, Notice: f.Notice}
+			if d.websub != nil {
+				p := d.websub.Status(f.Name)
+				fs.Push = &p
+			}
+			s.Feeds = append(s.Feeds, fs)
 		}
 	}
 	if d.sink != nil {

@@ -12,6 +12,7 @@ type metrics struct {
 	duration prometheus.Histogram
 	feeds    prometheus.Gauge
 	lag      prometheus.Histogram
+	pushes   *prometheus.CounterVec
 }
 
 // newMetrics builds the watcher's metrics and registers them when reg is
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Poll start minus the time the poll was due.",
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2, 3, 5, 10, 30, 60, 300},
 		}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "feedwatch_pushed_documents_total",
+			Help: "Pushed (WebSub) documents handled by the watcher, by result (ok, sink, not_owner, not_watched, or a parse error kind).",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -58,6 +63,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.lag, err = register(reg, m.lag); err != nil {
+		return nil, err
+	}
+	if m.pushes, err = register(reg, m.pushes); err != nil {
 		return nil, err
 	}
 	return m, nil

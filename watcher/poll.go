@@ -62,6 +62,9 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	if interval <= 0 {
 		interval = w.opts.Interval
 	}
+	if w.opts.Hubs != nil {
+		interval = w.opts.Hubs.Interval(f.name, interval)
+	}
 	if !w.owns(f.name) {
 		// Another watcher has it, or our lease lapsed: state is read
 		// again if the feed comes back to us.
@@ -235,6 +238,9 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 			st.ETag = resp.ETag
 		}
 		return run.succeed("not_modified", 0, resp.MaxAge)
+	}
+	if w.opts.Hubs != nil && hostOf(src) != "" {
+		w.opts.Hubs.Found(f.name, src, resp.Links, resp.Body)
 	}
 	hash := bodyHash(resp.Body)
 	if hash == st.BodyHash && st.Primed && !forceFull {

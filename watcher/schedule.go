@@ -31,6 +31,10 @@ type feed struct {
 	// delivered: a document of this feed went through deliver in this run
 	// (Options.RecoverBefore applies until then).
 	delivered bool
+	// pushes wait for the feed's current job to end; pushHeld: the feed
+	// left the heap while a push runs (it goes back at its due time).
+	pushes   []pushReq
+	pushHeld bool
 }
 
 // dueHeap orders feeds by due time: one heap and one timer serve every
@@ -64,6 +68,13 @@ type done struct {
 	f    *feed
 	next time.Time
 	stop bool // 410 Gone: poll no more
+	push bool // a push job ended; next, when set, is the stored schedule
+}
+
+// job is one poll of f, or one pushed document of f when push is set.
+type job struct {
+	f    *feed
+	push *pushReq
 }
 
 // scheduler is Run's state; only Run's goroutine touches it.
@@ -78,8 +89,10 @@ type scheduler struct {
 	// meanwhile, the feed continues rather than a second copy being
 	// polled beside it.
 	leaving map[string]*feed
-	jobs    chan *feed
+	jobs    chan job
 	results chan done
+	// pushReady are feeds with a push waiting for a free worker.
+	pushReady []*feed
 	// started: the first feed list is applied.
 	started bool
 }
@@ -102,9 +115,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for f := range s.jobs {
-				next, stop := w.pollFeed(ctx, f)
-				s.results <- done{f: f, next: next, stop: stop}
+			for j := range s.jobs {
+				if j.push != nil {
+					next := w.pushFeed(ctx, j.f, *j.push)
+					s.results <- done{f: j.f, next: next, push: true}
+					continue
+				}
+				next, stop := w.pollFeed(ctx, j.f)
+				s.results <- done{f: j.f, next: next, stop: stop}
 			}
 		}()
 	}
@@ -112,6 +130,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		s.applyPending()
+		s.applyPushes()
 		s.dispatch()
 		wait := time.Hour
 		// With every worker busy only a finished poll can start another:
@@ -156,13 +175,20 @@ func newScheduler(w *Watcher) *scheduler {
 		perHost: make(map[string]int),
 		parked:  make(map[string][]*feed),
 		leaving: make(map[string]*feed),
-		jobs:    make(chan *feed, w.opts.Concurrency),
+		jobs:    make(chan job, w.opts.Concurrency),
 		results: make(chan done, w.opts.Concurrency),
 	}
 }
 
 // dispatch starts every due feed that the global and per-host limits allow.
 func (s *scheduler) dispatch() {
+	// Pushes first: they are what someone is waiting for.
+	for len(s.pushReady) > 0 && s.inFlight < s.w.opts.Concurrency {
+		f := s.pushReady[0]
+		s.pushReady[0] = nil
+		s.pushReady = s.pushReady[1:]
+		s.startPush(f)
+	}
 	now := s.w.now()
 	for s.inFlight < s.w.opts.Concurrency && len(s.h) > 0 && !s.h[0].due.After(now) {
 		f := heap.Pop(&s.h).(*feed)
@@ -181,13 +207,17 @@ func (s *scheduler) start(f *feed) {
 	if f.host != "" {
 		s.perHost[f.host]++
 	}
-	s.jobs <- f // never blocks: buffer == concurrency >= inFlight
+	s.jobs <- job{f: f} // never blocks: buffer == concurrency >= inFlight
 }
 
 func (s *scheduler) finish(r done) {
 	f := r.f
 	f.running = false
 	s.inFlight--
+	if r.push {
+		s.finishPush(r)
+		return
+	}
 	if f.host != "" {
 		s.perHost[f.host]--
 		if s.perHost[f.host] <= 0 {
@@ -225,6 +255,7 @@ func (s *scheduler) finish(r done) {
 		f.pendingCfg = nil
 		s.applyCfg(f, *c, s.w.now())
 	}
+	s.queuePush(f)
 }
 
 // applyCfg updates a feed that is not running to a reloaded config. A new
@@ -325,7 +356,11 @@ func (s *scheduler) applyPending() {
 		delete(s.feeds, name)
 		w.mu.Lock()
 		delete(w.status, name)
+		for _, p := range f.pushes {
+			w.pushBytes -= int64(len(p.body))
+		}
 		w.mu.Unlock()
+		f.pushes = nil
 	}
 	w.m.feeds.Set(float64(len(s.feeds)))
 }

@@ -31,8 +31,8 @@ func started(s *scheduler) []*feed {
 	var out []*feed
 	for {
 		select {
-		case f := <-s.jobs:
-			out = append(out, f)
+		case j := <-s.jobs:
+			out = append(out, j.f)
 		default:
 			return out
 		}

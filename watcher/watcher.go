@@ -74,6 +74,10 @@ type Options struct {
 	// state was lost. Zero: no recovery.
 	RecoverBefore time.Time
 
+	// Hubs, when set, is shown each fetched document (WebSub discovery)
+	// and may lengthen a feed's poll interval while pushes arrive.
+	Hubs HubObserver
+
 	// TakeoverSpread, when set, bounds how far apart the first visits
 	// of feeds added after the first feed list (taken over from another
 	// watcher, or added by a reload), and their overdue polls, are spread.
@@ -169,6 +173,10 @@ type Watcher struct {
 	running bool
 	// bigParse bounds concurrent parses of big documents (see parse).
 	bigParse chan struct{}
+	// pushIn are pushed documents not yet taken by the scheduler;
+	// pushBytes counts the bytes of every push not yet handled.
+	pushIn    []pushReq
+	pushBytes int64
 }
 
 // New validates opts and builds a Watcher.

@@ -59,6 +59,7 @@ and without the daemon's secrets; --url names the daemon directly.`,
 					fmt.Fprintf(tw, "\nnotice: feed %s %s\n", f.Name, f.Notice)
 				}
 			}
+			printPush(tw, st.Feeds)
 			fmt.Fprintln(tw, "\nPROFILE\tHITS\tLAST HIT")
 			names := make([]string, 0, len(st.Profiles))
 			for n := range st.Profiles {
@@ -199,4 +200,19 @@ func localAddr(listen string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// printPush lists the feeds with a WebSub subscription (websub on).
+func printPush(w io.Writer, feeds []daemon.FeedStatus) {
+	head := false
+	for _, f := range feeds {
+		if f.Push == nil || f.Push.State == "none" {
+			continue
+		}
+		if !head {
+			fmt.Fprintln(w, "\nFEED\tPUSH\tLEASE UNTIL\tLAST PUSH\tREASON")
+			head = true
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Push.State, when(f.Push.Expires), when(f.Push.LastPush), f.Push.Reason)
+	}
 }

@@ -179,6 +179,8 @@ type Response struct {
 	// (relative links in it resolve against it), without userinfo; ""
 	// for files.
 	FinalURL string
+	// Links are the response's Link header values (WebSub discovery).
+	Links []string
 
 	buf   *bytes.Buffer
 	owner *Fetcher
@@ -315,6 +317,7 @@ func (f *Fetcher) answer(ctx context.Context, resp *http.Response, out *Response
 	}
 	out.Body, out.buf, out.owner = buf.Bytes(), buf, f
 	out.ContentType = resp.Header.Get("Content-Type")
+	out.Links = resp.Header.Values("Link")
 	out.ETag = resp.Header.Get("ETag")
 	out.LastModified = resp.Header.Get("Last-Modified")
 	out.MaxAge = maxAge(resp.Header)
