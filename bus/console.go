@@ -1,0 +1,276 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedwatch/feedwatch/hit"
+	"github.com/feedwatch/feedwatch/notifier"
+)
+
+// What the web console reads: the hits stream from a time on (its
+// in-memory index), single hits by sequence, the dead letters, and the
+// mutes bucket.
+
+// TailHits reads the hits stream from since on, then follows it, calling fn
+// with each message's stream sequence and body, until ctx ends. It reads
+// through an ordered consumer: nothing durable is made on the server, and
+// the client recreates it after a reconnect.
+func (b *Bus) TailHits(ctx context.Context, since time.Time, fn func(seq uint64, data []byte)) error {
+	s, err := b.js.Stream(ctx, HitsStream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", HitsStream, err)
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	c, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("stream %s: follow: %w", HitsStream, err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		fn(md.Sequence.Stream, m.Data())
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: follow: %w", HitsStream, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// Hit reads one hit of the hits stream by its sequence.
+func (b *Bus) Hit(ctx context.Context, seq uint64) (hit.Hit, error) {
+	var h hit.Hit
+	s, err := b.js.Stream(ctx, HitsStream)
+	if err != nil {
+		return h, fmt.Errorf("stream %s: %w", HitsStream, err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return h, fmt.Errorf("hit at %d: %w", seq, err)
+	}
+	if err := json.Unmarshal(m.Data, &h); err != nil {
+		return h, fmt.Errorf("hit at %d: %w", seq, err)
+	}
+	return h, nil
+}
+
+// DeadEntry is one message of the dead-letter stream.
+type DeadEntry struct {
+	Seq    uint64
+	Letter notifier.DeadLetter
+}
+
+// DeadBox lists, replays and drops dead letters, addressed by their
+// sequence in the dead-letter stream.
+type DeadBox struct{ b *Bus }
+
+// DeadBox returns the dead-letter stream's reader.
+func (b *Bus) DeadBox() *DeadBox { return &DeadBox{b: b} }
+
+// List returns up to limit dead letters, newest first.
+func (d *DeadBox) List(ctx context.Context, limit int) ([]DeadEntry, error) {
+	s, err := d.b.js.Stream(ctx, DeadStream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", DeadStream, err)
+	}
+	st := s.CachedInfo().State
+	if st.Msgs == 0 {
+		return nil, nil
+	}
+	var out []DeadEntry
+	// Newest first, by sequence; dropped letters leave gaps.
+	for seq := st.LastSeq; seq >= st.FirstSeq && seq > 0 && len(out) < limit; seq-- {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("dead letter %d: %w", seq, err)
+		}
+		e := DeadEntry{Seq: seq}
+		if err := json.Unmarshal(m.Data, &e.Letter); err != nil {
+			e.Letter.Error = "unreadable dead letter: " + err.Error()
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Drop removes one dead letter.
+func (d *DeadBox) Drop(ctx context.Context, seq uint64) error {
+	s, err := d.b.js.Stream(ctx, DeadStream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", DeadStream, err)
+	}
+	if err := s.DeleteMsg(ctx, seq); err != nil {
+		return fmt.Errorf("drop dead letter %d: %w", seq, err)
+	}
+	return nil
+}
+
+// Replay hands one dead letter back for delivery: its hit goes to the hits
+// stream again, under a message id of its own (the original one may still
+// be in the duplicate window), and the letter is removed. Notifiers that
+// delivered the hit before skip it by their ledger.
+func (d *DeadBox) Replay(ctx context.Context, seq uint64) error {
+	s, err := d.b.js.Stream(ctx, DeadStream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", DeadStream, err)
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return fmt.Errorf("replay dead letter %d: %w", seq, err)
+	}
+	var l notifier.DeadLetter
+	if err := json.Unmarshal(m.Data, &l); err != nil {
+		return fmt.Errorf("replay dead letter %d: %w", seq, err)
+	}
+	if l.Hit.ID == "" || l.Hit.Profile == "" {
+		return fmt.Errorf("replay dead letter %d: it holds no hit", seq)
+	}
+	data, err := json.Marshal(l.Hit)
+	if err != nil {
+		return fmt.Errorf("replay dead letter %d: %w", seq, err)
+	}
+	id := fmt.Sprintf("replay.%d.%s", seq, l.Hit.ID)
+	if _, err := d.b.js.Publish(ctx, HitsPrefix+l.Hit.Profile, data, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("replay dead letter %d: %w", seq, err)
+	}
+	if err := s.DeleteMsg(ctx, seq); err != nil {
+		return fmt.Errorf("replay dead letter %d: remove it: %w", seq, err)
+	}
+	return nil
+}
+
+// MutesBucket holds each muted profile's mute end (key: the profile).
+const MutesBucket = "feedwatch_mutes"
+
+// Mutes are the profiles muted from the console, shared by every process
+// through a KV bucket and kept in memory by a watch, so that asking costs
+// nothing per hit.
+type Mutes struct {
+	kv jetstream.KeyValue
+
+	mu    sync.Mutex
+	until map[string]time.Time
+	now   func() time.Time
+}
+
+// Mutes creates or updates the mutes bucket and starts watching it until
+// ctx ends. A mute's record expires a week after it was set: no mute lasts
+// longer (the hits stream keeps a week).
+func (b *Bus) Mutes(ctx context.Context, now func() time.Time) (*Mutes, error) {
+	kv, err := b.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket:      MutesBucket,
+		Description: "profiles muted from the web console, with when each mute ends",
+		History:     1,
+		TTL:         MaxMute + time.Hour,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", MutesBucket, err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	m := &Mutes{kv: kv, until: map[string]time.Time{}, now: now}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch bucket %s: %w", MutesBucket, err)
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue // the end of the initial values
+				}
+				m.apply(e)
+			}
+		}
+	}()
+	return m, nil
+}
+
+// MaxMute is the longest mute.
+const MaxMute = 7 * 24 * time.Hour
+
+func (m *Mutes) apply(e jetstream.KeyValueEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(m.until, e.Key())
+		return
+	}
+	t, err := time.Parse(time.RFC3339, string(e.Value()))
+	if err != nil {
+		delete(m.until, e.Key())
+		return
+	}
+	m.until[e.Key()] = t
+}
+
+// Muted reports whether profile is muted now.
+func (m *Mutes) Muted(profile string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.until[profile]
+	return ok && m.now().Before(t)
+}
+
+// List returns the mutes in force, by profile.
+func (m *Mutes) List() map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := map[string]time.Time{}
+	for p, t := range m.until {
+		if now.Before(t) {
+			out[p] = t
+		}
+	}
+	return out
+}
+
+// Mute mutes profile until the given time; a time not after now unmutes
+// it. Profile names are [a-z0-9_-]+, valid keys as they are.
+func (m *Mutes) Mute(ctx context.Context, profile string, until time.Time) error {
+	if !m.now().Before(until) {
+		if err := m.kv.Delete(ctx, profile); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("unmute profile %q: %w", profile, err)
+		}
+		m.mu.Lock()
+		delete(m.until, profile)
+		m.mu.Unlock()
+		return nil
+	}
+	if _, err := m.kv.Put(ctx, profile, []byte(until.UTC().Format(time.RFC3339))); err != nil {
+		return fmt.Errorf("mute profile %q: %w", profile, err)
+	}
+	// The watch applies it too; applying here makes the caller's next
+	// read see it at once.
+	m.mu.Lock()
+	m.until[profile] = until
+	m.mu.Unlock()
+	return nil
+}
