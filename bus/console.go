@@ -18,19 +18,19 @@ import (
 // in-memory index), single hits by sequence, the dead letters, and the
 // mutes bucket.
 
-// TailHits reads the hits stream from since on, then follows it, calling fn
-// with each message's stream sequence and body, until ctx ends. It reads
-// through an ordered consumer: nothing durable is made on the server, and
-// the client recreates it after a reconnect.
-func (b *Bus) TailHits(ctx context.Context, since time.Time, fn func(seq uint64, data []byte)) error {
+// TailHits reads the last n messages of the hits stream, then follows it,
+// calling fn with each message's stream sequence and body, until ctx ends.
+// It reads through an ordered consumer: nothing durable is made on the
+// server, and the client recreates it after a reconnect.
+func (b *Bus) TailHits(ctx context.Context, n int, fn func(seq uint64, data []byte)) error {
 	s, err := b.js.Stream(ctx, HitsStream)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", HitsStream, err)
 	}
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if !since.IsZero() {
-		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		cfg.OptStartTime = &since
+	if last := s.CachedInfo().State.LastSeq; n > 0 && last >= uint64(n) {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = last - uint64(n) + 1
 	}
 	c, err := s.OrderedConsumer(ctx, cfg)
 	if err != nil {
@@ -232,6 +232,9 @@ func (m *Mutes) apply(e jetstream.KeyValueEntry) {
 
 // Muted reports whether profile is muted now.
 func (m *Mutes) Muted(profile string) bool {
+	if m == nil {
+		return false
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, ok := m.until[profile]

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/ownership"
 )
@@ -33,17 +34,17 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	go func() { _ = srv.Serve(ln) }()
-	d.log.Info("serving metrics and health", "addr", ln.Addr().String())
-	if !loopback {
+	d.log.Info("serving the web console, metrics and health", "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
+	if !loopback && d.cfg.HTTP.Auth.Username == "" {
 		warnExposed(d.log, addr)
 	}
 	return srv, nil
 }
 
 // warnExposed says that the endpoint is reachable beyond this machine
-// while it has no authentication yet.
+// while it has no authentication.
 func warnExposed(log *slog.Logger, addr string) {
-	log.Warn("http.listen is not a loopback address and the endpoint has no authentication: whoever reaches it can read /api/status and /metrics and request reloads; prefer 127.0.0.1 behind a proxy", "addr", addr)
+	log.Warn("http.listen is not a loopback address and has no http.auth: whoever reaches it can read the web console (feeds, profiles, hits), /api/status and /metrics, and use its actions when http.admin is on; set http.auth, or prefer 127.0.0.1 behind a proxy", "addr", addr)
 }
 
 // loopbackListen reports whether a listen address binds only loopback.
@@ -113,15 +114,23 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "reload requested")
 	})
+	if d.console != nil {
+		// Everything else is the web console's.
+		mux.Handle("/", d.console)
+	}
 	cop := http.NewCrossOriginProtection()
 	guarded := cop.Handler(mux)
+	if a := d.cfg.HTTP.Auth; a.Username != "" {
+		guarded = console.BasicAuth(a.Username, a.PasswordHash, authExempt, guarded)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		health := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		if loopback && !health && !loopbackHost(r.Host) {
 			http.Error(w, "this endpoint answers only to a loopback Host (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
 			return
 		}
-		if r.Method == http.MethodPost && simpleContentType(r.Header.Get("Content-Type")) {
+		// The console's forms carry a CSRF token instead.
+		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/actions/") && simpleContentType(r.Header.Get("Content-Type")) {
 			http.Error(w, "POST needs Content-Type: application/json", http.StatusUnsupportedMediaType)
 			return
 		}
