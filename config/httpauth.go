@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -29,4 +31,32 @@ func bcryptReason(err error) string {
 		return "too short"
 	}
 	return "unknown format"
+}
+
+// HTTPUsername reads http.auth.username leniently (FEEDWATCH_HTTP_AUTH_USERNAME
+// first), for commands that talk to a running daemon: "" when it is unset
+// or the file cannot be read.
+func HTTPUsername(path string, getenv func(string) string) string {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if v := getenv(EnvName("http.auth.username")); v != "" {
+		return v
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	r, ps := parseRaw(formatOf(path), data)
+	if len(ps) > 0 {
+		return ""
+	}
+	http, _ := r.tree["http"].(map[string]any)
+	auth, _ := http["auth"].(map[string]any)
+	s, _ := scalarString(auth["username"])
+	out, missing, bad := expand(s, getenv)
+	if bad != "" || len(missing) > 0 {
+		return ""
+	}
+	return out
 }
