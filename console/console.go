@@ -9,6 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,9 +128,10 @@ type Console struct {
 
 	// The status is asked at most once a second: with 50,000 feeds
 	// building it costs more than a page.
-	stMu   sync.Mutex
-	st     *snapshot
-	stTime time.Time
+	stMu       sync.Mutex
+	st         *snapshot
+	stTime     time.Time
+	refreshing bool
 
 	hitMu    sync.Mutex
 	hitCache map[uint64]hit.Hit
@@ -169,28 +172,67 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // snapshot is a status with what pages derive from it.
 type snapshot struct {
 	Status
-	byName   map[string]int // feed index by name
 	states   map[string]int // feeds by state
 	profiles map[string]int
+	sorted   bool // Feeds are by name: a feed is found by binary search
+
+	// view is the last filtered and sorted feed list, so that paging
+	// through 50,000 feeds sorts them once.
+	viewMu  sync.Mutex
+	viewKey string
+	view    []*Feed
 }
 
+// feed finds a feed by name.
+func (s *snapshot) feed(name string) (Feed, bool) {
+	if s.sorted {
+		i, ok := slices.BinarySearchFunc(s.Feeds, name, func(f Feed, n string) int { return strings.Compare(f.Name, n) })
+		if ok {
+			return s.Feeds[i], true
+		}
+		return Feed{}, false
+	}
+	for _, f := range s.Feeds {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Feed{}, false
+}
+
+// snapshot returns the status, asked of the daemon at most once a second.
+// Past a second, the old one still serves while a new one is made in the
+// background: no page waits for the daemon but the very first.
 func (c *Console) snapshot() *snapshot {
 	c.stMu.Lock()
 	defer c.stMu.Unlock()
 	now := c.o.Now()
-	if c.st != nil && now.Sub(c.stTime) < time.Second && now.After(c.stTime) {
+	if c.st == nil {
+		c.st, c.stTime = c.makeSnapshot(), now
 		return c.st
 	}
+	if age := now.Sub(c.stTime); (age >= time.Second || age < 0) && !c.refreshing {
+		c.refreshing = true
+		go func() {
+			s := c.makeSnapshot()
+			c.stMu.Lock()
+			c.st, c.stTime, c.refreshing = s, c.o.Now(), false
+			c.stMu.Unlock()
+		}()
+	}
+	return c.st
+}
+
+func (c *Console) makeSnapshot() *snapshot {
 	st := c.o.Status()
-	s := &snapshot{Status: st, byName: make(map[string]int, len(st.Feeds)), states: map[string]int{}, profiles: make(map[string]int, len(st.Profiles))}
-	for i, f := range st.Feeds {
-		s.byName[f.Name] = i
+	s := &snapshot{Status: st, states: map[string]int{}, profiles: make(map[string]int, len(st.Profiles)),
+		sorted: slices.IsSortedFunc(st.Feeds, func(a, b Feed) int { return strings.Compare(a.Name, b.Name) })}
+	for _, f := range st.Feeds {
 		s.states[f.State()]++
 	}
 	for i, p := range st.Profiles {
 		s.profiles[p.Name] = i
 	}
-	c.st, c.stTime = s, now
 	return s
 }
 

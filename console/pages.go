@@ -161,28 +161,7 @@ func (c *Console) feeds(w http.ResponseWriter, r *http.Request) {
 	if feedSorts[d.Sort] == nil {
 		d.Sort = "name"
 	}
-	needle := strings.ToLower(d.Q)
-	// Pointers, not copies: 50,000 feeds are filtered and sorted per page.
-	rows := make([]*Feed, 0, len(st.Feeds))
-	for i := range st.Feeds {
-		f := &st.Feeds[i]
-		if d.State != "" && f.State() != d.State {
-			continue
-		}
-		if needle != "" && !strings.Contains(strings.ToLower(f.Name), needle) && !strings.Contains(strings.ToLower(f.URL), needle) {
-			continue
-		}
-		rows = append(rows, f)
-	}
-	if d.Sort != "name" || d.Desc {
-		cmp := feedSorts[d.Sort]
-		slices.SortStableFunc(rows, func(a, b *Feed) int {
-			if d.Desc {
-				return cmp(b, a)
-			}
-			return cmp(a, b)
-		})
-	}
+	rows := st.feedView(d.Q, d.State, d.Sort, d.Desc)
 	pg := pageOf(r)
 	d.Pager = newPager(r, pg, len(rows))
 	lo := min((pg-1)*PageSize, len(rows))
@@ -207,6 +186,45 @@ func (c *Console) feeds(w http.ResponseWriter, r *http.Request) {
 	c.write(w, r, "feeds", page{Title: "Feeds", Nav: "feeds", D: d})
 }
 
+// feedView filters and sorts the feeds, remembering the last result:
+// paging through a view sorts it once.
+func (s *snapshot) feedView(q, state, sortBy string, desc bool) []*Feed {
+	key := strings.Join([]string{q, state, sortBy, strconv.FormatBool(desc)}, "\x00")
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if s.view != nil && s.viewKey == key {
+		return s.view
+	}
+	needle := strings.ToLower(q)
+	// Pointers, not copies: 50,000 feeds are filtered and sorted.
+	rows := make([]*Feed, 0, len(s.Feeds))
+	for i := range s.Feeds {
+		f := &s.Feeds[i]
+		if state != "" && f.State() != state {
+			continue
+		}
+		if needle != "" && !strings.Contains(strings.ToLower(f.Name), needle) && !strings.Contains(strings.ToLower(f.URL), needle) {
+			continue
+		}
+		rows = append(rows, f)
+	}
+	if sortBy != "name" || desc || !s.sorted {
+		cmp := feedSorts[sortBy]
+		slices.SortFunc(rows, func(a, b *Feed) int {
+			c := cmp(a, b)
+			if c == 0 {
+				c = strings.Compare(a.Name, b.Name) // a stable order across pages
+			}
+			if desc {
+				return -c
+			}
+			return c
+		})
+	}
+	s.view, s.viewKey = rows, key
+	return rows
+}
+
 type itemRow struct {
 	Hit      hitView
 	Profiles []string
@@ -221,12 +239,12 @@ type feedData struct {
 func (c *Console) feed(w http.ResponseWriter, r *http.Request) {
 	st := c.snapshot()
 	name := r.PathValue("name")
-	i, ok := st.byName[name]
+	f, ok := st.feed(name)
 	if !ok {
 		c.notFound(w, r, "no feed named "+strconv.Quote(name))
 		return
 	}
-	d := feedData{Feed: st.Feeds[i]}
+	d := feedData{Feed: f}
 	pg := pageOf(r)
 	refs, total := c.o.Index.Recent(Filter{Feed: name}, (pg-1)*PageSize, PageSize)
 	d.Pager = newPager(r, pg, total)
