@@ -36,7 +36,9 @@ func genHit(i int, now time.Time) hit.Hit {
 // read them back (the index keeps none of their text).
 type genHits struct{ now time.Time }
 
-func (g genHits) Hit(_ context.Context, seq uint64) (hit.Hit, error) { return genHit(int(seq), g.now), nil }
+func (g genHits) Hit(_ context.Context, seq uint64) (hit.Hit, error) {
+	return genHit(int(seq), g.now), nil
+}
 
 type everyOther struct{}
 
