@@ -261,15 +261,16 @@ func (c *Console) hit(ctx context.Context, seq uint64) (hit.Hit, error) {
 	return h, nil
 }
 
-// deadLetters lists the dead letters, asked at most every 2 s.
-func (c *Console) deadLetters(ctx context.Context, fresh bool) ([]DeadLetter, error) {
+// deadLetters lists the dead letters, asked at most every 2 s (an action
+// on them empties the cache).
+func (c *Console) deadLetters(ctx context.Context) ([]DeadLetter, error) {
 	if c.o.Dead == nil {
 		return nil, nil
 	}
 	c.deadMu.Lock()
 	defer c.deadMu.Unlock()
 	now := c.o.Now()
-	if !fresh && !c.deadTime.IsZero() && now.Sub(c.deadTime) < 2*time.Second && now.After(c.deadTime) {
+	if !c.deadTime.IsZero() && now.Sub(c.deadTime) < 2*time.Second && now.After(c.deadTime) {
 		return c.dead, c.deadErr
 	}
 	c.dead, c.deadErr = c.o.Dead.List(ctx, maxDead)

@@ -354,7 +354,7 @@ func (c *Console) hits(w http.ResponseWriter, r *http.Request) {
 	pg := pageOf(r)
 	refs, total := c.o.Index.Recent(Filter{Profile: d.Profile, Feed: d.Feed}, (pg-1)*PageSize, PageSize)
 	d.Pager = newPager(r, pg, total)
-	dead, err := c.deadLetters(r.Context(), false)
+	dead, err := c.deadLetters(r.Context())
 	if err != nil {
 		d.DeadErr = err.Error()
 	}
@@ -405,7 +405,8 @@ type deadData struct {
 
 func (c *Console) deadPage(w http.ResponseWriter, r *http.Request) {
 	d := deadData{On: c.o.Dead != nil}
-	all, err := c.deadLetters(r.Context(), true)
+	// At most 2 s old; an action here empties the cache.
+	all, err := c.deadLetters(r.Context())
 	if err != nil {
 		d.Err = err.Error()
 	}
