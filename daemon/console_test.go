@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/feedwatch/feedwatch/config"
 )
 
 // consoleHash is bcrypt("open sesame") at cost 4: fast enough for tests.
@@ -398,4 +400,24 @@ func TestConsole(t *testing.T) {
 			t.Errorf("read-only dead page offers actions")
 		}
 	})
+}
+
+// TestExposed: the warning at start is for a non-loopback bind without
+// http.auth only.
+func TestExposed(t *testing.T) {
+	auth := config.HTTPAuth{Username: "admin", PasswordHash: consoleHash}
+	for _, tc := range []struct {
+		loopback bool
+		auth     config.HTTPAuth
+		want     bool
+	}{
+		{true, config.HTTPAuth{}, false},
+		{true, auth, false},
+		{false, config.HTTPAuth{}, true},
+		{false, auth, false},
+	} {
+		if got := exposed(tc.loopback, tc.auth); got != tc.want {
+			t.Errorf("exposed(%v, auth %v) = %v", tc.loopback, tc.auth.Username != "", got)
+		}
+	}
 }

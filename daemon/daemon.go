@@ -449,7 +449,7 @@ func (d *daemon) doReload(ctx context.Context) {
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
 	}
-	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && !loopbackListen(l) && cfg.HTTP.Auth.Username == "" {
+	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && exposed(loopbackListen(l), cfg.HTTP.Auth) {
 		warnExposed(d.log, l)
 	}
 	d.reloadOK.Set(1)

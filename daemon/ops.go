@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/ownership"
@@ -35,11 +36,15 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	d.log.Info("serving the web console, metrics and health", "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
-	if !loopback && d.cfg.HTTP.Auth.Username == "" {
+	if exposed(loopback, d.cfg.HTTP.Auth) {
 		warnExposed(d.log, addr)
 	}
 	return srv, nil
 }
+
+// exposed reports whether the endpoint is open beyond this machine: not
+// on loopback, and no http.auth.
+func exposed(loopback bool, a config.HTTPAuth) bool { return !loopback && a.Username == "" }
 
 // warnExposed says that the endpoint is reachable beyond this machine
 // while it has no authentication.
