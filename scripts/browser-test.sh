@@ -96,6 +96,13 @@ check /members members "<td>run</td>"
 # The archive is not wired into the console yet: the query box says so.
 check "/search?q=genocide" search "archive off"
 
+if [ -n "${SCREENSHOTS:-}" ]; then
+	# How it looks on a phone, and in dark mode.
+	browse --hide-scrollbars --window-size=390,760 --screenshot="$repo/$SCREENSHOTS/hits-phone.png" "$base/hits" >/dev/null || fail "phone screenshot"
+	browse --hide-scrollbars --force-dark-mode --blink-settings=preferredColorScheme=0 --window-size=900,700 \
+		--screenshot="$repo/$SCREENSHOTS/profile-dark.png" "$base/profiles/xinjiang" >/dev/null || fail "dark screenshot"
+fi
+
 if grep -i "content security policy\|Refused to" "$work/chrome.log"; then
 	fail "Chromium reports a Content Security Policy violation"
 fi
