@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/feedwatch/feedwatch/ownership"
 )
 
 // PageSize is how many rows a page shows.
@@ -87,6 +89,7 @@ type profileRow struct {
 	Profile
 	Day     int
 	MutedTo time.Time
+	Spark   chart // hits per day, the list's small chart
 }
 
 type overviewData struct {
@@ -96,7 +99,7 @@ type overviewData struct {
 	States    map[string]int
 	Profiles  []profileRow
 	Notifiers []Notifier
-	Members   int
+	Members   []ownership.Member
 	Indexed   int
 	Archive   bool
 }
@@ -106,7 +109,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	now := c.o.Now()
 	day := c.o.Index.Since(now.Add(-24 * time.Hour))
 	d := overviewData{Mode: st.Mode, Ready: st.Ready, Feeds: len(st.Feeds), States: st.states, Notifiers: st.Notifiers,
-		Members: len(st.Members), Indexed: c.o.Index.Len(), Archive: c.o.Searcher != nil}
+		Members: st.Members, Indexed: c.o.Index.Len(), Archive: c.o.Searcher != nil}
 	mutes := c.mutes()
 	for _, p := range st.Profiles {
 		d.Profiles = append(d.Profiles, profileRow{Profile: p, Day: day[p.Name], MutedTo: mutes[p.Name]})
@@ -301,6 +304,9 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request) {
 	d.Pager = newPager(r, pg, len(rows))
 	lo := min((pg-1)*PageSize, len(rows))
 	d.Rows = rows[lo:min(lo+PageSize, len(rows))]
+	for i := range d.Rows {
+		d.Rows[i].Spark = sparkline(c.o.Index.PerDay(d.Rows[i].Name, now, sparkDays), now)
+	}
 	c.write(w, r, "profiles", page{Title: "Profiles", Nav: "profiles", D: d})
 }
 
@@ -314,8 +320,12 @@ type profileData struct {
 	Mutes   []string
 }
 
-// chartDays is how many days a profile's chart shows.
-const chartDays = 30
+// chartDays is how many days a profile's chart shows; sparkDays, the
+// profile list's.
+const (
+	chartDays = 30
+	sparkDays = 14
+)
 
 func (c *Console) profile(w http.ResponseWriter, r *http.Request) {
 	st := c.snapshot()

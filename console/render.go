@@ -272,6 +272,19 @@ func dayChart(counts []int, today time.Time) chart {
 	return c
 }
 
+// sparkline is dayChart at the size of a table cell.
+func sparkline(counts []int, today time.Time) chart {
+	c := dayChart(counts, today)
+	const w, h = 70, 16
+	scaleX, scaleY := float64(w)/float64(c.W), float64(h)/float64(c.H)
+	for i, b := range c.Bars {
+		c.Bars[i] = bar{X: int(float64(b.X) * scaleX), W: max(int(float64(b.W)*scaleX), 1), H: int(math.Ceil(float64(b.H) * scaleY)), Label: b.Label}
+		c.Bars[i].Y = h - c.Bars[i].H
+	}
+	c.W, c.H = w, h
+	return c
+}
+
 // render executes a page template into a buffer first, so that an error
 // does not leave half a page.
 func render(name string, p page) ([]byte, error) {
