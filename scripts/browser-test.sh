@@ -14,15 +14,18 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 chrome=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$chrome" ]; then
-	echo "browser-test: installing Debian's chromium" >&2
+need=()
+[ -n "$chrome" ] || need+=(chromium)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "browser-test: installing ${need[*]} from Debian" >&2
 	sudo=""
 	if [ "$(id -u)" != 0 ]; then
-		command -v sudo >/dev/null || { echo "browser-test: chromium missing, and neither root nor sudo to install it" >&2; exit 1; }
+		command -v sudo >/dev/null || { echo "browser-test: ${need[*]} missing, and neither root nor sudo to install" >&2; exit 1; }
 		sudo="sudo"
 	fi
 	$sudo apt-get update -qq >/dev/null
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 	chrome=$(command -v chromium)
 fi
 
@@ -36,7 +39,14 @@ trap cleanup EXIT
 
 go build -o "$work/feedwatch" ./cmd/feedwatch
 cp examples/feedwatch.yaml examples/world.xml "$work/"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port: one in 20000-39999 where nothing answers (no python or
+# netcat needed).
+port=""
+for _ in $(seq 1 20); do
+	p=$((20000 + RANDOM % 20000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "browser-test: no free port" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 # The example as shipped, on a free port, with the console's actions on.
 FEEDWATCH_HTTP_LISTEN="127.0.0.1:$port" FEEDWATCH_HTTP_ADMIN=true \
