@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/feedwatch/feedwatch/ownership"
@@ -253,6 +254,7 @@ func (c *Console) feed(w http.ResponseWriter, r *http.Request) {
 	d.Pager = newPager(r, pg, total)
 	// One row per item, naming every profile it hit.
 	at := map[uint64]int{}
+	var first []Ref
 	for _, ref := range refs {
 		if j, ok := at[ref.Item]; ok {
 			if !slices.Contains(d.Items[j].Profiles, ref.Profile) {
@@ -261,9 +263,38 @@ func (c *Console) feed(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		at[ref.Item] = len(d.Items)
-		d.Items = append(d.Items, itemRow{Hit: c.view(r.Context(), ref), Profiles: []string{ref.Profile}})
+		d.Items = append(d.Items, itemRow{Profiles: []string{ref.Profile}})
+		first = append(first, ref)
+	}
+	for i, v := range c.views(r.Context(), first, nil) {
+		d.Items[i].Hit = v
 	}
 	c.write(w, r, "feed", page{Title: "Feed " + name, Nav: "feeds", D: d})
+}
+
+// readers is how many hits (and their ledger entries) a page reads at
+// once: each is a round trip to JetStream.
+const readers = 8
+
+// views reads the hits of refs, several at once, and runs each through
+// more (nil: nothing) in the same worker; the order is kept.
+func (c *Console) views(ctx context.Context, refs []Ref, more func(Ref, *hitView)) []hitView {
+	out := make([]hitView, len(refs))
+	sem := make(chan struct{}, readers)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = c.view(ctx, ref)
+			if more != nil {
+				more(ref, &out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func (c *Console) view(ctx context.Context, ref Ref) hitView {
@@ -341,9 +372,7 @@ func (c *Console) profile(w http.ResponseWriter, r *http.Request) {
 	pg := pageOf(r)
 	refs, total := c.o.Index.Recent(Filter{Profile: name}, (pg-1)*PageSize, PageSize)
 	d.Pager = newPager(r, pg, total)
-	for _, ref := range refs {
-		d.Hits = append(d.Hits, c.view(r.Context(), ref))
-	}
+	d.Hits = c.views(r.Context(), refs, nil)
 	c.write(w, r, "profile", page{Title: "Profile " + name, Nav: "profiles", D: d})
 }
 
@@ -373,37 +402,39 @@ func (c *Console) hits(w http.ResponseWriter, r *http.Request) {
 		deadSet[l.Notifier+"\x00"+l.Hit.ID] = true
 	}
 	mutes := c.mutes()
-	for _, ref := range refs {
-		v := c.view(r.Context(), ref)
+	now := c.o.Now()
+	d.Hits = c.views(r.Context(), refs, func(ref Ref, v *hitView) {
 		var routed []string
 		if i, ok := st.profiles[ref.Profile]; ok {
 			routed = st.Profiles[i].Notifiers
 		}
 		for _, n := range routed {
-			state := "pending"
-			switch {
-			case v.ID == "":
-				state = "unknown"
-			case deadSet[n+"\x00"+v.ID]:
-				state = "dead"
-			case c.o.Ledger == nil:
-				state = "unknown"
-			default:
-				ok, err := c.o.Ledger.Delivered(r.Context(), n, v.ID)
-				switch {
-				case err != nil:
-					state = "unknown"
-				case ok:
-					state = "delivered"
-				case mutes[ref.Profile].After(c.o.Now()):
-					state = "muted"
-				}
-			}
-			v.Delivery = append(v.Delivery, delivery{Notifier: n, State: state})
+			v.Delivery = append(v.Delivery, delivery{Notifier: n, State: c.deliveryState(r.Context(), n, v.ID, deadSet, mutes[ref.Profile].After(now))})
 		}
-		d.Hits = append(d.Hits, v)
-	}
+	})
 	c.write(w, r, "hits", page{Title: "Hits", Nav: "hits", D: d})
+}
+
+// deliveryState is what became of hit id for notifier n.
+func (c *Console) deliveryState(ctx context.Context, n, id string, dead map[string]bool, muted bool) string {
+	switch {
+	case id == "":
+		return "unknown"
+	case dead[n+"\x00"+id]:
+		return "dead"
+	case c.o.Ledger == nil:
+		return "unknown"
+	}
+	ok, err := c.o.Ledger.Delivered(ctx, n, id)
+	switch {
+	case err != nil:
+		return "unknown"
+	case ok:
+		return "delivered"
+	case muted:
+		return "muted"
+	}
+	return "pending"
 }
 
 type deadData struct {
