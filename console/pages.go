@@ -36,6 +36,10 @@ func (c *Console) routes() {
 }
 
 func (c *Console) write(w http.ResponseWriter, r *http.Request, name string, p page) {
+	c.writeStatus(w, r, http.StatusOK, name, p)
+}
+
+func (c *Console) writeStatus(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
 	p.Now = c.o.Now()
 	st := c.snapshot()
 	if st.Admin {
@@ -53,6 +57,7 @@ func (c *Console) write(w http.ResponseWriter, r *http.Request, name string, p p
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
 
@@ -308,8 +313,7 @@ func (c *Console) view(ctx context.Context, ref Ref) hitView {
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request, msg string) {
-	w.WriteHeader(http.StatusNotFound)
-	c.write(w, r, "notfound", page{Title: "Not found", D: msg})
+	c.writeStatus(w, r, http.StatusNotFound, "notfound", page{Title: "Not found", D: msg})
 }
 
 type profilesData struct {
