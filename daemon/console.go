@@ -35,8 +35,21 @@ func (d *daemon) startConsole(ctx context.Context) error {
 	}
 	d.console = c
 	go func() {
-		if err := d.bus.TailHits(ctx, console.DefaultIndexSize, idx.AddMessage); err != nil && ctx.Err() == nil {
-			d.log.Warn("web console: reading the hits stream failed; hit pages stay empty", "err", err)
+		// TailHits returns only when it cannot start (NATS away at that
+		// moment): try again; hits read twice are indexed once.
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			err := d.bus.TailHits(ctx, console.DefaultIndexSize, idx.AddMessage)
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Warn("web console: reading the hits stream failed; trying again in 5 s", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}()
 	return nil
