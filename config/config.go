@@ -68,6 +68,16 @@ type HTTP struct {
 	// Admin allows actions over HTTP (POST /-/reload); off, the endpoint
 	// is read-only.
 	Admin bool `mapstructure:"admin"`
+	// Auth, when its username is set, protects every endpoint but the
+	// health checks with HTTP basic auth.
+	Auth HTTPAuth `mapstructure:"auth"`
+}
+
+// HTTPAuth is the console's and the endpoint's one user.
+type HTTPAuth struct {
+	Username string `mapstructure:"username"`
+	// PasswordHash is a bcrypt hash (htpasswd -nbB, or feedwatch's docs).
+	PasswordHash string `mapstructure:"password_hash"`
 }
 
 // NATS says where hits go.

@@ -27,8 +27,11 @@ type keyDoc struct {
 var keyDocs = map[string]keyDoc{
 	"data_dir": {doc: "Folder for state and the embedded NATS server's JetStream store; relative to the config file's folder."},
 
-	"http.admin":  {doc: "Allows actions over HTTP (`POST /-/reload`, with `Content-Type: application/json`); off (the default), the endpoint is read-only and actions answer 403."},
-	"http.listen": {doc: "host:port serving `/metrics`, `/healthz`, `/readyz`, `/api/status`; `\"\"` turns it off."},
+	"http.admin":              {doc: "Allows actions over HTTP: `POST /-/reload` (with `Content-Type: application/json`) and the web console's forms (reload, mute a profile, replay or drop a dead letter; each with a CSRF token, each logged); off (the default), everything is read-only and actions answer 403."},
+	"http.listen":             {doc: "host:port serving the web console at `/`, `/metrics`, `/healthz`, `/readyz`, `/api/status`; `\"\"` turns it off."},
+	"http.auth":               {doc: "One user for the web console and the endpoint (`username`, `password_hash`); unset, no authentication: keep `http.listen` on loopback then."},
+	"http.auth.username":      {doc: "With `http.auth.password_hash`, HTTP basic auth on every endpoint but `/healthz` and `/readyz` (console, `/api/status`, `/metrics`, `/-/reload`). `feedwatch status` sends this user with the password from `$FEEDWATCH_HTTP_PASSWORD`."},
+	"http.auth.password_hash": {doc: "bcrypt hash of the password (`htpasswd -nbBC 10 \"\" PASSWORD | cut -d: -f2`); a value that is not a bcrypt hash is an error."},
 
 	"nats.url":             {doc: "NATS server URL(s), comma-separated (`nats://`, `tls://`, `ws://`, `wss://`); `\"\"` runs an embedded server with JetStream under `data_dir`."},
 	"nats.embedded_listen": {doc: "host:port on which the embedded server accepts other processes (`feedwatch watch`/`notify`, the `nats` CLI); `\"\"` keeps it in-process."},

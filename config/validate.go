@@ -88,6 +88,7 @@ func (v *validator) top(c *Config) {
 	if c.HTTP.Listen != "" && !validHostPort(c.HTTP.Listen) {
 		v.add("http.listen", `want host:port, like 127.0.0.1:7070, or "" to turn it off`)
 	}
+	v.httpAuth(c.HTTP.Auth)
 	if c.NATS.EmbeddedListen != "" && !validHostPort(c.NATS.EmbeddedListen) {
 		v.add("nats.embedded_listen", `want host:port, like 127.0.0.1:4222, or "" for none`)
 	}

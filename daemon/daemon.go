@@ -20,6 +20,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
@@ -107,6 +108,12 @@ type daemon struct {
 	// watches; pushTo hands its pushes to the watcher.
 	websub *websub.Manager
 	pushTo *lateWatcher
+	// The web console, its items-per-day counts, the mutes it sets and
+	// the notifiers obey, and its query box's archive (nil: none yet).
+	console  http.Handler
+	items    *itemRates
+	mutes    *bus.Mutes
+	searcher console.Searcher
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -179,6 +186,11 @@ func Run(ctx context.Context, o Options) error {
 		return startErr(ctx, d.log, err)
 	}
 	defer d.members.leave()
+	// Mutes set from the console hold in every process of the cluster.
+	if d.mutes, err = d.bus.Mutes(runCtx, o.Now); err != nil {
+		return startErr(ctx, d.log, err)
+	}
+	d.items = newItemRates(o.Now)
 
 	if err := d.newWebSub(ctx, cfg); err != nil {
 		return startErr(ctx, d.log, err)
@@ -225,6 +237,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if cfg.HTTP.Listen != "" {
+		if err := d.startConsole(runCtx); err != nil {
+			return err
+		}
 		srv, err = d.serveHTTP(cfg.HTTP.Listen)
 		if err != nil {
 			return err
@@ -249,6 +264,7 @@ func Run(ctx context.Context, o Options) error {
 			bus: d.bus, out: o.Stdout, log: d.log,
 			client:  &http.Client{Timeout: 30 * time.Second},
 			metrics: notifier.NewMetrics(d.reg),
+			mutes:   d.mutes,
 		}
 		if err := d.engines.apply(runCtx, cfg); err != nil {
 			stop()
@@ -347,7 +363,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
-	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
+	wo := watcherOptions(cfg, countingSink{Sink: d.sink, rates: d.items}, d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
@@ -483,7 +499,7 @@ func (d *daemon) doReload(ctx context.Context) {
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
 	}
-	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && !loopbackListen(l) {
+	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && exposed(loopbackListen(l), cfg.HTTP.Auth) {
 		warnExposed(d.log, l)
 	}
 	d.reloadOK.Set(1)

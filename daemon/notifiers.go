@@ -32,6 +32,7 @@ type engines struct {
 	client  *http.Client
 	log     *slog.Logger
 	metrics *notifier.Metrics
+	mutes   *bus.Mutes // profiles muted from the console; may be nil
 
 	mu      sync.Mutex
 	owner   string // this process's id in digest leases; set on first use
@@ -130,6 +131,7 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		MaxInFlight: inFlight,
 		Logger:      e.log,
 		Metrics:     e.metrics,
+		Mutes:       muter(e.mutes),
 	})
 	if err != nil {
 		return fmt.Errorf("notifier %q: %w", name, err)
@@ -172,4 +174,12 @@ func processID() string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), r)
+}
+
+// muter keeps a nil *bus.Mutes a nil interface.
+func muter(m *bus.Mutes) notifier.Muter {
+	if m == nil {
+		return nil
+	}
+	return m
 }

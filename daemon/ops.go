@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/ownership"
 	"github.com/feedwatch/feedwatch/websub"
@@ -34,17 +36,21 @@ func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	go func() { _ = srv.Serve(ln) }()
-	d.log.Info("serving metrics and health", "addr", ln.Addr().String())
-	if !loopback {
+	d.log.Info("serving the web console, metrics and health", "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
+	if exposed(loopback, d.cfg.HTTP.Auth) {
 		warnExposed(d.log, addr)
 	}
 	return srv, nil
 }
 
+// exposed reports whether the endpoint is open beyond this machine: not
+// on loopback, and no http.auth.
+func exposed(loopback bool, a config.HTTPAuth) bool { return !loopback && a.Username == "" }
+
 // warnExposed says that the endpoint is reachable beyond this machine
-// while it has no authentication yet.
+// while it has no authentication.
 func warnExposed(log *slog.Logger, addr string) {
-	log.Warn("http.listen is not a loopback address and the endpoint has no authentication: whoever reaches it can read /api/status and /metrics and request reloads; prefer 127.0.0.1 behind a proxy", "addr", addr)
+	log.Warn("http.listen is not a loopback address and has no http.auth: whoever reaches it can read the web console (feeds, profiles, hits), /api/status and /metrics, and use its actions when http.admin is on; set http.auth, or prefer 127.0.0.1 behind a proxy", "addr", addr)
 }
 
 // loopbackListen reports whether a listen address binds only loopback.
@@ -114,12 +120,19 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "reload requested")
 	})
+	if d.console != nil {
+		// Everything else is the web console's.
+		mux.Handle("/", d.console)
+	}
 	cop := http.NewCrossOriginProtection()
 	guarded := cop.Handler(mux)
 	var callbacks http.Handler
 	var prefix string
 	if d.websub != nil && !d.websubOwnListener() {
 		callbacks, prefix = d.websub.Handler(), d.websub.PathPrefix()
+	}
+	if a := d.cfg.HTTP.Auth; a.Username != "" {
+		guarded = console.BasicAuth(a.Username, a.PasswordHash, authExempt, guarded)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if callbacks != nil && strings.HasPrefix(r.URL.Path, prefix) {
@@ -133,7 +146,8 @@ func (d *daemon) opsHandler(loopback bool) http.Handler {
 			http.Error(w, "this endpoint answers only to a loopback Host (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
 			return
 		}
-		if r.Method == http.MethodPost && simpleContentType(r.Header.Get("Content-Type")) {
+		// The console's forms carry a CSRF token instead.
+		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/actions/") && simpleContentType(r.Header.Get("Content-Type")) {
 			http.Error(w, "POST needs Content-Type: application/json", http.StatusUnsupportedMediaType)
 			return
 		}

@@ -88,10 +88,18 @@ type EngineOptions struct {
 	// the notifier is reported stalled (a warning and
 	// feedwatch_notify_stalled); 0 means 30 s.
 	StallAfter time.Duration
-	Logger     *slog.Logger
-	Metrics    *Metrics // may be nil
+	// Mutes, when set, says which profiles are muted: their hits are
+	// acked without being sent (counted as "muted").
+	Mutes   Muter
+	Logger  *slog.Logger
+	Metrics *Metrics // may be nil
 	// Now stamps dead letters; waits use the real clock.
 	Now func() time.Time
+}
+
+// Muter reports whether a profile is muted now (from the web console).
+type Muter interface {
+	Muted(profile string) bool
 }
 
 // Engine reads hits routed to one notifier and delivers each once: Ack on
@@ -616,6 +624,15 @@ func (e *Engine) unsent(ctx context.Context, ens []entry) []entry {
 		if sent {
 			e.ack(ctx, en.msg, en.hit.ID)
 			e.o.Metrics.delivery(e.o.Name, ResultDuplicate)
+			e.settled(en)
+			continue
+		}
+		// A muted profile's hits are not sent: a mute is for a profile
+		// that is too noisy now, so what it matched meanwhile is not held
+		// back for later either (the console still lists it).
+		if e.o.Mutes != nil && e.o.Mutes.Muted(en.hit.Profile) {
+			e.ack(ctx, en.msg, en.hit.ID)
+			e.o.Metrics.delivery(e.o.Name, ResultMuted)
 			e.settled(en)
 			continue
 		}

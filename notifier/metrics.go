@@ -13,6 +13,7 @@ const (
 	ResultRetry     = "retry"     // failed, will be tried again
 	ResultDead      = "dead"      // dead-lettered
 	ResultRequeued  = "requeued"  // handed back at shutdown
+	ResultMuted     = "muted"     // its profile is muted: acked, not sent
 )
 
 // Metrics are the engine's Prometheus series; one set serves all engines,
@@ -31,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "feedwatch_deliveries_total",
-			Help: "Hit deliveries by notifier and result (delivered, duplicate, retry, dead, requeued).",
+			Help: "Hit deliveries by notifier and result (delivered, duplicate, retry, dead, requeued, muted).",
 		}, []string{"notifier", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "feedwatch_delivery_duration_seconds",

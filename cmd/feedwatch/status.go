@@ -28,7 +28,9 @@ prints its feeds (last poll, result, next poll, error), profiles (hits, last hit
 and notifiers (delivered, failed, dead, pending).
 
 It reads only http.listen from the config, so it works right after a broken edit
-and without the daemon's secrets; --url names the daemon directly.`,
+and without the daemon's secrets; --url names the daemon directly. When the daemon
+has http.auth, set FEEDWATCH_HTTP_PASSWORD to the password: status sends it with
+http.auth.username from the config (or FEEDWATCH_HTTP_AUTH_USERNAME).`,
 		Example: `  feedwatch status --config /etc/feedwatch/feedwatch.yaml
   feedwatch status --url 127.0.0.1:7070`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,7 +38,7 @@ and without the daemon's secrets; --url names the daemon directly.`,
 			if err != nil {
 				return err
 			}
-			body, err := getLocal(ctx, listen, "/api/status", 10*time.Second)
+			body, err := getLocal(ctx, listen, "/api/status", 10*time.Second, statusCreds(e, g))
 			if err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
@@ -152,7 +154,7 @@ only http.listen from the config.`,
 			if err != nil {
 				return err
 			}
-			if _, err := getLocal(ctx, listen, "/healthz", 5*time.Second); err != nil {
+			if _, err := getLocal(ctx, listen, "/healthz", 5*time.Second, nil); err != nil {
 				return fmt.Errorf("healthcheck: %w", err)
 			}
 			return nil
@@ -162,9 +164,29 @@ only http.listen from the config.`,
 	return cmd
 }
 
+// creds are http.auth's user and password as the CLI knows them.
+type creds struct{ user, password string }
+
+// statusCreds are the credentials for the daemon's http.auth: the password
+// from $FEEDWATCH_HTTP_PASSWORD (the config holds only its hash), the user
+// from the config; nil without a password.
+func statusCreds(e env, g *globals) *creds {
+	pw := e.getenv("FEEDWATCH_HTTP_PASSWORD")
+	if pw == "" {
+		return nil
+	}
+	c := &creds{password: pw}
+	if path, err := g.configPath(e); err == nil {
+		c.user = config.HTTPUsername(path, e.getenv)
+	} else {
+		c.user = e.getenv(config.EnvName("http.auth.username"))
+	}
+	return c
+}
+
 // getLocal GETs path from the daemon listening on listen and returns the
 // body of a 200 answer.
-func getLocal(ctx context.Context, listen, path string, timeout time.Duration) ([]byte, error) {
+func getLocal(ctx context.Context, listen, path string, timeout time.Duration, c *creds) ([]byte, error) {
 	addr := localAddr(listen)
 	if addr == "" {
 		return nil, errors.New("http.listen is off: the daemon serves no status")
@@ -175,11 +197,20 @@ func getLocal(ctx context.Context, listen, path string, timeout time.Duration) (
 	if err != nil {
 		return nil, err
 	}
+	if c != nil {
+		req.SetBasicAuth(c.user, c.password)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		if c == nil {
+			return nil, fmt.Errorf("%s answered %s: the daemon has http.auth; set FEEDWATCH_HTTP_PASSWORD", path, resp.Status)
+		}
+		return nil, fmt.Errorf("%s answered %s: check FEEDWATCH_HTTP_PASSWORD and http.auth.username", path, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s answered %s", path, resp.Status)
 	}
