@@ -28,7 +28,9 @@ func (b *Bus) TailHits(ctx context.Context, n int, fn func(seq uint64, data []by
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", HitsStream, err)
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	// Hits only: a dead letter replayed to one notifier is the same hit
+	// again, not a new one.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubjects: []string{HitsSubjects}}
 	if last := s.CachedInfo().State.LastSeq; n > 0 && last >= uint64(n) {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = last - uint64(n) + 1
