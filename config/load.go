@@ -25,6 +25,8 @@ const (
 	DefaultStateRetention = Duration(90 * 24 * time.Hour)
 	DefaultMaxAttempts    = 10
 	DefaultReplicas       = 1
+	DefaultArchiveAge     = Duration(30 * 24 * time.Hour)
+	DefaultArchiveBytes   = Size(2 << 30)
 	MaxReplicas           = 5
 	ProjectURL            = "https://github.com/feedwatch/feedwatch"
 )
@@ -309,6 +311,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("data_dir", DefaultDataDir)
 	v.SetDefault("http.listen", DefaultListen)
 	v.SetDefault("nats.replicas", DefaultReplicas)
+	v.SetDefault("archive.retention", DefaultArchiveAge)
+	v.SetDefault("archive.max_bytes", DefaultArchiveBytes)
 	w := DefaultWatcher("")
 	v.SetDefault("watcher.interval", w.Interval)
 	v.SetDefault("watcher.concurrency", w.Concurrency)
