@@ -159,6 +159,7 @@ func Run(ctx context.Context, o Options) error {
 		Creds: cfg.NATS.Creds, User: cfg.NATS.User, Password: cfg.NATS.Password, Token: cfg.NATS.Token,
 		TLSCA: cfg.NATS.TLSCA, TLSCert: cfg.NATS.TLSCert, TLSKey: cfg.NATS.TLSKey,
 		Retention: cfg.Watcher.StateRetention.D(), Replicas: cfg.NATS.Replicas, ClientName: "feedwatch " + o.Version, Logger: d.log,
+		Archive: archiveOptions(cfg),
 	})
 	if err != nil {
 		return startErr(ctx, d.log, err)
@@ -308,7 +309,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
-	wo := watcherOptions(cfg, d.sink, d.bus, d.log, d.reg)
+	wo := watcherOptions(cfg, archivingSink{Sink: d.sink, a: d.bus.Archiver()}, d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
@@ -420,6 +421,9 @@ func (d *daemon) doReload(ctx context.Context) {
 		}
 		d.sink.SetTable(rt)
 		d.members.setFeeds(feedConfigs(cfg))
+		if err := d.bus.SetArchive(ctx, archiveOptions(cfg)); err != nil {
+			d.log.Error("config reload: archive settings not applied", "err", err)
+		}
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {

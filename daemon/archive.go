@@ -1,0 +1,34 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/watcher"
+)
+
+func archiveOptions(cfg *config.Config) bus.ArchiveOptions {
+	return bus.ArchiveOptions{Retention: cfg.Archive.Retention.D(), MaxBytes: int64(cfg.Archive.MaxBytes)}
+}
+
+// archivingSink archives a poll's new items while the sink routes them:
+// the archive's writes go out at once, without waiting, and their acks are
+// collected after routing, before the watcher marks the items seen. A poll
+// costs no extra round trip; an archive write that fails fails the poll
+// like a hit that could not be stored, so its items are offered again
+// (the archive keeps one copy whatever the number of tries).
+type archivingSink struct {
+	watcher.Sink
+	a *bus.Archiver
+}
+
+func (s archivingSink) Handle(ctx context.Context, feed item.Feed, items []item.Item) error {
+	p := s.a.Put(feed, items)
+	err := s.Sink.Handle(ctx, feed, items)
+	if werr := p.Wait(ctx); err == nil {
+		err = werr
+	}
+	return err
+}
