@@ -77,7 +77,9 @@ const (
 	RoleWatch  Role = "watch"  // all but notifiers
 	RoleNotify Role = "notify" // all but feeds and watcher
 	RoleMatch  Role = "match"  // profiles and watcher limits only
-	RoleCheck  Role = "check"  // validates everything; missing variables are warnings
+	// RoleBacktest reads the archive: all but notifiers and feed headers.
+	RoleBacktest Role = "backtest"
+	RoleCheck    Role = "check" // validates everything; missing variables are warnings
 )
 
 // unused says why a key path is outside what role uses, "" when it is used.
@@ -92,6 +94,8 @@ func (r Role) unused(path string) string {
 		skip = section == "feeds" || section == "watcher"
 	case RoleMatch:
 		skip = section != "profiles" && section != "watcher"
+	case RoleBacktest:
+		skip = section == "notifiers" || section == "feeds" && strings.Contains(path, ".headers")
 	case RoleCheck:
 		return "the processes that use this key will refuse to start"
 	}

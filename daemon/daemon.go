@@ -297,6 +297,8 @@ func (m Mode) String() string {
 		return "watch"
 	case ModeNotify:
 		return "notify"
+	case modeBacktest:
+		return "backtest"
 	default:
 		return "run"
 	}
