@@ -106,7 +106,7 @@ func genQuery(r *rand.Rand, depth int) string {
 func genItem(r *rand.Rand, i int) item.Item {
 	it := item.Item{ID: fmt.Sprintf("id-%d", i), Title: genText(r), Summary: genText(r), Content: genText(r)}
 	if r.IntN(4) > 0 {
-		it.Link = fmt.Sprintf("https://news.example.org/%d/%s", i, strings.Fields(genText(r)+" x")[0])
+		it.Link = fmt.Sprintf("https://news.example.org/%d/%s", i, strings.Fields(genText(r) + " x")[0])
 	}
 	if r.IntN(3) == 0 {
 		it.Authors = []string{genText(r)}
