@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -265,16 +266,17 @@ func ConfiguredFeeds(cfg *config.Config) func(string) (item.Feed, bool) {
 
 // QueryArchive runs a query (the query language, as in a profile's
 // `query:`) over the archive's items of the last `since` (0: all), every
-// feed, and returns at most limit hits (0: no limit), oldest archived
-// first, each with its matched words and snippet. The profile of each hit
+// feed, and returns the newest limit hits (0: all), most recently archived
+// first, each with its matched words and snippet; the profile of each hit
 // is "query". For the web console's query box. A query that does not
-// parse gives the matcher's error (with its column).
+// parse gives the matcher's error (with its column); ErrNoArchive and
+// ErrEmpty say there is nothing to search.
 func QueryArchive(ctx context.Context, a Archive, cfg *config.Config, query string, since time.Duration, limit int) ([]hit.Hit, error) {
 	t, err := route.Compile([]config.Profile{{Name: "query", Query: query}})
 	if err != nil {
 		return nil, err
 	}
-	o := Options{Table: t, Limit: limit}
+	o := Options{Table: t}
 	if cfg != nil {
 		o.Feed = ConfiguredFeeds(cfg)
 	}
@@ -284,7 +286,15 @@ func QueryArchive(ctx context.Context, a Archive, cfg *config.Config, query stri
 	var out []hit.Hit
 	_, err = Run(ctx, a, o, func(h hit.Hit) error {
 		out = append(out, h)
+		if limit > 0 && len(out) >= 2*limit {
+			// Keep the newest limit: drop the oldest half at once.
+			out = append(out[:0], out[len(out)-limit:]...)
+		}
 		return nil
 	})
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	slices.Reverse(out)
 	return out, err
 }

@@ -298,4 +298,9 @@ func TestQueryArchive(t *testing.T) {
 	if len(hs) != 2 || hs[0].Profile != "query" || len(hs[0].Matches) == 0 || !strings.Contains(hs[0].Snippet, "«") {
 		t.Errorf("hits %+v", hs)
 	}
+	// The newest first, at most limit.
+	hs, err = QueryArchive(context.Background(), b, nil, `"trade bill"`, 0, 1)
+	if err != nil || len(hs) != 1 || hs[0].Item.Title != "the trade bill again" {
+		t.Errorf("limit 1: %+v, %v", hs, err)
+	}
 }
