@@ -39,7 +39,7 @@ func archiveAll(t *testing.T, b *bus.Bus, feed item.Feed, items []item.Item) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.Archiver().Put(feed, items).Wait(ctx); err != nil {
+	if _, err := b.Archiver().Put(feed, items).Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -110,29 +110,33 @@ func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
 	return p
 }
 
-// Wait waits until the archive stored (or already had) every item.
-func (p *Pending) Wait(ctx context.Context) error {
+// Wait waits until the archive stored (or already had) every item, and
+// returns how many it stored now.
+func (p *Pending) Wait(ctx context.Context) (stored int, err error) {
 	if p == nil {
-		return nil
+		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, archiveAckTimeout)
 	defer cancel()
 	errs := []error{p.err}
 	for _, f := range p.futs {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if !ack.Duplicate {
+				stored++
+			}
 		case err := <-f.Err():
 			if !alreadyArchived(err) {
 				errs = append(errs, err)
 			}
 		case <-ctx.Done():
-			return fmt.Errorf("archive items of feed %q: %w", p.feed, ctx.Err())
+			return stored, fmt.Errorf("archive items of feed %q: %w", p.feed, ctx.Err())
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("archive items of feed %q: %w", p.feed, err)
+		return stored, fmt.Errorf("archive items of feed %q: %w", p.feed, err)
 	}
-	return nil
+	return stored, nil
 }
 
 // alreadyArchived reports whether a publish was refused because the item's

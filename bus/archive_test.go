@@ -29,7 +29,7 @@ func archiveItems(t *testing.T, b *Bus, feed string, items ...item.Item) {
 	for i := range items {
 		items[i].Key = feed + "/" + items[i].ID
 	}
-	if err := b.Archiver().Put(item.Feed{Name: feed}, items).Wait(ctx); err != nil {
+	if _, err := b.Archiver().Put(item.Feed{Name: feed}, items).Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

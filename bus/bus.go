@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +99,9 @@ type Bus struct {
 	storeDir string
 	replicas int
 	archiver Archiver
+	// catchUp is the catch-up bucket, made when first used.
+	catchUpMu sync.Mutex
+	catchUp   jetstream.KeyValue
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/item"
@@ -30,13 +32,26 @@ func archiveOptions(cfg *config.Config) bus.ArchiveOptions {
 // (the archive keeps one copy whatever the number of tries).
 type archivingSink struct {
 	watcher.Sink
-	a *bus.Archiver
+	a      *bus.Archiver
+	stored prometheus.Counter
+}
+
+func newArchivingSink(s watcher.Sink, a *bus.Archiver, reg prometheus.Registerer) archivingSink {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "feedwatch_archived_items_total", Help: "New items stored in the archive (an item already there is not counted).",
+	})
+	if reg != nil {
+		reg.MustRegister(c)
+	}
+	return archivingSink{Sink: s, a: a, stored: c}
 }
 
 func (s archivingSink) Handle(ctx context.Context, feed item.Feed, items []item.Item) error {
 	p := s.a.Put(feed, items)
 	err := s.Sink.Handle(ctx, feed, items)
-	if werr := p.Wait(ctx); err == nil {
+	n, werr := p.Wait(ctx)
+	s.stored.Add(float64(n))
+	if err == nil {
 		err = werr
 	}
 	return err

@@ -101,6 +101,7 @@ type daemon struct {
 	engines *engines
 	state   *stateKeeper // nil when not watching
 	members *membership
+	catchUp *catchUps // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -311,7 +312,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
-	wo := watcherOptions(cfg, archivingSink{Sink: d.sink, a: d.bus.Archiver()}, d.bus, d.log, d.reg)
+	wo := watcherOptions(cfg, newArchivingSink(d.sink, d.bus.Archiver(), d.reg), d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
@@ -336,6 +337,16 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Error("watcher stopped", "err", err)
 		}
+	}()
+	d.catchUp = &catchUps{bus: d.bus, sink: d.sink, log: d.log, now: d.opts.Now, owner: d.members.c.ID(), req: make(chan *config.Config, 1)}
+	if h := d.opts.hooks; h != nil {
+		d.catchUp.passed = h.catchUpPassed
+	}
+	d.catchUp.request(cfg)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.catchUp.run(ctx)
 	}()
 	return nil
 }
@@ -426,6 +437,7 @@ func (d *daemon) doReload(ctx context.Context) {
 		if err := d.bus.SetArchive(ctx, archiveOptions(cfg)); err != nil {
 			d.log.Error("config reload: archive settings not applied", "err", err)
 		}
+		d.catchUp.request(cfg)
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {
