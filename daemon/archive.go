@@ -46,6 +46,16 @@ func newArchivingSink(s watcher.Sink, a *bus.Archiver, reg prometheus.Registerer
 	return archivingSink{Sink: s, a: a, stored: c}
 }
 
+var _ watcher.Rememberer = archivingSink{}
+
+// Remember archives items the watcher marks seen without routing them
+// (backfill): the archive holds every new item, alerted or not.
+func (s archivingSink) Remember(ctx context.Context, feed item.Feed, items []item.Item) error {
+	n, err := s.a.Put(feed, items).Wait(ctx)
+	s.stored.Add(float64(n))
+	return err
+}
+
 func (s archivingSink) Handle(ctx context.Context, feed item.Feed, items []item.Item) error {
 	p := s.a.Put(feed, items)
 	err := s.Sink.Handle(ctx, feed, items)
