@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedwatch/feedwatch/archive"
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/hit"
@@ -302,5 +303,37 @@ func TestQueryArchive(t *testing.T) {
 	hs, err = QueryArchive(context.Background(), b, nil, `"trade bill"`, 0, 1)
 	if err != nil || len(hs) != 1 || hs[0].Item.Title != "the trade bill again" {
 		t.Errorf("limit 1: %+v, %v", hs, err)
+	}
+}
+
+// fakeArchive serves records from memory.
+type fakeArchive [][]byte
+
+func (f fakeArchive) ArchiveInfo(context.Context) (bus.ArchiveInfo, error) {
+	return bus.ArchiveInfo{Items: uint64(len(f))}, nil
+}
+
+func (f fakeArchive) ReadArchive(_ context.Context, _ time.Time, fn func(uint64, []byte) error) error {
+	for i, d := range f {
+		if err := fn(uint64(i+1), d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A record that cannot be decoded is counted and reported after the
+// others were matched.
+func TestBacktestDamagedRecord(t *testing.T) {
+	good := archive.FromItem(item.Feed{Name: "f"}, &item.Item{Key: "k", Title: "xinjiang"}, time.Now())
+	a := fakeArchive{good.Encode(nil), []byte("junk"), good.Encode(nil)}
+	table, err := route.Compile([]config.Profile{{Name: "x", Keywords: []string{"xinjiang"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	st, err := Run(context.Background(), a, Options{Table: table}, func(hit.Hit) error { n++; return nil })
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "1 of 3") || n != 2 || st.Damaged != 1 {
+		t.Errorf("err %v, %d hits, stats %+v", err, n, st)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -153,6 +156,19 @@ func alreadyArchived(err error) bool {
 // ErrNoArchive means there is no archive stream.
 var ErrNoArchive = errors.New("no archive")
 
+// noArchive is the error for a missing archive stream: ErrNoArchive, or
+// ErrArchiveDamaged when the embedded server's store has the stream's
+// folder but the server could not load it.
+func (b *Bus) noArchive() error {
+	if b.storeDir != "" {
+		dir := filepath.Join(b.storeDir, "jetstream", server.DEFAULT_GLOBAL_ACCOUNT, "streams", ItemsStream)
+		if _, err := os.Stat(dir); err == nil {
+			return fmt.Errorf("%w: the store in data_dir has stream %s, but the NATS server could not load it", ErrArchiveDamaged, ItemsStream)
+		}
+	}
+	return ErrNoArchive
+}
+
 // ArchiveInfo is what the archive holds now.
 type ArchiveInfo struct {
 	Items     uint64
@@ -162,22 +178,29 @@ type ArchiveInfo struct {
 	LastSeq   uint64
 	Retention time.Duration
 	MaxBytes  int64
+	// Lost counts items the server found damaged in its store and dropped
+	// (a store damaged while stopped); they cannot be read.
+	Lost int
 }
 
 // ArchiveInfo describes the archive, or returns ErrNoArchive.
 func (b *Bus) ArchiveInfo(ctx context.Context) (ArchiveInfo, error) {
 	s, err := b.js.Stream(ctx, ItemsStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return ArchiveInfo{}, ErrNoArchive
+		return ArchiveInfo{}, b.noArchive()
 	}
 	if err != nil {
 		return ArchiveInfo{}, fmt.Errorf("archive: %w", err)
 	}
 	st := s.CachedInfo()
-	return ArchiveInfo{
+	info := ArchiveInfo{
 		Items: st.State.Msgs, Bytes: st.State.Bytes, First: st.State.FirstTime, Last: st.State.LastTime,
 		LastSeq: st.State.LastSeq, Retention: st.Config.MaxAge, MaxBytes: st.Config.MaxBytes,
-	}, nil
+	}
+	if l := st.State.Lost; l != nil {
+		info.Lost = len(l.Msgs)
+	}
+	return info, nil
 }
 
 // archiveIdle is how long ReadArchive waits for the next item before it
@@ -195,7 +218,7 @@ var ErrArchiveDamaged = errors.New("archive damaged")
 func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint64, data []byte) error) error {
 	s, err := b.js.Stream(ctx, ItemsStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return ErrNoArchive
+		return b.noArchive()
 	}
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)

@@ -211,6 +211,16 @@ func TestBacktestCommand(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "column") {
 		t.Errorf("bad query: exit %d, %q", code, errOut)
 	}
+
+	// A damaged store: a clear error, not "no archive".
+	meta := filepath.Join(r.dir, "data", "jetstream", "jetstream", "$G", "streams", "FEEDWATCH_ITEMS", "meta.inf")
+	if err := os.WriteFile(meta, []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "backtest", "--config", r.cfgNoListen)
+	if code != 1 || !strings.Contains(errOut, "archive damaged") || !strings.Contains(errOut, "could not load") {
+		t.Errorf("damaged archive: exit %d, %q", code, errOut)
+	}
 }
 
 func TestBacktestNoArchive(t *testing.T) {
