@@ -125,8 +125,8 @@ func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (S
 	// The reader hands batches to the workers and, in the same order, to
 	// the collector, which waits for each to be matched: hits come out in
 	// archive order.
-	work := make(chan *batch, workers*2)
-	ordered := make(chan *batch, workers*4)
+	work := make(chan *batch, 64)
+	ordered := make(chan *batch, 128)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
