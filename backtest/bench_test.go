@@ -43,7 +43,6 @@ type benchData struct {
 	rawBytes int64 // the items' documents
 }
 
-
 const benchFeeds = 1000
 
 func loadBench(b *testing.B) *benchData {
