@@ -12,7 +12,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -95,15 +94,37 @@ func (r *Record) Date() time.Time {
 // item without a usable link is one copy per feed. 22 base64url
 // characters of SHA-256, a NATS subject token.
 func Identity(it *item.Item) string {
-	id := "k\x00" + it.Key
-	if it.Link != "" {
-		l := watcher.NormalizeLink(it.Link)
-		if u, err := url.Parse(l); err == nil && u.Host != "" && (u.Path != "" && u.Path != "/" || u.RawQuery != "") {
-			id = "l\x00" + l
-		}
+	h := sha256.New()
+	if l := articleLink(it.Link); l != "" {
+		h.Write([]byte("l\x00"))
+		h.Write([]byte(l))
+	} else {
+		h.Write([]byte("k\x00"))
+		h.Write([]byte(it.Key))
 	}
-	h := sha256.Sum256([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(h[:])[:22]
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))[:22]
+}
+
+// articleLink is the normalised link when it names an article: a host
+// and something after it, not a bare site root; else "".
+func articleLink(link string) string {
+	if link == "" {
+		return ""
+	}
+	l := watcher.NormalizeLink(link)
+	_, rest, ok := strings.Cut(l, "://")
+	if !ok {
+		return ""
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if host == "" || path == "" || path[0] == '#' {
+		return ""
+	}
+	if strings.HasPrefix(path, "?") && len(path) == 1 {
+		return ""
+	}
+	return l
 }
 
 const version = 1
