@@ -252,6 +252,7 @@ func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint6
 		cancel()
 	}
 	var got atomic.Uint64 // the last stream sequence handed to fn
+	var inFn atomic.Bool  // fn is running: a slow fn is not a stalled read
 	cc, err := c.Consume(func(m jetstream.Msg) {
 		if ctx.Err() != nil {
 			return
@@ -262,7 +263,10 @@ func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint6
 		}
 		seq := md.Sequence.Stream
 		got.Store(seq)
-		if err := fn(seq, m.Data()); err != nil {
+		inFn.Store(true)
+		err = fn(seq, m.Data())
+		inFn.Store(false)
+		if err != nil {
 			finish(err)
 			return
 		}
@@ -274,7 +278,11 @@ func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint6
 		return fmt.Errorf("archive: read: %w", err)
 	}
 	defer cc.Stop()
-	idle := time.NewTicker(archiveIdle)
+	wait := archiveIdle
+	if b.archiveIdle > 0 {
+		wait = b.archiveIdle
+	}
+	idle := time.NewTicker(wait)
 	defer idle.Stop()
 	last := got.Load()
 	for {
@@ -290,8 +298,8 @@ func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint6
 			return fmt.Errorf("archive: read: %w", ctx.Err())
 		case <-idle.C:
 			now := got.Load()
-			if now == last {
-				return fmt.Errorf("%w: nothing could be read past sequence %d of %d for %s", ErrArchiveDamaged, now, st.LastSeq, archiveIdle)
+			if now == last && !inFn.Load() {
+				return fmt.Errorf("%w: nothing could be read past sequence %d of %d for %s", ErrArchiveDamaged, now, st.LastSeq, wait)
 			}
 			last = now
 		}

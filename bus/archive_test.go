@@ -172,3 +172,22 @@ func TestReadArchiveFrom(t *testing.T) {
 		t.Errorf("all: %q", got)
 	}
 }
+
+// A reader slower than the idle limit is not taken for a damaged archive.
+func TestReadArchiveSlowReader(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
+	defer b.Close()
+	b.archiveIdle = 200 * time.Millisecond
+	archiveItems(t, b, "f", item.Item{ID: "1", Title: "a"}, item.Item{ID: "2", Title: "b"})
+	n := 0
+	err := b.ReadArchive(context.Background(), time.Time{}, func(uint64, []byte) error {
+		n++
+		if n == 1 {
+			time.Sleep(5 * b.archiveIdle)
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Errorf("read %d, err %v", n, err)
+	}
+}

@@ -102,6 +102,8 @@ type Bus struct {
 	// catchUp is the catch-up bucket, made when first used.
 	catchUpMu sync.Mutex
 	catchUp   jetstream.KeyValue
+	// archiveIdle overrides archiveIdle (tests).
+	archiveIdle time.Duration
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
