@@ -58,11 +58,6 @@ func (b *Bus) SetArchive(ctx context.Context, o ArchiveOptions) error {
 		MaxAge:      o.Retention,
 		MaxBytes:    o.MaxBytes,
 		Discard:     jetstream.DiscardOld,
-		// Written to disk in the background, not one write per item before
-		// the ack: archiving a poll's items costs a fraction as much. A
-		// power loss may drop the last items archived (their seen-state
-		// was marked); the archive is for backtests, not delivery.
-		PersistMode: jetstream.AsyncPersistMode,
 		// One message per item: the subject is its identity. Put's
 		// expected-last-sequence-0 keeps the first copy; this is the
 		// backstop should anything publish without it.
