@@ -137,7 +137,7 @@ func BenchmarkBacktest(b *testing.B) {
 		b.ReportMetric(float64(hits), "hits")
 	})
 	b.Run("read", func(b *testing.B) {
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		for range b.N {
 			got := 0
 			if err := d.b.ReadArchive(context.Background(), time.Time{}, func(uint64, []byte) error { got++; return nil }); err != nil || got != len(d.items) {
@@ -145,6 +145,7 @@ func BenchmarkBacktest(b *testing.B) {
 			}
 		}
 		b.ReportMetric(n*float64(b.N)/time.Since(start).Seconds(), "items/s")
+		b.ReportMetric(n*float64(b.N)/(cpuTime()-cpu0).Seconds(), "items/cpu-s")
 	})
 	b.Run("matcher", func(b *testing.B) {
 		var hits int
