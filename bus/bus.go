@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,12 @@ type Options struct {
 	// through ensureStream or ensureBucket, which apply it, and a change
 	// updates existing ones.
 	Replicas int
+	// Archive shapes the item archive (zero: off).
+	Archive ArchiveOptions
+	// ReadOnly connects (or starts the embedded server on DataDir's store)
+	// without creating or changing any stream or bucket: for commands that
+	// only read, such as `feedwatch backtest`.
+	ReadOnly bool
 	// ClientName names the connection in the server's monitoring.
 	ClientName string
 	Logger     *slog.Logger
@@ -91,6 +98,12 @@ type Bus struct {
 	// storeDir is the embedded server's store ("" when not embedded).
 	storeDir string
 	replicas int
+	archiver Archiver
+	// catchUp is the catch-up bucket, made when first used.
+	catchUpMu sync.Mutex
+	catchUp   jetstream.KeyValue
+	// archiveIdle overrides archiveIdle (tests).
+	archiveIdle time.Duration
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -109,6 +122,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		opts.Replicas = 1
 	}
 	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
+	b.archiver.now = time.Now
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(ctx, opts)
@@ -129,7 +143,15 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	b.archiver.js = b.js
+	if opts.ReadOnly {
+		return b, nil
+	}
 	if err := b.setup(ctx, opts); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.SetArchive(ctx, opts.Archive); err != nil {
 		b.Close()
 		return nil, err
 	}

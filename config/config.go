@@ -43,6 +43,7 @@ type Config struct {
 	NATS      NATS                `mapstructure:"nats"`
 	Watcher   Watcher             `mapstructure:"watcher"`
 	WebSub    WebSub              `mapstructure:"websub"`
+	Archive   Archive             `mapstructure:"archive"`
 	Feeds     []Feed              `mapstructure:"feeds"`
 	OPML      []string            `mapstructure:"opml"`
 	Profiles  []Profile           `mapstructure:"profiles"`
@@ -139,7 +140,21 @@ type Profile struct {
 	Feeds []string `mapstructure:"feeds"`
 	// Notify names notifiers; empty means every notifier.
 	Notify []string `mapstructure:"notify"`
+	// CatchUp, when more than 0, is the archive window alerted when this
+	// profile is added or its matching changes.
+	CatchUp Duration `mapstructure:"catch_up"`
 }
+
+// Archive keeps every new item for backtests and catch-up.
+type Archive struct {
+	// Retention is how long an item is kept; 0 turns the archive off.
+	Retention Duration `mapstructure:"retention"`
+	// MaxBytes caps the archive; the oldest items go first past it.
+	MaxBytes Size `mapstructure:"max_bytes"`
+}
+
+// On reports whether items are archived.
+func (a Archive) On() bool { return a.Retention > 0 }
 
 // Notifier is one delivery channel: the keys every type takes, and the
 // type's own keys in Settings. Type picks the channel (console, slack,

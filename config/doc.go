@@ -58,6 +58,8 @@ var keyDocs = map[string]keyDoc{
 	"websub.listen":            {doc: "host:port of the callback listener; `\"\"` serves the callbacks on `http.listen` under the callback URL's path (the loopback `Host` rule does not apply to them)."},
 	"websub.fallback_interval": {doc: "Poll interval of a feed whose WebSub subscription is active (its feed interval if that is longer), in case pushes stop; feeds without one are polled at their interval."},
 	"websub.lease":             {doc: "Subscription lease asked of hubs (they decide); renewed at 80 % of the granted lease."},
+	"archive.retention": {doc: "How long every new item is kept in the archive (stream `FEEDWATCH_ITEMS`) for `feedwatch backtest` and `catch_up`; 0 turns the archive off. Applies on reload."},
+	"archive.max_bytes": {doc: "Largest size of the archive; past it the oldest items go first. Applies on reload."},
 
 	"feeds[].url":      {doc: "The feed: http(s)://, file:// or a path (relative to the config file's folder). Required."},
 	"feeds[].name":     {doc: "Unique name, used in logs, profiles' feeds: and status.", def: "from the URL's host and path"},
@@ -73,6 +75,7 @@ var keyDocs = map[string]keyDoc{
 	"profiles[].exclude":  {doc: "Phrases, none of which may match."},
 	"profiles[].feeds":    {doc: "Feed names or `tag:<tag>` this profile watches.", def: "every feed"},
 	"profiles[].notify":   {doc: "Notifier names this profile's hits go to.", def: "every notifier"},
+	"profiles[].catch_up": {doc: "When the profile is added or its query, keywords, exclude, feeds or catch_up change (at start or on reload), archived items of this window (by published date, else archiving time) that now match are alerted, at most once per item; 0: only new items.", def: "`0`"},
 
 	"notifiers.<name>.max_attempts": {doc: "Deliveries tried before a hit is dead-lettered to `feedwatch.dead.<name>`.", def: "`10`"},
 	"notifiers.<name>.template":     {doc: "Go text/template over the hit for the message text (for webhook: the JSON body); checked at load on a sample hit.", def: "built in"},

@@ -25,6 +25,8 @@ const (
 	DefaultStateRetention = Duration(90 * 24 * time.Hour)
 	DefaultMaxAttempts    = 10
 	DefaultReplicas       = 1
+	DefaultArchiveAge     = Duration(30 * 24 * time.Hour)
+	DefaultArchiveBytes   = Size(2 << 30)
 	MaxReplicas           = 5
 	ProjectURL            = "https://github.com/feedwatch/feedwatch"
 )
@@ -77,6 +79,8 @@ const (
 	RoleMatch  Role = "match"  // profiles and watcher limits only
 	RoleCheck  Role = "check"  // validates everything; missing variables are warnings
 	RoleDead   Role = "dead"   // data_dir and nats only: the dead-letter commands
+	// RoleBacktest reads the archive: all but notifiers and feed headers.
+	RoleBacktest Role = "backtest"
 )
 
 // unused says why a key path is outside what role uses, "" when it is used.
@@ -93,6 +97,8 @@ func (r Role) unused(path string) string {
 		skip = section != "profiles" && section != "watcher"
 	case RoleDead:
 		skip = section != "nats" && section != "data_dir"
+	case RoleBacktest:
+		skip = section == "notifiers" || section == "feeds" && strings.Contains(path, ".headers")
 	case RoleCheck:
 		return "the processes that use this key will refuse to start"
 	}
@@ -333,6 +339,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("data_dir", DefaultDataDir)
 	v.SetDefault("http.listen", DefaultListen)
 	v.SetDefault("nats.replicas", DefaultReplicas)
+	v.SetDefault("archive.retention", DefaultArchiveAge)
+	v.SetDefault("archive.max_bytes", DefaultArchiveBytes)
 	w := DefaultWatcher("")
 	v.SetDefault("watcher.interval", w.Interval)
 	v.SetDefault("watcher.concurrency", w.Concurrency)

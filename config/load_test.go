@@ -425,6 +425,7 @@ func wantGood(t *testing.T) Config {
 			UserAgent:      "feedwatch/dev (+https://github.com/feedwatch/feedwatch)",
 		},
 		WebSub: WebSub{FallbackInterval: DefaultWebSubFallback, Lease: DefaultWebSubLease},
+		Archive: Archive{Retention: DefaultArchiveAge, MaxBytes: DefaultArchiveBytes},
 		Feeds: []Feed{
 			{URL: "https://example.org/world/rss", Name: "world", Interval: Duration(2 * time.Minute),
 				Tags: []string{"news", "uk"}, Headers: map[string]string{"Authorization": "Bearer feed-token-1"}},

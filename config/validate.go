@@ -101,6 +101,12 @@ func (v *validator) top(c *Config) {
 	case r > 1 && c.NATS.URL == "":
 		v.add("nats.replicas", "%d replicas need a NATS cluster: set nats.url, or use 1 with the embedded server", r)
 	}
+	if c.Archive.Retention < 0 {
+		v.add("archive.retention", "must not be negative (0 turns the archive off)")
+	}
+	if c.Archive.On() && c.Archive.MaxBytes < 1<<20 {
+		v.add("archive.max_bytes", "want at least 1MB")
+	}
 	w := c.Watcher
 	positive := []struct {
 		key string
@@ -217,6 +223,12 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 		}
 		if strings.TrimSpace(pr.Query) == "" && len(pr.Keywords) == 0 {
 			v.add(p, "a profile needs a query or keywords")
+		}
+		switch {
+		case pr.CatchUp < 0:
+			v.add(p+".catch_up", "must not be negative")
+		case pr.CatchUp > 0 && !c.Archive.On():
+			v.add(p+".catch_up", "needs the archive: archive.retention is 0")
 		}
 		for j, k := range pr.Keywords {
 			if strings.TrimSpace(k) == "" {

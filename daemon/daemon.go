@@ -114,6 +114,7 @@ type daemon struct {
 	items    *itemRates
 	mutes    *bus.Mutes
 	searcher console.Searcher
+	catchUp *catchUps // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -167,7 +168,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Starting takes ctx itself, so that SIGTERM during start (a NATS
 	// server that is slow to answer) stops it at once.
-	d.bus, err = bus.Open(ctx, busOptions(cfg, "feedwatch "+o.Version, d.log))
+	bo := busOptions(cfg, "feedwatch "+o.Version, d.log)
+	// Only the daemon shapes the archive: a dead-letter command opening
+	// the store leaves it as it is (zero: untouched).
+	bo.Archive = archiveOptions(cfg)
+	d.bus, err = bus.Open(ctx, bo)
 	if err != nil {
 		return startErr(ctx, d.log, err)
 	}
@@ -351,6 +356,8 @@ func (m Mode) String() string {
 		return "watch"
 	case ModeNotify:
 		return "notify"
+	case modeBacktest:
+		return "backtest"
 	default:
 		return "run"
 	}
@@ -363,7 +370,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
-	wo := watcherOptions(cfg, countingSink{Sink: d.sink, rates: d.items}, d.bus, d.log, d.reg)
+	wo := watcherOptions(cfg, newArchivingSink(countingSink{Sink: d.sink, rates: d.items}, d.bus.Archiver(), d.reg), d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
@@ -394,6 +401,16 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Error("watcher stopped", "err", err)
 		}
+	}()
+	d.catchUp = &catchUps{bus: d.bus, sink: d.sink, log: d.log, now: d.opts.Now, owner: d.members.c.ID(), req: make(chan *config.Config, 1)}
+	if h := d.opts.hooks; h != nil {
+		d.catchUp.passed = h.catchUpPassed
+	}
+	d.catchUp.request(cfg)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.catchUp.run(ctx)
 	}()
 	return nil
 }
@@ -485,6 +502,10 @@ func (d *daemon) doReload(ctx context.Context) {
 			// Feeds that left the config are unsubscribed.
 			d.websub.SetFeeds(feedNames(feedConfigs(cfg)))
 		}
+		if err := d.bus.SetArchive(ctx, archiveOptions(cfg)); err != nil {
+			d.log.Error("config reload: archive settings not applied", "err", err)
+		}
+		d.catchUp.request(cfg)
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {

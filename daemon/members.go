@@ -19,6 +19,7 @@ type testHooks struct {
 	renew, lease, ttl time.Duration
 	member            func(*ownership.Coordinator)
 	wrote             func(kind, feed string) // as each write is issued
+	catchUpPassed     func()                  // after each catch-up pass
 }
 
 // membership is this process's place among the processes sharing the

@@ -64,6 +64,9 @@ type pipeResult struct {
 	// where per-item seen-state used to cost memory); seenMB the seen
 	// bucket's bytes on disk.
 	heapMB, seenMB float64
+	// archived is how many items the archive holds at the end, archiveMB
+	// its files on disk.
+	archived, archiveMB float64
 }
 
 func (r pipeResult) pollsPerSec() float64 { return r.polls / r.elapsed.Seconds() }
@@ -114,6 +117,11 @@ func BenchmarkPipeline(b *testing.B) {
 	phase("daemon-200", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "fresh") })
 	phase("daemon-200-slide", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "slide") })
 	phase("daemon-304", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemon(b, s, "static") })
+	// The archive (on by default above) against none: what archiving every
+	// new item costs a poll.
+	noArchive := "archive:\n  retention: 0s\n"
+	phase("daemon-200-noarchive", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemonOn(b, s, "fresh", noArchive) })
+	phase("daemon-200-slide-noarchive", func(b *testing.B, s pipeSettings) pipeResult { return benchDaemonOn(b, s, "slide", noArchive) })
 	// On a three-server cluster (in this process, so its CPU counts too),
 	// single-replica streams against three replicas.
 	for _, r := range []int{1, 3} {
@@ -143,6 +151,17 @@ func BenchmarkPipeline(b *testing.B) {
 	if r1, ok := res["cluster-r1-200"]; ok {
 		if r3, ok := res["cluster-r3-200"]; ok && r1.polls > 0 && r3.polls > 0 {
 			fmt.Fprintf(&sum, "cluster R3 / R1 = %.2f (cpu per poll), %.2f (polls/s)\n", r3.cpuMS()/r1.cpuMS(), r3.pollsPerSec()/r1.pollsPerSec())
+		}
+	}
+	for _, m := range []string{"daemon-200", "daemon-200-slide"} {
+		on, ok1 := res[m]
+		off, ok2 := res[m+"-noarchive"]
+		if ok1 && ok2 && off.polls > 0 && on.polls > 0 {
+			fmt.Fprintf(&sum, "%s archive on / off = %.3f (cpu per poll: %.3f / %.3f ms), %.2f (polls/s)\n", m,
+				on.cpuMS()/off.cpuMS(), on.cpuMS(), off.cpuMS(), on.pollsPerSec()/off.pollsPerSec())
+		}
+		if ok1 && on.archived > 0 {
+			fmt.Fprintf(&sum, "%s archive: %.0f items, %.0f bytes on disk per item\n", m, on.archived, on.archiveMB*1e6/on.archived)
 		}
 	}
 	if d, ok := res["daemon-200"]; ok {
@@ -228,6 +247,7 @@ feeds:
 	runtime.ReadMemStats(&ms)
 	r := pipeResult{
 		heapMB: float64(ms.HeapInuse) / 1e6, seenMB: dirMB(filepath.Join(dir, "data"), "KV_feedwatch_seen"),
+		archived: m1.sum("feedwatch_archived_items_total"), archiveMB: dirMB(filepath.Join(dir, "data"), "FEEDWATCH_ITEMS"),
 		polls:   m1.sum("feedwatch_polls_total") - m0.sum("feedwatch_polls_total"),
 		hits:    m1.sum("feedwatch_hits_total") - m0.sum("feedwatch_hits_total"),
 		items:   m1.sum("feedwatch_new_items_total") - m0.sum("feedwatch_new_items_total"),

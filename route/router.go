@@ -70,24 +70,35 @@ func (r *Router) Handle(ctx context.Context, feed item.Feed, items []item.Item) 
 	return nil
 }
 
-func (r *Router) publish(ctx context.Context, feed item.Feed, it *item.Item, h hit.Hit) error {
-	done, err := r.store.Alerted(ctx, h.ID)
+func (r *Router) publish(ctx context.Context, _ item.Feed, _ *item.Item, h hit.Hit) error {
+	ok, err := Publish(ctx, r.store, h)
+	if ok {
+		r.published(h)
+	}
+	return err
+}
+
+// Publish stores h unless it was alerted before or another feed already
+// claimed its link for the profile, and reports whether it did: what the
+// Router does with each hit it makes, for hits made elsewhere (a
+// profile's catch-up over the archive). h must come from NewHit.
+func Publish(ctx context.Context, s Store, h hit.Hit) (bool, error) {
+	done, err := s.Alerted(ctx, h.ID)
 	if err != nil || done {
-		return err
+		return false, err
 	}
-	if lk := LinkClaim(h.Profile, it); lk != "" {
-		owner, err := r.store.ClaimLink(ctx, lk, feed.Name)
+	if lk := LinkClaim(h.Profile, &item.Item{Link: h.Item.Link}); lk != "" {
+		owner, err := s.ClaimLink(ctx, lk, h.Feed.Name)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if owner != feed.Name {
+		if owner != h.Feed.Name {
 			// Another feed already alerted this profile to this article.
-			return nil
+			return false, nil
 		}
 	}
-	if err := r.store.PublishHit(ctx, h); err != nil {
-		return err
+	if err := s.PublishHit(ctx, h); err != nil {
+		return false, err
 	}
-	r.published(h)
-	return nil
+	return true, nil
 }

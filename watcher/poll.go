@@ -359,7 +359,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	if !f.delivered && w.opts.RecoverBefore.After(cutoff) {
 		cutoff = w.opts.RecoverBefore
 	}
-	var fresh []item.Item
+	var fresh, quiet []item.Item
 	var mark []string
 	for _, k := range ks {
 		old := seen[k.it.Key] || (k.alt != "" && seen[k.alt])
@@ -377,6 +377,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			mark = append(mark, k.alt)
 		}
 		if !cutoff.IsZero() && (k.it.Published == nil || k.it.Published.Before(cutoff)) {
+			quiet = append(quiet, k.it)
 			continue // backfill or recovery: remembered, not alerted
 		}
 		fresh = append(fresh, k.it)
@@ -386,6 +387,14 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			return 0, errNotOwner
 		}
 		if err := w.opts.Sink.Handle(ctx, fi, fresh); err != nil {
+			return 0, fmt.Errorf("%w: %v", errSink, err)
+		}
+	}
+	if r, ok := w.opts.Sink.(Rememberer); ok && len(quiet) > 0 {
+		if !w.owns(f.name) {
+			return 0, errNotOwner
+		}
+		if err := r.Remember(ctx, fi, quiet); err != nil {
 			return 0, fmt.Errorf("%w: %v", errSink, err)
 		}
 	}

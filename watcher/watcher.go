@@ -91,6 +91,15 @@ type Sink interface {
 	Handle(ctx context.Context, feed item.Feed, items []item.Item) error
 }
 
+// Rememberer is what a Sink may also do: take the new items a poll marks
+// seen without handing them to Handle (at a feed's first poll, those older
+// than Backfill or undated; after lost state, those before RecoverBefore),
+// before they are marked seen; on error they are offered again. The
+// archive keeps them, matched or not.
+type Rememberer interface {
+	Remember(ctx context.Context, feed item.Feed, items []item.Item) error
+}
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(ctx context.Context, feed item.Feed, items []item.Item) error
 

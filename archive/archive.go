@@ -1,0 +1,268 @@
+// Package archive is the shape of an archived item: what `feedwatch
+// backtest` and a profile's catch_up need to route it again as the daemon
+// did (feed, identity key, title, link, date, authors, categories, summary
+// and content as plain text), its compact binary encoding, and its
+// identity in the archive. It is pure: the bus stores records in the
+// FEEDWATCH_ITEMS stream.
+package archive
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/plaintext"
+	"github.com/feedwatch/feedwatch/watcher"
+)
+
+// Record is one archived item.
+type Record struct {
+	// Feed is the feed it was first archived from.
+	Feed item.Feed
+	// Key is the item's identity in that feed (watcher.ItemKey), so a hit
+	// made from the record has the id the live hit has.
+	Key        string
+	ID         string
+	Title      string // plain text
+	Link       string
+	Published  *time.Time
+	Authors    []string
+	Categories []string
+	Summary    string // plain text
+	Content    string // plain text
+	ArchivedAt time.Time
+}
+
+// FromItem is the record of it, seen in feed at now: the title, summary
+// and content are stored as plain text (what matching reads of them).
+func FromItem(feed item.Feed, it *item.Item, now time.Time) Record {
+	r := Record{
+		Feed: feed, Key: it.Key, ID: it.ID, Link: it.Link,
+		Title:   plaintext.FromHTML(it.Title),
+		Summary: plaintext.FromHTML(it.Summary),
+		Content: plaintext.FromHTML(it.Content),
+		Authors: it.Authors, Categories: it.Categories,
+		ArchivedAt: now.UTC().Truncate(time.Second),
+	}
+	if it.Published != nil {
+		p := it.Published.UTC()
+		r.Published = &p
+	}
+	return r
+}
+
+// escaper turns plain text back into markup that plaintext.FromHTML (and
+// so the matcher) reads as the same text: only what markup would change.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func asHTML(s string) string {
+	if strings.ContainsAny(s, "&<>") {
+		return escaper.Replace(s)
+	}
+	return s
+}
+
+// Item is the record as the watcher handed it on: matching it and making
+// its hit give what they gave live (the texts are plain; characters that
+// would read as markup are escaped).
+func (r *Record) Item(feed item.Feed) item.Item {
+	return item.Item{
+		Feed: feed, ID: r.ID, Key: r.Key, Link: r.Link, Published: r.Published,
+		Title: asHTML(r.Title), Summary: asHTML(r.Summary), Content: asHTML(r.Content),
+		Authors: r.Authors, Categories: r.Categories,
+	}
+}
+
+// Date is what windows (backtest --since, catch_up) count from: the
+// published date, or the archiving time when the item has none.
+func (r *Record) Date() time.Time {
+	if r.Published != nil {
+		return *r.Published
+	}
+	return r.ArchivedAt
+}
+
+// Identity names an item in the archive, one copy whatever the feeds that
+// carry it: its normalised link when that names an article (not a bare
+// site root), else its key in its feed (GUID, else title and date). Two
+// feeds with the same article link share one copy, the first feed's; an
+// item without a usable link is one copy per feed. 22 base64url
+// characters of SHA-256, a NATS subject token.
+func Identity(it *item.Item) string {
+	h := sha256.New()
+	if l := articleLink(it.Link); l != "" {
+		h.Write([]byte("l\x00"))
+		h.Write([]byte(l))
+	} else {
+		h.Write([]byte("k\x00"))
+		h.Write([]byte(it.Key))
+	}
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))[:22]
+}
+
+// articleLink is the normalised link when it names an article: a host
+// and something after it, not a bare site root; else "".
+func articleLink(link string) string {
+	if link == "" {
+		return ""
+	}
+	l := watcher.NormalizeLink(link)
+	_, rest, ok := strings.Cut(l, "://")
+	if !ok {
+		return ""
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	if host == "" || path == "" || path[0] == '#' {
+		return ""
+	}
+	if strings.HasPrefix(path, "?") && len(path) == 1 {
+		return ""
+	}
+	return l
+}
+
+const version = 1
+
+// Encode appends the record's binary form to dst: a version byte, then
+// varint times and length-prefixed strings. Compact and quick to read back:
+// a backtest decodes every archived item.
+func (r *Record) Encode(dst []byte) []byte {
+	dst = append(dst, version)
+	dst = binary.AppendVarint(dst, r.ArchivedAt.Unix())
+	if r.Published != nil {
+		dst = append(dst, 1)
+		dst = binary.AppendVarint(dst, r.Published.Unix())
+		dst = binary.AppendUvarint(dst, uint64(r.Published.Nanosecond()))
+	} else {
+		dst = append(dst, 0)
+	}
+	for _, s := range [...]string{r.Feed.Name, r.Feed.URL, r.Feed.Title, r.Key, r.ID, r.Title, r.Link, r.Summary, r.Content} {
+		dst = appendString(dst, s)
+	}
+	for _, l := range [...][]string{r.Feed.Tags, r.Authors, r.Categories} {
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		for _, s := range l {
+			dst = appendString(dst, s)
+		}
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// ErrCorrupt means a stored record cannot be read.
+var ErrCorrupt = errors.New("corrupt archive record")
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (d *reader) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)
+	}
+}
+
+func (d *reader) varint(what string) int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *reader) uvarint(what string) uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *reader) str(what string) string {
+	n := d.uvarint(what)
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(what)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *reader) list(what string) []string {
+	n := d.uvarint(what)
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(len(d.b)) { // each entry takes a byte at least
+		d.fail(what)
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str(what)
+	}
+	return out
+}
+
+// Decode reads a record written by Encode.
+func Decode(b []byte) (Record, error) {
+	var r Record
+	if len(b) < 2 {
+		return r, fmt.Errorf("%w: too short", ErrCorrupt)
+	}
+	if b[0] != version {
+		return r, fmt.Errorf("%w: unknown version %d", ErrCorrupt, b[0])
+	}
+	d := reader{b: b[1:]}
+	r.ArchivedAt = time.Unix(d.varint("archived time"), 0).UTC()
+	if len(d.b) == 0 {
+		return r, fmt.Errorf("%w: truncated", ErrCorrupt)
+	}
+	hasPub := d.b[0]
+	d.b = d.b[1:]
+	switch hasPub {
+	case 0:
+	case 1:
+		sec := d.varint("published date")
+		ns := d.uvarint("published date")
+		if ns >= 1e9 {
+			d.fail("published date")
+		}
+		p := time.Unix(sec, int64(ns)).UTC()
+		r.Published = &p
+	default:
+		d.fail("published flag")
+	}
+	for _, p := range [...]*string{&r.Feed.Name, &r.Feed.URL, &r.Feed.Title, &r.Key, &r.ID, &r.Title, &r.Link, &r.Summary, &r.Content} {
+		*p = d.str("text")
+	}
+	r.Feed.Tags = d.list("tags")
+	r.Authors = d.list("authors")
+	r.Categories = d.list("categories")
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return Record{}, d.err
+	}
+	return r, nil
+}

@@ -1,0 +1,193 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feedwatch/feedwatch/archive"
+	"github.com/feedwatch/feedwatch/item"
+)
+
+func openArchive(t *testing.T, dir string, o ArchiveOptions) *Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Open(ctx, Options{DataDir: dir, Retention: time.Hour, Archive: o})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return b
+}
+
+func archiveItems(t *testing.T, b *Bus, feed string, items ...item.Item) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range items {
+		items[i].Key = feed + "/" + items[i].ID
+	}
+	if _, err := b.Archiver().Put(item.Feed{Name: feed}, items).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll returns the archived records, in archive order.
+func readAll(t *testing.T, b *Bus, from time.Time) []archive.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []archive.Record
+	err := b.ReadArchive(ctx, from, func(_ uint64, data []byte) error {
+		r, err := archive.Decode(data)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func titles(rs []archive.Record) string {
+	var ts []string
+	for _, r := range rs {
+		ts = append(ts, r.Feed.Name+":"+r.Title)
+	}
+	return strings.Join(ts, " ")
+}
+
+// Each item is archived once: across polls, restarts and feeds that carry
+// the same article (the first feed's copy stays).
+func TestArchiveOnce(t *testing.T) {
+	dir := t.TempDir()
+	o := ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20}
+	b := openArchive(t, dir, o)
+	a := item.Item{ID: "1", Title: "A", Link: "https://example.org/a"}
+	bb := item.Item{ID: "2", Title: "B", Link: "https://example.org/"} // a site root: no article identity
+	c := item.Item{ID: "3", Title: "C"}
+	archiveItems(t, b, "world", a, bb, c)
+	archiveItems(t, b, "world", a, bb, c) // a repeated poll
+	b.Close()
+	b = openArchive(t, dir, o)
+	defer b.Close()
+	archiveItems(t, b, "world", a, c) // after a restart
+	a2 := a
+	a2.ID, a2.Link, a2.Title = "x", "https://EXAMPLE.org/a?utm_source=rss", "A elsewhere"
+	archiveItems(t, b, "uk", a2, bb) // another feed, the same article; a root link is its own item
+	want := "world:A world:B world:C uk:B"
+	if got := titles(readAll(t, b, time.Time{})); got != want {
+		t.Errorf("archive holds %q, want %q", got, want)
+	}
+	info, err := b.ArchiveInfo(context.Background())
+	if err != nil || info.Items != 4 {
+		t.Errorf("info = %+v, %v; want 4 items", info, err)
+	}
+}
+
+func TestArchiveLimits(t *testing.T) {
+	t.Run("max_bytes drops the oldest", func(t *testing.T) {
+		b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 64 << 10})
+		defer b.Close()
+		body := strings.Repeat("lorem ipsum ", 100)
+		for i := range 200 {
+			archiveItems(t, b, "f", item.Item{ID: fmt.Sprint(i), Title: fmt.Sprint(i), Summary: body})
+		}
+		rs := readAll(t, b, time.Time{})
+		info, err := b.ArchiveInfo(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Bytes > 64<<10 || len(rs) == 0 || len(rs) >= 200 {
+			t.Fatalf("%d items, %d bytes: want fewer than 200 within 64 KB", len(rs), info.Bytes)
+		}
+		if rs[len(rs)-1].Title != "199" || rs[0].Title != fmt.Sprint(200-len(rs)) {
+			t.Errorf("kept %s ... %s, want the newest", rs[0].Title, rs[len(rs)-1].Title)
+		}
+	})
+	t.Run("retention expires items", func(t *testing.T) {
+		b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Second, MaxBytes: 1 << 20})
+		defer b.Close()
+		archiveItems(t, b, "f", item.Item{ID: "old", Title: "old"})
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			info, err := b.ArchiveInfo(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Items == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("item still archived long after its retention: %+v", info)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Expired, it may be archived anew: no trace of it blocks a new copy.
+		archiveItems(t, b, "f", item.Item{ID: "old", Title: "old"})
+		if got := titles(readAll(t, b, time.Time{})); got != "f:old" {
+			t.Errorf("archive holds %q", got)
+		}
+	})
+	t.Run("off stores nothing", func(t *testing.T) {
+		b := openArchive(t, t.TempDir(), ArchiveOptions{})
+		defer b.Close()
+		archiveItems(t, b, "f", item.Item{ID: "1", Title: "x"})
+		if _, err := b.ArchiveInfo(context.Background()); err != ErrNoArchive {
+			t.Errorf("ArchiveInfo err = %v, want ErrNoArchive", err)
+		}
+	})
+	t.Run("settings change updates the stream", func(t *testing.T) {
+		dir := t.TempDir()
+		b := openArchive(t, dir, ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
+		b.Close()
+		b = openArchive(t, dir, ArchiveOptions{Retention: 2 * time.Hour, MaxBytes: 2 << 20})
+		defer b.Close()
+		info, err := b.ArchiveInfo(context.Background())
+		if err != nil || info.Retention != 2*time.Hour || info.MaxBytes != 2<<20 {
+			t.Errorf("info = %+v, %v", info, err)
+		}
+	})
+}
+
+func TestReadArchiveFrom(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
+	defer b.Close()
+	archiveItems(t, b, "f", item.Item{ID: "1", Title: "early"})
+	time.Sleep(1100 * time.Millisecond) // archiving times are in seconds
+	mid := time.Now()
+	archiveItems(t, b, "f", item.Item{ID: "2", Title: "late"})
+	if got := titles(readAll(t, b, mid)); got != "f:late" {
+		t.Errorf("from mid: %q", got)
+	}
+	if got := titles(readAll(t, b, time.Now().Add(time.Hour))); got != "" {
+		t.Errorf("from the future: %q", got)
+	}
+	if got := titles(readAll(t, b, time.Time{})); got != "f:early f:late" {
+		t.Errorf("all: %q", got)
+	}
+}
+
+// A reader slower than the idle limit is not taken for a damaged archive.
+func TestReadArchiveSlowReader(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
+	defer b.Close()
+	b.archiveIdle = 200 * time.Millisecond
+	archiveItems(t, b, "f", item.Item{ID: "1", Title: "a"}, item.Item{ID: "2", Title: "b"})
+	n := 0
+	err := b.ReadArchive(context.Background(), time.Time{}, func(uint64, []byte) error {
+		n++
+		if n == 1 {
+			time.Sleep(5 * b.archiveIdle)
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Errorf("read %d, err %v", n, err)
+	}
+}
