@@ -58,8 +58,8 @@ var keyDocs = map[string]keyDoc{
 	"websub.listen":            {doc: "host:port of the callback listener; `\"\"` serves the callbacks on `http.listen` under the callback URL's path (the loopback `Host` rule does not apply to them)."},
 	"websub.fallback_interval": {doc: "Poll interval of a feed whose WebSub subscription is active (its feed interval if that is longer), in case pushes stop; feeds without one are polled at their interval."},
 	"websub.lease":             {doc: "Subscription lease asked of hubs (they decide); renewed at 80 % of the granted lease."},
-	"archive.retention": {doc: "How long every new item is kept in the archive (stream `FEEDWATCH_ITEMS`) for `feedwatch backtest` and `catch_up`; 0 turns the archive off. Applies on reload."},
-	"archive.max_bytes": {doc: "Largest size of the archive; past it the oldest items go first. Applies on reload."},
+	"archive.retention":        {doc: "How long every new item is kept in the archive (stream `FEEDWATCH_ITEMS`) for `feedwatch backtest` and `catch_up`; 0 turns the archive off. Applies on reload."},
+	"archive.max_bytes":        {doc: "Largest size of the archive; past it the oldest items go first. Applies on reload."},
 
 	"feeds[].url":      {doc: "The feed: http(s)://, file:// or a path (relative to the config file's folder). Required."},
 	"feeds[].name":     {doc: "Unique name, used in logs, profiles' feeds: and status.", def: "from the URL's host and path"},

@@ -424,7 +424,7 @@ func wantGood(t *testing.T) Config {
 			StateRetention: Duration(90 * 24 * time.Hour),
 			UserAgent:      "feedwatch/dev (+https://github.com/feedwatch/feedwatch)",
 		},
-		WebSub: WebSub{FallbackInterval: DefaultWebSubFallback, Lease: DefaultWebSubLease},
+		WebSub:  WebSub{FallbackInterval: DefaultWebSubFallback, Lease: DefaultWebSubLease},
 		Archive: Archive{Retention: DefaultArchiveAge, MaxBytes: DefaultArchiveBytes},
 		Feeds: []Feed{
 			{URL: "https://example.org/world/rss", Name: "world", Interval: Duration(2 * time.Minute),

@@ -114,7 +114,7 @@ type daemon struct {
 	items    *itemRates
 	mutes    *bus.Mutes
 	searcher console.Searcher
-	catchUp *catchUps // nil when not watching
+	catchUp  *catchUps // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
