@@ -246,8 +246,9 @@ func split(ms ...*member) bool {
 // of a member in the window; on a loaded machine a late renewal can move
 // feeds), so two processes polling a feed in turn fail even if each keeps
 // its own pace. Together they poll each feed about once per interval:
-// at least once in the window and never more than once per interval, plus
-// one per hand-over (the new owner polls a feed it took soon). Not
+// at least once in the window (unless its share changed lately) and never
+// more than once per interval, plus one per hand-over (the new owner polls
+// a feed it took soon). Not
 // checked: the gap between two polls, which a loaded machine stretches
 // and squeezes (a request that waits for a CPU arrives late).
 func (r *ownersRig) checkSteady(what string, window time.Duration) {
@@ -261,7 +262,12 @@ func (r *ownersRig) checkSteady(what string, window time.Duration) {
 			byFeed[p.feed] = append(byFeed[p.feed], p)
 		}
 	}
-	moves := r.moves(from, to)
+	moves, _ := r.moves(from, to)
+	// A feed dropped or taken shortly before or in the window (a late
+	// renewal on a loaded machine lapses the lease; the member takes its
+	// share again after a hold, and polls it at its next check) may go
+	// unpolled for a few seconds: no lower bound for it.
+	_, disturbed := r.moves(from.Add(-2*time.Second), to)
 	maxPolls := int(window/time.Second) + 1
 	total := 0
 	for i := range clusterFeeds {
@@ -278,34 +284,44 @@ func (r *ownersRig) checkSteady(what string, window time.Duration) {
 		if turns > moves[i] {
 			r.t.Errorf("%s: feed-%d changed poller %d times but hands %d times (polls per process %v): two owners at once", what, i, turns, moves[i], per)
 		}
-		if len(ps) == 0 || len(ps) > maxPolls+moves[i] {
+		if len(ps) == 0 && disturbed[i] == 0 || len(ps) > maxPolls+moves[i] {
 			r.t.Errorf("%s: feed-%d polled %d times in %s (%v), want 1..%d", what, i, len(ps), window, per, maxPolls+moves[i])
 		}
 	}
-	r.t.Logf("%s: %d polls of %d feeds in %s (%.2f per feed per second), %d hand-overs", what, total, clusterFeeds, window, float64(total)/clusterFeeds/window.Seconds(), sum(moves))
+	r.t.Logf("%s: %d polls of %d feeds in %s (%.2f per feed per second), %d hand-overs, %d feeds changed share", what, total, clusterFeeds, window, float64(total)/clusterFeeds/window.Seconds(), sum(moves), len(disturbed))
 }
 
-// moves counts, per feed, the members that took it in [from, to).
-func (r *ownersRig) moves(from, to time.Time) map[int]int {
+// moves counts, per feed, the members that took it in [from, to), and
+// the members whose share gained or lost it then.
+func (r *ownersRig) moves(from, to time.Time) (taken, changed map[int]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[int]int{}
+	taken, changed = map[int]int{}, map[int]int{}
+	index := func(f string) int {
+		i, _ := strconv.Atoi(strings.TrimPrefix(f, "feed-"))
+		return i
+	}
 	last := map[string][]string{} // member -> share before this change
 	for _, s := range r.shares {
 		if !s.at.Before(to) {
-			break
+			continue
 		}
 		if !s.at.Before(from) {
 			for _, f := range s.feeds {
 				if !slices.Contains(last[s.by], f) {
-					i, _ := strconv.Atoi(strings.TrimPrefix(f, "feed-"))
-					out[i]++
+					taken[index(f)]++
+					changed[index(f)]++
+				}
+			}
+			for _, f := range last[s.by] {
+				if !slices.Contains(s.feeds, f) {
+					changed[index(f)]++
 				}
 			}
 		}
 		last[s.by] = s.feeds
 	}
-	return out
+	return taken, changed
 }
 
 func sum(m map[int]int) int {
