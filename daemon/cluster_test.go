@@ -263,6 +263,7 @@ func (r *clusterRig) assertOnce(t *testing.T, want int) {
 // is unavailable, but once it is back delivery resumes by itself and every
 // hit is delivered once.
 func TestNotifyResumesAfterHitsServerRestart(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
@@ -357,6 +358,7 @@ func waitReplicas(t *testing.T, js jetstream.JetStream, want int) {
 // replicas; then losing the hits stream's leader, and later the consumer's,
 // loses no hit and no state, and delivery goes on within seconds.
 func TestReplicasChangeUpdatesStreams(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
@@ -421,6 +423,7 @@ func TestReplicasChangeUpdatesStreams(t *testing.T) {
 // while the receiver holds its request: the cut send is handed back and the
 // other process delivers it, and everything after.
 func TestNotifyProcessesShareNotifier(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
@@ -465,6 +468,7 @@ func TestNotifyProcessesShareNotifier(t *testing.T) {
 // notifier; a window's hits go out as one message, not one per process.
 // When the process sending the digests stops, the other takes over.
 func TestDigestOncePerWindowAcrossProcesses(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
@@ -512,6 +516,7 @@ func TestDigestOncePerWindowAcrossProcesses(t *testing.T) {
 // shut down for a few seconds and brought back. Every hit is delivered
 // once, none is published twice, and no state is lost.
 func TestPipelineSurvivesEachNodeLoss(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
@@ -667,6 +672,7 @@ func (l crashLedger) MarkDelivered(ctx context.Context, n, id string) error {
 // again (at least once: the one repeat is that hit, with the same id);
 // every other hit is sent once.
 func TestNotifyCrashMidSend(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	if testing.Short() {
 		t.Skip("cluster test")
 	}

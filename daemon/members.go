@@ -20,6 +20,7 @@ type testHooks struct {
 	member            func(*ownership.Coordinator)
 	wrote             func(kind, feed string) // as each write is issued
 	catchUpPassed     func()                  // after each catch-up pass
+	owned             func(feeds []string)    // each change of this process's share
 }
 
 // membership is this process's place among the processes sharing the
@@ -38,6 +39,8 @@ type membership struct {
 	feeds []watcher.FeedConfig // every configured feed
 	owned map[string]bool
 	w     *watcher.Watcher // set once the watcher exists
+	// onOwned, if set, sees each change of the share (a test hook).
+	onOwned func(feeds []string)
 }
 
 // memberRole is how this process shows in the members bucket.
@@ -65,7 +68,7 @@ func (d *daemon) startMembers(ctx, runCtx context.Context, cfg *config.Config) e
 	if err != nil {
 		return err
 	}
-	ms := &membership{done: make(chan struct{}), seenForget: d.bus.Seen().Forget, owned: map[string]bool{}}
+	ms := &membership{done: make(chan struct{}), seenForget: d.bus.Seen().Forget, owned: map[string]bool{}, onOwned: h.owned}
 	c, err := ownership.New(ownership.Options{
 		Store: store, Role: d.opts.Mode.memberRole(),
 		Renew: cmp(h.renew, ownership.DefaultRenew), Lease: cmp(h.lease, ownership.DefaultLease), TTL: ttl,
@@ -145,6 +148,9 @@ func (ms *membership) ownedChanged(owned []string) {
 		}
 	}
 	ms.owned = next
+	if ms.onOwned != nil {
+		ms.onOwned(owned)
+	}
 	if ms.w != nil {
 		ms.w.SetFeeds(ms.ownedLocked())
 	}

@@ -102,6 +102,14 @@ type ownersRig struct {
 	// onWrite, if set, sees each write as it is issued, before it goes
 	// out.
 	onWrite func(write)
+	shares  []share
+}
+
+// share is one change of a member's share of the feeds.
+type share struct {
+	by    string
+	at    time.Time
+	feeds []string
 }
 
 type write struct {
@@ -162,6 +170,11 @@ func (r *ownersRig) start(name string, mode Mode) *member {
 	m := &member{name: name}
 	hooks := &testHooks{renew: 300 * time.Millisecond, lease: 1500 * time.Millisecond, ttl: 2 * time.Second,
 		member: func(c *ownership.Coordinator) { m.coord = c },
+		owned: func(feeds []string) {
+			r.mu.Lock()
+			r.shares = append(r.shares, share{by: name, at: time.Now(), feeds: feeds})
+			r.mu.Unlock()
+		},
 		wrote: func(kind, feed string) {
 			w := write{by: name, kind: kind, feed: feed, at: time.Now()}
 			r.mu.Lock()
@@ -228,31 +241,95 @@ func split(ms ...*member) bool {
 	return len(count) == len(ms)
 }
 
-// checkSteady polls for window and checks that each feed was polled by
-// one process, about once per interval: never twice within half a second.
+// checkSteady watches the polls for window. Never two owners at once: a
+// feed's poller changes only when the feed changed hands (a share change
+// of a member in the window; on a loaded machine a late renewal can move
+// feeds), so two processes polling a feed in turn fail even if each keeps
+// its own pace. Together they poll each feed about once per interval:
+// at least once in the window (unless its share changed lately) and never
+// more than once per interval, plus one per hand-over (the new owner polls
+// a feed it took soon). Not
+// checked: the gap between two polls, which a loaded machine stretches
+// and squeezes (a request that waits for a CPU arrives late).
 func (r *ownersRig) checkSteady(what string, window time.Duration) {
 	r.t.Helper()
 	from := time.Now()
 	time.Sleep(window)
+	to := time.Now()
 	byFeed := map[int][]poll{}
 	for _, p := range r.farm.since(from) {
-		byFeed[p.feed] = append(byFeed[p.feed], p)
+		if p.at.Before(to) {
+			byFeed[p.feed] = append(byFeed[p.feed], p)
+		}
 	}
+	moves, _ := r.moves(from, to)
+	// A feed dropped or taken shortly before or in the window (a late
+	// renewal on a loaded machine lapses the lease; the member takes its
+	// share again after a hold, and polls it at its next check) may go
+	// unpolled for a few seconds: no lower bound for it.
+	_, disturbed := r.moves(from.Add(-2*time.Second), to)
 	maxPolls := int(window/time.Second) + 1
 	total := 0
 	for i := range clusterFeeds {
 		ps := byFeed[i]
 		total += len(ps)
-		if len(ps) == 0 || len(ps) > maxPolls {
-			r.t.Errorf("%s: feed-%d polled %d times in %s, want 1..%d", what, i, len(ps), window, maxPolls)
-		}
-		for j := 1; j < len(ps); j++ {
-			if gap := ps[j].at.Sub(ps[j-1].at); gap < 500*time.Millisecond {
-				r.t.Errorf("%s: feed-%d polled by %s and %s %s apart", what, i, ps[j-1].by, ps[j].by, gap)
+		turns := 0 // changes of poller
+		per := map[string]int{}
+		for j, p := range ps {
+			per[p.by]++
+			if j > 0 && p.by != ps[j-1].by {
+				turns++
 			}
 		}
+		if turns > moves[i] {
+			r.t.Errorf("%s: feed-%d changed poller %d times but hands %d times (polls per process %v): two owners at once", what, i, turns, moves[i], per)
+		}
+		if len(ps) == 0 && disturbed[i] == 0 || len(ps) > maxPolls+moves[i] {
+			r.t.Errorf("%s: feed-%d polled %d times in %s (%v), want 1..%d", what, i, len(ps), window, per, maxPolls+moves[i])
+		}
 	}
-	r.t.Logf("%s: %d polls of %d feeds in %s (%.2f per feed per second)", what, total, clusterFeeds, window, float64(total)/clusterFeeds/window.Seconds())
+	r.t.Logf("%s: %d polls of %d feeds in %s (%.2f per feed per second), %d hand-overs, %d feeds changed share", what, total, clusterFeeds, window, float64(total)/clusterFeeds/window.Seconds(), sum(moves), len(disturbed))
+}
+
+// moves counts, per feed, the members that took it in [from, to), and
+// the members whose share gained or lost it then.
+func (r *ownersRig) moves(from, to time.Time) (taken, changed map[int]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	taken, changed = map[int]int{}, map[int]int{}
+	index := func(f string) int {
+		i, _ := strconv.Atoi(strings.TrimPrefix(f, "feed-"))
+		return i
+	}
+	last := map[string][]string{} // member -> share before this change
+	for _, s := range r.shares {
+		if !s.at.Before(to) {
+			continue
+		}
+		if !s.at.Before(from) {
+			for _, f := range s.feeds {
+				if !slices.Contains(last[s.by], f) {
+					taken[index(f)]++
+					changed[index(f)]++
+				}
+			}
+			for _, f := range last[s.by] {
+				if !slices.Contains(s.feeds, f) {
+					changed[index(f)]++
+				}
+			}
+		}
+		last[s.by] = s.feeds
+	}
+	return taken, changed
+}
+
+func sum(m map[int]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // firstPolls waits until every feed of feeds was polled by one of by after
@@ -383,6 +460,7 @@ func TestWatchersShareFeeds(t *testing.T) {
 
 	// Join: c takes about a third, moved from a and b only.
 	before := owners(a, b)
+	joined := time.Now()
 	c := r.start("c", ModeWatch)
 	waitFor(t, "a, b and c split the feeds", 10*time.Second, func() bool { return split(a, b, c) })
 	after := owners(a, b, c)
@@ -399,6 +477,19 @@ func TestWatchersShareFeeds(t *testing.T) {
 	time.Sleep(time.Second)
 	want = append(want, r.farm.addAll("three")...)
 	r.checkSteady("three watchers", 4*time.Second)
+	// No overlap at the join: once c polled a feed it took, the previous
+	// owner polled it no more.
+	firstByC := map[int]time.Time{}
+	for _, p := range r.farm.since(joined) {
+		if _, ok := firstByC[p.feed]; !ok && p.by == "c" {
+			firstByC[p.feed] = p.at
+		}
+	}
+	for _, p := range r.farm.since(joined) {
+		if first, ok := firstByC[p.feed]; ok && p.by != "c" && p.at.After(first) {
+			t.Errorf("join: feed-%d polled by %s %s after c took it", p.feed, p.by, p.at.Sub(first).Round(time.Millisecond))
+		}
+	}
 
 	// SIGTERM: c's feeds are polled by a or b right after.
 	cFeeds := feedsOf(after, "c")

@@ -189,6 +189,7 @@ func TestReloadOnFileEdit(t *testing.T) {
 // the webhook notifier's settings each time so its engine restarts, while
 // new items keep arriving: every hit arrives exactly once.
 func TestManyReloadsWhileHitsFlow(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	r := newReloadRig(t)
 	r.write(t, xinjiangOnly, "10s")
 	r.start(t)

@@ -239,8 +239,10 @@ func (r *stateRig) checkState(t *testing.T, result string) {
 // /api/status), does not alert the old items again, and still alerts a
 // new one.
 func TestStateDamagedWhileStopped(t *testing.T) {
+	t.Parallel() // own servers on their own ports and directories
 	for name, damage := range damages() {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each damage has its own daemon and data_dir
 			r := newStateRig(t)
 			r.start(t)
 			r.checkState(t, StateFirstStart)

@@ -241,7 +241,8 @@ func (c *Coordinator) leaseValid(now time.Time) bool {
 }
 
 // Start registers this member, reads the others and makes the first
-// assignment (OnChange is called before it returns).
+// assignment (OnChange is called before it returns). While other watchers
+// run, a watching member's first share comes from Run after handoverHold.
 func (c *Coordinator) Start(ctx context.Context) error {
 	// Right after a replicas change or a server loss the members bucket
 	// may be electing a leader for a few seconds: keep trying for a while
@@ -265,6 +266,13 @@ func (c *Coordinator) Start(ctx context.Context) error {
 	if err := c.resync(ctx, true); err != nil {
 		return fmt.Errorf("read members: %w", err)
 	}
+	c.mu.Lock()
+	if c.watches() && c.liveWatchersLocked(time.Now()) > 0 {
+		// The others poll every feed until they see our record: take no
+		// share before they can have (see handoverHold).
+		c.holdUntil = c.renewedAt.Add(c.handoverHold())
+	}
+	c.mu.Unlock()
 	c.compute()
 	c.log.Info("member registered", "member", c.self.ID, "role", c.opts.Role, "feeds_owned", c.ownedCount())
 	return nil
@@ -405,14 +413,37 @@ func (c *Coordinator) renew(ctx context.Context) error {
 	c.mu.Lock()
 	if !c.renewedAt.IsZero() && sent.Sub(c.renewedAt) >= c.opts.Lease {
 		// The lease lapsed: the others may have taken our feeds and
-		// written their state. Stay out for one renewal so the watcher
-		// drops what it held before we take a share again.
-		c.holdUntil = sent.Add(c.opts.Renew)
+		// written their state. Stay out until they can have seen us
+		// back, so the watcher drops what it held and no feed has two
+		// owners at once.
+		c.holdUntil = sent.Add(c.handoverHold())
 		c.log.Warn("member lease regained after a lapse; rejoining", "member", c.self.ID, "lapse", sent.Sub(c.renewedAt).Round(time.Millisecond))
 	}
 	c.renewedAt = sent
 	c.mu.Unlock()
 	return nil
+}
+
+// handoverHold is how long a member that joins, or comes back after its
+// lease lapsed, waits before it takes a share while other watchers run:
+// they keep polling every feed they own until they see its record, through
+// their watch at once or, if the watch is broken, at their next re-read
+// (every 2 Renew, checked every Renew/3). Without it a joining member and
+// the previous owner both polled the moved feeds for a moment.
+func (c *Coordinator) handoverHold() time.Duration {
+	return 3 * c.opts.Renew
+}
+
+// liveWatchersLocked counts the other watching members not yet counted
+// dead. c.mu is held.
+func (c *Coordinator) liveWatchersLocked(now time.Time) int {
+	n := 0
+	for _, p := range c.peers {
+		if now.Sub(p.at) <= c.opts.TTL && (p.m.Role == RoleWatch || p.m.Role == RoleRun) {
+			n++
+		}
+	}
+	return n
 }
 
 // resync reads every record. At start, a record's age is taken from the

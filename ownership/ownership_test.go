@@ -97,8 +97,17 @@ func TestStartIgnoresDeadRecords(t *testing.T) {
 	if err := c2.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if n := len(owned2()); n != 0 {
+		t.Errorf("with a live peer: owns %d of 40 at start, want none until the peer can have seen it", n)
+	}
+	time.Sleep(c2.handoverHold())
+	s2.putMember(Member{ID: "h2-7-bbbbbb", Role: RoleWatch, Host: "h2", PID: 7}, time.Now()) // it renews meanwhile
+	if err := c2.resync(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	c2.compute()
 	if n := len(owned2()); n == 0 || n == 40 {
-		t.Errorf("with a live peer: owns %d of 40", n)
+		t.Errorf("with a live peer: owns %d of 40 after the hold", n)
 	}
 	if got := len(c2.Members()); got != 2 {
 		t.Errorf("members = %d, want 2", got)
@@ -150,5 +159,77 @@ func TestLeaseLapseFencesAndRejoins(t *testing.T) {
 	defer s.mu.Unlock()
 	if c.Owns(feed) || len(s.m) != 0 {
 		t.Errorf("after Leave: owns %v, records %d", c.Owns(feed), len(s.m))
+	}
+}
+
+// TestJoinNeverTwoOwners: a watcher that joins takes its share only once
+// the running one can have seen its record, so no feed is owned by both at
+// any moment. The store has no watch: the running member learns of the new
+// one at its next re-read, the slow path.
+func TestJoinNeverTwoOwners(t *testing.T) {
+	s := newMemStore()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	coord := func(host string, renew time.Duration) *Coordinator {
+		c, err := New(Options{Store: s, Role: RoleWatch, Host: host, PID: 1, Renew: renew, Lease: time.Second, TTL: 1500 * time.Millisecond, alive: func(int) bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetFeeds(feedNames(40))
+		return c
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	run := func(c *Coordinator) {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Run(ctx) }()
+	}
+	// a re-reads every 100 ms; b's hold (3 renewals) is 600 ms.
+	a, b := coord("a", 50*time.Millisecond), coord("b", 200*time.Millisecond)
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run(a)
+	started := make(chan error, 1)
+	go func() { started <- b.Start(ctx) }()
+	feeds := feedNames(40)
+	both := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		na, nb := 0, 0
+		for _, f := range feeds {
+			// b first: once b owns a feed it keeps it, so a yes from
+			// a after that is an overlap, not a race of the two reads.
+			ob := b.Owns(f)
+			oa := a.Owns(f)
+			if oa && ob {
+				both[f] = true
+			}
+			if oa {
+				na++
+			}
+			if ob {
+				nb++
+			}
+		}
+		if na > 0 && nb > 0 && na+nb == len(feeds) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no split after 10 s: a owns %d, b %d", na, nb)
+		}
+		select {
+		case err := <-started:
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(b)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(both) > 0 {
+		t.Errorf("%d feeds owned by both members at once during the join", len(both))
 	}
 }

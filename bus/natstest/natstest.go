@@ -71,35 +71,63 @@ func nodePort(t testing.TB) int {
 // test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t}
+	return startCluster(t, n, nodePort, freshReady)
+}
+
+// startCluster is StartCluster with the port picker and the time a fresh
+// node gets to listen as parameters (for its test).
+func startCluster(t testing.TB, n int, pick func(testing.TB) int, ready time.Duration) *Cluster {
+	t.Helper()
 	base := t.TempDir()
-	name := fmt.Sprintf("fwtest%d", time.Now().UnixNano()%1e6)
-	for i := range n {
-		c.Nodes = append(c.Nodes, &Node{
-			Name:        fmt.Sprintf("n%d", i+1),
-			Dir:         filepath.Join(base, fmt.Sprintf("n%d", i+1)),
-			ClientPort:  nodePort(t),
-			ClusterPort: nodePort(t),
-			cluster:     name,
-		})
-	}
-	for _, nd := range c.Nodes {
-		for _, o := range c.Nodes {
-			if o != nd {
-				nd.routes = append(nd.routes, fmt.Sprintf("nats://127.0.0.1:%d", o.ClusterPort))
+	// The ports were free when picked, but another test (of this process
+	// or another package's) may bind one before the node does: start
+	// again on fresh ports rather than fail the test.
+	var err error
+	for attempt := range clusterTries {
+		c := &Cluster{t: t}
+		name := fmt.Sprintf("fwtest%d", time.Now().UnixNano()%1e6)
+		for i := range n {
+			c.Nodes = append(c.Nodes, &Node{
+				Name:        fmt.Sprintf("n%d", i+1),
+				Dir:         filepath.Join(base, fmt.Sprintf("try%d", attempt), fmt.Sprintf("n%d", i+1)),
+				ClientPort:  pick(t),
+				ClusterPort: pick(t),
+				cluster:     name,
+			})
+		}
+		for _, nd := range c.Nodes {
+			for _, o := range c.Nodes {
+				if o != nd {
+					nd.routes = append(nd.routes, fmt.Sprintf("nats://127.0.0.1:%d", o.ClusterPort))
+				}
 			}
 		}
-	}
-	for _, nd := range c.Nodes {
-		if err := nd.start(); err != nil {
-			c.Shutdown()
-			t.Fatal(err)
+		err = nil
+		for _, nd := range c.Nodes {
+			if err = nd.startWithin(ready); err != nil {
+				break
+			}
 		}
+		if err != nil {
+			c.Shutdown()
+			t.Logf("natstest: start cluster, try %d: %v", attempt+1, err)
+			continue
+		}
+		t.Cleanup(c.Shutdown)
+		c.WaitMetaLeader(30 * time.Second)
+		return c
 	}
-	t.Cleanup(c.Shutdown)
-	c.WaitMetaLeader(30 * time.Second)
-	return c
+	t.Fatal(err)
+	return nil
 }
+
+// clusterTries is how often StartCluster picks ports; freshReady is how
+// long a node with an empty store gets to listen (it has nothing to
+// recover, so longer means a port was taken).
+const (
+	clusterTries = 3
+	freshReady   = 20 * time.Second
+)
 
 // URL is the comma-separated client URL list of every node, as a user
 // would put it in nats.url.
@@ -181,6 +209,12 @@ func (nd *Node) Restart(t testing.TB) {
 }
 
 func (nd *Node) start() error {
+	// A restarted node recovers its JetStream store before it listens,
+	// which on a loaded CI machine can take a while.
+	return nd.startWithin(60 * time.Second)
+}
+
+func (nd *Node) startWithin(ready time.Duration) error {
 	o := &server.Options{
 		ServerName: nd.Name,
 		Host:       "127.0.0.1",
@@ -199,11 +233,9 @@ func (nd *Node) start() error {
 		return fmt.Errorf("natstest: node %s: %w", nd.Name, err)
 	}
 	go s.Start()
-	// A restarted node recovers its JetStream store before it listens,
-	// which on a loaded CI machine can take a while.
-	if !s.ReadyForConnections(60 * time.Second) {
+	if !s.ReadyForConnections(ready) {
 		s.Shutdown()
-		return fmt.Errorf("natstest: node %s not ready after 60 s%s", nd.Name, nd.portsTaken())
+		return fmt.Errorf("natstest: node %s not ready after %s%s", nd.Name, ready, nd.portsTaken())
 	}
 	nd.srv = s
 	return nil

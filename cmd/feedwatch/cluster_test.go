@@ -150,6 +150,7 @@ func (r *procRig) status(p *proc) (daemon.Status, error) {
 }
 
 func TestClusterSurvivesKills(t *testing.T) {
+	t.Parallel() // own servers, data_dir and processes; mostly waiting on timeouts
 	if testing.Short() {
 		t.Skip("builds the binary and waits for a member record to expire (about 40 s)")
 	}

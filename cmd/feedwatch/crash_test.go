@@ -62,6 +62,7 @@ func startBinary(t *testing.T, bin string, stderr io.Writer, args ...string) *ex
 // after a send is recorded and before its ack is covered, without timing
 // games, by daemon.TestCrashBetweenSendAndAck.
 func TestKillDuringSend(t *testing.T) {
+	t.Parallel() // own servers, data_dir and processes; mostly waiting on timeouts
 	if testing.Short() {
 		t.Skip("builds the binary and waits for AckWait")
 	}
