@@ -233,7 +233,8 @@ func match(ctx context.Context, o *Options, b *batch, now time.Time) {
 	items := make([]item.Item, 1)
 	for _, data := range b.data {
 		b.stat.Read++
-		rec, err := archive.Decode(data)
+		// Each message's data is its own (ReadArchive): share it.
+		rec, err := archive.DecodeShared(data)
 		if err != nil {
 			b.stat.Damaged++
 			continue

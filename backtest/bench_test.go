@@ -13,6 +13,7 @@ package backtest
 // reported against the items' size in the feed documents.
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"os"
@@ -32,6 +33,7 @@ import (
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/route"
 	"github.com/feedwatch/feedwatch/watcher"
+	"github.com/feedwatch/feedwatch/watcher/parse"
 )
 
 type benchData struct {
@@ -189,4 +191,93 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkArchiveBytesCorpus archives the items of the feedparser
+// corpus's well-formed documents (real feeds' shapes: markup, entities,
+// summaries and contents) and reports bytes stored per item against the
+// documents' bytes per item, beside Backtest/bytes's generated text:
+//
+//	go test -run '^$' -bench ArchiveBytesCorpus -benchtime 1x ./backtest
+//
+// The corpus's documents are test cases (one or two items, a leading
+// comment saying what is tested), so raw-B/item counts that comment too;
+// noComment-B/item leaves it out.
+func BenchmarkArchiveBytesCorpus(b *testing.B) {
+	const corpus = "../testdata/corpus/feedparser/wellformed"
+	dir := b.TempDir()
+	ctx := context.Background()
+	bs, err := bus.Open(ctx, bus.Options{DataDir: dir, Retention: time.Hour,
+		Archive: bus.ArchiveOptions{Retention: 24 * time.Hour, MaxBytes: 2 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	var raw, noComment, items int64
+	n := 0
+	err = filepath.WalkDir(corpus, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".xml") {
+			return err
+		}
+		body, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		doc, err := parse.Parse(body, "", 0)
+		if err != nil || len(doc.Items) == 0 {
+			return nil //nolint:nilerr // documents that are not feeds hold no items
+		}
+		n++
+		feed := item.Feed{Name: "c" + itoa(n), URL: "http://corpus/" + itoa(n), Title: doc.Title}
+		for i := range doc.Items {
+			doc.Items[i].Feed = feed
+			doc.Items[i].Key = watcher.ItemKey(feed.Name, doc.Items[i])
+		}
+		stored, err := bs.Archiver().Put(feed, doc.Items).Wait(ctx)
+		if err != nil {
+			return err
+		}
+		if stored > 0 {
+			// Only documents whose items were stored (items of the same
+			// link in two test documents are one copy).
+			raw += int64(len(body)) * int64(stored) / int64(len(doc.Items))
+			c := body
+			if i, j := bytes.Index(c, []byte("<!--")), bytes.Index(c, []byte("-->")); i >= 0 && j > i {
+				c = append(append([]byte{}, c[:i]...), c[j+3:]...)
+			}
+			noComment += int64(len(c)) * int64(stored) / int64(len(doc.Items))
+			items += int64(stored)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := bs.ArchiveInfo(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs.Close() // flush the store's last block
+	disk := streamDisk(dir)
+	f := float64(items)
+	b.ReportMetric(f, "items")
+	b.ReportMetric(float64(raw)/f, "raw-B/item")
+	b.ReportMetric(float64(noComment)/f, "noComment-B/item")
+	b.ReportMetric(float64(info.Bytes)/f, "stored-B/item")
+	b.ReportMetric(float64(disk)/f, "disk-B/item")
+	b.ReportMetric(0, "ns/op")
+}
+
+// streamDisk is the archive stream's bytes on disk under a data_dir.
+func streamDisk(dir string) int64 {
+	var disk int64
+	_ = filepath.WalkDir(filepath.Join(dir, "jetstream"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.Contains(p, bus.ItemsStream) {
+			if fi, err := e.Info(); err == nil {
+				disk += fi.Size()
+			}
+		}
+		return nil
+	})
+	return disk
 }

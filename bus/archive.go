@@ -39,6 +39,11 @@ type Archiver struct {
 	js  jetstream.JetStream
 	on  atomic.Bool
 	now func() time.Time
+	// firstCopy asks the server to store a message only if its subject
+	// holds none (what jetstream.WithExpectLastSequencePerSubject(0)
+	// sets). One map for every message, only ever read: a map per item
+	// was a third of Put's allocations.
+	firstCopy nats.Header
 }
 
 // SetArchive creates or updates the archive stream to o (nats.replicas
@@ -99,11 +104,19 @@ func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
 		return p
 	}
 	now := a.now()
+	// One buffer for the poll's records (each message keeps its slice of
+	// it until acked): a poll allocates once, not per item and growth.
+	var buf []byte
 	for i := range items {
 		it := &items[i]
 		rec := archive.FromItem(feed, it, now)
-		m := &nats.Msg{Subject: ItemsPrefix + archive.Identity(it), Data: rec.Encode(nil), Header: nats.Header{}}
-		f, err := a.js.PublishMsgAsync(m, jetstream.WithExpectLastSequencePerSubject(0))
+		if cap(buf)-len(buf) < rec.Size() {
+			buf = make([]byte, 0, max(rec.Size(), (len(items)-i)*rec.Size()))
+		}
+		start := len(buf)
+		buf = rec.Encode(buf)
+		m := &nats.Msg{Subject: ItemsPrefix + archive.Identity(it), Data: buf[start:len(buf):len(buf)], Header: a.firstCopy}
+		f, err := a.js.PublishMsgAsync(m)
 		if err != nil {
 			p.err = fmt.Errorf("archive items of feed %q: %w", feed.Name, err)
 			break
@@ -212,7 +225,8 @@ var ErrArchiveDamaged = errors.New("archive damaged")
 
 // ReadArchive hands fn, in archive order, each item archived at from or
 // later (zero: all) up to the last one archived when it started; data is
-// the record's encoding (archive.Decode). It only reads: an ordered,
+// the record's encoding (archive.Decode), a buffer of its own that fn may
+// keep and nothing changes afterwards (archive.DecodeShared). It only reads: an ordered,
 // ephemeral consumer. fn runs on one goroutine; an error from it stops
 // the read and is returned.
 func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint64, data []byte) error) error {

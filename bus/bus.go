@@ -123,6 +123,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	}
 	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
 	b.archiver.now = time.Now
+	b.archiver.firstCopy = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}}
 	var err error
 	if opts.URL == "" {
 		b.srv, err = startEmbedded(ctx, opts)
