@@ -20,7 +20,6 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
-	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
@@ -109,12 +108,11 @@ type daemon struct {
 	websub *websub.Manager
 	pushTo *lateWatcher
 	// The web console, its items-per-day counts, the mutes it sets and
-	// the notifiers obey, and its query box's archive (nil: none yet).
-	console  http.Handler
-	items    *itemRates
-	mutes    *bus.Mutes
-	searcher console.Searcher
-	catchUp  *catchUps // nil when not watching
+	// the notifiers obey.
+	console http.Handler
+	items   *itemRates
+	mutes   *bus.Mutes
+	catchUp *catchUps // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
