@@ -519,7 +519,13 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 				d.Err = err.Error()
 			}
 			for _, h := range hits {
-				d.Hits = append(d.Hits, viewHit(h))
+				v := viewHit(h)
+				// A backtest's detected_at is now: the published date
+				// (what "since" counts from) says more.
+				if h.Item.Published != nil {
+					v.When = *h.Item.Published
+				}
+				d.Hits = append(d.Hits, v)
 			}
 		}
 	}
