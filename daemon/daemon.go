@@ -354,8 +354,6 @@ func (m Mode) String() string {
 		return "watch"
 	case ModeNotify:
 		return "notify"
-	case modeBacktest:
-		return "backtest"
 	default:
 		return "run"
 	}
