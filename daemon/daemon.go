@@ -178,6 +178,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
 		return startErr(ctx, d.log, err)
 	}
+	// Mutes set from the console hold in every process of the cluster.
+	// Made before the state check, like the other buckets: one nats-server
+	// could not load is made again, not reported missing at every start.
+	if d.mutes, err = d.bus.Mutes(runCtx, o.Now); err != nil {
+		return startErr(ctx, d.log, err)
+	}
 	if o.Mode.watches() {
 		// Before the first poll: a feed whose state was lost must not
 		// alert its old items again.
@@ -189,10 +195,6 @@ func Run(ctx context.Context, o Options) error {
 		return startErr(ctx, d.log, err)
 	}
 	defer d.members.leave()
-	// Mutes set from the console hold in every process of the cluster.
-	if d.mutes, err = d.bus.Mutes(runCtx, o.Now); err != nil {
-		return startErr(ctx, d.log, err)
-	}
 	d.items = newItemRates(o.Now)
 
 	if err := d.newWebSub(ctx, cfg); err != nil {
