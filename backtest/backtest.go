@@ -271,13 +271,17 @@ func ConfiguredFeeds(cfg *config.Config) func(string) (item.Feed, bool) {
 // first, each with its matched words and snippet; the profile of each hit
 // is "query". For the web console's query box. A query that does not
 // parse gives the matcher's error (with its column); ErrNoArchive and
-// ErrEmpty say there is nothing to search.
-func QueryArchive(ctx context.Context, a Archive, cfg *config.Config, query string, since time.Duration, limit int) ([]hit.Hit, error) {
+// ErrEmpty say there is nothing to search. A run cut short (ctx ended)
+// returns the hits found so far with ctx's error.
+func QueryArchive(ctx context.Context, a Archive, cfg *config.Config, query string, since time.Duration, limit int, opts ...QueryOption) ([]hit.Hit, error) {
 	t, err := route.Compile([]config.Profile{{Name: "query", Query: query}})
 	if err != nil {
 		return nil, err
 	}
 	o := Options{Table: t}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if cfg != nil {
 		o.Feed = ConfiguredFeeds(cfg)
 	}
@@ -299,3 +303,10 @@ func QueryArchive(ctx context.Context, a Archive, cfg *config.Config, query stri
 	slices.Reverse(out)
 	return out, err
 }
+
+// QueryOption tunes QueryArchive.
+type QueryOption func(*Options)
+
+// QueryWorkers matches with n goroutines (default GOMAXPROCS): a daemon
+// answering a query box keeps cores for its own work.
+func QueryWorkers(n int) QueryOption { return func(o *Options) { o.Workers = n } }

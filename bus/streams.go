@@ -11,12 +11,21 @@ import (
 	"github.com/feedwatch/feedwatch/checkpoint"
 )
 
-// StreamNames are the streams feedwatch keeps state in, buckets by their
-// stream's name (KV_<bucket>).
+// StreamNames are the streams feedwatch keeps state in whose loss while
+// the daemon is stopped the checkpoint reports, buckets by their stream's
+// name (KV_<bucket>): the state that keeps old items from alerting again,
+// hits, deliveries, dead letters, the archive (a lost one silently misses
+// items in backtests and catch-ups) and the mutes (lost ones unmute
+// profiles early). Left out: state that rebuilds itself, at no cost but
+// work — WebSub subscriptions (made again at the feed's next poll; it is
+// polled meanwhile), catch-up fingerprints (the catch-up runs again, and
+// the alerted bucket keeps what it alerted from alerting twice) — and the
+// short-lived members and notifier leases.
 func StreamNames() []string {
 	return []string{
-		HitsStream, DeadStream,
+		HitsStream, DeadStream, ItemsStream,
 		"KV_" + SeenBucket, "KV_" + FeedsBucket, "KV_" + AlertedBucket, "KV_" + LedgerBucket,
+		"KV_" + MutesBucket,
 	}
 }
 
@@ -43,8 +52,9 @@ func (b *Bus) Streams(ctx context.Context) (map[string]checkpoint.Stream, error)
 			LastSeq:   info.State.LastSeq,
 			Msgs:      info.State.Msgs,
 			MaxAge:    info.Config.MaxAge,
-			// Dead letters are dropped by hand (`feedwatch dead drop`).
-			Shrinks: name == DeadStream,
+			// Dead letters are dropped by hand (`feedwatch dead drop`);
+			// archive.max_bytes drops the oldest archived items.
+			Shrinks: name == DeadStream || name == ItemsStream,
 		}
 		if l := info.State.Lost; l != nil {
 			st.LostMsgs = len(l.Msgs)

@@ -17,6 +17,14 @@ func TestUnreadable(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	b := open(t, dir)
+	// Every stream of StreamNames made: the archive and the mutes are
+	// made when turned on and when first used.
+	if err := b.SetArchive(ctx, ArchiveOptions{Retention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Mutes(ctx, time.Now); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 5 {
 		if err := b.Seen().MarkSeen(ctx, fmt.Sprint("feed", i), []string{"k"}); err != nil {
 			t.Fatal(err)

@@ -68,7 +68,8 @@ type Notifier struct {
 	Delivered, Failed, Dead, Pending float64
 }
 
-// Searcher runs a backtest over the archive.
+// Searcher runs a backtest over the archive. One that also has an
+// `On() bool` method is asked at each page whether the archive is on.
 type Searcher interface {
 	Search(ctx context.Context, query string, since time.Duration, limit int) ([]hit.Hit, error)
 }

@@ -29,6 +29,14 @@ func (f *fakeSearcher) Search(_ context.Context, q string, since time.Duration, 
 	return f.hits, f.err
 }
 
+// onOffSearcher says whether the archive is on.
+type onOffSearcher struct {
+	fakeSearcher
+	on bool
+}
+
+func (s *onOffSearcher) On() bool { return s.on }
+
 // memHits is the hits stream as a map by sequence.
 type memHits map[uint64]hit.Hit
 
@@ -97,6 +105,27 @@ func TestQueryBox(t *testing.T) {
 		}
 		if len(s.asked) != 1 || s.asked[0] != "xinjiang AND camps|720h0m0s|100" {
 			t.Errorf("searcher asked %v", s.asked)
+		}
+	})
+	t.Run("published date shown", func(t *testing.T) {
+		h := sampleHit(1, "adhoc", "world")
+		pub := time.Date(2021, 1, 19, 16, 5, 0, 0, time.UTC)
+		h.Item.Published = &pub
+		_, body := get(t, newTest(t, &fakeSearcher{hits: []hit.Hit{h}}, 0), "/search?q=xinjiang")
+		if !strings.Contains(body, "2021-01-19 16:05 UTC") {
+			t.Errorf("the published date is not shown:\n%s", body)
+		}
+	})
+	t.Run("a searcher that says the archive is off", func(t *testing.T) {
+		s := &onOffSearcher{}
+		_, body := get(t, newTest(t, s, 0), "/search?q=xinjiang")
+		if !strings.Contains(body, "archive off") || len(s.asked) != 0 {
+			t.Errorf("off: asked %v\n%s", s.asked, body)
+		}
+		s.on = true
+		_, body = get(t, newTest(t, s, 0), "/search?q=xinjiang")
+		if strings.Contains(body, "archive off") || len(s.asked) != 1 {
+			t.Errorf("on: asked %v\n%s", s.asked, body)
 		}
 	})
 	t.Run("error shown", func(t *testing.T) {

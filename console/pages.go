@@ -115,7 +115,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	now := c.o.Now()
 	day := c.o.Index.Since(now.Add(-24 * time.Hour))
 	d := overviewData{Mode: st.Mode, Ready: st.Ready, Feeds: len(st.Feeds), States: st.states, Notifiers: st.Notifiers,
-		Members: st.Members, Indexed: c.o.Index.Len(), Archive: c.o.Searcher != nil}
+		Members: st.Members, Indexed: c.o.Index.Len(), Archive: c.archiveOn()}
 	mutes := c.mutes()
 	for _, p := range st.Profiles {
 		d.Profiles = append(d.Profiles, profileRow{Profile: p, Day: day[p.Name], MutedTo: mutes[p.Name]})
@@ -485,12 +485,24 @@ type searchData struct {
 	Limit int
 }
 
+// archiveOn: a Searcher is set and, when it can tell (the config may turn
+// the archive off on reload), says the archive is on.
+func (c *Console) archiveOn() bool {
+	if c.o.Searcher == nil {
+		return false
+	}
+	if o, ok := c.o.Searcher.(interface{ On() bool }); ok {
+		return o.On()
+	}
+	return true
+}
+
 // searchLimit is the most matches the query box shows.
 const searchLimit = 100
 
 func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := searchData{On: c.o.Searcher != nil, Q: strings.TrimSpace(q.Get("q")), Since: q.Get("since"), Limit: searchLimit}
+	d := searchData{On: c.archiveOn(), Q: strings.TrimSpace(q.Get("q")), Since: q.Get("since"), Limit: searchLimit}
 	if d.Since == "" {
 		d.Since = "7d"
 	}
@@ -507,7 +519,13 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 				d.Err = err.Error()
 			}
 			for _, h := range hits {
-				d.Hits = append(d.Hits, viewHit(h))
+				v := viewHit(h)
+				// A backtest's detected_at is now: the published date
+				// (what "since" counts from) says more.
+				if h.Item.Published != nil {
+					v.When = *h.Item.Published
+				}
+				d.Hits = append(d.Hits, v)
 			}
 		}
 	}

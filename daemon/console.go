@@ -25,7 +25,7 @@ func (d *daemon) startConsole(ctx context.Context) error {
 		Ledger:   d.bus.Ledger(),
 		Dead:     deadBox{d.bus.DeadBox()},
 		Mutes:    d.mutes,
-		Searcher: d.searcher,
+		Searcher: d.searcher(),
 		Reload:   d.requestReload,
 		Logger:   d.log,
 		Now:      d.opts.Now,

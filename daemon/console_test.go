@@ -185,7 +185,7 @@ func TestConsole(t *testing.T) {
 			path string
 			want []string
 		}{
-			{"/", []string{"<b>1</b> feeds", "<b>1</b> ok", `<a href="/profiles/xinjiang">xinjiang</a></td><td class="num">60</td>`, "<td>hook</td><td>webhook</td>", "Reload config", "archive off"}},
+			{"/", []string{"<b>1</b> feeds", "<b>1</b> ok", `<a href="/profiles/xinjiang">xinjiang</a></td><td class="num">60</td>`, "<td>hook</td><td>webhook</td>", "Reload config", "archive on"}},
 			{"/feeds", []string{`<a href="/feeds/world">world</a>`, `<span class="state ok">ok</span>`, "63"}},
 			{"/feeds?q=nomatch", []string{"no feeds match"}},
 			{"/feeds?state=failing", []string{"no feeds match"}},
@@ -197,7 +197,6 @@ func TestConsole(t *testing.T) {
 			{"/dead", []string{"status 404", "Replay", "Drop", "page 1 of 2 (60)"}},
 			{"/members", []string{"<td>run</td>"}},
 			{"/", []string{"<h2>Members</h2>", "<td>run</td>"}},
-			{"/search?q=xinjiang", []string{"archive off"}},
 			{"/static/console.css", []string{"prefers-color-scheme: dark"}},
 		} {
 			code, body := r.get(tc.path, true)
@@ -382,6 +381,33 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	// The query box backtests the archive (on by default) with a query no
+	// profile has.
+	t.Run("query box", func(t *testing.T) {
+		for _, tc := range []struct {
+			q, since string
+			want     []string
+		}{
+			{"vote", "7d", []string{"3 matches", "<mark>vote</mark> 3", "<mark>vote</mark> 1", `href="/feeds/world"`}},
+			{`"trade bill" AND vote`, "1d", []string{"3 matches", "<mark>Trade Bill</mark> <mark>vote</mark> 2"}},
+			{"onmouseover AND NOT story", "7d", []string{"1 match.", "<mark>onmouseover</mark>=&#39;alert(6)", "&#34;&gt; javascript:alert(3)"}},
+			{"vote", "1m", []string{"0 matches"}}, // published an hour ago
+			{"nothing-like-this", "7d", []string{"0 matches"}},
+			{`vote AND (<script>alert(1)</script>`, "7d", []string{`class="error"`, "at column", `value="vote AND (&lt;script&gt;`}},
+			{"vote", "forever", []string{`class="error"`, `since &#34;forever&#34;`}},
+		} {
+			_, body := r.get("/search?"+url.Values{"q": {tc.q}, "since": {tc.since}}.Encode(), true)
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("query %q since %s: the page lacks %q:\n%s", tc.q, tc.since, w, body)
+				}
+			}
+			if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src") || strings.Contains(body, "archive off") {
+				t.Errorf("query %q: unescaped or off:\n%s", tc.q, body)
+			}
+		}
+	})
+
 	t.Run("read-only", func(t *testing.T) {
 		tok := r.token("/")
 		cfg := strings.Replace(r.cfg, "admin: true", "admin: false", 1)
@@ -399,6 +425,25 @@ func TestConsole(t *testing.T) {
 		}
 		if _, body := r.get("/dead", true); strings.Contains(body, "Replay") || strings.Contains(body, `name="csrf"`) {
 			t.Errorf("read-only dead page offers actions")
+		}
+	})
+
+	// archive.retention: 0 (here by reload) turns the query box off.
+	t.Run("archive off", func(t *testing.T) {
+		b, err := os.ReadFile(r.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(r.path, append(b, "archive:\n  retention: 0\n"...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "archive off after the edit", 20*time.Second, func() bool {
+			_, body := r.get("/", true)
+			return strings.Contains(body, "archive off")
+		})
+		_, body := r.get("/search?q=vote", true)
+		if !strings.Contains(body, "<b>archive off</b>") || strings.Contains(body, "<mark>") {
+			t.Errorf("query box with the archive off:\n%s", body)
 		}
 	})
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
-	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
@@ -109,12 +108,11 @@ type daemon struct {
 	websub *websub.Manager
 	pushTo *lateWatcher
 	// The web console, its items-per-day counts, the mutes it sets and
-	// the notifiers obey, and its query box's archive (nil: none yet).
-	console  http.Handler
-	items    *itemRates
-	mutes    *bus.Mutes
-	searcher console.Searcher
-	catchUp  *catchUps // nil when not watching
+	// the notifiers obey.
+	console http.Handler
+	items   *itemRates
+	mutes   *bus.Mutes
+	catchUp *catchUps // nil when not watching
 
 	cfgMu  sync.Mutex
 	cfg    *config.Config
@@ -180,6 +178,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := ensureConsumers(ctx, d.bus, cfg); err != nil {
 		return startErr(ctx, d.log, err)
 	}
+	// Mutes set from the console hold in every process of the cluster.
+	// Made before the state check, like the other buckets: one nats-server
+	// could not load is made again, not reported missing at every start.
+	if d.mutes, err = d.bus.Mutes(runCtx, o.Now); err != nil {
+		return startErr(ctx, d.log, err)
+	}
 	if o.Mode.watches() {
 		// Before the first poll: a feed whose state was lost must not
 		// alert its old items again.
@@ -191,10 +195,6 @@ func Run(ctx context.Context, o Options) error {
 		return startErr(ctx, d.log, err)
 	}
 	defer d.members.leave()
-	// Mutes set from the console hold in every process of the cluster.
-	if d.mutes, err = d.bus.Mutes(runCtx, o.Now); err != nil {
-		return startErr(ctx, d.log, err)
-	}
 	d.items = newItemRates(o.Now)
 
 	if err := d.newWebSub(ctx, cfg); err != nil {
@@ -356,8 +356,6 @@ func (m Mode) String() string {
 		return "watch"
 	case ModeNotify:
 		return "notify"
-	case modeBacktest:
-		return "backtest"
 	default:
 		return "run"
 	}

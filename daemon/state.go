@@ -196,6 +196,8 @@ func describe(l checkpoint.Loss) string {
 		"KV_" + bus.LedgerBucket:  "delivery ledger (bucket " + bus.LedgerBucket + ")",
 		bus.HitsStream:            "hits (stream " + bus.HitsStream + ")",
 		bus.DeadStream:            "dead letters (stream " + bus.DeadStream + ")",
+		bus.ItemsStream:           "archived items (stream " + bus.ItemsStream + ")",
+		"KV_" + bus.MutesBucket:   "muted profiles (bucket " + bus.MutesBucket + ")",
 	}[l.Stream]
 	if what == "" {
 		what = l.Stream

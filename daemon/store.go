@@ -38,7 +38,29 @@ type command string
 
 func (c command) String() string { return string(c) }
 
-// OpenStore opens the store of cfg for the command named cmd:
+// StoreOption tunes OpenStore.
+type StoreOption func(*storeOptions)
+
+type storeOptions struct{ readOnly bool }
+
+// ReadOnly opens the store without creating or changing any stream or
+// bucket (`feedwatch backtest`, which only reads the archive).
+func ReadOnly() StoreOption { return func(o *storeOptions) { o.readOnly = true } }
+
+// NoStoreError: data_dir holds no NATS store, so feedwatch has not run
+// with it (embedded server only).
+type NoStoreError struct{ DataDir string }
+
+func (e *NoStoreError) Error() string {
+	return fmt.Sprintf("data_dir %s holds no store: feedwatch has not run with this data_dir", e.DataDir)
+}
+
+// connectWait bounds the wait for a NATS server reached over the network:
+// a command fails fast rather than retrying forever.
+const connectWait = 10 * time.Second
+
+// OpenStore opens the store of cfg for the command named cmd (dead
+// letters, backtest):
 //   - with nats.url, it connects there, daemon running or not;
 //   - with the embedded server and no daemon on data_dir, it opens the
 //     store in data_dir itself (no listener), holding data_dir's lock so
@@ -47,26 +69,34 @@ func (c command) String() string { return string(c) }
 //     daemon through nats.embedded_listen, and fails when that is off.
 //
 // Opening makes sure the streams and buckets exist, with the daemon's own
-// settings, so it changes nothing a running daemon relies on.
-func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Logger) (*Store, error) {
+// settings (the archive aside, which only the daemon shapes), so it changes
+// nothing a running daemon relies on; with ReadOnly it makes nothing.
+// Without a store in data_dir the error is a *NoStoreError, and data_dir
+// is not created.
+func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Logger, opts ...StoreOption) (*Store, error) {
+	var so storeOptions
+	for _, o := range opts {
+		o(&so)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := busOptions(cfg, "feedwatch "+cmd, log)
+	bo := busOptions(cfg, "feedwatch "+cmd, log)
+	bo.ReadOnly = so.readOnly
 	if cfg.NATS.URL != "" {
-		b, err := bus.Open(ctx, opts)
+		b, err := openReached(ctx, bo, "nats.url")
 		if err != nil {
 			return nil, err
 		}
 		return &Store{Bus: b}, nil
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "jetstream")); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("data_dir %s holds no store: feedwatch has not run with this data_dir", cfg.DataDir)
+		return nil, &NoStoreError{DataDir: cfg.DataDir}
 	}
 	lock, lerr := lockDataDir(cfg.DataDir, command(cmd), time.Now())
 	if lerr == nil {
-		opts.EmbeddedListen = "" // in-process only: this is not the daemon
-		b, err := bus.Open(ctx, opts)
+		bo.EmbeddedListen = "" // in-process only: this is not the daemon
+		b, err := bus.Open(ctx, bo)
 		if err != nil {
 			lock.release()
 			return nil, err
@@ -83,12 +113,36 @@ func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Lo
 		return nil, fmt.Errorf("a feedwatch runs on data_dir %s (%s) with nats.embedded_listen off, so its store cannot be reached: set nats.embedded_listen (e.g. 127.0.0.1:4222) and restart it, or stop it",
 			inUse.dir, inUse.holder)
 	}
-	opts.URL = "nats://" + dialAddr(cfg.NATS.EmbeddedListen)
-	b, err := bus.Open(ctx, opts)
+	bo.URL = "nats://" + dialAddr(cfg.NATS.EmbeddedListen)
+	b, err := openReached(ctx, bo, "the running daemon's server at nats.embedded_listen "+cfg.NATS.EmbeddedListen)
 	if err != nil {
 		return nil, fmt.Errorf("reach the running daemon at nats.embedded_listen %s: %w", cfg.NATS.EmbeddedListen, err)
 	}
 	return &Store{Bus: b}, nil
+}
+
+// openReached opens the bus on a server reached over the network (what
+// names it for the error) and waits up to connectWait for the connection:
+// the client retries in the background, so a read-only open returns
+// before it is up.
+func openReached(ctx context.Context, bo bus.Options, what string) (*bus.Bus, error) {
+	b, err := bus.Open(ctx, bo)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, connectWait)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !b.Connected() {
+		select {
+		case <-wctx.Done():
+			b.Close()
+			return nil, fmt.Errorf("cannot reach NATS (%s)", what)
+		case <-t.C:
+		}
+	}
+	return b, nil
 }
 
 // dialAddr turns a listen address into one to dial: a wildcard host
@@ -98,7 +152,7 @@ func dialAddr(listen string) string {
 	if err != nil {
 		return listen
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)

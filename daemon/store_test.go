@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,48 @@ func TestOpenStore(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
 		t.Errorf("OpenStore created data_dir: %v", err)
+	}
+}
+
+// TestOpenStoreReadOnly: a stopped daemon's store opened read-only (the
+// backtest) gets no stream or bucket made; opened for the dead-letter
+// commands it gets the daemon's. Both hold data_dir meanwhile, and a
+// data_dir without a store is a *NoStoreError.
+func TestOpenStoreReadOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	cfg := &config.Config{DataDir: filepath.Join(dir, "data")}
+	_, err := OpenStore(ctx, cfg, "backtest", nil, ReadOnly())
+	var noStore *NoStoreError
+	if !errors.As(err, &noStore) || noStore.DataDir != cfg.DataDir {
+		t.Fatalf("no store yet: %v", err)
+	}
+	// An empty store, as a daemon that stopped before making anything.
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "jetstream"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts    []StoreOption
+		streams int
+	}{
+		{[]StoreOption{ReadOnly()}, 0},
+		{nil, 6}, // hits, dead letters and the four state buckets
+	} {
+		s, err := OpenStore(ctx, cfg, "backtest", nil, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Offline {
+			t.Error("a stopped daemon's store not opened offline")
+		}
+		if _, err := lockDataDir(cfg.DataDir, command("test"), time.Now()); err == nil || !strings.Contains(err.Error(), "feedwatch backtest") {
+			t.Errorf("data_dir not held while open: %v", err)
+		}
+		got, err := s.Bus.Streams(ctx)
+		s.Close()
+		if err != nil || len(got) != tc.streams {
+			t.Errorf("read-only %v: %d streams made (%v), want %d", len(tc.opts) > 0, len(got), err, tc.streams)
+		}
 	}
 }

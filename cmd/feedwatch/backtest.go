@@ -73,11 +73,12 @@ func backtestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, closeBus, err := daemon.OpenArchive(ctx, cfg, log)
+			store, err := daemon.OpenStore(ctx, cfg, "backtest", log, daemon.ReadOnly())
 			if err != nil {
 				return archiveError(err)
 			}
-			defer closeBus()
+			defer store.Close()
+			b := store.Bus
 			now := time.Now()
 			o := backtest.Options{Table: table, Feed: backtest.ConfiguredFeeds(cfg), OnlyFeed: feed, Now: func() time.Time { return now }}
 			if since > 0 {
@@ -164,6 +165,9 @@ func backtestProfiles(cfg *config.Config, path, profile, query string) ([]config
 
 // archiveError explains what a missing or unreadable archive means.
 func archiveError(err error) error {
+	if noStore := (*daemon.NoStoreError)(nil); errors.As(err, &noStore) {
+		err = fmt.Errorf("%w: data_dir %s holds no NATS store (has the daemon run with it?)", backtest.ErrNoArchive, noStore.DataDir)
+	}
 	switch {
 	case errors.Is(err, backtest.ErrNoArchive):
 		return fmt.Errorf("%w: no archive (stream FEEDWATCH_ITEMS) to read: archive.retention was 0, or no daemon with the archive on has run against this NATS yet", err)
