@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"text/template"
-	"time"
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
@@ -65,14 +64,7 @@ func New(w io.Writer, tmpl string) (*Console, error) {
 }
 
 func parseTemplate(text string) (*template.Template, error) {
-	t, err := render.Parse("template", text)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := render.ExecuteSample(t, render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return render.ParseChecked(text, nil)
 }
 
 // CheckTemplate parses a template and renders it on the sample hit.

@@ -155,14 +155,7 @@ func New(cfg Config, client *http.Client) (*Discord, error) {
 }
 
 func parseTemplate(text string) (*template.Template, error) {
-	t, err := render.Parse("template", text)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := render.ExecuteSample(t, escapeHit(render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return render.ParseChecked(text, func(h hit.Hit) any { return escapeHit(h) })
 }
 
 // CheckTemplate parses a description template and renders it on the

@@ -7,7 +7,6 @@ import (
 	"html"
 	"strings"
 	"text/template"
-	"time"
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier/render"
@@ -154,14 +153,7 @@ func templateData(h hit.Hit) hit.Hit {
 }
 
 func parseTemplate(text string) (*template.Template, error) {
-	t, err := render.Parse("template", text)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := render.ExecuteSample(t, templateData(render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return render.ParseChecked(text, func(h hit.Hit) any { return templateData(h) })
 }
 
 // CheckTemplate parses a body template and renders it on the sample hit.

@@ -395,3 +395,21 @@ func SampleHit(now time.Time) hit.Hit {
 		Profiles: []string{"xinjiang"},
 	}
 }
+
+// ParseChecked parses a channel's template and renders it once on the
+// sample hit, as data(hit) gives it to the template (nil: the hit as it
+// is), so a template that fails on real data fails at load instead.
+func ParseChecked(text string, data func(hit.Hit) any) (*template.Template, error) {
+	t, err := Parse("template", text)
+	if err != nil {
+		return nil, err
+	}
+	var d any = SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if data != nil {
+		d = data(d.(hit.Hit))
+	}
+	if _, err := ExecuteSample(t, d); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

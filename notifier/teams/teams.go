@@ -138,14 +138,7 @@ func New(cfg Config, client *http.Client) (*Teams, error) {
 }
 
 func parseTemplate(text string) (*template.Template, error) {
-	t, err := render.Parse("template", text)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := render.ExecuteSample(t, clean(render.SampleHit(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return render.ParseChecked(text, func(h hit.Hit) any { return clean(h) })
 }
 
 // CheckTemplate parses a text template and renders it on the sample hit.
