@@ -108,6 +108,9 @@ type Mutes interface {
 type Options struct {
 	Status func() Status
 	Index  *Index
+	// Items are the new items the watcher handed on, for the feed pages
+	// (nil: they list only the items that hit).
+	Items  *Items
 	Hits   HitReader
 	Ledger Ledger
 	Dead   DeadLetters

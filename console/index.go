@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"sync"
@@ -89,26 +88,23 @@ func (x *Index) AddMessage(seq uint64, data []byte) {
 	if err := json.Unmarshal(data, &h); err != nil || h.Profile == "" {
 		return
 	}
-	x.add(seq, h.Profile, h.Feed.Name, h.Item.ID+"\x00"+h.Item.Link, h.DetectedAt)
+	x.add(seq, h.Profile, h.Feed.Name, h.Item.ID, h.Item.Link, h.DetectedAt)
 }
 
 // Add indexes one hit (tests and benchmarks).
 func (x *Index) Add(seq uint64, h hit.Hit) {
-	x.add(seq, h.Profile, h.Feed.Name, h.Item.ID+"\x00"+h.Item.Link, h.DetectedAt)
+	x.add(seq, h.Profile, h.Feed.Name, h.Item.ID, h.Item.Link, h.DetectedAt)
 }
 
-func (x *Index) add(seq uint64, profile, feed, itemKey string, at time.Time) {
-	f := fnv.New64a()
-	_, _ = f.Write([]byte(feed))
-	_, _ = f.Write([]byte{0})
-	_, _ = f.Write([]byte(itemKey))
+func (x *Index) add(seq uint64, profile, feed, id, link string, at time.Time) {
+	key := itemKey(feed, id, link)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if seq <= x.lastSeq {
 		return // read again after the consumer was recreated
 	}
 	x.lastSeq = seq
-	r := rec{seq: seq, at: at.Unix(), item: f.Sum64(), profile: x.profiles.id(profile), feed: x.feeds.id(feed)}
+	r := rec{seq: seq, at: at.Unix(), item: key, profile: x.profiles.id(profile), feed: x.feeds.id(feed)}
 	if x.ring == nil {
 		x.ring = make([]rec, 0, min(x.max, 1024))
 	}

@@ -235,8 +235,12 @@ func (s *snapshot) feedView(q, state, sortBy string, desc bool) []*Feed {
 }
 
 type itemRow struct {
-	Hit      hitView
-	Profiles []string
+	Title, Link string
+	Published   time.Time
+	Seen        time.Time // when this process saw it; for an item known only by its hits, when it hit
+	Profiles    []string
+	Err         string
+	ref         *Ref // an item known only by its hits: read its text from the newest
 }
 
 type feedData struct {
@@ -244,6 +248,10 @@ type feedData struct {
 	Items []itemRow
 	Pager pager
 }
+
+// maxFeedHits is how many of a feed's indexed hits its page matches its
+// items against.
+const maxFeedHits = 10_000
 
 func (c *Console) feed(w http.ResponseWriter, r *http.Request) {
 	st := c.snapshot()
@@ -254,26 +262,82 @@ func (c *Console) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := feedData{Feed: f}
-	pg := pageOf(r)
-	refs, total := c.o.Index.Recent(Filter{Feed: name}, (pg-1)*PageSize, PageSize)
-	d.Pager = newPager(r, pg, total)
-	// One row per item, naming every profile it hit.
-	at := map[uint64]int{}
-	var first []Ref
+	// Each item's profiles, from the hit index, newest hit first.
+	refs, _ := c.o.Index.Recent(Filter{Feed: name}, 0, maxFeedHits)
+	type hits struct {
+		profiles []string
+		newest   Ref
+	}
+	byItem := map[uint64]*hits{}
+	var order []uint64
 	for _, ref := range refs {
-		if j, ok := at[ref.Item]; ok {
-			if !slices.Contains(d.Items[j].Profiles, ref.Profile) {
-				d.Items[j].Profiles = append(d.Items[j].Profiles, ref.Profile)
-			}
+		h := byItem[ref.Item]
+		if h == nil {
+			h = &hits{newest: ref}
+			byItem[ref.Item] = h
+			order = append(order, ref.Item)
+		}
+		if !slices.Contains(h.profiles, ref.Profile) {
+			h.profiles = append(h.profiles, ref.Profile)
+		}
+	}
+	// The items this process saw, then those known only by their hits
+	// (seen before a restart, or by another member of the cluster).
+	var rows []itemRow
+	done := map[uint64]bool{}
+	for _, it := range c.o.Items.Feed(name) {
+		if done[it.Key] {
+			continue // handed on again (updated): the newest is shown
+		}
+		done[it.Key] = true
+		row := itemRow{Title: it.Title, Link: it.Link, Published: it.Published, Seen: it.Seen}
+		if h := byItem[it.Key]; h != nil {
+			row.Profiles = h.profiles
+		}
+		rows = append(rows, row)
+	}
+	for _, k := range order {
+		if done[k] {
 			continue
 		}
-		at[ref.Item] = len(d.Items)
-		d.Items = append(d.Items, itemRow{Profiles: []string{ref.Profile}})
-		first = append(first, ref)
+		h := byItem[k]
+		rows = append(rows, itemRow{Seen: h.newest.At, Profiles: h.profiles, ref: &h.newest})
 	}
-	for i, v := range c.views(r.Context(), first, nil) {
-		d.Items[i].Hit = v
+	// Newest first by when seen, then by the published date: a feed's
+	// future dates cannot pin an item to the top.
+	slices.SortStableFunc(rows, func(a, b itemRow) int {
+		if c := b.Seen.Compare(a.Seen); c != 0 {
+			return c
+		}
+		return b.Published.Compare(a.Published)
+	})
+	pg := pageOf(r)
+	d.Pager = newPager(r, pg, len(rows))
+	lo := min((pg-1)*PageSize, len(rows))
+	d.Items = rows[lo:min(lo+PageSize, len(rows))]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, readers)
+	for i := range d.Items {
+		row := &d.Items[i]
+		if row.ref == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			h, err := c.hit(r.Context(), row.ref.Seq)
+			if err != nil {
+				row.Title, row.Err = "(hit not readable)", err.Error()
+				return
+			}
+			row.Title, row.Link = h.Item.Title, h.Item.Link
+			if h.Item.Published != nil {
+				row.Published = *h.Item.Published
+			}
+		}()
 	}
+	wg.Wait()
 	c.write(w, r, "feed", page{Title: "Feed " + name, Nav: "feeds", D: d})
 }
 

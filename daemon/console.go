@@ -11,6 +11,7 @@ import (
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/plaintext"
 	"github.com/feedwatch/feedwatch/watcher"
 )
 
@@ -18,9 +19,12 @@ import (
 // the hits stream; both stop with ctx.
 func (d *daemon) startConsole(ctx context.Context) error {
 	idx := console.NewIndex(console.DefaultIndexSize)
+	// Made before the watcher starts: its sink fills it.
+	d.seen = console.NewItems(console.DefaultItemsSize)
 	c, err := console.New(console.Options{
 		Status:   d.consoleStatus,
 		Index:    idx,
+		Items:    d.seen,
 		Hits:     d.bus,
 		Ledger:   d.bus.Ledger(),
 		Dead:     deadBox{d.bus.DeadBox()},
@@ -177,16 +181,26 @@ func (r *itemRates) perDay(feed string) float64 {
 	return float64(c.cur) + float64(c.prev)*(1-frac)
 }
 
-// countingSink counts the new items it hands on.
+// countingSink counts the new items it hands on, and remembers them for
+// the console's feed pages.
 type countingSink struct {
 	watcher.Sink
 	rates *itemRates
+	seen  *console.Items // nil: the console is off
+	now   func() time.Time
 }
 
 func (s countingSink) Handle(ctx context.Context, feed item.Feed, items []item.Item) error {
 	err := s.Sink.Handle(ctx, feed, items)
 	if err == nil {
 		s.rates.add(feed.Name, len(items))
+		if s.seen != nil {
+			now := s.now()
+			for _, it := range items {
+				// Plain text, as in the item's hits.
+				s.seen.Add(feed.Name, it.ID, plaintext.FromHTML(it.Title), it.Link, it.Published, now)
+			}
+		}
 	}
 	return err
 }

@@ -53,6 +53,8 @@ func newConsoleRig(t *testing.T) *consoleRig {
 	for i := 1; i <= 3; i++ {
 		feed.add(fmt.Sprintf("t-%d", i), fmt.Sprintf("Trade Bill vote %d", i), "the trade bill", now.Add(-time.Hour))
 	}
+	// One item no profile matches: the feed page lists it all the same.
+	feed.add("quiet-1", xmlEscape("Weather <b>calm</b> today"), "sunny", now.Add(-2*time.Hour))
 	feedSrv := httptest.NewServer(feed)
 	t.Cleanup(feedSrv.Close)
 	var refused atomic.Int64
@@ -186,10 +188,11 @@ func TestConsole(t *testing.T) {
 			want []string
 		}{
 			{"/", []string{"<b>1</b> feeds", "<b>1</b> ok", `<a href="/profiles/xinjiang">xinjiang</a></td><td class="num">60</td>`, "<td>hook</td><td>webhook</td>", "Reload config", "archive on"}},
-			{"/feeds", []string{`<a href="/feeds/world">world</a>`, `<span class="state ok">ok</span>`, "63"}},
+			{"/feeds", []string{`<a href="/feeds/world">world</a>`, `<span class="state ok">ok</span>`, "64"}},
 			{"/feeds?q=nomatch", []string{"no feeds match"}},
 			{"/feeds?state=failing", []string{"no feeds match"}},
-			{"/feeds/world", []string{"Recent items that hit", "<mark>Xinjiang</mark> story 59", `<a href="/profiles/trade-bill">trade-bill</a>`}},
+			{"/feeds/world", []string{"Recent items", "since it started", "Xinjiang story 59", `<a href="/profiles/trade-bill">trade-bill</a>`, "page 1 of 2 (64)"}},
+			{"/feeds/world?page=2", []string{"Weather calm today</a></h3>", "no profile"}},
 			{"/profiles", []string{`<a href="/profiles/trade-bill">trade-bill</a></td>`, `<svg class="spark"`, `<td class="num">3</td>`, "console, hook"}},
 			{"/profiles/xinjiang", []string{"<svg", `class="bar"`, "most in a day: 60", "camps in the <mark>Xinjiang</mark> region", "any of: Xinjiang", `name="for"`}},
 			{"/hits", []string{"console: delivered", "hook: dead", "page 1 of 2 (63)"}},
@@ -237,7 +240,7 @@ func TestConsole(t *testing.T) {
 	})
 
 	t.Run("hostile feed text is inert", func(t *testing.T) {
-		for _, p := range []string{"/hits?page=1", "/hits?page=2", "/feeds/world", "/profiles/xinjiang", "/profiles/xinjiang?page=2", "/dead", "/dead?page=2"} {
+		for _, p := range []string{"/hits?page=1", "/hits?page=2", "/feeds/world", "/feeds/world?page=2", "/profiles/xinjiang", "/profiles/xinjiang?page=2", "/dead", "/dead?page=2"} {
 			_, body := r.get(p, true)
 			for _, bad := range []string{"<script", "<img", "onerror=alert", "href=\"javascript:", "onmouseover='", "<b>Desk"} {
 				if strings.Contains(body, bad) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/watcher"
@@ -111,6 +112,7 @@ type daemon struct {
 	// the notifiers obey.
 	console http.Handler
 	items   *itemRates
+	seen    *console.Items // the feed pages' new items; nil without the console
 	mutes   *bus.Mutes
 	catchUp *catchUps // nil when not watching
 
@@ -368,7 +370,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
-	wo := watcherOptions(cfg, newArchivingSink(countingSink{Sink: d.sink, rates: d.items}, d.bus.Archiver(), d.reg), d.bus, d.log, d.reg)
+	wo := watcherOptions(cfg, newArchivingSink(countingSink{Sink: d.sink, rates: d.items, seen: d.seen, now: d.opts.Now}, d.bus.Archiver(), d.reg), d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}

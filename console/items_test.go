@@ -1,0 +1,40 @@
+package console
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestItems(t *testing.T) {
+	x := NewItems(3)
+	now := time.Unix(1_700_000_000, 0)
+	pub := now.Add(-time.Hour)
+	for i := 1; i <= 4; i++ {
+		x.Add("a", fmt.Sprint(i), fmt.Sprint("title ", i), "https://x.example/"+fmt.Sprint(i), &pub, now.Add(time.Duration(i)*time.Second))
+	}
+	x.Add("b", "b1", strings.Repeat("é", 300), "https://x.example/"+strings.Repeat("l", 600), nil, now)
+	// The ring holds 3: a's 3 and 4, and b's one.
+	got := x.Feed("a")
+	if len(got) != 2 || got[0].Title != "title 4" || got[1].Title != "title 3" || !got[0].Published.Equal(pub) {
+		t.Fatalf("feed a: %+v", got)
+	}
+	if got[0].Key != itemKey("a", "4", "https://x.example/4") {
+		t.Errorf("key differs from the hit index's")
+	}
+	b := x.Feed("b")
+	if len(b) != 1 {
+		t.Fatalf("feed b: %+v", b)
+	}
+	if !utf8.ValidString(b[0].Title) || len(b[0].Title) > maxItemTitle+len("…") {
+		t.Errorf("title not cut on a rune boundary: %d bytes", len(b[0].Title))
+	}
+	if b[0].Link != "" || !b[0].Published.IsZero() {
+		t.Errorf("long link kept or date invented: %+v", b[0])
+	}
+	if x.Feed("c") != nil || (*Items)(nil).Feed("a") != nil {
+		t.Error("items of an unknown feed")
+	}
+}
