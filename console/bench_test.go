@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,13 +67,27 @@ func benchStatus(now time.Time) func() Status {
 	}
 }
 
+// benchItems is a full ring of new items spread over the feeds, with
+// titles and links of titleLen and linkLen bytes.
+func benchItems(now time.Time, titleLen, linkLen int) *Items {
+	x := NewItems(DefaultItemsSize, 0)
+	for i := range DefaultItemsSize {
+		feed := fmt.Sprintf("feed-%05d", i*7%benchFeeds)
+		link := fmt.Sprintf("https://host.example.org/%d/", i)
+		link += strings.Repeat("l", max(0, linkLen-len(link)))
+		pub := now.Add(-time.Duration(i) * time.Minute)
+		x.Add(feed, fmt.Sprint("id-", i), strings.Repeat("t", titleLen), link, &pub, now)
+	}
+	return x
+}
+
 func benchConsole(b testing.TB) *Console {
 	now := time.Now()
 	idx := NewIndex(benchHits)
 	for i := 1; i <= benchHits; i++ {
 		idx.Add(uint64(i), genHit(i, now))
 	}
-	c, err := New(Options{Status: benchStatus(now), Index: idx, Hits: genHits{now}, Ledger: everyOther{}, Searcher: nil})
+	c, err := New(Options{Status: benchStatus(now), Index: idx, Items: benchItems(now, 80, 90), Hits: genHits{now}, Ledger: everyOther{}, Searcher: nil})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -131,7 +146,14 @@ func TestConsoleMemory(t *testing.T) {
 		idx.Add(uint64(i), genHit(i, now))
 	}
 	h1 := heap()
-	c, err := New(Options{Status: status, Index: idx, Hits: genHits{now}, Ledger: everyOther{}})
+	items := benchItems(now, 80, 90)
+	hi := heap()
+	worst := benchItems(now, maxItemTitle, maxItemLink)
+	hw := heap()
+	runtime.KeepAlive(worst)
+	t.Logf("items ring of at most %d: %.1f MB with 80-byte titles and 90-byte links, %.1f MB at the longest kept", DefaultItemsSize,
+		float64(hi-h1)/(1<<20), float64(hw-hi)/(1<<20))
+	c, err := New(Options{Status: status, Index: idx, Items: items, Hits: genHits{now}, Ledger: everyOther{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +163,7 @@ func TestConsoleMemory(t *testing.T) {
 	}
 	h2 := heap()
 	mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
-	t.Logf("index of %d hits: %.1f MB; status snapshot, views and caches: %.1f MB; console in all: %.1f MB",
+	t.Logf("index of %d hits: %.1f MB; items, status snapshot, views and caches: %.1f MB; console in all: %.1f MB",
 		idx.Len(), mb(h1-h0), mb(h2-h1), mb(h2-h0))
 	runtime.KeepAlive(c)
 	runtime.KeepAlive(status)

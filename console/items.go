@@ -2,16 +2,20 @@ package console
 
 import (
 	"hash/fnv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 )
 
-// DefaultItemsSize is how many new items the feed pages remember, across
-// all feeds: with titles cut to maxItemTitle and links to maxItemLink
-// bytes, at most about 15 MB (typically 3 to 5).
-const DefaultItemsSize = 20_000
+// DefaultItemsSize is how many new items the feed pages remember at most,
+// across all feeds, and DefaultItemsBytes how many bytes of their titles
+// and links: with the slots, under 2 MB in all, whatever the feeds write
+// (the rest of the console takes about 18 of its 20 MB at 50,000 feeds).
+// Typical items (170 bytes of text) fill about 6,800.
+const (
+	DefaultItemsSize  = 8_000
+	DefaultItemsBytes = 1_200_000
+)
 
 const (
 	maxItemTitle = 200
@@ -23,26 +27,44 @@ const (
 // the feed pages. It is one ring for all feeds: memory stays bounded with
 // 50,000 feeds, and a page scans it for its feed.
 type Items struct {
-	mu   sync.Mutex
-	ring []itemRec
-	next int // where the next item goes once the ring is full
-	max  int
+	mu     sync.Mutex
+	ring   []itemRec // made at the first item, max long
+	start  int       // the oldest item
+	n      int       // items held
+	bytes  int       // their text
+	max    int
+	budget int
 }
 
+// itemRec is packed: 56 bytes and one allocation for title and link.
 type itemRec struct {
-	feed        string // shared with the config: no copy per item
-	title, link string
-	published   int64 // unix seconds, 0: none
-	seen        int64
-	key         uint64 // itemKey: what the hit index groups by
+	feed      string // shared with the config: no copy per item
+	text      string // title then link
+	key       uint64 // itemKey: what the hit index groups by
+	published uint32 // unix seconds, 0: none (or before 1970)
+	seen      uint32
+	titleLen  uint16
 }
 
-// NewItems makes a ring of at most max items (0: DefaultItemsSize).
-func NewItems(max int) *Items {
+// unix32 is t in unix seconds, 0 when it does not fit.
+func unix32(t time.Time) uint32 {
+	u := t.Unix()
+	if u <= 0 || u > 1<<32-1 {
+		return 0
+	}
+	return uint32(u)
+}
+
+// NewItems makes a ring of at most max items (0: DefaultItemsSize) and
+// budget bytes of text (0: DefaultItemsBytes).
+func NewItems(max, budget int) *Items {
 	if max <= 0 {
 		max = DefaultItemsSize
 	}
-	return &Items{max: max}
+	if budget <= 0 {
+		budget = DefaultItemsBytes
+	}
+	return &Items{max: max, budget: budget}
 }
 
 // Add remembers one new item of feed. id and link are the item's as in
@@ -51,21 +73,30 @@ func (x *Items) Add(feed, id, title, link string, published *time.Time, seen tim
 	if x == nil {
 		return
 	}
-	r := itemRec{feed: feed, title: strings.Clone(cut(title, maxItemTitle)), seen: seen.Unix(), key: itemKey(feed, id, link)}
-	if len(link) <= maxItemLink {
-		r.link = strings.Clone(link)
+	key := itemKey(feed, id, link)
+	title = cut(title, maxItemTitle)
+	if len(link) > maxItemLink {
+		link = ""
 	}
+	r := itemRec{feed: feed, text: title + link, titleLen: uint16(len(title)), seen: unix32(seen), key: key}
 	if published != nil {
-		r.published = published.Unix()
+		r.published = unix32(*published)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if len(x.ring) < x.max {
-		x.ring = append(x.ring, r)
-		return
+	if x.ring == nil {
+		x.ring = make([]itemRec, x.max)
 	}
-	x.ring[x.next] = r
-	x.next = (x.next + 1) % x.max
+	// The oldest go until the new one fits.
+	for x.n > 0 && (x.n == x.max || x.bytes+len(r.text) > x.budget) {
+		x.bytes -= len(x.ring[x.start].text)
+		x.ring[x.start] = itemRec{}
+		x.start = (x.start + 1) % x.max
+		x.n--
+	}
+	x.ring[(x.start+x.n)%x.max] = r
+	x.n++
+	x.bytes += len(r.text)
 }
 
 // Item is one remembered item.
@@ -84,16 +115,14 @@ func (x *Items) Feed(feed string) []Item {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []Item
-	n := len(x.ring)
-	for i := range n {
-		// From the newest back: the slot before next, wrapping.
-		r := &x.ring[(x.next-1-i+2*n)%n]
+	for i := x.n - 1; i >= 0; i-- {
+		r := &x.ring[(x.start+i)%x.max]
 		if r.feed != feed {
 			continue
 		}
-		it := Item{Title: r.title, Link: r.link, Seen: time.Unix(r.seen, 0), Key: r.key}
+		it := Item{Title: r.text[:r.titleLen], Link: r.text[r.titleLen:], Seen: time.Unix(int64(r.seen), 0), Key: r.key}
 		if r.published != 0 {
-			it.Published = time.Unix(r.published, 0)
+			it.Published = time.Unix(int64(r.published), 0)
 		}
 		out = append(out, it)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func TestItems(t *testing.T) {
-	x := NewItems(3)
+	x := NewItems(3, 0)
 	now := time.Unix(1_700_000_000, 0)
 	pub := now.Add(-time.Hour)
 	for i := 1; i <= 4; i++ {
@@ -33,6 +33,14 @@ func TestItems(t *testing.T) {
 	}
 	if b[0].Link != "" || !b[0].Published.IsZero() {
 		t.Errorf("long link kept or date invented: %+v", b[0])
+	}
+	// The byte budget evicts the oldest too.
+	y := NewItems(10, 25)
+	for i := range 5 {
+		y.Add("a", fmt.Sprint(i), "0123456789", "", nil, now)
+	}
+	if got := y.Feed("a"); len(got) != 2 || got[0].Key != itemKey("a", "4", "") {
+		t.Errorf("budget of 25 bytes holds %d items of 10, want the newest 2", len(got))
 	}
 	if x.Feed("c") != nil || (*Items)(nil).Feed("a") != nil {
 		t.Error("items of an unknown feed")

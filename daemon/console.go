@@ -20,7 +20,7 @@ import (
 func (d *daemon) startConsole(ctx context.Context) error {
 	idx := console.NewIndex(console.DefaultIndexSize)
 	// Made before the watcher starts: its sink fills it.
-	d.seen = console.NewItems(console.DefaultItemsSize)
+	d.seen = console.NewItems(0, 0)
 	c, err := console.New(console.Options{
 		Status:   d.consoleStatus,
 		Index:    idx,

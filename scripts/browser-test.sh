@@ -97,7 +97,7 @@ check() {
 
 check / overview "feedwatch" "<b>1</b> ok" ">xinjiang</a>" "Reload config" "archive on"
 check /feeds feeds ">world</a>" "state ok" "<td>ok</td>" "items/day"
-check /feeds/world feed "Recent items that hit" "<mark>Xinjiang</mark>" ">trade-bill</a>"
+check /feeds/world feed "Recent items" "since it started" ">trade-bill</a>"
 check /profiles profiles ">trade-bill</a>" ">console<"
 check /profiles/xinjiang profile "<svg" "class=\"bar\"" "<mark>Xinjiang</mark>" "Mute"
 check /hits hits "Peers back <mark>Trade Bill</mark> amendment" "console: delivered"
