@@ -78,12 +78,16 @@ func FuzzHitPages(f *testing.F) {
 			Snippet: snippet}
 		idx := NewIndex(0)
 		idx.Add(1, h)
+		// The feed page lists the hit's item and one that hit nothing.
+		items := NewItems(0, 0)
+		items.Add("world", "1", title, link, nil, now)
+		items.Add("world", "2", summary, snippet, nil, now)
 		s := &fakeSearcher{hits: []hit.Hit{h}}
 		c, err := New(Options{
 			Status: func() Status {
 				return Status{Feeds: []Feed{{Name: "world", Error: title, URL: link}}, Profiles: []Profile{{Name: "xinjiang", Query: summary, Notifiers: []string{"console"}}}}
 			},
-			Index: idx, Hits: memHits{1: h}, Searcher: s, Now: func() time.Time { return now },
+			Index: idx, Items: items, Hits: memHits{1: h}, Searcher: s, Now: func() time.Time { return now },
 		})
 		if err != nil {
 			t.Fatal(err)

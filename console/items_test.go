@@ -31,6 +31,10 @@ func TestItems(t *testing.T) {
 	if !utf8.ValidString(b[0].Title) || len(b[0].Title) > maxItemTitle+len("…") {
 		t.Errorf("title not cut on a rune boundary: %d bytes", len(b[0].Title))
 	}
+	// A link too long to keep still joins the item with its hits.
+	if b[0].Key != itemKey("b", "b1", "https://x.example/"+strings.Repeat("l", 600)) {
+		t.Errorf("item with a long link keyed without it")
+	}
 	if b[0].Link != "" || !b[0].Published.IsZero() {
 		t.Errorf("long link kept or date invented: %+v", b[0])
 	}
