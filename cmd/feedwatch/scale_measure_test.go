@@ -66,6 +66,16 @@ func TestMeasureScaleOut(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer hook.Close()
 	rig := &procRig{t: t, bin: bin, dir: t.TempDir(), nats: cl.URL(), farm: fs.URL, hook: hook.URL, feeds: feeds, interval: "2s"}
+	if v := os.Getenv("FEEDWATCH_MEASURE_GOMAXPROCS"); v != "" {
+		// For the watcher processes only: the test's own runtime (and
+		// its NATS servers) has read GOMAXPROCS already.
+		t.Setenv("GOMAXPROCS", v)
+	}
+	if os.Getenv("FEEDWATCH_MEASURE_IDLE") != "" {
+		// The fixed cost: the same watchers with an interval so long that
+		// nothing is polled while CPU is measured.
+		rig.interval = "1h"
+	}
 	share := func(ps ...*proc) map[string][]int {
 		out := map[string][]int{}
 		for _, p := range ps {
@@ -99,17 +109,18 @@ func TestMeasureScaleOut(t *testing.T) {
 		t.Fatalf("no split over %d watchers", len(ps))
 		return 0
 	}
-	polls := func(from, to time.Time) int {
+	pollsBy := func(from, to time.Time, by string) int {
 		farm.mu.Lock()
 		defer farm.mu.Unlock()
 		n := 0
 		for _, p := range farm.polls {
-			if !p.at.Before(from) && p.at.Before(to) {
+			if !p.at.Before(from) && p.at.Before(to) && (by == "" || strings.HasPrefix(p.by, by)) {
 				n++
 			}
 		}
 		return n
 	}
+	polls := func(from, to time.Time) int { return pollsBy(from, to, "") }
 	measure := func(ps ...*proc) {
 		waitShare(ps...)
 		time.Sleep(10 * time.Second) // first polls and state loads over
@@ -121,10 +132,15 @@ func TestMeasureScaleOut(t *testing.T) {
 		time.Sleep(20 * time.Second)
 		to := time.Now()
 		var ticks int64
+		each := make([]string, len(ps))
 		for i, p := range ps {
 			after, _ := cpuTicks(p.cmd.Process.Pid)
 			ticks += after - before[i]
+			np := pollsBy(from, to, p.name)
+			each[i] = fmt.Sprintf("%s %.0f ms/s, %d polls, %.3f ms/poll", p.name, float64(after-before[i])*10/to.Sub(from).Seconds(),
+				np, float64(after-before[i])*10/float64(max(np, 1)))
 		}
+		t.Logf("MEASURE CPU per process: %s", strings.Join(each, ", "))
 		n := polls(from, to)
 		t.Logf("MEASURE %d watcher(s): %d polls in %s (%.0f/s), CPU %.2f s, %.3f ms per poll",
 			len(ps), n, to.Sub(from).Round(time.Millisecond), float64(n)/to.Sub(from).Seconds(), float64(ticks)/100, float64(ticks)*10/float64(max(n, 1)))
@@ -157,6 +173,9 @@ func TestMeasureScaleOut(t *testing.T) {
 	measure(w1, w2)
 	w3 := rig.start("w3", "watch")
 	measure(w1, w2, w3)
+	if rig.interval == "1h" || os.Getenv("FEEDWATCH_MEASURE_SHARE_ONLY") != "" {
+		return
+	}
 
 	// SIGKILL w1: time to the first poll of each of its feeds by w2 or w3.
 	owned := share(w1)["w1"]
