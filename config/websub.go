@@ -42,7 +42,7 @@ func (v *validator) websub(c *Config) {
 			v.add("websub.listen", "callbacks need a listener: set websub.listen, or http.listen")
 		}
 		if err == nil && ws.Listen == "" && !ownPath(u.Path) {
-			v.add("websub.callback_url", "callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz or /-)")
+			v.add("websub.callback_url", "callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz, /- or a web console page such as /feeds)")
 		}
 	}
 	if ws.Listen != "" && !validHostPort(ws.Listen) {
@@ -58,11 +58,14 @@ func (v *validator) websub(c *Config) {
 }
 
 // ownPath reports whether a callback path leaves the operations endpoint's
-// paths alone when both share http.listen.
+// and the web console's paths alone when they share http.listen: callbacks
+// are routed first, so one under /feeds would hide the console's feed
+// pages. The console's first path elements are those of console/pages.go.
 func ownPath(p string) bool {
 	first, _, _ := strings.Cut(strings.Trim(p, "/"), "/")
 	switch first {
-	case "", "api", "metrics", "healthz", "readyz", "-":
+	case "", "api", "metrics", "healthz", "readyz", "-",
+		"feeds", "profiles", "hits", "dead", "members", "search", "actions", "static":
 		return false
 	}
 	return true

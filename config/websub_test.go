@@ -35,7 +35,12 @@ func TestWebSubConfig(t *testing.T) {
 		{
 			name: "no path of its own on http.listen",
 			body: feeds + "websub:\n  callback_url: https://fw.example.org/api/\n",
-			want: []string{`feedwatch.yaml:7: websub.callback_url: callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz or /-)`},
+			want: []string{`feedwatch.yaml:7: websub.callback_url: callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz, /- or a web console page such as /feeds)`},
+		},
+		{
+			name: "a web console path on http.listen",
+			body: feeds + "websub:\n  callback_url: https://fw.example.org/feeds/push\n",
+			want: []string{`feedwatch.yaml:7: websub.callback_url: ` + "callbacks served on http.listen need a path of their own, like /websub (not /, /api, /metrics, /healthz, /readyz, /- or a web console page such as /feeds)"},
 		},
 		{name: "any path on its own listener", body: feeds + "websub:\n  callback_url: https://fw.example.org\n  listen: 127.0.0.1:7071\n"},
 		{
