@@ -54,7 +54,7 @@ var keyDocs = map[string]keyDoc{
 	"watcher.user_agent":              {doc: "User-Agent header of every poll.", def: "`feedwatch/<version> (+" + ProjectURL + ")`"},
 	"watcher.allow_private_redirects": {doc: "Let a redirect go from a public address to a loopback, private or link-local one (intranet feeds); off, such redirects fail."},
 
-	"websub.callback_url":      {doc: "Public base URL under which hubs reach the callback listener (`websub.listen`, else `http.listen`), like `https://feedwatch.example.org/websub`; each subscription's callback is this URL plus `/` and a random id. On `http.listen` it needs a path of its own (not `/`, `/api`, `/metrics`, ...). `\"\"` (the default) turns WebSub off."},
+	"websub.callback_url":      {doc: "Public base URL under which hubs reach the callback listener (`websub.listen`, else `http.listen`), like `https://feedwatch.example.org/websub`; each subscription's callback is this URL plus `/` and a random id. On `http.listen` it needs a path of its own (not `/`, `/api`, `/metrics`, a web console page such as `/feeds`, ...). `\"\"` (the default) turns WebSub off."},
 	"websub.listen":            {doc: "host:port of the callback listener; `\"\"` serves the callbacks on `http.listen` under the callback URL's path (the loopback `Host` rule does not apply to them)."},
 	"websub.fallback_interval": {doc: "Poll interval of a feed whose WebSub subscription is active (its feed interval if that is longer), in case pushes stop; feeds without one are polled at their interval."},
 	"websub.lease":             {doc: "Subscription lease asked of hubs (they decide); renewed at 80 % of the granted lease."},
