@@ -90,3 +90,20 @@ func FuzzDiscover(f *testing.F) {
 		}
 	})
 }
+
+// FuzzInflate: any pushed gzip body inflates or is refused without a
+// panic, and never past the cap.
+func FuzzInflate(f *testing.F) {
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x01\x00\x00\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"), int64(10))
+	f.Add([]byte("not gzip"), int64(0))
+	f.Add([]byte("\x1f\x8b"), int64(100))
+	f.Fuzz(func(t *testing.T, body []byte, max int64) {
+		if max < 0 || max > 1<<20 {
+			return
+		}
+		out, err := inflate(body, max)
+		if err == nil && int64(len(out)) > max {
+			t.Fatalf("%d bytes out past a cap of %d", len(out), max)
+		}
+	})
+}
