@@ -473,6 +473,9 @@ func (d *daemon) doReload(ctx context.Context) {
 	cfg, err := d.opts.loadConfig()
 	if err != nil {
 		d.reloadOK.Set(0)
+		// An OPML file the new config names may not exist yet: watch it
+		// too, so that creating it retries the reload.
+		d.opml.add(config.NamedOPMLFiles(d.opts.ConfigPath))
 		var ps config.Problems
 		if errors.As(err, &ps) {
 			logProblems(d.log, slog.LevelError, "config reload failed; keeping the running config", ps)

@@ -84,3 +84,64 @@ notifiers:
 		}
 	}
 }
+
+// TestOPMLNamedBeforeItExists: a config reloaded to name an OPML file that
+// is not there yet fails that reload, saying which file; creating the file
+// afterwards reloads the config without a SIGHUP, and its feeds are
+// polled.
+func TestOPMLNamedBeforeItExists(t *testing.T) {
+	r := newReloadRig(t)
+	other := &feedServer{title: "Other"}
+	os2 := httptest.NewServer(other)
+	t.Cleanup(os2.Close)
+	cfg := func(extra string) string {
+		return fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+watcher:
+  interval: 1s
+feeds:
+  - name: world
+    url: %s/world.xml
+    tags: [asia]
+%sprofiles:
+  - name: xinjiang
+    keywords: [Xinjiang]
+    feeds: [tag:asia]
+notifiers:
+  hook:
+    type: webhook
+    url: %s/hook
+`, filepath.Join(r.dir, "data"), r.port, r.feedURL, extra, r.hookURL)
+	}
+	if err := os.WriteFile(r.path, []byte(cfg("")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t)
+	defer r.stop(t)
+	waitFor(t, "first successful load", 15*time.Second, func() bool { return r.metric(t, "feedwatch_config_last_reload_successful") == "1" })
+
+	opmlPath := filepath.Join(r.dir, "later", "subs.opml")
+	if err := os.Mkdir(filepath.Dir(opmlPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.path, []byte(cfg("opml: [later/subs.opml]\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failed reload", 15*time.Second, func() bool { return r.metric(t, "feedwatch_config_last_reload_successful") == "0" })
+	waitFor(t, "a log naming the missing file", 10*time.Second, func() bool {
+		l := r.logs.String()
+		return strings.Contains(l, `cannot read OPML file \"`+opmlPath)
+	})
+
+	other.add("1", "Xinjiang later", "", time.Now())
+	doc := fmt.Sprintf(`<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body><outline text="asia"><outline type="rss" text="Other" xmlUrl="%s/other.xml"/></outline></body></opml>`, os2.URL)
+	if err := os.WriteFile(opmlPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload once the file exists", 15*time.Second, func() bool { return r.metric(t, "feedwatch_config_last_reload_successful") == "1" })
+	waitFor(t, "hit from the OPML feed", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang later"] == 1 })
+	if !strings.Contains(r.logs.String(), "OPML file not there yet") {
+		t.Error("no log saying the missing OPML file is waited for")
+	}
+}
