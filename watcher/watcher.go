@@ -14,14 +14,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/watcher/fetch"
 )
@@ -186,6 +184,8 @@ type Watcher struct {
 	// pushBytes counts the bytes of every push not yet handled.
 	pushIn    []pushReq
 	pushBytes int64
+	// stCache keeps Status cheap at tens of thousands of feeds.
+	stCache statusCache
 }
 
 // New validates opts and builds a Watcher.
@@ -300,21 +300,6 @@ func (w *Watcher) SetFeeds(feeds []FeedConfig) {
 	case w.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Status returns a snapshot of every feed, sorted by name.
-func (w *Watcher) Status() []FeedStatus {
-	w.mu.Lock()
-	out := make([]FeedStatus, 0, len(w.status))
-	for _, s := range w.status {
-		out = append(out, *s)
-	}
-	w.mu.Unlock()
-	for i := range out {
-		out[i].URL = feedurl.Masked(out[i].URL)
-	}
-	slices.SortFunc(out, func(a, b FeedStatus) int { return strings.Compare(a.Name, b.Name) })
-	return out
 }
 
 func (w *Watcher) setStatus(name string, fn func(s *FeedStatus)) {
