@@ -347,6 +347,7 @@ func parseHTML(text string, p *bluemonday.Policy) (*htmltemplate.Template, error
 		if err := render.CheckRanges(tt.Tree); err != nil {
 			return nil, err
 		}
+		render.Interruptible(tt.Tree)
 	}
 	if _, err := render.ExecuteSample(t, htmlData(p, []hit.Hit{sampleHit()})); err != nil {
 		return nil, err

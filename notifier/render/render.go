@@ -50,6 +50,7 @@ func Parse(name, text string) (*template.Template, error) {
 		if err := CheckRanges(tt.Tree); err != nil {
 			return nil, err
 		}
+		Interruptible(tt.Tree)
 	}
 	return t, nil
 }
@@ -89,8 +90,11 @@ func ExecuteSample(t Executor, data any) (string, error) {
 }
 
 // Bounded renders t with data, failing once the output passes maxOut bytes
-// or the render takes longer than timeout. A render that times out
-// without writing cannot be stopped; it is left to finish on its own.
+// or the render takes longer than timeout. Go templates cannot be
+// cancelled: a render that times out is abandoned, and its goroutine ends
+// at its next write, which fails. A template made Interruptible (Parse
+// does it) writes at every loop iteration and template call, so it ends
+// within one of them.
 func Bounded(t Executor, data any, maxOut int, timeout time.Duration) (string, error) {
 	w := &capWriter{max: maxOut}
 	done := make(chan error, 1)
