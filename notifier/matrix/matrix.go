@@ -6,7 +6,8 @@
 //
 // The transaction id is derived from the notifier's name, the room and the
 // hit ids, so a retry of a send whose answer was lost reuses it and the
-// homeserver posts the event once. Feed text is untrusted: formatted_body
+// homeserver posts the event once; a digest retried with another set of
+// hits first repeats the lost send as it was (pending.go). Feed text is untrusted: formatted_body
 // is built by this package with every feed string HTML-escaped (the only
 // link is the item's own, http(s) only); "m.mentions": {} says the event
 // mentions nobody, and each "@" starting a word gets a zero-width space
@@ -125,6 +126,7 @@ type Matrix struct {
 	tmpl    *template.Template
 	timeout time.Duration
 	client  *http.Client
+	unsure  unsureSends
 }
 
 var _ notifier.Notifier = (*Matrix)(nil)
@@ -173,18 +175,35 @@ func (m *Matrix) TxnID(hits []hit.Hit) string {
 	return "feedwatch-" + hex.EncodeToString(sum[:16])
 }
 
-// Notify sends the hits as one event.
+// Notify sends the hits as one event. Hits that a send of unknown outcome
+// carried are settled by that send, repeated under its transaction id,
+// first (see unsure).
 func (m *Matrix) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	if len(hits) == 0 {
 		return false, nil
+	}
+	hits, retry, err := m.resolve(ctx, hits)
+	if err != nil || len(hits) == 0 {
+		return retry, err
 	}
 	body, err := m.Body(hits)
 	if err != nil {
 		return false, m.errorf("%v", err)
 	}
+	txn := m.TxnID(hits)
+	retry, err = m.put(ctx, txn, body)
+	if err != nil && retry {
+		// It may have been posted all the same.
+		m.unsure.remember(txn, body, hits, time.Now())
+	}
+	return retry, err
+}
+
+// put sends one event under txn.
+func (m *Matrix) put(ctx context.Context, txn string, body []byte) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, m.base+m.TxnID(hits), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, m.base+txn, bytes.NewReader(body))
 	if err != nil {
 		return false, m.errorf("build request failed")
 	}

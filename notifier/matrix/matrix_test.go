@@ -39,6 +39,9 @@ type homeserver struct {
 	mu     sync.Mutex
 	events []event
 	byTxn  map[string]string
+	// refuse, when set, may answer before the event is stored (a send
+	// that never reached the homeserver).
+	refuse func(w http.ResponseWriter) bool
 }
 
 func newHomeserver(t *testing.T, fail func(w http.ResponseWriter, r *http.Request, stored bool) bool) *homeserver {
@@ -62,6 +65,10 @@ func newHomeserver(t *testing.T, fail func(w http.ResponseWriter, r *http.Reques
 		}
 		checkContent(t, content)
 		hs.mu.Lock()
+		if hs.refuse != nil && hs.refuse(w) {
+			hs.mu.Unlock()
+			return
+		}
 		id, seen := hs.byTxn[txn]
 		if !seen {
 			id = fmt.Sprintf("$event%d", len(hs.events))
