@@ -5,6 +5,8 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +51,14 @@ type Options struct {
 	// EmbeddedListen is host:port for other processes to reach the embedded
 	// server; empty keeps it in-process only.
 	EmbeddedListen string
+	// LocalAccessFile, with the embedded server and no EmbeddedListen,
+	// makes the server also accept clients on a random loopback port that
+	// need a random token, both written to this file (mode 0600). That is
+	// how feedwatch's own commands (backtest, dead) reach a running daemon
+	// whose server is otherwise in-process: the contract promises they
+	// read a running daemon's store, and anyone who can read the file can
+	// read data_dir's store anyway.
+	LocalAccessFile string
 	// DataDir holds the embedded server's JetStream store.
 	DataDir string
 	Creds   string
@@ -104,6 +114,8 @@ type Bus struct {
 	catchUp   jetstream.KeyValue
 	// archiveIdle overrides archiveIdle (tests).
 	archiveIdle time.Duration
+	// localAccess is the LocalAccessFile this bus wrote, removed on Close.
+	localAccess string
 }
 
 // Open starts the embedded server when opts.URL is empty, connects, and
@@ -126,12 +138,22 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	b.archiver.firstCopy = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}}
 	var err error
 	if opts.URL == "" {
-		b.srv, err = startEmbedded(ctx, opts)
+		var token string
+		b.srv, token, err = startEmbedded(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
 		b.storeDir = filepath.Join(opts.DataDir, "jetstream")
-		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Name(opts.ClientName), nats.MaxReconnects(-1))
+		no := []nats.Option{nats.InProcessServer(b.srv), nats.Name(opts.ClientName), nats.MaxReconnects(-1)}
+		if token != "" {
+			no = append(no, nats.Token(token))
+			if err = writeLocalAccess(opts.LocalAccessFile, b.srv.ClientURL(), token); err != nil {
+				b.Close()
+				return nil, err
+			}
+			b.localAccess = opts.LocalAccessFile
+		}
+		b.nc, err = nats.Connect("", no...)
 	} else {
 		b.nc, err = connect(opts)
 	}
@@ -159,16 +181,18 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	return b, nil
 }
 
-func startEmbedded(ctx context.Context, opts Options) (*server.Server, error) {
+// startEmbedded starts the embedded server; token is the one clients
+// need when it listens for LocalAccessFile's commands ("" otherwise).
+func startEmbedded(ctx context.Context, opts Options) (_ *server.Server, token string, _ error) {
 	if opts.DataDir == "" {
 		// nats-server would silently fall back to the system temp folder.
-		return nil, errors.New("embedded nats: data_dir is empty")
+		return nil, "", errors.New("embedded nats: data_dir is empty")
 	}
 	storeDir := filepath.Join(opts.DataDir, "jetstream")
 	// nats-server fails to create an unusable store in its own goroutine
 	// and is then simply never ready: find out here, naming data_dir.
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
-		return nil, fmt.Errorf("embedded nats: data_dir %s: %w", opts.DataDir, err)
+		return nil, "", fmt.Errorf("embedded nats: data_dir %s: %w", opts.DataDir, err)
 	}
 	so := &server.Options{
 		ServerName: "feedwatch",
@@ -180,22 +204,30 @@ func startEmbedded(ctx context.Context, opts Options) (*server.Server, error) {
 		// loss can drop at most the last seconds of hits and seen-state.
 		SyncInterval: 10 * time.Second,
 	}
-	if opts.EmbeddedListen == "" {
-		so.DontListen = true
-	} else {
+	switch {
+	case opts.EmbeddedListen != "":
 		host, port, err := net.SplitHostPort(opts.EmbeddedListen)
 		if err != nil {
-			return nil, fmt.Errorf("embedded nats: listen %q: %w", opts.EmbeddedListen, err)
+			return nil, "", fmt.Errorf("embedded nats: listen %q: %w", opts.EmbeddedListen, err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("embedded nats: listen %q: bad port", opts.EmbeddedListen)
+			return nil, "", fmt.Errorf("embedded nats: listen %q: bad port", opts.EmbeddedListen)
 		}
 		so.Host, so.Port = host, p
+	case opts.LocalAccessFile != "":
+		var raw [24]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return nil, "", fmt.Errorf("embedded nats: local access token: %w", err)
+		}
+		token = hex.EncodeToString(raw[:])
+		so.Host, so.Port, so.Authorization = "127.0.0.1", server.RANDOM_PORT, token
+	default:
+		so.DontListen = true
 	}
 	s, err := server.NewServer(so)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, "", fmt.Errorf("embedded nats: %w", err)
 	}
 	s.SetLoggerV2(serverLog{opts.Logger}, false, false, false)
 	go s.Start()
@@ -205,14 +237,14 @@ func startEmbedded(ctx context.Context, opts Options) (*server.Server, error) {
 	for !s.ReadyForConnections(100 * time.Millisecond) {
 		if err := ctx.Err(); err != nil {
 			s.Shutdown()
-			return nil, fmt.Errorf("embedded nats: start: %w", err)
+			return nil, "", fmt.Errorf("embedded nats: start: %w", err)
 		}
 		if time.Now().After(deadline) {
 			s.Shutdown()
-			return nil, fmt.Errorf("embedded nats: not ready after 30s (data_dir %s)", opts.DataDir)
+			return nil, "", fmt.Errorf("embedded nats: not ready after 30s (data_dir %s)", opts.DataDir)
 		}
 	}
-	return s, nil
+	return s, token, nil
 }
 
 func connect(opts Options) (*nats.Conn, error) {
@@ -403,6 +435,9 @@ func (b *Bus) Close() {
 	if b.srv != nil {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
+	}
+	if b.localAccess != "" {
+		_ = os.Remove(b.localAccess)
 	}
 }
 

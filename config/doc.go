@@ -34,7 +34,7 @@ var keyDocs = map[string]keyDoc{
 	"http.auth.password_hash": {doc: "bcrypt hash of the password (`htpasswd -nbBC 10 \"\" PASSWORD | cut -d: -f2`); a value that is not a bcrypt hash is an error."},
 
 	"nats.url":             {doc: "NATS server URL(s), comma-separated (`nats://`, `tls://`, `ws://`, `wss://`); `\"\"` runs an embedded server with JetStream under `data_dir`."},
-	"nats.embedded_listen": {doc: "host:port on which the embedded server accepts other processes (`feedwatch watch`/`notify`, the `nats` CLI); `\"\"` keeps it in-process."},
+	"nats.embedded_listen": {doc: "host:port on which the embedded server accepts other processes (`feedwatch watch`/`notify`, the `nats` CLI); `\"\"` lets in only feedwatch's own `backtest` and `dead` commands, on a random 127.0.0.1 port with a token kept in `data_dir/nats-local.json` (mode 0600)."},
 	"nats.replicas":        {doc: "Replicas (1-5) of every stream and KV bucket feedwatch creates; 3 on a three-server cluster. More than 1 needs `nats.url`. Changing it updates the existing streams and buckets in place."},
 	"nats.creds":           {doc: "A NATS `.creds` file (JWT and NKey) to authenticate with; relative to the config file's folder."},
 	"nats.user":            {doc: "User name for user/password authentication."},

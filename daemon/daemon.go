@@ -172,6 +172,10 @@ func Run(ctx context.Context, o Options) error {
 	// Only the daemon shapes the archive: a dead-letter command opening
 	// the store leaves it as it is (zero: untouched).
 	bo.Archive = archiveOptions(cfg)
+	if cfg.NATS.URL == "" && cfg.NATS.EmbeddedListen == "" {
+		// backtest and dead reach this process's store through it.
+		bo.LocalAccessFile = filepath.Join(cfg.DataDir, bus.LocalAccessName)
+	}
 	d.bus, err = bus.Open(ctx, bo)
 	if err != nil {
 		return startErr(ctx, d.log, err)

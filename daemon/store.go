@@ -110,8 +110,24 @@ func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Lo
 	// A daemon holds data_dir: reach its server, if it lets other
 	// processes in.
 	if cfg.NATS.EmbeddedListen == "" {
-		return nil, fmt.Errorf("a feedwatch runs on data_dir %s (%s) with nats.embedded_listen off, so its store cannot be reached: set nats.embedded_listen (e.g. 127.0.0.1:4222) and restart it, or stop it",
-			inUse.dir, inUse.holder)
+		// It listens on a private loopback port for feedwatch's own
+		// commands; the file in data_dir says where, and the token.
+		la, err := bus.ReadLocalAccess(filepath.Join(cfg.DataDir, bus.LocalAccessName))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("a feedwatch runs on data_dir %s (%s) and left no %s, so its store cannot be reached: restart it with this version, set nats.embedded_listen (e.g. 127.0.0.1:4222), or stop it",
+				inUse.dir, inUse.holder, bus.LocalAccessName)
+		}
+		if err != nil {
+			return nil, err
+		}
+		bo.URL, bo.Token = la.URL, la.Token
+		bo.User, bo.Password, bo.Creds = "", "", ""
+		bo.TLSCA, bo.TLSCert, bo.TLSKey = "", "", ""
+		b, err := openReached(ctx, bo, "the running daemon's embedded server")
+		if err != nil {
+			return nil, fmt.Errorf("reach the feedwatch running on data_dir %s (%s): %w", inUse.dir, inUse.holder, err)
+		}
+		return &Store{Bus: b}, nil
 	}
 	bo.URL = "nats://" + dialAddr(cfg.NATS.EmbeddedListen)
 	b, err := openReached(ctx, bo, "the running daemon's server at nats.embedded_listen "+cfg.NATS.EmbeddedListen)

@@ -290,5 +290,6 @@ changes no state.
 has none). --json prints one hit JSON per line, exactly as published on NATS.
 
 It reads the archive of a running daemon through NATS (nats.url, or the embedded
-server's nats.embedded_listen), or of a stopped one by opening data_dir's store
+server's nats.embedded_listen, or else the private loopback address the daemon
+writes in data_dir/nats-local.json), or of a stopped one by opening data_dir's store
 (without listening on any port; no daemon can start on it meanwhile).`

@@ -37,8 +37,8 @@ func deadCmd(ctx context.Context, e env, g *globals, withConfig func(*cobra.Comm
 failure, or max_attempts failures), kept in the JetStream stream FEEDWATCH_DEAD on
 feedwatch.dead.<notifier>.
 
-It reaches a running daemon over NATS (nats.url, or nats.embedded_listen for the
-embedded server), or opens a stopped daemon's store in data_dir.`,
+It reaches a running daemon over NATS (nats.url, or for the embedded server
+nats.embedded_listen or the private address in data_dir/nats-local.json), or opens a stopped daemon's store in data_dir.`,
 		Example: `  feedwatch dead list
   feedwatch dead replay --notifier team-slack
   feedwatch dead drop --notifier me --id 3f2a9c...`,

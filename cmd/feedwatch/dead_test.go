@@ -318,11 +318,21 @@ notifiers:
 	case c := <-done:
 		t.Fatalf("daemon exited %d", c)
 	}
+	// Running with no embedded_listen: reached through data_dir's access file.
+	code, out, errOut := runCLI(t, nil, "dead", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "no dead letters") {
+		t.Errorf("running daemon, no embedded_listen: exit %d %s %s", code, out, errOut)
+	}
+	// Without that file (a daemon of an older version) the error says what to do.
+	access := filepath.Join(filepath.Dir(cfg), "data", "nats-local.json")
+	if err := os.Remove(access); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut = runCLI(t, nil, "dead", "list", "--config", cfg)
 	cancel()
 	<-done
 	if code != 1 || !strings.Contains(errOut, "a feedwatch runs on data_dir") || !strings.Contains(errOut, "nats.embedded_listen") {
-		t.Errorf("running daemon, no embedded_listen: exit %d %s", code, errOut)
+		t.Errorf("running daemon, no access file: exit %d %s", code, errOut)
 	}
 	// Stopped, the same config works.
 	if code, out, errOut := runCLI(t, nil, "dead", "list", "--config", cfg); code != 0 || !strings.Contains(out, "no dead letters") {
