@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -347,7 +348,11 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 // must do, and the stream is kept as it is: feedwatch runs on.
 func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = b.replicas
-	s, err := b.js.CreateOrUpdateStream(ctx, cfg)
+	var s jetstream.Stream
+	err := retryUnanswered(ctx, func(ctx context.Context) (err error) {
+		s, err = b.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
 	if err == nil {
 		return s, nil
 	}
@@ -372,7 +377,11 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jet
 // replicas (a bucket is the stream KV_<bucket>); see ensureStream.
 func (b *Bus) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = b.replicas
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, cfg)
+	var kv jetstream.KeyValue
+	err := retryUnanswered(ctx, func(ctx context.Context) (err error) {
+		kv, err = b.js.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	})
 	if err == nil {
 		return kv, nil
 	}
@@ -392,6 +401,36 @@ func (b *Bus) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (j
 		return nil, fmt.Errorf("update bucket %s: %w", cfg.Bucket, err)
 	}
 	return kv, nil
+}
+
+// apiAttempt bounds one create-or-update request of ensureStream and
+// ensureBucket; retryUnanswered asks up to apiAttempts times (30 s in all,
+// then the start fails as before, rather than waiting for ever on a
+// cluster that cannot answer).
+const (
+	apiAttempt  = 5 * time.Second
+	apiAttempts = 6
+)
+
+// retryUnanswered runs fn with a deadline of apiAttempt, again while it gets
+// no answer in time and ctx allows. Processes that start together on a new
+// cluster send the same stream creation at once, and the cluster may leave
+// all of those requests unanswered; asked again, it answers (the stream
+// exists by then, or is made).
+func retryUnanswered(ctx context.Context, fn func(context.Context) error) error {
+	for i := 1; ; i++ {
+		actx, cancel := context.WithTimeout(ctx, apiAttempt)
+		err := fn(actx)
+		cancel()
+		if err == nil || i == apiAttempts || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(100+rand.IntN(400)) * time.Millisecond):
+		}
+	}
 }
 
 // allowsDirect reports whether the bucket's stream answers direct gets (KV

@@ -84,26 +84,49 @@ func (b *Bus) ListDead(ctx context.Context, notifierName string) ([]DeadEntry, e
 	return out, nil
 }
 
-// DropDead removes dead letters by their sequence. One already gone (a
-// drop or replay by someone else meanwhile) is not an error.
+// DropDead removes dead letters by their sequence, and records each hit as
+// dropped in its notifier's ledger, so that the web console says so instead
+// of showing it pending for ever. One already gone (a drop or replay by
+// someone else meanwhile) is not an error.
 func (b *Bus) DropDead(ctx context.Context, seqs ...uint64) error {
 	s, err := b.js.Stream(ctx, DeadStream)
 	if err != nil {
 		return fmt.Errorf("dead letters: %w", err)
 	}
 	for _, seq := range seqs {
-		err := s.DeleteMsg(ctx, seq)
-		if err == nil {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
-		// The server answers a missing message with a generic "delete
-		// failed": look whether it is there.
-		if _, gerr := s.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		if err != nil {
+			return fmt.Errorf("drop dead letter %d: %w", seq, err)
+		}
+		if err := b.deleteDead(ctx, s, seq); err != nil {
+			return err
+		}
+		var l notifier.DeadLetter
+		if json.Unmarshal(m.Data, &l) != nil || l.Hit.ID == "" || b.ledger == nil {
 			continue
 		}
-		return fmt.Errorf("drop dead letter %d: %w", seq, err)
+		if err := b.Ledger().MarkDropped(ctx, strings.TrimPrefix(m.Subject, DeadPrefix), l.Hit.ID); err != nil {
+			return fmt.Errorf("drop dead letter %d: removed, but %w", seq, err)
+		}
 	}
 	return nil
+}
+
+// deleteDead removes one dead letter; one already gone is not an error.
+func (b *Bus) deleteDead(ctx context.Context, s jetstream.Stream, seq uint64) error {
+	err := s.DeleteMsg(ctx, seq)
+	if err == nil {
+		return nil
+	}
+	// The server answers a missing message with a generic "delete
+	// failed": look whether it is there.
+	if _, gerr := s.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	return fmt.Errorf("drop dead letter %d: %w", seq, err)
 }
 
 // ReplayDead hands the hit of e back to its notifier and then removes e and
@@ -121,12 +144,25 @@ func (b *Bus) ReplayDead(ctx context.Context, e DeadEntry, also ...uint64) error
 	if err != nil {
 		return fmt.Errorf("replay hit %s to notifier %q: encode: %w", e.Letter.Hit.ID, e.Notifier, err)
 	}
+	if b.ledger != nil {
+		// Another dead letter of this hit may have been dropped: its mark
+		// would make the notifier skip the replay as delivered.
+		if err := b.Ledger().clearDropped(ctx, e.Notifier, e.Letter.Hit.ID); err != nil {
+			return fmt.Errorf("replay hit %s to notifier %q: %w", e.Letter.Hit.ID, e.Notifier, err)
+		}
+	}
 	id := "replay." + e.Notifier + "." + strconv.FormatUint(e.Seq, 10)
 	if _, err := b.js.Publish(ctx, ReplayPrefix+e.Notifier, data, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("replay hit %s to notifier %q: %w", e.Letter.Hit.ID, e.Notifier, err)
 	}
-	if err := b.DropDead(ctx, append([]uint64{e.Seq}, also...)...); err != nil {
-		return fmt.Errorf("replay hit %s to notifier %q: handed back, but %w", e.Letter.Hit.ID, e.Notifier, err)
+	s, err := b.js.Stream(ctx, DeadStream)
+	if err != nil {
+		return fmt.Errorf("replay hit %s to notifier %q: handed back, but dead letters: %w", e.Letter.Hit.ID, e.Notifier, err)
+	}
+	for _, seq := range append([]uint64{e.Seq}, also...) {
+		if err := b.deleteDead(ctx, s, seq); err != nil {
+			return fmt.Errorf("replay hit %s to notifier %q: handed back, but %w", e.Letter.Hit.ID, e.Notifier, err)
+		}
 	}
 	return nil
 }

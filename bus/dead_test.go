@@ -202,3 +202,55 @@ func TestReplayReachesConsumerOfEarlierVersion(t *testing.T) {
 		t.Errorf("consumer got %v, want the hit and then the replay", got)
 	}
 }
+
+// TestDropMarksLedger: a dropped dead letter leaves its hit marked dropped
+// in the notifier's ledger (the console shows it so, not pending), a
+// delivered mark is kept, and replaying a dead letter of a hit marked
+// dropped clears the mark so that the replay is delivered, not skipped.
+func TestDropMarksLedger(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, t.TempDir())
+	defer b.Close()
+	if _, err := b.EnsureConsumer(ctx, "hook", ConsumerOptions{Profiles: []string{"p"}}); err != nil {
+		t.Fatal(err)
+	}
+	dead := b.DeadLetters()
+	for _, id := range []string{"h1", "h2", "h3"} {
+		if err := dead.Dead(ctx, "hook", notifier.DeadLetter{Notifier: "hook", Hit: sampleHit(id, "p"), Error: "status 400", Attempts: 1, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	led := b.Ledger()
+	if err := led.MarkDelivered(ctx, "hook", "h2"); err != nil {
+		t.Fatal(err)
+	}
+	es, err := b.ListDead(ctx, "hook")
+	if err != nil || len(es) != 3 {
+		t.Fatalf("dead letters %+v, %v", es, err)
+	}
+	if err := b.DropDead(ctx, es[0].Seq, es[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"h1": "dropped", "h2": "delivered", "h3": "", "h4": ""} {
+		if got, err := led.State(ctx, "hook", id); err != nil || got != want {
+			t.Errorf("state of %s after drop = %q, %v; want %q", id, got, err, want)
+		}
+	}
+	if got, _ := led.State(ctx, "other", "h1"); got != "" {
+		t.Errorf("another notifier's state of h1 = %q, want none", got)
+	}
+	// h3 marked dropped (another of its dead letters dropped) and then
+	// replayed: the mark goes, so the notifier's ledger lets it through.
+	if err := led.MarkDropped(ctx, "hook", "h3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReplayDead(ctx, es[2]); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := led.Delivered(ctx, "hook", "h3"); err != nil || ok {
+		t.Errorf("after replaying h3: Delivered = %v, %v; want false (to be sent)", ok, err)
+	}
+	if got := deadIDs(t, b, "hook"); len(got) != 0 {
+		t.Errorf("dead letters left: %v", got)
+	}
+}

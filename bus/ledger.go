@@ -40,6 +40,53 @@ func (l *Ledger) MarkDelivered(ctx context.Context, notifierName, hitID string) 
 	return nil
 }
 
+// droppedMark is the ledger value of a hit whose dead letter was dropped
+// (a delivered hit's value is empty): the notifier will never send it.
+const droppedMark = "dropped"
+
+// MarkDropped records that notifierName's dead letter of hitID was dropped.
+// A hit already marked delivered stays so.
+func (l *Ledger) MarkDropped(ctx context.Context, notifierName, hitID string) error {
+	_, err := l.kv.Create(ctx, kvKey(notifierName)+"."+kvKey(hitID), []byte(droppedMark))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	}
+	return nil
+}
+
+// clearDropped removes a dropped mark of hitID, leaving a delivered one.
+func (l *Ledger) clearDropped(ctx context.Context, notifierName, hitID string) error {
+	key := kvKey(notifierName) + "." + kvKey(hitID)
+	e, err := l.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	case string(e.Value()) != droppedMark:
+		return nil
+	}
+	if err := l.kv.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	}
+	return nil
+}
+
+// State says what became of hitID for notifierName, as far as the ledger
+// knows: "delivered", "dropped" (its dead letter was dropped), or "".
+func (l *Ledger) State(ctx context.Context, notifierName, hitID string) (string, error) {
+	e, err := l.kv.Get(ctx, kvKey(notifierName)+"."+kvKey(hitID))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	case string(e.Value()) == droppedMark:
+		return droppedMark, nil
+	}
+	return "delivered", nil
+}
+
 // DigestLease is a notifier's digest lease in the lease bucket: the key
 // digest.<notifier> holds the holder's id. Taking it is an atomic KV
 // Create; renewing is an Update checked against the holder's last revision,

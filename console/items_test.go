@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -48,5 +49,31 @@ func TestItems(t *testing.T) {
 	}
 	if x.Feed("c") != nil || (*Items)(nil).Feed("a") != nil {
 		t.Error("items of an unknown feed")
+	}
+}
+
+// stateLedgerFake knows delivered and dropped hits.
+type stateLedgerFake map[string]string
+
+func (l stateLedgerFake) Delivered(_ context.Context, n, id string) (bool, error) {
+	return l[n+"/"+id] != "", nil
+}
+
+func (l stateLedgerFake) State(_ context.Context, n, id string) (string, error) {
+	return l[n+"/"+id], nil
+}
+
+// TestDeliveryStateDropped: a hit whose dead letter was dropped shows as
+// dropped, not pending for ever (and not delivered).
+func TestDeliveryStateDropped(t *testing.T) {
+	c := &Console{o: Options{Ledger: stateLedgerFake{"hook/h1": "dropped", "hook/h2": "delivered"}}}
+	ctx := context.Background()
+	for id, want := range map[string]string{"h1": "dropped", "h2": "delivered", "h3": "pending"} {
+		if got := c.deliveryState(ctx, "hook", id, nil, false); got != want {
+			t.Errorf("state of %s = %q, want %q", id, got, want)
+		}
+	}
+	if got := c.deliveryState(ctx, "hook", "h3", nil, true); got != "muted" {
+		t.Errorf("muted pending hit: %q", got)
 	}
 }

@@ -493,6 +493,18 @@ func (c *Console) deliveryState(ctx context.Context, n, id string, dead map[stri
 	case c.o.Ledger == nil:
 		return "unknown"
 	}
+	if sl, ok := c.o.Ledger.(stateLedger); ok {
+		st, err := sl.State(ctx, n, id)
+		switch {
+		case err != nil:
+			return "unknown"
+		case st != "":
+			return st
+		case muted:
+			return "muted"
+		}
+		return "pending"
+	}
 	ok, err := c.o.Ledger.Delivered(ctx, n, id)
 	switch {
 	case err != nil:
@@ -503,6 +515,12 @@ func (c *Console) deliveryState(ctx context.Context, n, id string, dead map[stri
 		return "muted"
 	}
 	return "pending"
+}
+
+// stateLedger is a Ledger that also knows dropped dead letters: State
+// returns "delivered", "dropped" or "" (neither).
+type stateLedger interface {
+	State(ctx context.Context, notifierName, hitID string) (string, error)
 }
 
 type deadData struct {

@@ -179,7 +179,7 @@ func New(o Options) (*Coordinator, error) {
 		ownedG:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "feedwatch_feeds_owned", Help: "Feeds this process owns and polls."}),
 	}
 	if o.Registerer != nil {
-		for _, col := range []prometheus.Collector{c.members, c.ownedG} {
+		for _, col := range []prometheus.Collector{c.members, c.ownedG, newMemberCollector(c)} {
 			if err := o.Registerer.Register(col); err != nil {
 				return nil, fmt.Errorf("ownership: metrics: %w", err)
 			}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // memStore is an in-memory Store; Watch is not offered (the coordinator
@@ -231,5 +233,57 @@ func TestJoinNeverTwoOwners(t *testing.T) {
 	}
 	if len(both) > 0 {
 		t.Errorf("%d feeds owned by both members at once during the join", len(both))
+	}
+}
+
+// TestMembersMetrics: /metrics shows each live member with its role, the
+// feeds it owns and when it was last seen, as feedwatch status does (the
+// contract's "the same as gauges"), not only a count per role.
+func TestMembersMetrics(t *testing.T) {
+	s := newMemStore()
+	seen := time.Now().UTC().Truncate(time.Second)
+	s.putMember(Member{ID: "h2-7-bbbbbb", Role: RoleNotify, Host: "h2", PID: 7, LastSeen: seen}, time.Now())
+	reg := prometheus.NewRegistry()
+	c, err := New(Options{Store: s, Role: RoleWatch, Host: "h1", PID: 100, Renew: 100 * time.Millisecond, Lease: 400 * time.Millisecond, TTL: 600 * time.Millisecond,
+		Registerer: reg, alive: func(int) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetFeeds(feedNames(40))
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{} // metric -> member -> value
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["member"] == "" {
+				continue
+			}
+			if got[mf.GetName()] == nil {
+				got[mf.GetName()] = map[string]float64{}
+			}
+			got[mf.GetName()][labels["member"]+" "+labels["role"]+" "+labels["host"]] = m.GetGauge().GetValue()
+		}
+	}
+	self := c.self.ID + " watch h1"
+	if v, ok := got["feedwatch_member_feeds_owned"][self]; !ok || v != 40 {
+		t.Errorf("feedwatch_member_feeds_owned of this member = %v (present %v), want 40; all: %v", v, ok, got)
+	}
+	if v, ok := got["feedwatch_member_feeds_owned"]["h2-7-bbbbbb notify h2"]; !ok || v != 0 {
+		t.Errorf("feedwatch_member_feeds_owned of the notify peer = %v (present %v), want 0; all: %v", v, ok, got)
+	}
+	if v := got["feedwatch_member_last_seen_timestamp_seconds"]["h2-7-bbbbbb notify h2"]; v != float64(seen.Unix()) {
+		t.Errorf("last seen of the peer = %v, want %d", v, seen.Unix())
+	}
+	if v := got["feedwatch_member_last_seen_timestamp_seconds"][self]; v < float64(seen.Unix()) {
+		t.Errorf("last seen of this member = %v, want at least %d", v, seen.Unix())
 	}
 }

@@ -149,7 +149,13 @@ fetched, 2 for a usage error (no URL, not an http(s) URL).`,
 			seen := map[string]bool{}
 			failed := 0
 			for _, p := range pages {
+				// Named by the URL fetched: a bare host with a port
+				// (127.0.0.1:8080) does not parse as a URL by itself, and
+				// feedurl.Public would hide it as REDACTED.
 				shown := oneLine(feedurl.Public(p))
+				if u, err := discover.PageURL(p); err == nil {
+					shown = oneLine(feedurl.Public(u.String()))
+				}
 				feeds, err := discover.Discover(ctx, p, discover.Options{
 					Fetcher: f, MaxItems: opts.MaxItems, AllowPrivate: opts.AllowPrivateRedirects,
 					Note: func(c, why string) {

@@ -207,6 +207,11 @@ func TestFeedsDiscover(t *testing.T) {
 			}
 		})
 	}
+	// A bare host with a port is named in the error, not hidden as REDACTED.
+	bare := strings.TrimPrefix(closed.URL, "http://")
+	if code, _, errOut := runCLI(t, nil, "feeds", "discover", bare); code != 1 || !strings.Contains(errOut, "https://"+bare+": fetch page") || strings.Contains(errOut, "REDACTED") {
+		t.Errorf("bare %s: exit %d, want 1 and the page named: %s", bare, code, errOut)
+	}
 	for name, args := range map[string][]string{
 		"no URL":     {},
 		"not http":   {"ftp://example.org/"},
