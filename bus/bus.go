@@ -5,7 +5,7 @@ package bus
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -218,7 +218,7 @@ func startEmbedded(ctx context.Context, opts Options) (_ *server.Server, token s
 		so.Host, so.Port = host, p
 	case opts.LocalAccessFile != "":
 		var raw [24]byte
-		if _, err := rand.Read(raw[:]); err != nil {
+		if _, err := crand.Read(raw[:]); err != nil {
 			return nil, "", fmt.Errorf("embedded nats: local access token: %w", err)
 		}
 		token = hex.EncodeToString(raw[:])
