@@ -97,16 +97,34 @@ func (r *Record) Date() time.Time {
 // item without a usable link is one copy per feed. 22 base64url
 // characters of SHA-256, a NATS subject token.
 func Identity(it *item.Item) string {
-	h := sha256.New()
-	if l := articleLink(it.Link); l != "" {
-		h.Write([]byte("l\x00"))
-		h.Write([]byte(l))
+	sum := identitySum(it.Link, it.Key)
+	return base64.RawURLEncoding.EncodeToString(sum[:])[:22]
+}
+
+// ID is an item's identity (Identity) as 16 bytes: what readers keep to
+// skip a second copy of an item, and writers to not write one.
+type ID [16]byte
+
+// IdentityOf is it's identity as an ID.
+func IdentityOf(it *item.Item) ID { return idOf(it.Link, it.Key) }
+
+// Identity is the record's identity: the item's it was made from.
+func (r *Record) Identity() ID { return idOf(r.Link, r.Key) }
+
+func idOf(link, key string) ID {
+	sum := identitySum(link, key)
+	return ID(sum[:16])
+}
+
+func identitySum(link, key string) [sha256.Size]byte {
+	var buf [256]byte
+	b := buf[:0]
+	if l := articleLink(link); l != "" {
+		b = append(append(b, "l\x00"...), l...)
 	} else {
-		h.Write([]byte("k\x00"))
-		h.Write([]byte(it.Key))
+		b = append(append(b, "k\x00"...), key...)
 	}
-	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))[:22]
+	return sha256.Sum256(b)
 }
 
 // articleLink is the normalised link when it names an article: a host
