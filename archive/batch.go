@@ -35,9 +35,11 @@ type BatchWriter struct{ enc *zstd.Encoder }
 
 // NewBatchWriter makes a BatchWriter.
 func NewBatchWriter() (*BatchWriter, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		// A poll's batch is tens of kilobytes: a small window is as good and
-		// keeps each pooled encoder's memory small.
+	// The fastest level: its 256 KB hash table stays in cache where the
+	// default level's 1.25 MB did not (in the daemon, 2-3x the CPU per
+	// batch), for 5 % more bytes. A poll's batch is tens of kilobytes: a
+	// small window is as good and keeps each pooled encoder small.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("archive batch writer: %w", err)
@@ -127,11 +129,14 @@ func (br *BatchReader) ReadBatch(data []byte, fn func(rec []byte) error) error {
 	if count > size/3 { // a record takes a prefix and two bytes at least
 		return fmt.Errorf("%w: batch of %d records in %d bytes", ErrCorrupt, count, size)
 	}
-	raw, err := br.dec.DecodeAll(d.b, make([]byte, 0, size))
+	// A little room past the announced size lets zstd copy 16 bytes at a
+	// time up to the end (an exact buffer takes its bounds-exact path, a
+	// third slower); the frame may still not exceed the announced size.
+	raw, err := br.dec.DecodeAll(d.b, make([]byte, 0, size+64))
 	if err != nil {
 		return fmt.Errorf("%w: batch: %w", ErrCorrupt, err)
 	}
-	if uint64(len(raw)) != size {
+	if uint64(len(raw)) != size { // a smaller frame
 		return fmt.Errorf("%w: batch holds %d bytes, its header says %d", ErrCorrupt, len(raw), size)
 	}
 	r := reader{b: raw}

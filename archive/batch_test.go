@@ -116,6 +116,7 @@ func TestBatchCorrupt(t *testing.T) {
 		"count too large":  append(header(1000, 1000), liar...),
 		"bomb":             append(header(MaxBatchSize, 1), bomb...),
 		"size lies":        append(header(100, 1), liar...),
+		"size lies a bit":  append(header(990, 1), liar...),
 		"not zstd":         append(header(10, 1), "0123456789"...),
 		"flipped":          flip,
 		"truncated":        good[:len(good)-4],
