@@ -39,7 +39,9 @@ func NewBatchWriter() (*BatchWriter, error) {
 	// default level's 1.25 MB did not (in the daemon, 2-3x the CPU per
 	// batch), for 5 % more bytes. A poll's batch is tens of kilobytes: a
 	// small window is as good and keeps each pooled encoder small.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+	// It skips entropy coding where it finds no matches unless told: a
+	// one-item batch would be stored as is.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithAllLitEntropyCompression(true),
 		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("archive batch writer: %w", err)
