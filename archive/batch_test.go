@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,12 +26,23 @@ func newBatchCodec(t testing.TB) (*BatchWriter, *BatchReader) {
 	return w, r
 }
 
+func ids(recs []Record) []ID {
+	out := make([]ID, len(recs))
+	for i := range recs {
+		out[i] = recs[i].Identity()
+	}
+	return out
+}
+
 func readBatch(r *BatchReader, data []byte) ([]Record, error) {
 	var out []Record
-	err := r.ReadBatch(data, func(b []byte) error {
+	err := r.ReadBatch(data, func(id ID, b []byte) error {
 		rec, err := DecodeShared(b)
 		if err != nil {
 			return err
+		}
+		if id != rec.Identity() {
+			return fmt.Errorf("%w: identity %x, record's %x", ErrCorrupt, id, rec.Identity())
 		}
 		out = append(out, rec)
 		return nil
@@ -44,7 +56,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	b.Title, b.Content, b.Summary = "second", strings.Repeat("long text ", 500), "long text"
 	var scratch []byte
 	for _, recs := range [][]Record{{a}, {a, b}, {}} {
-		data, s, err := w.AppendBatch([]byte("prefix"), scratch, recs)
+		data, s, err := w.AppendBatch([]byte("prefix"), scratch, recs, ids(recs))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +90,7 @@ func TestBatchCompresses(t *testing.T) {
 		raw += len(r.Encode(nil))
 		recs = append(recs, r)
 	}
-	data, _, err := w.AppendBatch(nil, nil, recs)
+	data, _, err := w.AppendBatch(nil, nil, recs, ids(recs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +103,7 @@ func TestBatchCompresses(t *testing.T) {
 // or an allocation past MaxBatchSize.
 func TestBatchCorrupt(t *testing.T) {
 	w, r := newBatchCodec(t)
-	good, _, err := w.AppendBatch(nil, nil, []Record{sample(), sample()})
+	good, _, err := w.AppendBatch(nil, nil, []Record{sample(), sample()}, ids([]Record{sample(), sample()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +148,7 @@ func TestBatchCorrupt(t *testing.T) {
 func FuzzReadBatch(f *testing.F) {
 	w, r := newBatchCodec(f)
 	for _, recs := range [][]Record{{sample()}, {sample(), {}}, nil} {
-		data, _, err := w.AppendBatch(nil, nil, recs)
+		data, _, err := w.AppendBatch(nil, nil, recs, ids(recs))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -147,7 +159,7 @@ func FuzzReadBatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, _, err := w.AppendBatch(nil, nil, got)
+		again, _, err := w.AppendBatch(nil, nil, got, ids(got))
 		if err != nil {
 			t.Fatal(err)
 		}

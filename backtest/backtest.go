@@ -284,14 +284,18 @@ func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, no
 		return nil
 	}}, route.WithClock(func() time.Time { return now }))
 	items := make([]item.Item, 1)
-	one := func(data []byte) error {
+	// one decodes a record; id is its identity when the batch gave it.
+	one := func(id archive.ID, haveID bool, data []byte) error {
 		// Each message's data, and each batch's records, are their own:
 		// share them.
 		rec, err := archive.DecodeShared(data)
 		if err != nil {
 			return err
 		}
-		ui := unitItem{id: rec.Identity()}
+		ui := unitItem{id: id} // the batch's: cheaper than from the link
+		if !haveID {
+			ui.id = rec.Identity()
+		}
 		if (o.OnlyFeed == "" || rec.Feed.Name == o.OnlyFeed) && (o.Since.IsZero() || !rec.Date().Before(o.Since)) {
 			ui.inWindow = true
 			feed := rec.Feed
@@ -313,9 +317,9 @@ func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, no
 	for _, m := range u.msgs {
 		var err error
 		if m.Batch {
-			err = br.ReadBatch(m.Data, one)
+			err = br.ReadBatch(m.Data, func(id archive.ID, data []byte) error { return one(id, true, data) })
 		} else {
-			err = one(m.Data)
+			err = one(archive.ID{}, false, m.Data)
 		}
 		if err != nil {
 			u.damaged++

@@ -337,7 +337,11 @@ func batchOf(t *testing.T, recs ...archive.Record) []byte {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	data, _, err := w.AppendBatch(nil, nil, recs)
+	ids := make([]archive.ID, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].Identity()
+	}
+	data, _, err := w.AppendBatch(nil, nil, recs, ids)
 	if err != nil {
 		t.Fatal(err)
 	}

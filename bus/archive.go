@@ -156,7 +156,7 @@ func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
 // publish sends recs as one batch, or as several when its message would
 // be too large for the server.
 func (a *Archiver) publish(p *Pending, subject string, recs []archive.Record, ids []archive.ID, scratch []byte) error {
-	data, scratch, err := a.w.AppendBatch(nil, scratch, recs)
+	data, scratch, err := a.w.AppendBatch(nil, scratch, recs, ids)
 	if err != nil && len(recs) == 1 {
 		return err
 	}

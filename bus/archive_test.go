@@ -55,12 +55,15 @@ func readAllMsgs(t *testing.T, b *Bus, from time.Time) ([]archive.Record, int) {
 	defer br.Close()
 	var out []archive.Record
 	seen := map[archive.ID]bool{}
-	keep := func(data []byte) error {
+	keep := func(id archive.ID, data []byte) error {
 		r, err := archive.Decode(data)
 		if err != nil {
 			return err
 		}
-		if id := r.Identity(); !seen[id] {
+		if id != r.Identity() {
+			t.Errorf("%s: batch says identity %x, the record's is %x", r.Title, id, r.Identity())
+		}
+		if !seen[id] {
 			seen[id] = true
 			out = append(out, r)
 		}
@@ -72,7 +75,11 @@ func readAllMsgs(t *testing.T, b *Bus, from time.Time) ([]archive.Record, int) {
 		if m.Batch {
 			return br.ReadBatch(m.Data, keep)
 		}
-		return keep(m.Data)
+		r, err := archive.Decode(m.Data)
+		if err != nil {
+			return err
+		}
+		return keep(r.Identity(), m.Data)
 	})
 	if err != nil {
 		t.Fatal(err)
