@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -145,12 +147,20 @@ func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
 	if len(recs) == 0 {
 		return p
 	}
-	subject := ItemsBatchPrefix + archive.Identity(&item.Item{Key: "feed\x00" + feed.Name})
+	subject := batchSubject(feed.Name)
 	p.err = a.publish(p, subject, recs, ids, nil)
 	if p.err != nil {
 		p.err = fmt.Errorf("archive items of feed %q: %w", feed.Name, p.err)
 	}
 	return p
+}
+
+// batchSubject is the subject of a feed's batches: a token of its name
+// (any name makes a valid subject; one subject per feed, whatever the
+// number of polls, keeps the server's subject index small).
+func batchSubject(feed string) string {
+	sum := sha256.Sum256([]byte(feed))
+	return ItemsBatchPrefix + base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // publish sends recs as one batch, or as several when its message would

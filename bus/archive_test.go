@@ -251,3 +251,24 @@ func TestReadArchiveSlowReader(t *testing.T) {
 		t.Errorf("read %d, err %v", n, err)
 	}
 }
+
+// A poll whose batch would pass the server's max_payload (1 MB) is split
+// into messages that fit.
+func TestArchiveSplitsLargePolls(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 64 << 20})
+	defer b.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	var items []item.Item
+	for i := range 4 {
+		body := make([]byte, 600<<10) // random letters: ~60 % of this compressed
+		for j := range body {
+			body[j] = 'a' + byte(r.IntN(26))
+		}
+		items = append(items, item.Item{ID: fmt.Sprint(i), Title: fmt.Sprint("big ", i), Summary: string(body)})
+	}
+	archiveItems(t, b, "f", items...)
+	rs, msgs := readAllMsgs(t, b, time.Time{})
+	if got := titles(rs); got != "f:big 0 f:big 1 f:big 2 f:big 3" || msgs < 2 {
+		t.Errorf("read %q in %d messages", got, msgs)
+	}
+}
