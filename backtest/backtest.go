@@ -288,12 +288,13 @@ func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, no
 	one := func(id archive.ID, haveID bool, data []byte) error {
 		// Each message's data, and each batch's records, are their own:
 		// share them.
-		rec, err := archive.DecodeShared(data)
+		rec, err := archive.DecodeSharedLazyKey(data)
 		if err != nil {
 			return err
 		}
 		ui := unitItem{id: id} // the batch's: cheaper than from the link
 		if !haveID {
+			rec.DeriveKey()
 			ui.id = rec.Identity()
 		}
 		if (o.OnlyFeed == "" || rec.Feed.Name == o.OnlyFeed) && (o.Since.IsZero() || !rec.Date().Before(o.Since)) {
@@ -307,6 +308,7 @@ func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, no
 				}
 			}
 			n := len(u.hits)
+			rec.DeriveKey() // the hit id needs it
 			items[0] = rec.Item(feed)
 			_ = r.Handle(ctx, feed, items) // a dry run's store never fails
 			ui.hits = len(u.hits) - n
