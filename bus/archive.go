@@ -89,6 +89,11 @@ func (b *Bus) SetArchive(ctx context.Context, o ArchiveOptions) error {
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
+	if b.archiver.w == nil { // a bus opened read-only has none
+		if b.archiver.w, err = archive.NewBatchWriter(); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
 	b.archiver.recent.setRetention(o.Retention)
 	b.archiver.on.Store(true)
 	return nil
