@@ -126,3 +126,28 @@ func encodeV1(r *Record) []byte {
 	}
 	return dst
 }
+
+// A key left to DeriveKey comes out as Decode gives it; a stored one is
+// there at once.
+func TestDecodeLazyKey(t *testing.T) {
+	derived := sample()
+	derived.Key = derived.derivedKey()
+	for name, r := range map[string]Record{"derived": derived, "stored": sample()} {
+		data := r.Encode(nil)
+		want, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeSharedLazyKey(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "stored" && got.Key != want.Key {
+			t.Errorf("stored key %q before DeriveKey, want %q", got.Key, want.Key)
+		}
+		got.DeriveKey()
+		if !reflect.DeepEqual(got, want) || got.Key != r.Key {
+			t.Errorf("%s: got %+v\nwant %+v", name, got, want)
+		}
+	}
+}

@@ -27,7 +27,7 @@ import (
 // NATS, or a stopped one's store opened read-only).
 type Archive interface {
 	ArchiveInfo(ctx context.Context) (bus.ArchiveInfo, error)
-	ReadArchive(ctx context.Context, from time.Time, fn func(seq uint64, data []byte) error) error
+	ReadArchive(ctx context.Context, from time.Time, fn func(bus.ArchiveMsg) error) error
 }
 
 var _ Archive = (*bus.Bus)(nil)
@@ -61,20 +61,22 @@ type Options struct {
 	Limit int
 	// Now stamps each hit's detected_at (nil: time.Now).
 	Now func() time.Time
-	// Workers match in parallel (0: GOMAXPROCS).
+	// Workers decode and match in parallel (0: GOMAXPROCS).
 	Workers int
-	// Progress, when set, is told now and then how many archived items
-	// were read of about how many.
+	// Progress, when set, is told now and then how many archive messages
+	// were read of about how many (a message holds a poll's new items).
 	Progress func(read, total uint64)
 }
 
 // Stats sum a run up.
 type Stats struct {
-	// Read is how many archived items were read; Matched how many of them
-	// were in the window (and feed) and matched.
-	Read, InWindow, Hits uint64
-	// Damaged counts records that could not be decoded.
-	Damaged uint64
+	// Read is how many archived items were read (each once: Dups counts
+	// later copies of an item, skipped); InWindow how many of them were in
+	// the window (and feed); Hits how many hits they made.
+	Read, Dups, InWindow, Hits uint64
+	// Msgs is how many archive messages were read; Damaged how many of them
+	// could not be read (wholly or partly).
+	Msgs, Damaged uint64
 }
 
 // dateSlack is how far before Since the read starts: an item counts from
@@ -83,22 +85,42 @@ type Stats struct {
 // missed by a window that starts after they were archived.
 const dateSlack = 48 * time.Hour
 
-// batchSize is how many archived items go to a worker at once.
-const batchSize = 256
+// A unit of work goes to a worker once it holds this many messages or
+// compressed bytes (about 100-250 items either way).
+const (
+	unitMsgs  = 256
+	unitBytes = 128 << 10
+)
 
-type batch struct {
-	n    int
-	data [][]byte
-	hits []hit.Hit
-	stat Stats
-	done chan struct{}
+// unit is messages a worker decodes and matches, then the collector,
+// in archive order, keeps each item's first copy of.
+type unit struct {
+	msgs  []bus.ArchiveMsg
+	bytes int
+	items []unitItem
+	hits  []hit.Hit
+	// damaged counts messages that could not be read; firstDamage names
+	// the first.
+	damaged     uint64
+	firstDamage error
+	done        chan struct{}
+}
+
+// unitItem is one decoded item: its identity, whether it is in the
+// window, and its hits (the next n of the unit's).
+type unitItem struct {
+	id       archive.ID
+	inWindow bool
+	hits     int
 }
 
 var errLimit = errors.New("limit reached")
 
 // Run matches the archive's items in the window and hands each hit to
-// emit, in archive order (oldest archived first). An error from emit stops
-// the run and is returned.
+// emit, in archive order (oldest archived first). An item archived more
+// than once (two feeds with the same article, a poll written twice) is
+// matched as its first copy. An error from emit stops the run and is
+// returned.
 func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (Stats, error) {
 	var st Stats
 	if o.Table == nil {
@@ -115,56 +137,71 @@ func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (S
 	if err != nil {
 		return st, err
 	}
-	if info.Items == 0 {
+	if info.Msgs == 0 {
 		return st, ErrEmpty
 	}
+	br, err := archive.NewBatchReader()
+	if err != nil {
+		return st, fmt.Errorf("backtest: %w", err)
+	}
+	defer br.Close()
 	now := o.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// The reader hands batches to the workers and, in the same order, to
+	// The reader hands units to the workers and, in the same order, to
 	// the collector, which waits for each to be matched: hits come out in
-	// archive order.
-	work := make(chan *batch, 64)
-	ordered := make(chan *batch, 128)
+	// archive order, and the first copy of an item is the one kept.
+	work := make(chan *unit, 64)
+	ordered := make(chan *unit, 128)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range work {
-				match(ctx, &o, b, now)
-				close(b.done)
+			for u := range work {
+				match(ctx, &o, br, u, now)
+				close(u.done)
 			}
 		}()
 	}
-	var emitErr error
+	var emitErr, damage error
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
-		for b := range ordered {
-			<-b.done
+		seen := map[archive.ID]struct{}{}
+		for u := range ordered {
+			<-u.done
 			if emitErr != nil {
 				continue
 			}
-			st.Read += b.stat.Read
-			st.InWindow += b.stat.InWindow
-			st.Damaged += b.stat.Damaged
-			for _, h := range b.hits {
-				if o.Limit > 0 && st.Hits >= uint64(o.Limit) {
-					emitErr = errLimit
-					cancel()
-					break
+			st.Msgs += uint64(len(u.msgs))
+			st.Damaged += u.damaged
+			if damage == nil {
+				damage = u.firstDamage
+			}
+			hits := u.hits
+			for _, it := range u.items {
+				h := hits[:it.hits]
+				hits = hits[it.hits:]
+				if _, dup := seen[it.id]; dup {
+					st.Dups++
+					continue
 				}
-				st.Hits++
-				if err := emit(h); err != nil {
-					emitErr = err
+				seen[it.id] = struct{}{}
+				st.Read++
+				if !it.inWindow {
+					continue
+				}
+				st.InWindow++
+				if emitErr = emitHits(&o, &st, h, emit); emitErr != nil {
 					cancel()
 					break
 				}
 			}
+			u.msgs, u.items, u.hits = nil, nil, nil
 			if o.Progress != nil {
-				o.Progress(st.Read, info.Items)
+				o.Progress(st.Msgs, info.Msgs)
 			}
 		}
 	}()
@@ -173,9 +210,9 @@ func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (S
 	if !o.Since.IsZero() {
 		from = o.Since.Add(-dateSlack)
 	}
-	cur := &batch{done: make(chan struct{})}
+	cur := &unit{done: make(chan struct{})}
 	send := func() bool {
-		if cur.n == 0 {
+		if len(cur.msgs) == 0 {
 			return true
 		}
 		select {
@@ -189,13 +226,13 @@ func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (S
 			close(cur.done)
 			return false
 		}
-		cur = &batch{done: make(chan struct{})}
+		cur = &unit{done: make(chan struct{})}
 		return true
 	}
-	readErr := a.ReadArchive(ctx, from, func(_ uint64, data []byte) error {
-		cur.data = append(cur.data, data)
-		cur.n++
-		if cur.n == batchSize && !send() {
+	readErr := a.ReadArchive(ctx, from, func(m bus.ArchiveMsg) error {
+		cur.msgs = append(cur.msgs, m)
+		cur.bytes += len(m.Data)
+		if (len(cur.msgs) >= unitMsgs || cur.bytes >= unitBytes) && !send() {
 			return ctx.Err()
 		}
 		return nil
@@ -215,49 +252,84 @@ func Run(ctx context.Context, a Archive, o Options, emit func(hit.Hit) error) (S
 	case readErr != nil:
 		return st, fmt.Errorf("backtest: %w", readErr)
 	case st.Damaged > 0:
-		return st, fmt.Errorf("backtest: %w: %d of %d archived items could not be read", ErrDamaged, st.Damaged, st.Read)
+		return st, fmt.Errorf("backtest: %w: %d of %d archive messages could not be read (the first: %w)", ErrDamaged, st.Damaged, st.Msgs, damage)
 	}
 	return st, nil
 }
 
-// match routes one batch's items through a dry-run router: the daemon's
-// routing, remembering and sending nothing.
-func match(ctx context.Context, o *Options, b *batch, now time.Time) {
+// emitHits hands hs to emit, up to the run's limit.
+func emitHits(o *Options, st *Stats, hs []hit.Hit, emit func(hit.Hit) error) error {
+	for _, h := range hs {
+		if o.Limit > 0 && st.Hits >= uint64(o.Limit) {
+			return errLimit
+		}
+		st.Hits++
+		if err := emit(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// match decodes one unit's messages and routes their items in the window
+// through a dry-run router: the daemon's routing, remembering and sending
+// nothing. Every item read is listed (one out of the window may be the
+// first copy of one in it).
+func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, now time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
 	r := route.NewRouter(o.Table, route.DryRun{Emit: func(_ context.Context, h hit.Hit) error {
-		b.hits = append(b.hits, h)
+		u.hits = append(u.hits, h)
 		return nil
 	}}, route.WithClock(func() time.Time { return now }))
 	items := make([]item.Item, 1)
-	for _, data := range b.data {
-		b.stat.Read++
-		// Each message's data is its own (ReadArchive): share it.
-		rec, err := archive.DecodeShared(data)
+	// one decodes a record; id is its identity when the batch gave it.
+	one := func(id archive.ID, haveID bool, data []byte) error {
+		// Each message's data, and each batch's records, are their own:
+		// share them.
+		rec, err := archive.DecodeSharedLazyKey(data)
 		if err != nil {
-			b.stat.Damaged++
-			continue
+			return err
 		}
-		if o.OnlyFeed != "" && rec.Feed.Name != o.OnlyFeed {
-			continue
+		ui := unitItem{id: id} // the batch's: cheaper than from the link
+		if !haveID {
+			rec.DeriveKey()
+			ui.id = rec.Identity()
 		}
-		if !o.Since.IsZero() && rec.Date().Before(o.Since) {
-			continue
+		if (o.OnlyFeed == "" || rec.Feed.Name == o.OnlyFeed) && (o.Since.IsZero() || !rec.Date().Before(o.Since)) {
+			ui.inWindow = true
+			feed := rec.Feed
+			if o.Feed != nil {
+				if f, ok := o.Feed(rec.Feed.Name); ok {
+					// The config has no feed title: the document's stays.
+					f.Title = rec.Feed.Title
+					feed = f
+				}
+			}
+			n := len(u.hits)
+			rec.DeriveKey() // the hit id needs it
+			items[0] = rec.Item(feed)
+			_ = r.Handle(ctx, feed, items) // a dry run's store never fails
+			ui.hits = len(u.hits) - n
 		}
-		b.stat.InWindow++
-		feed := rec.Feed
-		if o.Feed != nil {
-			if f, ok := o.Feed(rec.Feed.Name); ok {
-				// The config has no feed title: the document's stays.
-				f.Title = rec.Feed.Title
-				feed = f
+		u.items = append(u.items, ui)
+		return nil
+	}
+	for _, m := range u.msgs {
+		var err error
+		if m.Batch {
+			err = br.ReadBatch(m.Data, func(id archive.ID, data []byte) error { return one(id, true, data) })
+		} else {
+			err = one(archive.ID{}, false, m.Data)
+		}
+		if err != nil {
+			u.damaged++
+			if u.firstDamage == nil {
+				u.firstDamage = fmt.Errorf("stream sequence %d: %w", m.Seq, err)
 			}
 		}
-		items[0] = rec.Item(feed)
-		_ = r.Handle(ctx, feed, items) // a dry run's store never fails
 	}
-	b.data = nil
 }
 
 // ConfiguredFeeds is Options.Feed for cfg.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,13 @@ import (
 	"github.com/feedwatch/feedwatch/watcher"
 )
 
-func openBus(t *testing.T) *bus.Bus {
+func openBus(t *testing.T) *bus.Bus { t.Helper(); return openBusAt(t, t.TempDir()) }
+
+func openBusAt(t *testing.T, dir string) *bus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := bus.Open(ctx, bus.Options{DataDir: t.TempDir(), Retention: time.Hour,
+	b, err := bus.Open(ctx, bus.Options{DataDir: dir, Retention: time.Hour,
 		Archive: bus.ArchiveOptions{Retention: 24 * time.Hour * 365 * 10, MaxBytes: 256 << 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -306,34 +309,105 @@ func TestQueryArchive(t *testing.T) {
 	}
 }
 
-// fakeArchive serves records from memory.
-type fakeArchive [][]byte
+// fakeArchive serves messages from memory.
+type fakeArchive []bus.ArchiveMsg
 
 func (f fakeArchive) ArchiveInfo(context.Context) (bus.ArchiveInfo, error) {
-	return bus.ArchiveInfo{Items: uint64(len(f))}, nil
+	return bus.ArchiveInfo{Msgs: uint64(len(f))}, nil
 }
 
-func (f fakeArchive) ReadArchive(_ context.Context, _ time.Time, fn func(uint64, []byte) error) error {
-	for i, d := range f {
-		if err := fn(uint64(i+1), d); err != nil {
+func (f fakeArchive) ReadArchive(_ context.Context, _ time.Time, fn func(bus.ArchiveMsg) error) error {
+	for i, m := range f {
+		m.Seq = uint64(i + 1)
+		if err := fn(m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// A record that cannot be decoded is counted and reported after the
-// others were matched.
-func TestBacktestDamagedRecord(t *testing.T) {
-	good := archive.FromItem(item.Feed{Name: "f"}, &item.Item{Key: "k", Title: "xinjiang"}, time.Now())
-	a := fakeArchive{good.Encode(nil), []byte("junk"), good.Encode(nil)}
+func record(key, title string) archive.Record {
+	return archive.FromItem(item.Feed{Name: "f"}, &item.Item{Key: key, Title: title}, time.Now())
+}
+
+func batchOf(t *testing.T, recs ...archive.Record) []byte {
+	t.Helper()
+	w, err := archive.NewBatchWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ids := make([]archive.ID, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].Identity()
+	}
+	data, _, err := w.AppendBatch(nil, nil, recs, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// A message that cannot be read (a record, or a batch: damaged,
+// truncated, not zstd, a zip bomb) is counted and reported, naming its
+// stream sequence, after the others were matched.
+func TestBacktestDamagedMessage(t *testing.T) {
 	table, err := route.Compile([]config.Profile{{Name: "x", Keywords: []string{"xinjiang"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	st, err := Run(context.Background(), a, Options{Table: table}, func(hit.Hit) error { n++; return nil })
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "1 of 3") || n != 2 || st.Damaged != 1 {
-		t.Errorf("err %v, %d hits, stats %+v", err, n, st)
+	one, two := record("k1", "xinjiang"), record("k2", "xinjiang")
+	good := batchOf(t, record("k3", "xinjiang"), record("k4", "xinjiang"))
+	flipped := slices.Clone(good)
+	flipped[len(flipped)-6] ^= 0xff
+	for name, bad := range map[string]bus.ArchiveMsg{
+		"record":         {Data: []byte("junk")},
+		"batch":          {Batch: true, Data: []byte("junk")},
+		"batch flipped":  {Batch: true, Data: flipped},
+		"batch cut":      {Batch: true, Data: good[:len(good)-3]},
+		"batch too long": {Batch: true, Data: append(slices.Clone(good[:2]), 0xff, 0xff, 0xff, 0xff, 0x7f, 1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := fakeArchive{{Data: one.Encode(nil)}, bad, {Data: two.Encode(nil)}, {Batch: true, Data: good}}
+			n := 0
+			st, err := Run(context.Background(), a, Options{Table: table}, func(hit.Hit) error { n++; return nil })
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "1 of 4") || !strings.Contains(err.Error(), "stream sequence 2") || st.Damaged != 1 {
+				t.Errorf("err %v, stats %+v", err, st)
+			}
+			if n != 4 {
+				t.Errorf("%d hits, want the 4 of the readable messages", n)
+			}
+		})
+	}
+}
+
+// An item archived twice (two processes, or a restart, with two feeds
+// carrying the same article) is read as its first copy: matched once, as
+// that feed's item.
+func TestBacktestFirstCopyWins(t *testing.T) {
+	a := item.Item{ID: "1", Title: "xinjiang in world", Link: "https://example.org/a"}
+	// After a restart (the write-side filter is per process), another feed
+	// carries the same article: a second copy is written.
+	dir := t.TempDir()
+	b := openBusAt(t, dir)
+	archiveAll(t, b, item.Feed{Name: "world"}, []item.Item{a, {ID: "2", Title: "xinjiang too", Link: "https://example.org/b"}})
+	b.Close()
+	b = openBusAt(t, dir)
+	a2 := a
+	a2.ID, a2.Title = "x", "xinjiang in uk"
+	archiveAll(t, b, item.Feed{Name: "uk"}, []item.Item{a2})
+	table, err := route.Compile([]config.Profile{{Name: "x", Keywords: []string{"xinjiang"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ feed, want string }{{"", "xinjiang in world|xinjiang too"}, {"uk", ""}} {
+		var ts []string
+		st, err := Run(context.Background(), b, Options{Table: table, OnlyFeed: tc.feed}, func(h hit.Hit) error {
+			ts = append(ts, h.Item.Title)
+			return nil
+		})
+		if got := strings.Join(ts, "|"); err != nil || got != tc.want || st.Read != 2 || st.Dups != 1 {
+			t.Errorf("feed %q: %q, stats %+v, err %v; want %q", tc.feed, got, st, err, tc.want)
+		}
 	}
 }

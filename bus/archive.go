@@ -2,10 +2,15 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +22,16 @@ import (
 	"github.com/feedwatch/feedwatch/item"
 )
 
-// The archive: every new item, one message per item identity
-// (archive.Identity) on feedwatch.items.<identity>.
+// The archive. Since the one-message-per-poll format, a poll's new items
+// of a feed are one message, a batch (archive.BatchWriter), on
+// feedwatch.items.b.<token of the feed>. Archives written before hold one
+// message per item (a record) on feedwatch.items.<identity>; they are
+// still read, told apart by their subject.
 const (
 	ItemsStream = "FEEDWATCH_ITEMS"
 	ItemsPrefix = "feedwatch.items."
+	// ItemsBatchPrefix starts a batch's subject.
+	ItemsBatchPrefix = ItemsPrefix + "b."
 )
 
 // ArchiveOptions shape the archive stream (archive.* in the config).
@@ -39,11 +49,10 @@ type Archiver struct {
 	js  jetstream.JetStream
 	on  atomic.Bool
 	now func() time.Time
-	// firstCopy asks the server to store a message only if its subject
-	// holds none (what jetstream.WithExpectLastSequencePerSubject(0)
-	// sets). One map for every message, only ever read: a map per item
-	// was a third of Put's allocations.
-	firstCopy nats.Header
+	w   *archive.BatchWriter
+	// recent is what this process archived lately: an item two feeds
+	// carry is written once (readers skip any later copy anyway).
+	recent recentSet
 }
 
 // SetArchive creates or updates the archive stream to o (nats.replicas
@@ -55,25 +64,37 @@ func (b *Bus) SetArchive(ctx context.Context, o ArchiveOptions) error {
 	}
 	_, err := b.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        ItemsStream,
-		Description: "feedwatch archive: every new item, once, for backtests and catch-up",
-		Subjects:    []string{ItemsPrefix + "*"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		Compression: jetstream.S2Compression,
+		Description: "feedwatch archive: every new item, one message per poll, for backtests and catch-up",
+		// Both subjects: batches, and per-item messages of archives written
+		// before, kept until they expire.
+		Subjects:  []string{ItemsPrefix + "*", ItemsBatchPrefix + "*"},
+		Storage:   jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy,
+		// The client compresses each batch (zstd): the server neither
+		// decompresses nor recompresses blocks. On a stream made S2 before,
+		// the update is safe: each block records its own compression, so
+		// old blocks still read; the server applies the change to blocks it
+		// writes after it next loads the stream.
+		Compression: jetstream.NoCompression,
 		MaxAge:      o.Retention,
 		MaxBytes:    o.MaxBytes,
 		Discard:     jetstream.DiscardOld,
-		// One message per item: the subject is its identity. Put's
-		// expected-last-sequence-0 keeps the first copy; this is the
-		// backstop should anything publish without it.
-		MaxMsgsPerSubject: 1,
-		// Items are never republished on purpose: a short window is enough
-		// for a poll retried after a lost ack (and it may not exceed MaxAge).
+		// A batch subject names a feed, not an item: no per-subject limit
+		// (archives written before set 1).
+		MaxMsgsPerSubject: -1,
+		// Batches carry no message id; the window (the server's default,
+		// which may not exceed MaxAge) is only for what others publish.
 		Duplicates: min(2*time.Minute, o.Retention),
 	})
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
+	if b.archiver.w == nil { // a bus opened read-only has none
+		if b.archiver.w, err = archive.NewBatchWriter(); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
+	b.archiver.recent.setRetention(o.Retention)
 	b.archiver.on.Store(true)
 	return nil
 }
@@ -86,48 +107,95 @@ func (a *Archiver) On() bool { return a.on.Load() }
 
 // Pending is an archiving in flight.
 type Pending struct {
+	a    *Archiver
 	feed string
-	futs []jetstream.PubAckFuture
+	msgs []pendingMsg
 	err  error
+}
+
+type pendingMsg struct {
+	fut jetstream.PubAckFuture
+	ids []archive.ID
 }
 
 // archiveAckTimeout bounds the wait for the archive's acks.
 const archiveAckTimeout = 10 * time.Second
 
-// Put starts storing items of feed (without waiting: Wait collects the
-// acks). An item already in the archive (from this feed, an earlier poll
-// or another feed with the same article) is not stored again: the
-// message asks for its subject to be empty, so a second copy is refused.
+// maxBatchPayload bounds a batch message below the server's max_payload
+// (1 MB by default): the room left is for its subject and headers.
+func (a *Archiver) maxBatchPayload() int {
+	return max(int(a.js.Conn().MaxPayload())-4096, 4096)
+}
+
+// Put starts storing feed's new items of a poll, as one message (without
+// waiting: Wait collects the ack). Items this process archived lately
+// (another feed with the same article, a poll offered again) are left out;
+// a copy that gets through anyway (another process, a restart) is skipped
+// by readers, which keep an item's first copy.
 func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
-	p := &Pending{feed: feed.Name}
+	p := &Pending{a: a, feed: feed.Name}
 	if !a.on.Load() || len(items) == 0 {
 		return p
 	}
 	now := a.now()
-	// One buffer for the poll's records (each message keeps its slice of
-	// it until acked): a poll allocates once, not per item and growth.
-	var buf []byte
+	recs := make([]archive.Record, 0, len(items))
+	ids := make([]archive.ID, 0, len(items))
 	for i := range items {
 		it := &items[i]
-		rec := archive.FromItem(feed, it, now)
-		if cap(buf)-len(buf) < rec.Size() {
-			buf = make([]byte, 0, max(rec.Size(), (len(items)-i)*rec.Size()))
+		id := archive.IdentityOf(it)
+		if a.recent.has(id, now) || slices.Contains(ids, id) {
+			continue
 		}
-		start := len(buf)
-		buf = rec.Encode(buf)
-		m := &nats.Msg{Subject: ItemsPrefix + archive.Identity(it), Data: buf[start:len(buf):len(buf)], Header: a.firstCopy}
-		f, err := a.js.PublishMsgAsync(m)
-		if err != nil {
-			p.err = fmt.Errorf("archive items of feed %q: %w", feed.Name, err)
-			break
-		}
-		p.futs = append(p.futs, f)
+		ids = append(ids, id)
+		recs = append(recs, archive.FromItem(feed, it, now))
+	}
+	if len(recs) == 0 {
+		return p
+	}
+	subject := batchSubject(feed.Name)
+	p.err = a.publish(p, subject, recs, ids, nil)
+	if p.err != nil {
+		p.err = fmt.Errorf("archive items of feed %q: %w", feed.Name, p.err)
 	}
 	return p
 }
 
-// Wait waits until the archive stored (or already had) every item, and
-// returns how many it stored now.
+// batchSubject is the subject of a feed's batches: a token of its name
+// (any name makes a valid subject; one subject per feed, whatever the
+// number of polls, keeps the server's subject index small).
+func batchSubject(feed string) string {
+	sum := sha256.Sum256([]byte(feed))
+	return ItemsBatchPrefix + base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// publish sends recs as one batch, or as several when its message would
+// be too large for the server.
+func (a *Archiver) publish(p *Pending, subject string, recs []archive.Record, ids []archive.ID, scratch []byte) error {
+	data, scratch, err := a.w.AppendBatch(nil, scratch, recs, ids)
+	if err != nil && len(recs) == 1 {
+		return err
+	}
+	if err != nil || len(data) > a.maxBatchPayload() && len(recs) > 1 {
+		h := len(recs) / 2
+		if err := a.publish(p, subject, recs[:h], ids[:h], scratch); err != nil {
+			return err
+		}
+		return a.publish(p, subject, recs[h:], ids[h:], scratch)
+	}
+	// No message id: the server's duplicate check would cost every poll
+	// CPU and ~50 stored bytes (a tenth of a one-item poll's message) to
+	// catch a poll retried after a lost ack, whose second copy readers
+	// skip anyway.
+	f, err := a.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: data})
+	if err != nil {
+		return err
+	}
+	p.msgs = append(p.msgs, pendingMsg{fut: f, ids: ids})
+	return nil
+}
+
+// Wait waits until the archive stored (or already had) the poll's items,
+// and returns how many it stored now.
 func (p *Pending) Wait(ctx context.Context) (stored int, err error) {
 	if p == nil {
 		return 0, nil
@@ -135,16 +203,15 @@ func (p *Pending) Wait(ctx context.Context) (stored int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, archiveAckTimeout)
 	defer cancel()
 	errs := []error{p.err}
-	for _, f := range p.futs {
+	for _, m := range p.msgs {
 		select {
-		case ack := <-f.Ok():
+		case ack := <-m.fut.Ok():
 			if !ack.Duplicate {
-				stored++
+				stored += len(m.ids)
 			}
-		case err := <-f.Err():
-			if !alreadyArchived(err) {
-				errs = append(errs, err)
-			}
+			p.a.recent.add(m.ids, p.a.now())
+		case err := <-m.fut.Err():
+			errs = append(errs, err)
 		case <-ctx.Done():
 			return stored, fmt.Errorf("archive items of feed %q: %w", p.feed, ctx.Err())
 		}
@@ -155,15 +222,68 @@ func (p *Pending) Wait(ctx context.Context) (stored int, err error) {
 	return stored, nil
 }
 
-// alreadyArchived reports whether a publish was refused because the item's
-// subject holds a message: it is archived.
-func alreadyArchived(err error) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
+// recentCap is how many identities a generation of recentSet holds: two
+// generations of 16-byte identities, a few megabytes at most; and
+// recentAge how long a generation is filled (the same article in two
+// feeds comes within hours).
+const (
+	recentCap = 1 << 16
+	recentAge = 6 * time.Hour
+)
+
+// recentSet is a bounded set of identities in two generations: when the
+// current one is full or old it becomes the previous one and the previous
+// one is dropped. An identity is dropped within twice a generation's age,
+// below the archive's retention, so an item whose copy expired is written
+// again if it comes back.
+type recentSet struct {
+	mu         sync.Mutex
+	age        time.Duration // of a generation; 0: recentAge
+	cur, prev  map[archive.ID]struct{}
+	curT, prvT time.Time
+}
+
+func (s *recentSet) setRetention(r time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.age = min(recentAge, r/2)
+}
+
+// rotate drops what is too old at now. Lock held.
+func (s *recentSet) rotate(now time.Time) {
+	age := s.age
+	if age <= 0 {
+		age = recentAge
 	}
-	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	if s.cur != nil && (len(s.cur) >= recentCap || now.Sub(s.curT) >= age) {
+		s.prev, s.prvT, s.cur = s.cur, s.curT, nil
+	}
+	if s.prev != nil && now.Sub(s.prvT) >= 2*age {
+		s.prev = nil
+	}
+}
+
+func (s *recentSet) has(id archive.ID, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rotate(now)
+	if _, ok := s.cur[id]; ok {
+		return true
+	}
+	_, ok := s.prev[id]
+	return ok
+}
+
+func (s *recentSet) add(ids []archive.ID, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.rotate(now)
+		if s.cur == nil {
+			s.cur, s.curT = make(map[archive.ID]struct{}, 1024), now
+		}
+		s.cur[id] = struct{}{}
+	}
 }
 
 // ErrNoArchive means there is no archive stream.
@@ -184,15 +304,17 @@ func (b *Bus) noArchive() error {
 
 // ArchiveInfo is what the archive holds now.
 type ArchiveInfo struct {
-	Items     uint64
+	// Msgs counts the archive's messages: one per poll with new items
+	// (archives written before: one per item).
+	Msgs      uint64
 	Bytes     uint64
-	First     time.Time // archiving time of the oldest item
+	First     time.Time // archiving time of the oldest message
 	Last      time.Time
 	LastSeq   uint64
 	Retention time.Duration
 	MaxBytes  int64
-	// Lost counts items the server found damaged in its store and dropped
-	// (a store damaged while stopped); they cannot be read.
+	// Lost counts messages the server found damaged in its store and
+	// dropped (a store damaged while stopped); they cannot be read.
 	Lost int
 }
 
@@ -207,7 +329,7 @@ func (b *Bus) ArchiveInfo(ctx context.Context) (ArchiveInfo, error) {
 	}
 	st := s.CachedInfo()
 	info := ArchiveInfo{
-		Items: st.State.Msgs, Bytes: st.State.Bytes, First: st.State.FirstTime, Last: st.State.LastTime,
+		Msgs: st.State.Msgs, Bytes: st.State.Bytes, First: st.State.FirstTime, Last: st.State.LastTime,
 		LastSeq: st.State.LastSeq, Retention: st.Config.MaxAge, MaxBytes: st.Config.MaxBytes,
 	}
 	if l := st.State.Lost; l != nil {
@@ -223,13 +345,24 @@ const archiveIdle = 5 * time.Second
 // ErrArchiveDamaged means items the archive counts could not be read.
 var ErrArchiveDamaged = errors.New("archive damaged")
 
-// ReadArchive hands fn, in archive order, each item archived at from or
-// later (zero: all) up to the last one archived when it started; data is
-// the record's encoding (archive.Decode), a buffer of its own that fn may
-// keep and nothing changes afterwards (archive.DecodeShared). It only reads: an ordered,
-// ephemeral consumer. fn runs on one goroutine; an error from it stops
-// the read and is returned.
-func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint64, data []byte) error) error {
+// ArchiveMsg is one message of the archive.
+type ArchiveMsg struct {
+	// Seq is its stream sequence.
+	Seq uint64
+	// Batch: Data is a batch of records (archive.BatchReader); else one
+	// record (archive.Decode), as archives written before hold.
+	Batch bool
+	// Data is a buffer of its own that nothing changes afterwards (records
+	// may share it: archive.DecodeShared).
+	Data []byte
+}
+
+// ReadArchive hands fn, in archive order, each message archived at from or
+// later (zero: all) up to the last one archived when it started. It only
+// reads: an ordered, ephemeral consumer. fn runs on one goroutine; an
+// error from it stops the read and is returned. Decoding is the caller's
+// (a backtest decodes in parallel).
+func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(ArchiveMsg) error) error {
 	s, err := b.js.Stream(ctx, ItemsStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return b.noArchive()
@@ -273,7 +406,7 @@ func (b *Bus) ReadArchive(ctx context.Context, from time.Time, fn func(seq uint6
 		seq := md.Sequence.Stream
 		got.Store(seq)
 		inFn.Store(true)
-		err = fn(seq, m.Data())
+		err = fn(ArchiveMsg{Seq: seq, Batch: strings.HasPrefix(m.Subject(), ItemsBatchPrefix), Data: m.Data()})
 		inFn.Store(false)
 		if err != nil {
 			finish(err)

@@ -14,10 +14,15 @@ import (
 
 // BenchmarkArchivePut20 archives one poll's 20 new items (~1.4 KB of text
 // each, in a <p>) per op, 100 feeds in turn, and reports the process's
-// CPU (client and embedded server) per item:
+// CPU (client and embedded server) per item and per poll; ArchivePut1 one
+// new item per poll:
 //
-//	go test -run '^$' -bench ArchivePut20 -benchtime 2000x ./bus
-func BenchmarkArchivePut20(b *testing.B) {
+//	go test -run '^$' -bench 'ArchivePut(20|1)$' -benchtime 2000x ./bus
+func BenchmarkArchivePut20(b *testing.B) { benchArchivePut(b, 20) }
+
+func BenchmarkArchivePut1(b *testing.B) { benchArchivePut(b, 1) }
+
+func benchArchivePut(b *testing.B, perPoll int) {
 	ctx := context.Background()
 	bs, err := Open(ctx, Options{DataDir: b.TempDir(), Retention: time.Hour,
 		Archive: ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 30}})
@@ -26,7 +31,7 @@ func BenchmarkArchivePut20(b *testing.B) {
 	}
 	b.Cleanup(bs.Close)
 	text := "<p>" + strings.Repeat("lorem ipsum dolor sit amet consectetur ", 36) + "</p>"
-	items := make([]item.Item, 20)
+	items := make([]item.Item, perPoll)
 	b.ResetTimer()
 	cpu0 := benchCPU()
 	for i := 0; i < b.N; i++ {
@@ -42,7 +47,9 @@ func BenchmarkArchivePut20(b *testing.B) {
 			b.Fatal(n, err)
 		}
 	}
-	b.ReportMetric(float64((benchCPU()-cpu0).Microseconds())/float64(b.N*len(items)), "cpu-µs/item")
+	cpu := float64((benchCPU() - cpu0).Microseconds())
+	b.ReportMetric(cpu/float64(b.N*len(items)), "cpu-µs/item")
+	b.ReportMetric(cpu/float64(b.N), "cpu-µs/poll")
 }
 
 func benchCPU() time.Duration {

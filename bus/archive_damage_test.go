@@ -50,7 +50,7 @@ func TestReadArchiveDamaged(t *testing.T) {
 			}
 			defer r.Close()
 			n := 0
-			err = r.ReadArchive(ctx, time.Time{}, func(uint64, []byte) error { n++; return nil })
+			err = r.ReadArchive(ctx, time.Time{}, func(ArchiveMsg) error { n++; return nil })
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), "could not load") {
 					t.Errorf("err = %v, want %v", err, tc.wantErr)

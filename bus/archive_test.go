@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -34,24 +35,56 @@ func archiveItems(t *testing.T, b *Bus, feed string, items ...item.Item) {
 	}
 }
 
-// readAll returns the archived records, in archive order.
+// readAll returns the archived records as a reader sees them: in archive
+// order, an item's first copy only (by identity).
 func readAll(t *testing.T, b *Bus, from time.Time) []archive.Record {
+	t.Helper()
+	out, _ := readAllMsgs(t, b, from)
+	return out
+}
+
+// readAllMsgs is readAll and how many messages were read.
+func readAllMsgs(t *testing.T, b *Bus, from time.Time) ([]archive.Record, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	br, err := archive.NewBatchReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
 	var out []archive.Record
-	err := b.ReadArchive(ctx, from, func(_ uint64, data []byte) error {
+	seen := map[archive.ID]bool{}
+	keep := func(id archive.ID, data []byte) error {
 		r, err := archive.Decode(data)
 		if err != nil {
 			return err
 		}
-		out = append(out, r)
+		if id != r.Identity() {
+			t.Errorf("%s: batch says identity %x, the record's is %x", r.Title, id, r.Identity())
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, r)
+		}
 		return nil
+	}
+	msgs := 0
+	err = b.ReadArchive(ctx, from, func(m ArchiveMsg) error {
+		msgs++
+		if m.Batch {
+			return br.ReadBatch(m.Data, keep)
+		}
+		r, err := archive.Decode(m.Data)
+		if err != nil {
+			return err
+		}
+		return keep(r.Identity(), m.Data)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, msgs
 }
 
 func titles(rs []archive.Record) string {
@@ -62,8 +95,9 @@ func titles(rs []archive.Record) string {
 	return strings.Join(ts, " ")
 }
 
-// Each item is archived once: across polls, restarts and feeds that carry
-// the same article (the first feed's copy stays).
+// Each item is read once: across polls, restarts and feeds that carry the
+// same article (the first feed's copy stays). A poll offered again, or a
+// second feed with an article this process archived, writes no message.
 func TestArchiveOnce(t *testing.T) {
 	dir := t.TempDir()
 	o := ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20}
@@ -73,20 +107,40 @@ func TestArchiveOnce(t *testing.T) {
 	c := item.Item{ID: "3", Title: "C"}
 	archiveItems(t, b, "world", a, bb, c)
 	archiveItems(t, b, "world", a, bb, c) // a repeated poll
+	if _, msgs := readAllMsgs(t, b, time.Time{}); msgs != 1 {
+		t.Errorf("%d messages after a poll and its repeat, want 1", msgs)
+	}
+	a2 := a
+	a2.ID, a2.Link, a2.Title = "x", "https://EXAMPLE.org/a?utm_source=rss", "A elsewhere"
+	archiveItems(t, b, "uk", a2) // another feed, an article archived already
+	if _, msgs := readAllMsgs(t, b, time.Time{}); msgs != 1 {
+		t.Errorf("%d messages after another feed's copy of an archived article, want 1", msgs)
+	}
 	b.Close()
 	b = openArchive(t, dir, o)
 	defer b.Close()
-	archiveItems(t, b, "world", a, c) // after a restart
-	a2 := a
-	a2.ID, a2.Link, a2.Title = "x", "https://EXAMPLE.org/a?utm_source=rss", "A elsewhere"
-	archiveItems(t, b, "uk", a2, bb) // another feed, the same article; a root link is its own item
+	archiveItems(t, b, "world", a, c) // after a restart: written again, read once
+	archiveItems(t, b, "uk", a2, bb)  // another feed; a root link is its own item
 	want := "world:A world:B world:C uk:B"
 	if got := titles(readAll(t, b, time.Time{})); got != want {
-		t.Errorf("archive holds %q, want %q", got, want)
+		t.Errorf("archive reads %q, want %q", got, want)
 	}
-	info, err := b.ArchiveInfo(context.Background())
-	if err != nil || info.Items != 4 {
-		t.Errorf("info = %+v, %v; want 4 items", info, err)
+}
+
+// A poll sent again after its ack was lost is read once.
+func TestArchiveRetriedPoll(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
+	defer b.Close()
+	items := []item.Item{{ID: "1", Title: "A", Key: "f/1"}, {ID: "2", Title: "B", Key: "f/2"}}
+	ctx := context.Background()
+	for range 2 {
+		if n, err := b.Archiver().Put(item.Feed{Name: "f"}, items).Wait(ctx); err != nil || n != 2 {
+			t.Fatalf("stored %d, %v", n, err)
+		}
+		b.archiver.recent = recentSet{} // as if the process never saw the ack
+	}
+	if got := titles(readAll(t, b, time.Time{})); got != "f:A f:B" {
+		t.Errorf("read %q", got)
 	}
 }
 
@@ -94,9 +148,14 @@ func TestArchiveLimits(t *testing.T) {
 	t.Run("max_bytes drops the oldest", func(t *testing.T) {
 		b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 64 << 10})
 		defer b.Close()
-		body := strings.Repeat("lorem ipsum ", 100)
+		r := rand.New(rand.NewPCG(1, 2))
 		for i := range 200 {
-			archiveItems(t, b, "f", item.Item{ID: fmt.Sprint(i), Title: fmt.Sprint(i), Summary: body})
+			// Text that compression leaves at over half its size.
+			body := make([]byte, 1200)
+			for j := range body {
+				body[j] = 'a' + byte(r.IntN(26))
+			}
+			archiveItems(t, b, "f", item.Item{ID: fmt.Sprint(i), Title: fmt.Sprint(i), Summary: string(body)})
 		}
 		rs := readAll(t, b, time.Time{})
 		info, err := b.ArchiveInfo(context.Background())
@@ -120,7 +179,7 @@ func TestArchiveLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.Items == 0 {
+			if info.Msgs == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -178,9 +237,10 @@ func TestReadArchiveSlowReader(t *testing.T) {
 	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 1 << 20})
 	defer b.Close()
 	b.archiveIdle = 200 * time.Millisecond
-	archiveItems(t, b, "f", item.Item{ID: "1", Title: "a"}, item.Item{ID: "2", Title: "b"})
+	archiveItems(t, b, "f", item.Item{ID: "1", Title: "a"})
+	archiveItems(t, b, "f", item.Item{ID: "2", Title: "b"})
 	n := 0
-	err := b.ReadArchive(context.Background(), time.Time{}, func(uint64, []byte) error {
+	err := b.ReadArchive(context.Background(), time.Time{}, func(ArchiveMsg) error {
 		n++
 		if n == 1 {
 			time.Sleep(5 * b.archiveIdle)
@@ -189,5 +249,26 @@ func TestReadArchiveSlowReader(t *testing.T) {
 	})
 	if err != nil || n != 2 {
 		t.Errorf("read %d, err %v", n, err)
+	}
+}
+
+// A poll whose batch would pass the server's max_payload (1 MB) is split
+// into messages that fit.
+func TestArchiveSplitsLargePolls(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 64 << 20})
+	defer b.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	var items []item.Item
+	for i := range 4 {
+		body := make([]byte, 600<<10) // random letters: ~60 % of this compressed
+		for j := range body {
+			body[j] = 'a' + byte(r.IntN(26))
+		}
+		items = append(items, item.Item{ID: fmt.Sprint(i), Title: fmt.Sprint("big ", i), Summary: string(body)})
+	}
+	archiveItems(t, b, "f", items...)
+	rs, msgs := readAllMsgs(t, b, time.Time{})
+	if got := titles(rs); got != "f:big 0 f:big 1 f:big 2 f:big 3" || msgs < 2 {
+		t.Errorf("read %q in %d messages", got, msgs)
 	}
 }

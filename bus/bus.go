@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedwatch/feedwatch/archive"
 	"github.com/feedwatch/feedwatch/redact"
 )
 
@@ -136,8 +137,12 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	}
 	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
 	b.archiver.now = time.Now
-	b.archiver.firstCopy = nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}}
 	var err error
+	if !opts.ReadOnly {
+		if b.archiver.w, err = archive.NewBatchWriter(); err != nil {
+			return nil, err
+		}
+	}
 	if opts.URL == "" {
 		var token string
 		b.srv, token, err = startEmbedded(ctx, opts)

@@ -16,11 +16,12 @@ func archiveOptions(cfg *config.Config) bus.ArchiveOptions {
 }
 
 // archivingSink archives a poll's new items while the sink routes them:
-// the archive's writes go out at once, without waiting, and their acks are
-// collected after routing, before the watcher marks the items seen. A poll
-// costs no extra round trip; an archive write that fails fails the poll
-// like a hit that could not be stored, so its items are offered again
-// (the archive keeps one copy whatever the number of tries).
+// the poll's one archive message goes out at once, without waiting, and
+// its ack is collected after routing, before the watcher marks the items
+// seen. A poll costs no extra round trip; an archive write that fails
+// fails the poll like a hit that could not be stored, so its items are
+// offered again (a retry within two minutes is the same message, which
+// the server drops; readers keep an item's first copy anyway).
 type archivingSink struct {
 	watcher.Sink
 	a      *bus.Archiver

@@ -15,10 +15,10 @@ import (
 type blockingArchive struct{ started chan struct{} }
 
 func (blockingArchive) ArchiveInfo(context.Context) (bus.ArchiveInfo, error) {
-	return bus.ArchiveInfo{Items: 1}, nil
+	return bus.ArchiveInfo{Msgs: 1}, nil
 }
 
-func (a blockingArchive) ReadArchive(ctx context.Context, _ time.Time, _ func(uint64, []byte) error) error {
+func (a blockingArchive) ReadArchive(ctx context.Context, _ time.Time, _ func(bus.ArchiveMsg) error) error {
 	a.started <- struct{}{}
 	<-ctx.Done()
 	return ctx.Err()

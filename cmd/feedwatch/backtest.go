@@ -268,7 +268,8 @@ func (p *progress) update(read, total uint64) {
 		frac = float64(read) / float64(total)
 	}
 	n := int(frac * width)
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d items", strings.Repeat("#", n), strings.Repeat(".", width-n), read, total)
+	// Counted in archive messages (a poll's new items each): a percentage.
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%%", strings.Repeat("#", n), strings.Repeat(".", width-n), 100*frac)
 	p.shown = true
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/bus/natstest"
 	"github.com/feedwatch/feedwatch/hit"
 )
@@ -155,6 +156,17 @@ func TestBacktestCommand(t *testing.T) {
 	}
 	r.start(t)
 	deadline := time.Now().Add(30 * time.Second)
+	// Ready comes before the first polls are archived: wait for them.
+	for {
+		code, _, errOut := runCLI(t, nil, "backtest", "--config", r.cfg, "--since", "0")
+		if code == 0 {
+			break
+		}
+		if !strings.Contains(errOut, "the archive is empty") || time.Now().After(deadline) {
+			t.Fatalf("running daemon: backtest exit %d: %s", code, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	for {
 		got, _ := jsonHits(t, "--config", r.cfg, "--since", "0")
 		if strings.Join(got, "|") == strings.Join(all, "|") {
@@ -172,6 +184,14 @@ func TestBacktestCommand(t *testing.T) {
 	}
 	time.Sleep(2500 * time.Millisecond) // repeated polls archive nothing twice
 	r.stop(t)
+	// Nor does a restart: the same messages.
+	msgs := archiveMsgs(t, filepath.Join(r.dir, "data"))
+	r.start(t)
+	time.Sleep(2500 * time.Millisecond)
+	r.stop(t)
+	if again := archiveMsgs(t, filepath.Join(r.dir, "data")); again != msgs {
+		t.Errorf("archive messages: %d, %d after a restart and more polls", msgs, again)
+	}
 
 	// Stopped: the same, read from data_dir.
 	tests := []struct {
@@ -221,6 +241,24 @@ func TestBacktestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "archive damaged") || !strings.Contains(errOut, "could not load") {
 		t.Errorf("damaged archive: exit %d, %q", code, errOut)
 	}
+}
+
+// archiveMsgs is how many messages the archive in a stopped daemon's
+// data_dir holds.
+func archiveMsgs(t *testing.T, dataDir string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Options{DataDir: dataDir, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	info, err := b.ArchiveInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Msgs
 }
 
 func TestBacktestNoArchive(t *testing.T) {
