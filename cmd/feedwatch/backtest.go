@@ -223,7 +223,7 @@ func printCounts(w io.Writer, counts map[string]map[string]int) {
 		profiles = append(profiles, p)
 	}
 	sort.Strings(profiles)
-	fmt.Fprintln(w, "hits per profile per day (UTC, by published date):")
+	fmt.Fprintln(w, "hits per profile per day (UTC, by published date, else archiving date):")
 	for _, p := range profiles {
 		days := make([]string, 0, len(counts[p]))
 		total := 0
