@@ -30,12 +30,13 @@ func TestBacktestRunningEmbeddedNoListen(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, _ := jsonHits(t, "--config", r.cfg, "--since", "0")
-		if len(got) > 0 && strings.Contains(strings.Join(got, "|"), "xinjiang: Xinjiang camps report") {
+		// Exit 1 (archive empty) until the first poll is archived.
+		code, out, errOut := runCLI(t, nil, "backtest", "--json", "--config", r.cfg, "--since", "0")
+		if code == 0 && strings.Contains(out, "Xinjiang camps report") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("backtest against the running daemon gives %q", got)
+			t.Fatalf("backtest against the running daemon: exit %d: %s%s", code, out, errOut)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
