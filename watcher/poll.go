@@ -159,6 +159,7 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		f.errKind = "restored"
 	}
 	if st.NextDue.After(now) {
+		f.floor = st.NextDue // the previous run's schedule, kept to the dot
 		w.setStatus(f.name, func(s *FeedStatus) { s.NextDue = st.NextDue; s.LastPoll = st.LastPoll })
 		return st.NextDue, false, false
 	}
@@ -445,6 +446,7 @@ func (p *pollRun) succeed(result string, n int, hint time.Duration) outcome {
 		d = min(hint, max(interval, maxHintInterval))
 	}
 	next := now.Add(jitter(d))
+	f.floor = now.Add(d)
 	st.LastPoll = now
 	st.NextDue = next
 	w.saveState(p.ctx, f, p.before, now)
@@ -485,6 +487,7 @@ func (p *pollRun) fail(err error) outcome {
 		f.errKind = kind
 	}
 	next := now.Add(jitter(d))
+	f.floor = now.Add(d)
 	st.NextDue = next
 	w.saveState(p.ctx, f, p.before, now)
 	return outcome{result: kind, next: next}

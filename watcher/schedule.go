@@ -11,10 +11,15 @@ import (
 // feed is the scheduler's record of one feed. The scheduler goroutine owns
 // due/index/queued/running/removed; a worker owns st while running.
 type feed struct {
-	cfg     FeedConfig
-	name    string
-	host    string
-	due     time.Time
+	cfg  FeedConfig
+	name string
+	host string
+	due  time.Time
+	// floor is the earliest a poll may start with Options.Slack: the
+	// un-jittered interval (or backoff, or server hint) after the last
+	// poll. Written by the worker running f, read by the scheduler after
+	// the job ends.
+	floor   time.Time
 	index   int // in the heap, -1 when not
 	running bool
 	removed bool
@@ -132,20 +137,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		s.applyPending()
 		s.applyPushes()
 		s.dispatch()
-		wait := time.Hour
-		// With every worker busy only a finished poll can start another:
-		// no timer then (a due heap top would make the loop spin).
-		if len(s.h) > 0 && s.inFlight < w.opts.Concurrency {
-			wait = s.h[0].due.Sub(w.now())
-		}
-		if wait < 0 {
-			wait = 0
-		}
-		if wait > time.Minute {
-			// Re-check regularly: the injected clock may jump.
-			wait = time.Minute
-		}
-		timer.Reset(wait)
+		timer.Reset(s.wait())
 		select {
 		case <-ctx.Done():
 			close(s.jobs)
@@ -166,6 +158,20 @@ func (w *Watcher) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// wait is how long the scheduler may sleep before a poll can start.
+func (s *scheduler) wait() time.Duration {
+	wait := time.Hour
+	// With every worker busy only a finished poll can start another:
+	// no timer then (a due heap top would make the loop spin). The wake
+	// is at the first due time, not Slack before it: dispatch then takes
+	// every poll due in the Slack after it, one wake for them all.
+	if len(s.h) > 0 && s.inFlight < s.w.opts.Concurrency {
+		wait = s.h[0].due.Sub(s.w.now())
+	}
+	// Re-check at least every minute: the injected clock may jump.
+	return min(max(wait, 0), time.Minute)
 }
 
 func newScheduler(w *Watcher) *scheduler {
@@ -190,8 +196,22 @@ func (s *scheduler) dispatch() {
 		s.startPush(f)
 	}
 	now := s.w.now()
-	for s.inFlight < s.w.opts.Concurrency && len(s.h) > 0 && !s.h[0].due.After(now) {
+	// With Slack, every poll due within it starts now too: polls run in
+	// bursts that share the process's wake-ups (timer, network reads, NATS
+	// flushes and acks) instead of each paying its own.
+	limit := now.Add(s.w.opts.Slack)
+	var held []*feed
+	for s.inFlight < s.w.opts.Concurrency && len(s.h) > 0 && !s.h[0].due.After(limit) {
 		f := heap.Pop(&s.h).(*feed)
+		if early(f, now) {
+			held = append(held, f)
+			if len(held) >= maxHeld {
+				// Bounded work per wake (short intervals, many feeds):
+				// the rest start at their due times.
+				break
+			}
+			continue
+		}
 		if f.host != "" && s.perHost[f.host] >= s.w.opts.PerHost {
 			f.waiting = true
 			s.parked[f.host] = append(s.parked[f.host], f)
@@ -199,6 +219,20 @@ func (s *scheduler) dispatch() {
 		}
 		s.start(f)
 	}
+	for _, f := range held {
+		heap.Push(&s.h, f)
+	}
+}
+
+// maxHeld bounds how many feeds due within the slack but not yet past
+// their floor one dispatch looks at.
+const maxHeld = 64
+
+// early reports whether f, due within the slack, must wait: its interval
+// since the last poll is not over (the interval is a floor, SPEC). A due
+// time set before the floor (a poll asked for now, a changed URL) is kept.
+func early(f *feed, now time.Time) bool {
+	return f.floor.After(now) && f.due.After(now)
 }
 
 func (s *scheduler) start(f *feed) {

@@ -80,6 +80,14 @@ type Options struct {
 	// of feeds added after the first feed list (taken over from another
 	// watcher, or added by a reload), and their overdue polls, are spread.
 	TakeoverSpread time.Duration
+
+	// Slack lets a poll start up to Slack before it is due when the
+	// scheduler wakes for another one, never before the feed's interval
+	// (backoff, server hint) since its last poll: polls then run in bursts
+	// that share the process's wake-ups, which makes a poll's CPU cost
+	// depend much less on how busy the process is. 0: each poll starts at
+	// its due time.
+	Slack time.Duration
 }
 
 // Sink receives the new (not yet seen) items of one poll. The watcher
@@ -248,6 +256,7 @@ func withDefaults(o Options) Options {
 	if o.refreshInterval <= 0 {
 		o.refreshInterval = 24 * time.Hour
 	}
+	o.Slack = max(o.Slack, 0)
 	return o
 }
 

@@ -99,6 +99,9 @@ type procRig struct {
 	feeds            int
 	first            int // of the farm's feeds, the first in the config
 	interval         string
+	// farms, when set, serve the feeds in turn (each its own host:port,
+	// so per_host limits each separately); else farm serves them all.
+	farms []string
 }
 
 type proc struct {
@@ -112,7 +115,11 @@ func (r *procRig) start(name, mode string) *proc {
 	t.Helper()
 	var feedCfg strings.Builder
 	for i := r.first; i < r.first+r.feeds; i++ {
-		fmt.Fprintf(&feedCfg, "  - url: %s/f/%d.xml\n    name: feed-%d\n", r.farm, i, i)
+		farm := r.farm
+		if len(r.farms) > 0 {
+			farm = r.farms[i%len(r.farms)]
+		}
+		fmt.Fprintf(&feedCfg, "  - url: %s/f/%d.xml\n    name: feed-%d\n", farm, i, i)
 	}
 	p := &proc{name: name, mode: mode, port: natstest.FreePort(t)}
 	cfg := filepath.Join(r.dir, name+".yaml")

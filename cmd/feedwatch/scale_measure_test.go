@@ -46,7 +46,8 @@ func pctl(d []time.Duration, p float64) time.Duration {
 // join. A measurement, not a check: FEEDWATCH_MEASURE=1 runs it (about 3
 // minutes); the figures are in the README. FEEDWATCH_MEASURE_ONE=1 stops
 // after the one-watcher phase; FEEDWATCH_MEASURE_APART=1 measures two
-// watchers that do not share (each on its own server with half the feeds).
+// watchers that do not share (each on its own server with half the feeds);
+// FEEDWATCH_MEASURE_HOSTS=N serves the feeds from N ports (hosts).
 func TestMeasureScaleOut(t *testing.T) {
 	if os.Getenv("FEEDWATCH_MEASURE") == "" {
 		t.Skip("a measurement: set FEEDWATCH_MEASURE=1")
@@ -66,6 +67,17 @@ func TestMeasureScaleOut(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer hook.Close()
 	rig := &procRig{t: t, bin: bin, dir: t.TempDir(), nats: cl.URL(), farm: fs.URL, hook: hook.URL, feeds: feeds, interval: "2s"}
+	if n, _ := strconv.Atoi(os.Getenv("FEEDWATCH_MEASURE_HOSTS")); n > 1 {
+		// The farm on n ports, i.e. n hosts as per_host counts them
+		// (real feeds are spread over many hosts): a burst of polls can
+		// run wider than per_host.
+		rig.farms = append(rig.farms, fs.URL)
+		for range n - 1 {
+			s := httptest.NewServer(farm)
+			defer s.Close()
+			rig.farms = append(rig.farms, s.URL)
+		}
+	}
 	if v := os.Getenv("FEEDWATCH_MEASURE_GOMAXPROCS"); v != "" {
 		// For the watcher processes only: the test's own runtime (and
 		// its NATS servers) has read GOMAXPROCS already.
