@@ -108,6 +108,21 @@ func (r Role) unused(path string) string {
 	return "ignored because feedwatch " + string(r) + " does not use this key"
 }
 
+// readOnlyWarning turns p into a warning for a command that only reads
+// (backtest, dead, match) when p is in a section it does not use: a broken
+// notifier template must not stop a backtest, which sends nothing. The
+// daemon's roles keep every problem: they run beside the notifiers.
+func (r Role) readOnlyWarning(p Problem) Problem {
+	if r != RoleBacktest && r != RoleDead && r != RoleMatch {
+		return p
+	}
+	if why := r.unused(p.Path); why != "" {
+		p.Warning = true
+		p.Msg += " (" + why + ")"
+	}
+	return p
+}
+
 // WithRole loads the config for one command (RoleRun without it).
 func WithRole(r Role) Option { return func(o *options) { o.role = r } }
 
@@ -232,7 +247,7 @@ func Parse(path string, data []byte, getenv func(string) string, opts ...Option)
 	early := ps
 	for _, p := range c.Validate(o.checks...) {
 		if !under(p.Path, early) {
-			ps = append(ps, p)
+			ps = append(ps, o.role.readOnlyWarning(p))
 		}
 	}
 	ps = append(ps, unknownEnv(tree, o.environ, o.channels)...)

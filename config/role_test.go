@@ -104,3 +104,36 @@ func TestUnknownFeedwatchVariable(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 }
+
+// TestReadOnlyRolesWarnOnNotifierChecks: a notifier problem found by a
+// check (a template that does not parse) stops the daemon's roles, but is
+// only a warning for the commands that send nothing.
+func TestReadOnlyRolesWarnOnNotifierChecks(t *testing.T) {
+	badTemplate := func(*Config) []Problem {
+		return []Problem{{Path: "notifiers.me.template", Msg: "line 1: unexpected }}"}}
+	}
+	env := map[string]string{"FEED_TOKEN": "t", "SLACK_WEBHOOK_URL": "https://hooks.example.org/x"}
+	getenv := func(k string) string { return env[k] }
+	for _, tc := range []struct {
+		role Role
+		fail bool
+	}{
+		{RoleRun, true}, {RoleNotify, true}, {RoleCheck, true}, {RoleWatch, true},
+		{RoleBacktest, false}, {RoleDead, false}, {RoleMatch, false},
+	} {
+		c, err := Parse("feedwatch.yaml", []byte(splitConfig), getenv, WithRole(tc.role), WithChannels(testChannels...), WithChecks(badTemplate))
+		if tc.fail {
+			if err == nil || !strings.Contains(err.Error(), "notifiers.me.template") {
+				t.Errorf("%s: want the template error, got %v", tc.role, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.role, err)
+			continue
+		}
+		if len(c.Warnings) != 1 || !c.Warnings[0].Warning || !strings.Contains(c.Warnings[0].Msg, "does not use this key") {
+			t.Errorf("%s: warnings %+v", tc.role, c.Warnings)
+		}
+	}
+}

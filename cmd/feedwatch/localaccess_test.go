@@ -52,3 +52,21 @@ func TestBacktestRunningEmbeddedNoListen(t *testing.T) {
 		t.Error("stopped daemon: no hits")
 	}
 }
+
+// TestBacktestIgnoresNotifierTemplates: backtest sends nothing, so a
+// notifier template that does not parse is a warning there, not a refusal.
+func TestBacktestIgnoresNotifierTemplates(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "feedwatch.yaml")
+	body := "data_dir: ./data\nprofiles:\n  - {name: xj, keywords: [Xinjiang]}\nnotifiers:\n  c:\n    type: console\n    template: '{{.Nope'\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, nil, "backtest", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, "no archive") || !strings.Contains(errOut, "notifiers.c") {
+		t.Errorf("backtest with a bad template: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := runCLI(t, nil, "check", "--config", cfg); code == 0 {
+		t.Error("check accepted the bad template")
+	}
+}
