@@ -88,14 +88,8 @@ func Spec() notifier.Spec[Settings] {
 
 // checkURL accepts an absolute http(s) URL; its errors never quote it.
 func checkURL(raw string) error {
-	if raw == "" {
-		return errors.New("required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return errors.New("not an absolute http(s) URL")
-	}
-	return nil
+	_, err := httppost.CheckURL(raw)
+	return err
 }
 
 // Config is one Discord notifier.

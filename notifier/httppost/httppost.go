@@ -12,9 +12,11 @@ package httppost
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/feedwatch/feedwatch/notifier"
@@ -79,4 +81,17 @@ func (a Answer) Retry(now time.Time) (bool, time.Duration) {
 		return true, notifier.ParseRetryAfter(a.Header.Get("Retry-After"), now)
 	}
 	return false, 0
+}
+
+// CheckURL accepts an absolute http(s) URL and returns its host. Its
+// errors never quote the URL, which usually holds a token.
+func CheckURL(raw string) (host string, err error) {
+	if raw == "" {
+		return "", errors.New("required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", errors.New("not an absolute http(s) URL")
+	}
+	return u.Host, nil
 }

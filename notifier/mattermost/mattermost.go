@@ -26,6 +26,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/httppost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/redact"
 )
@@ -75,14 +76,11 @@ func Spec() notifier.Spec[Settings] {
 // checkURL accepts an absolute http(s) URL and returns its host; its
 // errors never quote the URL.
 func checkURL(raw string) (string, error) {
-	if raw == "" {
-		return "", notifier.FieldError{Key: "webhook_url", Msg: "required"}
+	host, err := httppost.CheckURL(raw)
+	if err != nil {
+		return "", notifier.FieldError{Key: "webhook_url", Msg: err.Error()}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", notifier.FieldError{Key: "webhook_url", Msg: "not an absolute http(s) URL"}
-	}
-	return u.Host, nil
+	return host, nil
 }
 
 // Config is one Mattermost notifier.

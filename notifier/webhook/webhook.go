@@ -21,6 +21,7 @@ import (
 	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/httppost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/redact"
 )
@@ -140,14 +141,11 @@ func New(cfg Config, client *http.Client) (*Webhook, error) {
 // checkURL accepts absolute http(s) URLs and returns the host. Its errors
 // never quote the URL.
 func checkURL(raw string) (string, error) {
-	if raw == "" {
-		return "", notifier.FieldError{Key: "url", Msg: "required"}
+	host, err := httppost.CheckURL(raw)
+	if err != nil {
+		return "", notifier.FieldError{Key: "url", Msg: err.Error()}
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", notifier.FieldError{Key: "url", Msg: "not an absolute http(s) URL"}
-	}
-	return u.Host, nil
+	return host, nil
 }
 
 // CheckURL validates a webhook URL without echoing it.
