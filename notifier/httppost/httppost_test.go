@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +62,31 @@ func TestPostDoesNotFollowRedirects(t *testing.T) {
 	a, err := Post(context.Background(), Client(nil), srv.URL+"/hook", http.Header{"X-Test": {"1"}}, []byte(`{}`))
 	if err != nil || a.Status != http.StatusFound || gets != 0 || a.Delivered() {
 		t.Fatalf("answer %d, err %v, %d GETs", a.Status, err, gets)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for _, tc := range []struct {
+		raw, host, err string
+	}{
+		{"https://hooks.example.org/T0/B0/s3cret", "hooks.example.org", ""},
+		{"http://127.0.0.1:8080/hook", "127.0.0.1:8080", ""},
+		{"", "", "required"},
+		{"hooks.example.org/s3cret", "", "not an absolute http(s) URL"},
+		{"ftp://hooks.example.org/s3cret", "", "not an absolute http(s) URL"},
+		{"https:///s3cret", "", "not an absolute http(s) URL"},
+		{"https://exa mple.org/s3cret", "", "not an absolute http(s) URL"},
+	} {
+		host, err := CheckURL(tc.raw)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if host != tc.host || got != tc.err {
+			t.Errorf("CheckURL(%q) = %q, %q; want %q, %q", tc.raw, host, got, tc.host, tc.err)
+		}
+		if strings.Contains(got, "s3cret") {
+			t.Errorf("CheckURL(%q) quotes the URL: %s", tc.raw, got)
+		}
 	}
 }
