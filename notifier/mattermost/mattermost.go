@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -163,21 +162,12 @@ func (m *Mattermost) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
+	ans, err := httppost.Post(ctx, m.client, m.url, nil, body)
 	if err != nil {
-		return false, m.errorf("build request failed")
+		return true, m.errorf("%v", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "feedwatch")
-	resp, err := m.client.Do(req)
-	if err != nil {
-		return true, m.errorf("%s", notifier.TransportError(err))
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
-	code := resp.StatusCode
-	if code >= 200 && code < 300 {
+	raw, code := ans.Body, ans.Status
+	if ans.Delivered() {
 		return false, nil
 	}
 	// Mattermost answers {"id": "...", "message": "...", "status_code": n}.
@@ -194,14 +184,14 @@ func (m *Mattermost) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	err = m.errorf("%s", msg)
 	switch {
 	case code == http.StatusTooManyRequests:
-		after := notifier.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		after := notifier.ParseRetryAfter(ans.Header.Get("Retry-After"), time.Now())
 		if after == 0 {
 			// Mattermost's limiter says when its window resets.
-			after = notifier.ParseRetryAfter(resp.Header.Get("X-Ratelimit-Reset"), time.Now())
+			after = notifier.ParseRetryAfter(ans.Header.Get("X-Ratelimit-Reset"), time.Now())
 		}
 		return true, notifier.WithRetryAfter(err, after)
 	case code >= 500 || code == http.StatusRequestTimeout:
-		return true, notifier.WithRetryAfter(err, notifier.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		return true, notifier.WithRetryAfter(err, notifier.ParseRetryAfter(ans.Header.Get("Retry-After"), time.Now()))
 	default:
 		// 400 bad payload, 403 webhooks disabled, 404 unknown hook, 3xx.
 		return false, err

@@ -11,12 +11,10 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/feedwatch/feedwatch/hit"
 	"github.com/feedwatch/feedwatch/notifier"
+	"github.com/feedwatch/feedwatch/notifier/httppost"
 	"github.com/feedwatch/feedwatch/notifier/render"
 	"github.com/feedwatch/feedwatch/redact"
 )
@@ -236,20 +235,11 @@ func (t *Telegram) Notify(ctx context.Context, hits []hit.Hit) (bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.endpoint, bytes.NewReader(body))
+	a, err := httppost.Post(ctx, t.client, t.endpoint, nil, body)
 	if err != nil {
-		return false, t.errorf("build request failed")
+		return true, t.errorf("%v", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "feedwatch")
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return true, t.errorf("%s", notifier.TransportError(err))
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
-	return t.classify(resp, raw)
+	return t.classify(a)
 }
 
 // answer is the Bot API's reply.
@@ -266,10 +256,11 @@ type answer struct {
 // classify maps the reply to (retry, error): 429 waits for the longer of
 // Retry-After and parameters.retry_after, 5xx retries, other 4xx are for
 // good (bad token, chat not found, bot blocked, text refused).
-func (t *Telegram) classify(resp *http.Response, raw []byte) (bool, error) {
+func (t *Telegram) classify(ans httppost.Answer) (bool, error) {
 	var a answer
+	raw := ans.Body
 	jsonErr := json.Unmarshal(raw, &a)
-	code := resp.StatusCode
+	code := ans.Status
 	if code >= 200 && code < 300 {
 		if jsonErr == nil && a.OK {
 			return false, nil
@@ -289,13 +280,13 @@ func (t *Telegram) classify(resp *http.Response, raw []byte) (bool, error) {
 	err := t.errorf("%s", msg)
 	switch {
 	case code == http.StatusTooManyRequests:
-		after := notifier.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		after := notifier.ParseRetryAfter(ans.Header.Get("Retry-After"), time.Now())
 		if body := time.Duration(a.Parameters.RetryAfter) * time.Second; body > after && body <= 24*time.Hour {
 			after = body
 		}
 		return true, notifier.WithRetryAfter(err, after)
 	case code >= 500:
-		return true, notifier.WithRetryAfter(err, notifier.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
+		return true, notifier.WithRetryAfter(err, notifier.ParseRetryAfter(ans.Header.Get("Retry-After"), time.Now()))
 	default:
 		return false, err
 	}
