@@ -12,8 +12,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/feedwatch/feedwatch/item"
@@ -416,4 +418,35 @@ func decode(b []byte, noCopy, lazyKey bool) (Record, error) {
 		}
 	}
 	return r, nil
+}
+
+// CutText shortens the record's text (title, summary, content) until its
+// encoding takes at most limit bytes (Size), and reports whether it cut
+// anything. The room is shared: a field shorter than its share keeps all
+// of it and leaves the rest to the longer ones, each of which keeps its
+// start, cut on a character boundary. An item is archived whole unless it
+// alone would not fit a message: the archive keeps the start of an
+// enormous text rather than failing the poll.
+func (r *Record) CutText(limit int) bool {
+	over := r.Size() - limit
+	if over <= 0 {
+		return false
+	}
+	fields := []*string{&r.Title, &r.Summary, &r.Content}
+	room := -over
+	for _, f := range fields {
+		room += len(*f)
+	}
+	slices.SortStableFunc(fields, func(a, b *string) int { return len(*a) - len(*b) })
+	for i, f := range fields {
+		keep := min(len(*f), max(room, 0)/(len(fields)-i))
+		for keep > 0 && keep < len(*f) && !utf8.RuneStart((*f)[keep]) {
+			keep--
+		}
+		if keep < len(*f) {
+			*f = strings.Clone((*f)[:keep]) // not pinning the whole text
+		}
+		room -= keep
+	}
+	return true
 }

@@ -3,8 +3,10 @@ package archive
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/item"
 	"github.com/feedwatch/feedwatch/plaintext"
@@ -105,5 +107,34 @@ func TestIdentity(t *testing.T) {
 	none := item.Item{Key: "h_x"}
 	if len(Identity(&none)) != 22 {
 		t.Errorf("identity %q is not 22 characters", Identity(&none))
+	}
+}
+
+func TestCutText(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		title, summary, content string
+		room                    int // for the text, beyond the record's other fields
+		want                    [3]int
+		cut                     bool
+	}{
+		{name: "fits", title: "t", summary: "s", content: "c", room: 3, want: [3]int{1, 1, 1}},
+		{name: "content cut", title: "title", summary: "sum", content: strings.Repeat("x", 100), room: 58, want: [3]int{5, 3, 50}, cut: true},
+		{name: "shared", title: "title", summary: strings.Repeat("s", 100), content: strings.Repeat("c", 100), room: 45, want: [3]int{5, 20, 20}, cut: true},
+		{name: "character boundary", content: strings.Repeat("é", 10), room: 7, want: [3]int{0, 0, 6}, cut: true},
+		{name: "nothing left", title: "title", content: "content", room: 0, want: [3]int{0, 0, 0}, cut: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Record{Title: tc.title, Summary: tc.summary, Content: tc.content}
+			base := (&Record{}).Size()
+			// Size counts each field's length prefix at its widest.
+			got := r.CutText(base + tc.room)
+			if got != tc.cut || [3]int{len(r.Title), len(r.Summary), len(r.Content)} != tc.want {
+				t.Errorf("cut %v to %d/%d/%d, want %v to %v", got, len(r.Title), len(r.Summary), len(r.Content), tc.cut, tc.want)
+			}
+			if !strings.HasPrefix(tc.content, r.Content) || !utf8.ValidString(r.Content) {
+				t.Errorf("content %q", r.Content)
+			}
+		})
 	}
 }

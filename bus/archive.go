@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,6 +50,7 @@ type Archiver struct {
 	js  jetstream.JetStream
 	on  atomic.Bool
 	now func() time.Time
+	log *slog.Logger
 	w   *archive.BatchWriter
 	// recent is what this process archived lately: an item two feeds
 	// carry is written once (readers skip any later copy anyway).
@@ -153,10 +155,7 @@ func (a *Archiver) Put(feed item.Feed, items []item.Item) *Pending {
 		return p
 	}
 	subject := batchSubject(feed.Name)
-	p.err = a.publish(p, subject, recs, ids, nil)
-	if p.err != nil {
-		p.err = fmt.Errorf("archive items of feed %q: %w", feed.Name, p.err)
-	}
+	p.err = a.publish(p, subject, recs, ids, nil) // Wait names the feed
 	return p
 }
 
@@ -172,6 +171,18 @@ func batchSubject(feed string) string {
 // be too large for the server.
 func (a *Archiver) publish(p *Pending, subject string, recs []archive.Record, ids []archive.ID, scratch []byte) error {
 	data, scratch, err := a.w.AppendBatch(nil, scratch, recs, ids)
+	if len(recs) == 1 && (errors.Is(err, archive.ErrBatchTooLarge) || err == nil && len(data) > a.maxBatchPayload()) {
+		// One item too large for a message on its own: its text is cut
+		// to fit (compressed, it takes no more than this, plus zstd's few
+		// bytes of framing), so a huge entry cannot fail its feed's polls
+		// for good.
+		r := recs[0]
+		if r.CutText(a.maxBatchPayload() - 1024) {
+			a.log.Warn("archive: an item's text is too large for one message; only its start is stored",
+				"feed", p.feed, "item", r.Link, "id", r.ID, "stored_bytes", len(r.Title)+len(r.Summary)+len(r.Content))
+			return a.publish(p, subject, []archive.Record{r}, ids, scratch)
+		}
+	}
 	if err != nil && len(recs) == 1 {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/feedwatch/feedwatch/archive"
 	"github.com/feedwatch/feedwatch/item"
@@ -270,5 +271,70 @@ func TestArchiveSplitsLargePolls(t *testing.T) {
 	rs, msgs := readAllMsgs(t, b, time.Time{})
 	if got := titles(rs); got != "f:big 0 f:big 1 f:big 2 f:big 3" || msgs < 2 {
 		t.Errorf("read %q in %d messages", got, msgs)
+	}
+}
+
+// An item whose text alone would not fit a message (a hostile or just
+// enormous feed entry: max_body allows 10 MB) is archived with its text
+// cut, rather than failing its poll on every retry, which would keep the
+// feed's new items from alerting for good.
+func TestArchiveCutsOversizeItem(t *testing.T) {
+	b := openArchive(t, t.TempDir(), ArchiveOptions{Retention: time.Hour, MaxBytes: 64 << 20})
+	defer b.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	letters := func(n int) string {
+		s := make([]byte, n)
+		for j := range s {
+			s[j] = 'a' + byte(r.IntN(26))
+		}
+		return string(s)
+	}
+	for _, tc := range []struct {
+		name           string
+		summary, title string
+		content        string
+	}{
+		// Past the server's 1 MB message once compressed.
+		{name: "past max_payload", summary: "short", content: "Xinjiang " + letters(3<<20)},
+		// Past the batch's 8 MB bound before compression, in two fields.
+		{name: "past batch bound", summary: letters(2 << 20), content: "Xinjiang " + letters(9<<20)},
+		// Title and summary past it too; multi-byte text is cut on a
+		// character boundary.
+		{name: "every field", title: strings.Repeat("é", 1<<20), summary: letters(1 << 20), content: strings.Repeat("新疆", 1<<20)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			title := tc.title
+			if title == "" {
+				title = "huge " + tc.name
+			}
+			feed := strings.ReplaceAll(tc.name, " ", "-")
+			archiveItems(t, b, feed,
+				item.Item{ID: "1", Title: title, Summary: tc.summary, Content: tc.content},
+				item.Item{ID: "2", Title: "small one", Summary: "kept whole"})
+			var got []archive.Record
+			for _, rec := range readAll(t, b, time.Time{}) {
+				if rec.Feed.Name == feed {
+					got = append(got, rec)
+				}
+			}
+			if len(got) != 2 {
+				t.Fatalf("archived %d records, want 2", len(got))
+			}
+			big := got[0]
+			if big.Summary == "" && tc.summary != "" || len(big.Content)+len(big.Summary)+len(big.Title) > 1<<20 {
+				t.Errorf("stored %d+%d+%d bytes of text", len(big.Title), len(big.Summary), len(big.Content))
+			}
+			for _, s := range []string{big.Title, big.Summary, big.Content} {
+				if !utf8.ValidString(s) {
+					t.Errorf("text cut inside a character: %q", s[max(len(s)-8, 0):])
+				}
+			}
+			if tc.content != "" && !strings.HasPrefix(big.Content, tc.content[:12]) {
+				t.Errorf("content starts %q", big.Content[:min(len(big.Content), 12)])
+			}
+			if big.Title == "" || big.Link != "" || got[1].Summary != "kept whole" {
+				t.Errorf("title %d bytes, second record %+v", len(big.Title), got[1])
+			}
+		})
 	}
 }

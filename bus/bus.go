@@ -136,7 +136,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		opts.Replicas = 1
 	}
 	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
-	b.archiver.now = time.Now
+	b.archiver.now, b.archiver.log = time.Now, opts.Logger
 	var err error
 	if !opts.ReadOnly {
 		if b.archiver.w, err = archive.NewBatchWriter(); err != nil {
