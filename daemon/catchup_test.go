@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,5 +150,30 @@ func TestCatchUpFingerprint(t *testing.T) {
 		if catchUpFingerprint(p) == catchUpFingerprint(base) {
 			t.Errorf("changing %s keeps the fingerprint", name)
 		}
+	}
+}
+
+// TestArchiveOversizeItem: an item whose text alone is past a message's
+// size (3 MB of letters, within max_body) alerts, is archived with its
+// text cut and a warning naming the feed, and the feed's next items go on
+// alerting: before, the archive write failed the poll on every retry.
+func TestArchiveOversizeItem(t *testing.T) {
+	r := &catchUpRig{reloadRig: newReloadRig(t)}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	huge := make([]byte, 3<<20)
+	for i := range huge {
+		huge[i] = 'a' + byte(rnd.IntN(26))
+	}
+	now := time.Now()
+	r.feed.add("big", "Xinjiang camps in full", "Xinjiang "+string(huge), now.Add(-time.Hour))
+	r.write(t, xinjiangOnly)
+	r.start(t)
+	defer func() { r.stop(t) }()
+	waitFor(t, "hit of the huge item", 30*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang camps in full"] == 1 })
+	waitFor(t, "huge item archived", 15*time.Second, func() bool { return r.metric(t, "feedwatch_archived_items_total") == "1" })
+	r.feed.add("next", "Xinjiang again", "short", now)
+	waitFor(t, "the next item's hit", 30*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang again"] == 1 })
+	if log := r.logs.String(); !strings.Contains(log, "too large for one message") || !strings.Contains(log, "feed=world") {
+		t.Errorf("no warning naming the feed in the log:\n%.2000s", log)
 	}
 }
