@@ -62,7 +62,7 @@ func (d *daemon) startConsole(ctx context.Context) error {
 // consoleStatus is the status as the console shows it, with what only the
 // config knows: each profile's query and notifiers, each notifier's type.
 func (d *daemon) consoleStatus() console.Status {
-	s := d.status()
+	s := d.statusWith(false)
 	out := console.Status{Mode: s.Mode, Ready: s.Ready, Members: s.Members}
 	out.Feeds = make([]console.Feed, len(s.Feeds))
 	for i, f := range s.Feeds {

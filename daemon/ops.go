@@ -267,17 +267,31 @@ type FeedStatus struct {
 	Push *websub.FeedPush `json:"push,omitempty"`
 }
 
-func (d *daemon) status() Status {
+func (d *daemon) status() Status { return d.statusWith(true) }
+
+// statusWith builds the status; withPush adds each feed's WebSub state
+// (the console shows none).
+func (d *daemon) statusWith(withPush bool) Status {
 	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}, Members: d.members.list()}
 	if d.watcher != nil {
-		for _, f := range d.watcher.Status() {
-			fs := FeedStatus{Name: f.Name, URL: f.URL, LastPoll: f.LastPoll, Result: f.Result, NextDue: f.NextDue,
-				Error: f.Error, Gone: f.Gone, Failures: f.Failures, Notice: f.Notice}
-			if d.websub != nil {
-				p := d.websub.Status(f.Name)
-				fs.Push = &p
+		feeds := d.watcher.Status()
+		s.Feeds = make([]FeedStatus, len(feeds))
+		// One WebSub call for all feeds, not one per feed (which cost
+		// as much as the rest of the status at 50,000 feeds).
+		var push []websub.FeedPush
+		if withPush && d.websub != nil {
+			names := make([]string, len(feeds))
+			for i, f := range feeds {
+				names[i] = f.Name
 			}
-			s.Feeds = append(s.Feeds, fs)
+			push = d.websub.StatusOf(names)
+		}
+		for i, f := range feeds {
+			s.Feeds[i] = FeedStatus{Name: f.Name, URL: f.URL, LastPoll: f.LastPoll, Result: f.Result, NextDue: f.NextDue,
+				Error: f.Error, Gone: f.Gone, Failures: f.Failures, Notice: f.Notice}
+			if push != nil {
+				s.Feeds[i].Push = &push[i]
+			}
 		}
 	}
 	if d.sink != nil {

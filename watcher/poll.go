@@ -146,13 +146,9 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		st.MovedTo = ""
 	}
 	f.st = st
-	if st.MovedTo != "" {
-		src, notice := st.MovedTo, moveOf(f.cfg.URL, st.MovedTo).notice()
-		w.setStatus(f.name, func(s *FeedStatus) { s.URL = src; s.Notice = notice })
-	}
 	if st.Gone {
 		w.log.Error("feed is gone (410), not polling; change its url or remove it", "feed", f.name)
-		w.setStatus(f.name, func(s *FeedStatus) { s.Gone = true; s.Result = string(fetch.KindGone); s.Error = st.LastError })
+		w.showState(f, time.Time{})
 		return time.Time{}, false, true
 	}
 	if st.LastError != "" {
@@ -160,8 +156,14 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 	}
 	if st.NextDue.After(now) {
 		f.floor = st.NextDue // the previous run's schedule, kept to the dot
-		w.setStatus(f.name, func(s *FeedStatus) { s.NextDue = st.NextDue; s.LastPoll = st.LastPoll })
+		w.showState(f, st.NextDue)
 		return st.NextDue, false, false
+	}
+	// Not before the feed's place in the start (or takeover) spread: the
+	// state is loaded at once, the polls keep their pace.
+	base := now
+	if f.first.After(now) {
+		base = f.first
 	}
 	if !st.LastPoll.IsZero() {
 		// Overdue after a restart: spread these polls over up to 30 s so a
@@ -171,9 +173,42 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 		if f.late && w.opts.TakeoverSpread > 0 {
 			spread = min(spread, w.opts.TakeoverSpread)
 		}
-		return now.Add(time.Duration(rand.Int64N(int64(spread) + 1))), false, false
+		next := base.Add(time.Duration(rand.Int64N(int64(spread) + 1)))
+		w.showState(f, next)
+		return next, false, false
 	}
-	return now, true, false
+	if base.After(now) {
+		w.showState(f, base)
+		return base, false, false
+	}
+	return now, true, false // the poll sets the status
+}
+
+// showState puts what f's loaded state knows (last poll, its result and
+// error, failures, a move, gone) into its status, so that status pages
+// show the last run's results from the start, not empty ones until the
+// feed's next poll.
+func (w *Watcher) showState(f *feed, next time.Time) {
+	st := f.st
+	src := f.cfg.URL
+	if st.MovedTo != "" {
+		src = st.MovedTo
+	}
+	notice := moveOf(f.cfg.URL, st.MovedTo).notice()
+	result := st.LastResult
+	if st.Gone {
+		result = string(fetch.KindGone)
+	}
+	w.setStatus(f.name, func(s *FeedStatus) {
+		s.URL = src
+		s.Notice = notice
+		s.LastPoll = st.LastPoll
+		s.Result = result
+		s.NextDue = next
+		s.Error = st.LastError
+		s.Gone = st.Gone
+		s.Failures = st.Failures
+	})
 }
 
 // outcome is what one poll came to.
@@ -449,6 +484,7 @@ func (p *pollRun) succeed(result string, n int, hint time.Duration) outcome {
 	f.floor = now.Add(d)
 	st.LastPoll = now
 	st.NextDue = next
+	st.LastResult = result
 	w.saveState(p.ctx, f, p.before, now)
 	return outcome{result: result, newItems: n, next: next}
 }
@@ -462,6 +498,7 @@ func (p *pollRun) fail(err error) outcome {
 	msg := fmt.Sprintf("poll feed %q: %v", f.name, err)
 	st.LastPoll = now
 	st.LastError = msg
+	st.LastResult = kind
 	if kind == string(fetch.KindGone) {
 		st.Gone = true
 		st.NextDue = time.Time{}
@@ -506,6 +543,10 @@ func backoff(interval time.Duration, failures int) time.Duration {
 func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) {
 	st := &f.st
 	st.ConfigURL = f.cfg.URL
+	// LastResult is left out on purpose: a feed alternating between 200
+	// ("ok"/"unchanged") and 304 would cost a write per poll. An error
+	// changes Failures and LastError, so errors and recoveries are
+	// written at once anyway.
 	changed := st.MovedTo != before.MovedTo || st.ETag != before.ETag || st.LastModified != before.LastModified ||
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||

@@ -28,6 +28,10 @@ type feed struct {
 	pendingCfg *FeedConfig
 	// late: added after the first feed list (see TakeoverSpread).
 	late bool
+	// first is the feed's place in the spread of the first polls of the
+	// feeds added with it. Its state is loaded before (at once), so status
+	// shows its last result; its first poll waits for this.
+	first time.Time
 
 	loaded  bool
 	st      feedState
@@ -368,13 +372,17 @@ func (s *scheduler) applyPending() {
 		// clamp(added x 10 ms, 2 s, interval): a handful of feeds (the
 		// offline example, a reload adding one feed) is polled within 2 s;
 		// 50,000 feeds start at 100 polls/s, never spread beyond the
-		// interval. A feed's stored state (loaded at this first visit) may
-		// then push its poll later, to the schedule of the previous run.
-		f.due = now.Add(time.Duration(int64(spread) * int64(spreadN) / int64(added)))
+		// interval. A feed's stored state may then push its poll later, to
+		// the schedule of the previous run.
+		// The first visit, at once, only loads the state (one KV read;
+		// concurrency bounds them): status shows every feed's last result
+		// from the start.
+		f.first = now.Add(time.Duration(int64(spread) * int64(spreadN) / int64(added)))
+		f.due = now.Add(time.Duration(spreadN)) // 1 ns apart: in list order
 		spreadN++
 		s.feeds[name] = f
 		heap.Push(&s.h, f)
-		w.setStatus(name, func(st *FeedStatus) { st.URL = c.URL; st.NextDue = f.due })
+		w.setStatus(name, func(st *FeedStatus) { st.URL = c.URL; st.NextDue = f.first })
 	}
 	for name, f := range s.feeds {
 		if keep[name] {

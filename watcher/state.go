@@ -19,7 +19,12 @@ type feedState struct {
 	NextDue      time.Time `json:"next_due,omitzero"`
 	Failures     int       `json:"failures,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
-	Gone         bool      `json:"gone,omitempty"`
+	// LastResult is the result ("ok", "not_modified", "unchanged" or an
+	// error kind) of the poll at LastPoll, for status after a restart. It
+	// makes no write by itself (see saveState): like LastPoll, it is that
+	// of the last poll that wrote the state, at most stateSaveEvery old.
+	LastResult string `json:"last_result,omitempty"`
+	Gone       bool   `json:"gone,omitempty"`
 	// Primed: the first successful parse (with backfill) happened.
 	Primed bool `json:"primed,omitempty"`
 	// Refreshed is when the seen keys of the items present were last

@@ -45,6 +45,8 @@ type Record struct {
 	// Not stored: what happened since this process loaded it.
 	lastPush time.Time
 	inFlight bool
+	// hubMasked is feedurl.Masked(Hub), for status pages.
+	hubMasked string
 }
 
 // Store keeps records by feed (a KV bucket in the daemon).
