@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/ownership"
+	"github.com/feedwatch/feedwatch/websub"
 )
 
 // opsRig is a daemon with just what the operations endpoint reads, and a
@@ -228,5 +230,47 @@ func TestOpsReloadNeedsAdmin(t *testing.T) {
 	}
 	if w := r.do(http.MethodGet, "/api/status", "127.0.0.1:7070", nil); w.Code != http.StatusOK {
 		t.Fatalf("status without http.admin: %d", w.Code)
+	}
+}
+
+// writeStatusJSON writes, one feed at a time, what json.Encoder with a
+// two-space indent wrote of the whole status.
+func TestWriteStatusJSON(t *testing.T) {
+	at := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	feed := func(name string) FeedStatus {
+		return FeedStatus{Name: name, URL: "https://example.org/rss?a=1&b=<2>", LastPoll: at, Result: "ok", NextDue: at.Add(time.Minute)}
+	}
+	withPush := feed(`"feeds": [] <b>`)
+	withPush.Push = &websub.FeedPush{State: websub.StateActive, Hub: "https://hub.example/", Expires: at}
+	withPush.Error, withPush.Failures = "http 503 & more", 3
+	full := Status{Mode: "run", Ready: true, Profiles: map[string]ProfileStats{"xinjiang": {}},
+		Notifiers: map[string]NotifierStats{`"feeds": []`: {Delivered: 2}},
+		State:     &StateCheck{Result: "ok"},
+		Members:   []ownership.Member{{ID: "h-1", Role: "run", Host: "h", PID: 1, Started: at, LastSeen: at, FeedsOwned: 3}}}
+	for _, tc := range []struct {
+		name  string
+		feeds []FeedStatus
+	}{
+		{"no feeds", []FeedStatus{}},
+		{"one feed", []FeedStatus{feed("world")}},
+		{"several, with push and markup", []FeedStatus{feed("world"), withPush, feed("uk")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, s := range []Status{{Mode: "watch", Profiles: map[string]ProfileStats{}}, full} {
+				s.Feeds = tc.feeds
+				var want, got strings.Builder
+				enc := json.NewEncoder(&want)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(s); err != nil {
+					t.Fatal(err)
+				}
+				if err := writeStatusJSON(&got, s); err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != want.String() {
+					t.Errorf("got:\n%s\nwant:\n%s", got.String(), want.String())
+				}
+			}
+		})
 	}
 }
