@@ -186,7 +186,10 @@ func FuzzAgainstReference(f *testing.F) {
 		if len(q) > 300 || len(text) > 3000 || ParseQuery(q) != nil {
 			return
 		}
-		checkAgainstReference(t, []string{q, `trade`, `"trade bill"`}, &item.Item{Title: text, Content: text + " " + text})
+		// The text in the fields that are not stripped of HTML too, and
+		// twice in content so that per-field limits are reached.
+		checkAgainstReference(t, []string{q, `trade`, `"trade bill"`}, &item.Item{Title: text, Content: text + " " + text,
+			Authors: []string{text}, Link: text})
 	})
 }
 
