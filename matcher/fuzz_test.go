@@ -133,9 +133,27 @@ func checkAgainstReference(t *testing.T, queries []string, it *item.Item) {
 	var got []int
 	for _, res := range m.Match(it) {
 		got = append(got, res.Index)
-		// Only a profile that can match through NOT alone may have no matches.
-		if q := ps[res.Index].Query; len(res.Matches) == 0 && !strings.Contains(q, "NOT") && !strings.Contains(q, "-") {
-			t.Errorf("query %q matched with no matches listed", q)
+		// The match list names exactly the positive terms (outside NOT)
+		// that hold, in the fields where they hold, unless it is full.
+		// (A profile matching through NOT alone lists nothing.)
+		q := ps[res.Index].Query
+		n, _ := buildProfile(sharedFoldTable(), ps[res.Index])
+		want := map[string]bool{}
+		refPositive(n, ri, false, want)
+		have := map[string]bool{}
+		for _, hm := range res.Matches {
+			k := hm.Field + ":" + hm.Term
+			if !want[k] {
+				t.Errorf("query %q: match %+v is no positive term that holds (those: %v)", q, hm, want)
+			}
+			have[k] = true
+		}
+		if len(res.Matches) < maxMatches {
+			for k := range want {
+				if !have[k] {
+					t.Errorf("query %q: %s holds, not in the matches %+v", q, k, res.Matches)
+				}
+			}
 		}
 	}
 	// Fields go into Match raw and are checked for plainness on the way:
@@ -219,4 +237,27 @@ func FuzzParseQuery(f *testing.F) {
 			t.Errorf("ParseQuery(%q): empty message", q)
 		}
 	})
+}
+
+// refPositive adds "field:term" for each leaf outside NOT that holds in a
+// field, per the reference.
+func refPositive(n *node, ri *refItem, neg bool, out map[string]bool) {
+	switch n.kind {
+	case kAnd, kOr:
+		for _, k := range n.kids {
+			refPositive(k, ri, neg, out)
+		}
+		return
+	case kNot:
+		refPositive(n.kids[0], ri, !neg, out)
+		return
+	}
+	if neg {
+		return
+	}
+	for f := range numFields {
+		if n.fields&(1<<f) != 0 && refLeaf(n, ri.toks[f], ri.texts[f]) {
+			out[fieldNames[f]+":"+n.text] = true
+		}
+	}
 }
