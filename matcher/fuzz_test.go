@@ -74,7 +74,7 @@ func genQuery(r *rand.Rand, depth int) string {
 	case 5:
 		return "(" + a + " OR " + b + ")"
 	default:
-		return fieldNames[r.IntN(3)] + ":(" + a + ")"
+		return fieldNames[r.IntN(numFields)] + ":(" + a + ")"
 	}
 }
 
@@ -101,8 +101,11 @@ func genLeaf(r *rand.Rand) string {
 	}
 }
 
+// genItem fills every field a query can name: a term shared by profiles
+// that look at different fields once lost its places in all but one.
 func genItem(r *rand.Rand) *item.Item {
-	return &item.Item{Title: genText(r), Summary: genText(r), Content: genText(r)}
+	return &item.Item{Title: genText(r), Summary: genText(r), Content: genText(r),
+		Authors: []string{genText(r), genText(r)}, Categories: []string{genText(r)}, Link: "https://example.org/" + genText(r)}
 }
 
 // checkAgainstReference compiles the queries into one matcher and compares
@@ -130,14 +133,33 @@ func checkAgainstReference(t *testing.T, queries []string, it *item.Item) {
 	var got []int
 	for _, res := range m.Match(it) {
 		got = append(got, res.Index)
-		// Only a profile that can match through NOT alone may have no matches.
-		if q := ps[res.Index].Query; len(res.Matches) == 0 && !strings.Contains(q, "NOT") && !strings.Contains(q, "-") {
-			t.Errorf("query %q matched with no matches listed", q)
+		// The match list names exactly the positive terms (outside NOT)
+		// that hold, in the fields where they hold, unless it is full.
+		// (A profile matching through NOT alone lists nothing.)
+		q := ps[res.Index].Query
+		n, _ := buildProfile(sharedFoldTable(), ps[res.Index])
+		want := map[string]bool{}
+		refPositive(n, ri, false, want)
+		have := map[string]bool{}
+		for _, hm := range res.Matches {
+			k := hm.Field + ":" + hm.Term
+			if !want[k] {
+				t.Errorf("query %q: match %+v is no positive term that holds (those: %v)", q, hm, want)
+			}
+			have[k] = true
+		}
+		if len(res.Matches) < maxMatches {
+			for k := range want {
+				if !have[k] {
+					t.Errorf("query %q: %s holds, not in the matches %+v", q, k, res.Matches)
+				}
+			}
 		}
 	}
 	// Fields go into Match raw and are checked for plainness on the way:
 	// the results must be those of the text stripped beforehand.
-	pre := &item.Item{Title: plaintext.FromHTML(it.Title), Summary: plaintext.FromHTML(it.Summary), Content: plaintext.FromHTML(it.Content)}
+	pre := &item.Item{Title: plaintext.FromHTML(it.Title), Summary: plaintext.FromHTML(it.Summary), Content: plaintext.FromHTML(it.Content),
+		Authors: it.Authors, Categories: it.Categories, Link: it.Link}
 	if pre.Title == plaintext.FromHTML(pre.Title) && pre.Summary == plaintext.FromHTML(pre.Summary) && pre.Content == plaintext.FromHTML(pre.Content) {
 		if a, b := m.Match(it), m.Match(pre); !reflect.DeepEqual(a, b) {
 			t.Errorf("title %q summary %q content %q: raw %+v, stripped first %+v", it.Title, it.Summary, it.Content, a, b)
@@ -182,7 +204,10 @@ func FuzzAgainstReference(f *testing.F) {
 		if len(q) > 300 || len(text) > 3000 || ParseQuery(q) != nil {
 			return
 		}
-		checkAgainstReference(t, []string{q, `trade`, `"trade bill"`}, &item.Item{Title: text, Content: text + " " + text})
+		// The text in the fields that are not stripped of HTML too, and
+		// twice in content so that per-field limits are reached.
+		checkAgainstReference(t, []string{q, `trade`, `"trade bill"`}, &item.Item{Title: text, Content: text + " " + text,
+			Authors: []string{text}, Link: text})
 	})
 }
 
@@ -212,4 +237,27 @@ func FuzzParseQuery(f *testing.F) {
 			t.Errorf("ParseQuery(%q): empty message", q)
 		}
 	})
+}
+
+// refPositive adds "field:term" for each leaf outside NOT that holds in a
+// field, per the reference.
+func refPositive(n *node, ri *refItem, neg bool, out map[string]bool) {
+	switch n.kind {
+	case kAnd, kOr:
+		for _, k := range n.kids {
+			refPositive(k, ri, neg, out)
+		}
+		return
+	case kNot:
+		refPositive(n.kids[0], ri, !neg, out)
+		return
+	}
+	if neg {
+		return
+	}
+	for f := range numFields {
+		if n.fields&(1<<f) != 0 && refLeaf(n, ri.toks[f], ri.texts[f]) {
+			out[fieldNames[f]+":"+n.text] = true
+		}
+	}
 }

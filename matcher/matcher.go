@@ -15,7 +15,7 @@ import (
 	"github.com/feedwatch/feedwatch/hit"
 )
 
-// maxOccPerTerm bounds the places remembered per term and item; maxMatches
+// maxOccPerTerm bounds the places remembered per term, field and item; maxMatches
 // bounds a result's match list.
 const (
 	maxOccPerTerm = 8

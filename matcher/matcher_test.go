@@ -553,3 +553,36 @@ func TestFieldRestrictedProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacesKeptPerField: a word that fills its quota of places in one
+// field still has its places in the others recorded, so a profile looking
+// only at another field lists its match and snippet, and the snippet of
+// an unrestricted one comes from the summary as documented.
+func TestPlacesKeptPerField(t *testing.T) {
+	m, err := Compile([]Profile{{Name: "any", Query: "bill"}, {Name: "link", Query: "link:bill"}, {Name: "author", Query: "author:bill"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := strings.Repeat("Bill ", maxOccPerTerm+2)
+	res := m.Match(&item.Item{Title: title, Summary: "the trade bill", Link: "https://example.org/bill", Authors: []string{"Bill Smith"}})
+	want := map[string]struct {
+		last    hit.Match
+		snippet string
+	}{
+		"any":    {hit.Match{Field: "summary", Text: "bill", Term: "bill"}, "the trade «bill»"},
+		"link":   {hit.Match{Field: "link", Text: "bill", Term: "bill"}, "https://example.org/«bill»"},
+		"author": {hit.Match{Field: "author", Text: "Bill", Term: "bill"}, "«Bill» Smith"},
+	}
+	if len(res) != len(want) {
+		t.Fatalf("results %+v", res)
+	}
+	for _, r := range res {
+		w := want[r.Profile]
+		if len(r.Matches) == 0 || !slices.Contains(r.Matches, w.last) {
+			t.Errorf("%s: matches %+v, want %+v among them", r.Profile, r.Matches, w.last)
+		}
+		if r.Snippet != w.snippet {
+			t.Errorf("%s: snippet %q, want %q", r.Profile, r.Snippet, w.snippet)
+		}
+	}
+}

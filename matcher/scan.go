@@ -166,8 +166,11 @@ type prefixHit struct {
 // termState is what an item has shown of one term: the fields it
 // occurred in, and its places (a list through occ, newest first).
 type termState struct {
-	mask  uint8
-	count uint8
+	mask uint8
+	// count is per field: a term shared by profiles that look at different
+	// fields must keep places in each, or eight in the title leave a
+	// link:-only profile that matched with no match to show.
+	count [numFields]uint8
 	head  int32 // 1 + index in occ of the latest place, 0 for none
 }
 
@@ -233,8 +236,8 @@ func (st *state) record(t int32, f int, start, end int32) {
 		st.touched = append(st.touched, t)
 	}
 	ts.mask |= 1 << f
-	if ts.count < maxOccPerTerm {
-		ts.count++
+	if ts.count[f] < maxOccPerTerm {
+		ts.count[f]++
 		st.occ = append(st.occ, occurrence{term: t, field: uint8(f), start: start, end: end, next: ts.head})
 		ts.head = int32(len(st.occ))
 	}
@@ -482,7 +485,7 @@ func (m *Matcher) scanField(st *state, f int, checkPlain bool) {
 					st.record(e.term, f, s, en)
 				}
 			case kNear:
-				if ts := &st.terms[e.term]; ts.count >= maxOccPerTerm && ts.mask&(1<<f) != 0 {
+				if ts := &st.terms[e.term]; ts.count[f] >= maxOccPerTerm {
 					continue // enough places known: spare the window scan
 				}
 				if s, en, ok := st.nearAt(m, text, int(h.tok), e); ok {

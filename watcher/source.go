@@ -25,9 +25,12 @@ func Fetch(ctx context.Context, source string, opts Options) (item.Feed, []item.
 		fi.Tags = fc.Tags
 		headers = fc.Headers
 	}
-	// One request: its own connection, whatever the watcher's pool.
+	// One request: its own connection, whatever the watcher's pool, closed
+	// after the response (nothing idle left behind per call).
 	opts.Concurrency, opts.PerHost = 1, 1
-	f, err := newFetcher(opts)
+	cfg := fetchConfig(opts)
+	cfg.OneShot = true
+	f, err := fetch.New(cfg)
 	if err != nil {
 		return fi, nil, fmt.Errorf("fetch %q: %w", fi.Name, err)
 	}

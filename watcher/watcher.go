@@ -283,7 +283,11 @@ func feedName(f FeedConfig) string {
 }
 
 func newFetcher(o Options) (*fetch.Fetcher, error) {
-	return fetch.New(fetch.Config{
+	return fetch.New(fetchConfig(o))
+}
+
+func fetchConfig(o Options) fetch.Config {
+	return fetch.Config{
 		Client:                o.HTTPClient,
 		Timeout:               o.Timeout,
 		MaxBody:               o.MaxBody,
@@ -293,7 +297,7 @@ func newFetcher(o Options) (*fetch.Fetcher, error) {
 		Concurrency:           o.Concurrency,
 		PerHost:               o.PerHost,
 		IsPrivate:             o.isPrivate,
-	})
+	}
 }
 
 // SetFeeds replaces the feed list (config reload): new feeds start, removed

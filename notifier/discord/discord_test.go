@@ -217,6 +217,32 @@ func TestDiscordHostileText(t *testing.T) {
 	}
 }
 
+// TestLinkTarget: the characters that end a masked link are encoded in
+// the path; a host made of them gives no link, not a malformed embed URL
+// that makes Discord refuse the message (found by FuzzDiscordMessage).
+func TestLinkTarget(t *testing.T) {
+	tests := []struct{ name, link, want string }{
+		{"plain", "https://news.example.org/a?b=1", "https://news.example.org/a?b=1"},
+		{"parens in path", "https://en.example.org/wiki/A_(b)", "https://en.example.org/wiki/A_%28b%29"},
+		{"angle brackets in query", "https://x.example/?q=<a>", "https://x.example/?q=%3Ca%3E"},
+		{"paren host", "http://(", ""},
+		{"paren in host", "http://a(b).example/", ""},
+		{"angle bracket host", "http://<x>/", ""},
+		{"not http", "javascript:alert(1)", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := linkTarget(tt.link)
+			if got != tt.want {
+				t.Errorf("linkTarget(%q) = %q, want %q", tt.link, got, tt.want)
+			}
+			if got != "" && render.SafeLink(got) == "" {
+				t.Errorf("linkTarget(%q) = %q: not a well-formed URL", tt.link, got)
+			}
+		})
+	}
+}
+
 func TestDiscordLongTextCutNotLink(t *testing.T) {
 	rc := receiver(t, nil)
 	d := newDiscord(t, rc, nil)

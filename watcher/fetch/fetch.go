@@ -89,6 +89,10 @@ type Config struct {
 	// Concurrency and PerHost size the built client's connection pool;
 	// both must be positive unless Client is given.
 	Concurrency, PerHost int
+	// OneShot makes the built client close each connection after its
+	// response, for a Fetcher used once and dropped: otherwise its idle
+	// connection (and goroutines) outlive it until IdleConnTimeout.
+	OneShot bool
 }
 
 // Fetcher fetches documents. It is safe for concurrent use.
@@ -129,7 +133,9 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.Client != nil {
 		c = *cfg.Client
 	} else {
-		c.Transport = f.transport(cfg.Concurrency, cfg.PerHost)
+		t := f.transport(cfg.Concurrency, cfg.PerHost)
+		t.DisableKeepAlives = cfg.OneShot
+		c.Transport = t
 	}
 	c.CheckRedirect = f.checkRedirect
 	f.client = &c
