@@ -642,15 +642,7 @@ type FeedPush struct {
 }
 
 // Status returns feed's push state.
-func (m *Manager) Status(feed string) FeedPush {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rec := m.subs[feed]
-	if rec == nil || !m.ours(rec) {
-		return FeedPush{State: StateNone}
-	}
-	return m.pushOf(rec)
-}
+func (m *Manager) Status(feed string) FeedPush { return m.StatusOf([]string{feed})[0] }
 
 // StatusOf returns the push state of each of feeds, in order, under one
 // lock: status pages take it once per call. Status once per feed (a lock
