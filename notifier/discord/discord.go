@@ -248,15 +248,12 @@ func escapeHit(h hit.Hit) hit.Hit {
 func bold(escaped string) string { return render.Markers(escaped, "**", "**") }
 
 // linkTarget is an http(s) URL safe as a masked link's target and an
-// embed URL: the characters that end the target encoded. "" when unsafe.
-// A host holding one of them is no host at all, and encoded it would make
-// the URL malformed, which Discord answers by refusing the whole message.
+// embed URL: the characters that end the target encoded. "" when unsafe
+// (render.SafeLink refuses hosts holding them: encoded there they would
+// make the URL malformed, which Discord answers by refusing the message).
 func linkTarget(link string) string {
 	l := render.SafeLink(link)
 	if l == "" {
-		return ""
-	}
-	if u, err := url.Parse(l); err != nil || strings.ContainsAny(u.Host, "() <>") {
 		return ""
 	}
 	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace(l)

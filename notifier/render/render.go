@@ -17,6 +17,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/feedwatch/feedwatch/hit"
 )
 
@@ -329,15 +331,65 @@ func Markers(s, open, close string) string {
 	return b.String()
 }
 
-// SafeLink returns link when it is an absolute http(s) URL, else "": feed
-// links may be javascript: or data: URLs.
+// SafeLink returns link when it is an absolute http(s) URL with a real
+// host, else "": feed links may be javascript: or data: URLs, and
+// net/url takes hosts such as "(" or "<x>" that no service can open and
+// some (Discord) answer by refusing the whole message.
 func SafeLink(link string) string {
 	link = strings.TrimSpace(link)
 	u, err := url.Parse(link)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return ""
 	}
+	host, ok := linkHost(u)
+	if !ok {
+		return ""
+	}
+	u.Host = host
 	return u.String()
+}
+
+// linkHost is u's host when it is an IP literal or a name of letters,
+// digits, '-', '_' and '.', with an all-digit port; a name in another
+// script is given in its ASCII (punycode) form, which every service
+// reads, where net/url would percent-encode it.
+func linkHost(u *url.URL) (string, bool) {
+	if p := u.Port(); p != "" && strings.Trim(p, "0123456789") != "" {
+		return "", false
+	}
+	h := u.Hostname()
+	if h == "" {
+		return "", false
+	}
+	if strings.HasPrefix(u.Host, "[") {
+		// net/url has checked the brackets' content is an IPv6 address
+		// (with an optional zone).
+		return u.Host, true
+	}
+	ascii := true
+	for _, r := range h {
+		switch {
+		case r < utf8.RuneSelf && (r == '-' || r == '_' || r == '.' || unicode.IsLetter(r) || unicode.IsDigit(r)):
+		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)):
+			ascii = false
+		default:
+			return "", false
+		}
+	}
+	if !ascii {
+		a, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", false
+		}
+		h = a
+	}
+	if p := u.Port(); p != "" {
+		return h + ":" + p, true
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return h + ":", true
+	}
+	return h, true
 }
 
 // Title is the hit's display title: its item title on one line, or a

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"text/template"
@@ -51,6 +52,23 @@ func TestSafeLink(t *testing.T) {
 		"//example.org/x":           "",
 		"/relative":                 "",
 		"":                          "",
+		// Hosts no service can open (Discord refused such a message).
+		"http://(":                      "",
+		"http://<x>/a":                  "",
+		"http://a b/":                   "",
+		"http://exa\"mple.org/":         "",
+		"http://example.org:80x/":       "",
+		"http://example.org:/a":         "http://example.org:/a",
+		"https://example.org:8443/a(b)": "https://example.org:8443/a(b)",
+		"http://[::1]:8080/x":           "http://[::1]:8080/x",
+		"http://127.0.0.1/x":            "http://127.0.0.1/x",
+		"https://news_site.example/x":   "https://news_site.example/x",
+		"https://例え.jp/記事":              "https://xn--r8jz45g.jp/%E8%A8%98%E4%BA%8B",
+		"https://user:pw@example.org/":  "https://user:pw@example.org/",
+		"https://bücher.de:8080/x":      "https://xn--bcher-kva.de:8080/x",
+		"https://xn--bcher-kva.de/x":    "https://xn--bcher-kva.de/x",
+		"https://a​b.example/":          "",
+		"https://́.example/":            "",
 	}
 	for in, want := range tests {
 		if got := SafeLink(in); got != want {
@@ -161,4 +179,30 @@ func TestCheckRanges(t *testing.T) {
 			t.Errorf("Parse(%q): %v", text, err)
 		}
 	}
+}
+
+// FuzzSafeLink: a link SafeLink keeps is an http(s) URL whose host is
+// plain ASCII (a name, an IPv4 address or a bracketed IPv6 one), and
+// keeping it again changes nothing.
+func FuzzSafeLink(f *testing.F) {
+	for _, s := range []string{"https://example.org/a?b=c", "http://(", "https://bücher.de:8080/x",
+		"http://[::1]:80/", "javascript:alert(1)", "http://a b/", "https://例え.jp/記事"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l := SafeLink(s)
+		if l == "" {
+			return
+		}
+		u, err := url.Parse(l)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			t.Fatalf("SafeLink(%q) = %q: %v", s, l, err)
+		}
+		if !strings.HasPrefix(u.Host, "[") && strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") != "" {
+			t.Fatalf("SafeLink(%q) = %q: host %q", s, l, u.Host)
+		}
+		if again := SafeLink(l); again != l {
+			t.Fatalf("SafeLink(%q) = %q, again %q", s, l, again)
+		}
+	})
 }
