@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,9 @@ import (
 	"time"
 
 	"github.com/feedwatch/feedwatch/bus/natstest"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cpuTicks is a process's user+system time in clock ticks (1/100 s).
@@ -31,6 +36,61 @@ func cpuTicks(pid int) (int64, error) {
 	return u + s, nil
 }
 
+// gcCycles is a watcher's count of finished GC cycles, from its metrics.
+func gcCycles(p *proc) float64 { return metric(p, "go_gc_duration_seconds_count") }
+
+// metric is the value of a watcher's metric (one with no labels).
+func metric(p *proc, name string) float64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.port))
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// placement names the server each watcher is connected to and each
+// stream's leader.
+func placement(cl *natstest.Cluster, ps []*proc) string {
+	var out []string
+	nc, err := nats.Connect(cl.URL())
+	if err != nil {
+		return err.Error()
+	}
+	defer nc.Close()
+	for _, nd := range cl.Nodes {
+		cz, err := nd.Server().Connz(&server.ConnzOptions{Limit: 1000})
+		if err != nil {
+			continue
+		}
+		var names []string
+		for _, c := range cz.Conns {
+			names = append(names, c.Name)
+		}
+		out = append(out, nd.Name+"["+strings.Join(names, ",")+"]")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l := js.ListStreams(ctx)
+	for si := range l.Info() {
+		if si.Cluster != nil {
+			out = append(out, si.Config.Name+"@"+si.Cluster.Leader)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 func pctl(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -41,13 +101,17 @@ func pctl(d []time.Duration, p float64) time.Duration {
 }
 
 // TestMeasureScaleOut measures, with the built binary on a three-node
-// cluster (R1 streams): CPU per poll with 1, 2 and 3 watchers on one farm,
-// failover after SIGKILL, handover after SIGTERM and the share moved on a
-// join. A measurement, not a check: FEEDWATCH_MEASURE=1 runs it (about 3
-// minutes); the figures are in the README. FEEDWATCH_MEASURE_ONE=1 stops
-// after the one-watcher phase; FEEDWATCH_MEASURE_APART=1 measures two
-// watchers that do not share (each on its own server with half the feeds);
-// FEEDWATCH_MEASURE_HOSTS=N serves the feeds from N ports (hosts).
+// cluster (R1 streams): CPU per poll with 1, 2 and 3 watchers on one farm
+// (phases 1-2-3-3-2-1, see below), failover after SIGKILL, handover after
+// SIGTERM and the share moved on a join. A measurement, not a check:
+// FEEDWATCH_MEASURE=1 runs it (about 4 minutes); the figures are in the
+// README. FEEDWATCH_MEASURE_ONE=1 stops after the one-watcher phase;
+// FEEDWATCH_MEASURE_APART=1 measures two watchers that do not share (each
+// on its own server with half the feeds); FEEDWATCH_MEASURE_HOSTS=N serves
+// the feeds from N ports (hosts); FEEDWATCH_MEASURE_NODE=i puts every
+// watcher on server i; FEEDWATCH_MEASURE_GOGC sets the watchers' GOGC.
+// Each phase logs every watcher's CPU, polls, GC cycles and heap goal,
+// and which server each watcher and stream leader is on.
 func TestMeasureScaleOut(t *testing.T) {
 	if os.Getenv("FEEDWATCH_MEASURE") == "" {
 		t.Skip("a measurement: set FEEDWATCH_MEASURE=1")
@@ -77,6 +141,16 @@ func TestMeasureScaleOut(t *testing.T) {
 			defer s.Close()
 			rig.farms = append(rig.farms, s.URL)
 		}
+	}
+	if v := os.Getenv("FEEDWATCH_MEASURE_NODE"); v != "" {
+		// Every watcher on one server (0, 1 or 2) instead of a random one
+		// of the three: where a client sits against the streams' leaders
+		// changes its round trips.
+		i, _ := strconv.Atoi(v)
+		rig.nats = cl.Nodes[i].URL()
+	}
+	if v := os.Getenv("FEEDWATCH_MEASURE_GOGC"); v != "" {
+		t.Setenv("GOGC", v) // the watchers' only, like GOMAXPROCS below
 	}
 	if v := os.Getenv("FEEDWATCH_MEASURE_GOMAXPROCS"); v != "" {
 		// For the watcher processes only: the test's own runtime (and
@@ -133,12 +207,26 @@ func TestMeasureScaleOut(t *testing.T) {
 		return n
 	}
 	polls := func(from, to time.Time) int { return pollsBy(from, to, "") }
-	measure := func(ps ...*proc) {
+	warm := false
+	warmUp := 50 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("FEEDWATCH_MEASURE_WARMUP")); err == nil {
+		warmUp = v
+	}
+	measure := func(ps ...*proc) float64 {
 		waitShare(ps...)
 		time.Sleep(10 * time.Second) // first polls and state loads over
+		if !warm {
+			// A watcher's first half-minute of polls costs 15-25 % less
+			// than later ones (seen logs still short, see
+			// FEEDWATCH_MEASURE_DRIFT): the steady state starts later.
+			time.Sleep(warmUp)
+			warm = true
+		}
 		before := make([]int64, len(ps))
+		gcBefore := make([]float64, len(ps))
 		for i, p := range ps {
 			before[i], _ = cpuTicks(p.cmd.Process.Pid)
+			gcBefore[i] = gcCycles(p)
 		}
 		from := time.Now()
 		time.Sleep(20 * time.Second)
@@ -149,13 +237,15 @@ func TestMeasureScaleOut(t *testing.T) {
 			after, _ := cpuTicks(p.cmd.Process.Pid)
 			ticks += after - before[i]
 			np := pollsBy(from, to, p.name)
-			each[i] = fmt.Sprintf("%s %.0f ms/s, %d polls, %.3f ms/poll", p.name, float64(after-before[i])*10/to.Sub(from).Seconds(),
-				np, float64(after-before[i])*10/float64(max(np, 1)))
+			each[i] = fmt.Sprintf("%s %.0f ms/s, %d polls, %.3f ms/poll, %.0f GC cycles, heap goal %.0f MB", p.name, float64(after-before[i])*10/to.Sub(from).Seconds(),
+				np, float64(after-before[i])*10/float64(max(np, 1)), gcCycles(p)-gcBefore[i], metric(p, "go_memstats_next_gc_bytes")/1e6)
 		}
 		t.Logf("MEASURE CPU per process: %s", strings.Join(each, ", "))
+		t.Logf("MEASURE placement: %s", placement(cl, ps))
 		n := polls(from, to)
 		t.Logf("MEASURE %d watcher(s): %d polls in %s (%.0f/s), CPU %.2f s, %.3f ms per poll",
 			len(ps), n, to.Sub(from).Round(time.Millisecond), float64(n)/to.Sub(from).Seconds(), float64(ticks)/100, float64(ticks)*10/float64(max(n, 1)))
+		return float64(ticks) * 10 / float64(max(n, 1))
 	}
 
 	if os.Getenv("FEEDWATCH_MEASURE_APART") != "" {
@@ -175,19 +265,49 @@ func TestMeasureScaleOut(t *testing.T) {
 		return
 	}
 	w1 := rig.start("w1", "watch")
-	measure(w1)
+	one := measure(w1)
+	if n, _ := strconv.Atoi(os.Getenv("FEEDWATCH_MEASURE_DRIFT")); n > 0 {
+		// One watcher measured n times more: how its cost moves as the
+		// run goes on.
+		for range n {
+			measure(w1)
+		}
+		return
+	}
 	if os.Getenv("FEEDWATCH_MEASURE_ONE") != "" {
 		// The control: one watcher at the per-process poll rate of two
 		// or three (FEEDWATCH_MEASURE_FEEDS=300 or 200).
 		return
 	}
+	stop := func(p *proc) {
+		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.cmd.Wait()
+	}
+	// The phases run 1, 2, 3, 3, 2, 1 watchers and each count is compared
+	// by the mean of its two phases: a poll costs more as a run goes on
+	// (each feed's seen log grows by an item a poll), and in the order
+	// 1, 2, 3 alone that drift counted as the cost of sharing (one watcher
+	// measured again last cost 7 % more than first on average, -12 to
+	// +24 % in five runs), as did the noise of a single lone phase.
 	w2 := rig.start("w2", "watch")
-	measure(w1, w2)
+	two := measure(w1, w2)
 	w3 := rig.start("w3", "watch")
-	measure(w1, w2, w3)
+	three := measure(w1, w2, w3)
+	three = (three + measure(w1, w2, w3)) / 2
+	stop(w3)
+	two = (two + measure(w1, w2)) / 2
+	stop(w2)
+	one = (one + measure(w1)) / 2
+	t.Logf("MEASURE balanced (mean of the phases 1-2-3 and 3-2-1): one watcher %.3f ms/poll, two %.3f (%+.0f %%), three %.3f (%+.0f %%)",
+		one, two, 100*(two/one-1), three, 100*(three/one-1))
 	if rig.interval == "1h" || os.Getenv("FEEDWATCH_MEASURE_SHARE_ONLY") != "" {
 		return
 	}
+	w2 = rig.start("w2", "watch")
+	w3 = rig.start("w3", "watch")
+	waitShare(w1, w2, w3)
 
 	// SIGKILL w1: time to the first poll of each of its feeds by w2 or w3.
 	owned := share(w1)["w1"]
