@@ -67,6 +67,44 @@ type logPosition struct {
 	// which the next write expects; fenced says it is known.
 	last   uint64
 	fenced bool
+	// chunks is how many chunks the snapshot log.Snap has (0: unknown).
+	chunks uint32
+}
+
+// liveSubjects are the KV subjects that hold the log at pos, its
+// snapshot's chunks and the delta slots written since, and the slot the
+// next delta goes to: any write after pos lands there or in chunk s0 (a
+// fold), so a read of these sees it. A fold leaves the older deltas in
+// their slots (they are reused), so a read of the whole feed
+// (f.<token>.*) returns the snapshot and all Deltas slots, stale ones
+// included: these are about half as many messages for the client and the
+// server to handle. nil when pos does not tell them.
+func liveSubjects(tok string, pos logPosition) []string {
+	l := pos.log
+	if !pos.fenced || l.Max == 0 || l.Pending >= seenlog.Deltas || (l.Snap > 0 && pos.chunks == 0) ||
+		l.Max-l.Snap != uint64(l.Pending) {
+		return nil
+	}
+	subs := make([]string, 0, int(pos.chunks)+l.Pending+1)
+	if l.Snap > 0 {
+		for i := range pos.chunks {
+			subs = append(subs, seenSubjectPrefix+"f."+tok+".s"+strconv.FormatUint(uint64(i), 10))
+		}
+	}
+	for seq := l.Snap + 1; seq <= l.Max+1; seq++ {
+		subs = append(subs, seenSubjectPrefix+"f."+tok+".d"+strconv.FormatUint(seq%seenlog.Deltas, 10))
+	}
+	return subs
+}
+
+// snapshotChunks is how many chunks the snapshot at seq has in recs.
+func snapshotChunks(recs []seenlog.Record, seq uint64) uint32 {
+	for _, r := range recs {
+		if r.Kind == seenlog.Snapshot && r.Seq == seq {
+			return r.Chunks
+		}
+	}
+	return 0
 }
 
 func (p *logPositions) get(tok string) (logPosition, bool) {
@@ -148,14 +186,19 @@ func (s *SeenStore) MarkSeen(ctx context.Context, feed string, keys []string) er
 	if errors.Is(err, errWrongLast) {
 		// Someone wrote the log since it was read (a new owner: its
 		// record is newer), or its newest records expired meanwhile (the
-		// feed's log is then older, and this write may go on).
+		// feed's log is then older, and this write may go on). The whole
+		// log is read: the position is in doubt.
+		s.logs.forget(tok)
 		cur, lerr := s.load(ctx, feed)
 		switch {
 		case lerr != nil:
 			err = lerr
-		case cur.last > pos.last:
+		case cur.last > pos.last && (cur.log.Max != pos.log.Max || cur.log.Snap != pos.log.Snap):
 			err = fmt.Errorf("%w: seen-state written by another watcher", ErrStateChanged)
 		default:
+			// The log is where this store left it: the newer record is
+			// none of its records (an unreadable one, which a read of the
+			// live records alone does not see), or records expired.
 			pos = cur
 			err = s.write(ctx, tok, &pos, add, today)
 			if errors.Is(err, errWrongLast) {
@@ -184,12 +227,14 @@ func (s *SeenStore) write(ctx context.Context, tok string, pos *logPosition, add
 		}
 		l.Max, l.Pending = seq, l.Pending+1
 	} else {
-		for i, chunk := range seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today))) {
+		chunks := seenlog.EncodeSnapshot(seq, l.Merge(add, s.oldestDay(today)))
+		for i, chunk := range chunks {
 			if err := s.put(ctx, tok, "s"+strconv.Itoa(i), chunk, pos); err != nil {
 				return err
 			}
 		}
 		l = seenlog.Log{Snap: seq, Max: seq}
+		pos.chunks = uint32(len(chunks))
 	}
 	pos.log = l
 	return nil
@@ -275,8 +320,32 @@ func (s *SeenStore) load(ctx context.Context, feed string) (logPosition, error) 
 	subject := seenSubjectPrefix + "f." + tok + ".*"
 	var pos logPosition
 	var err error
+	if known, ok := s.logs.get(tok); ok && s.direct != nil && s.direct.Load() {
+		// This process wrote or read the log last and has owned the feed
+		// since (a change of owner forgets the position): read only the
+		// records that hold it and the next slot. Used only when they give
+		// back exactly the position known, newest record included;
+		// anything else (another writer's record, an expired one) reads
+		// the whole log, as before.
+		if subs := liveSubjects(tok, known); subs != nil {
+			var part []seenlog.Record
+			last, perr := s.readDirect(ctx, subs, func(data []byte) {
+				if r, err := seenlog.Parse(data); err == nil {
+					part = append(part, r)
+				}
+			})
+			if perr == nil && last == known.last {
+				l := seenlog.Read(part)
+				if l.Snap == known.log.Snap && l.Max == known.log.Max && l.Pending == known.log.Pending {
+					pos = logPosition{log: l, last: last, fenced: true, chunks: known.chunks}
+					s.logs.set(tok, pos)
+					return pos, nil
+				}
+			}
+		}
+	}
 	if s.direct != nil && s.direct.Load() {
-		pos.last, err = s.readDirect(ctx, subject, add)
+		pos.last, err = s.readDirect(ctx, []string{subject}, add)
 		pos.fenced = err == nil
 		if errors.Is(err, errNoBatch) {
 			if s.direct.CompareAndSwap(true, false) {
@@ -292,6 +361,7 @@ func (s *SeenStore) load(ctx context.Context, feed string) (logPosition, error) 
 		return logPosition{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
 	}
 	pos.log = seenlog.Read(recs)
+	pos.chunks = snapshotChunks(recs, pos.log.Snap)
 	s.logs.set(tok, pos)
 	return pos, nil
 }
@@ -338,7 +408,7 @@ type multiLastRequest struct {
 // subject (a wildcard) that is a put to add, through batched direct gets,
 // and returns the newest of those messages' stream sequences (deletes
 // included; 0 when there is none).
-func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]byte)) (last uint64, err error) {
+func (s *SeenStore) readDirect(ctx context.Context, subjects []string, add func([]byte)) (last uint64, err error) {
 	// An inbox of its own: each request's replies, and nothing else,
 	// arrive on it (NewRespInbox would also feed the connection's shared
 	// request mux). A channel sized for one batch and its end: requests go
@@ -350,7 +420,7 @@ func (s *SeenStore) readDirect(ctx context.Context, subject string, add func([]b
 		return 0, fmt.Errorf("subscribe: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	req := multiLastRequest{MultiLast: []string{subject}, Batch: logBatch}
+	req := multiLastRequest{MultiLast: subjects, Batch: logBatch}
 	for {
 		body, err := json.Marshal(req)
 		if err != nil {

@@ -95,8 +95,8 @@ func TestSeenRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(5 * 24 * time.Hour)
-	// Deltas more writes fill the deltas; the next is a snapshot.
-	for i := range seenlog.Deltas {
+	// Deltas-1 more writes fill the deltas; the next is a snapshot.
+	for i := range seenlog.Deltas - 1 {
 		keys := []string{"new" + strconv.Itoa(i)}
 		if i == 0 {
 			keys = append(keys, "kept") // seen again in its feed
@@ -115,19 +115,18 @@ func TestSeenRetention(t *testing.T) {
 	if keys := logKeys(t, b, "f"); !strings.Contains(fmt.Sprint(keys), ".s0") {
 		t.Fatalf("no snapshot written: %v", keys)
 	}
-	// The stale deltas are still stored; only the snapshot is cleaned.
-	// Rewrite them by Deltas writes so the log is snapshot + new deltas.
-	for i := range seenlog.Deltas {
-		if err := s.MarkSeen(ctx, "f", []string{"later" + strconv.Itoa(i)}); err != nil {
+	// The deltas the snapshot folded are still stored (their slots are
+	// reused later) but no longer count: a store that knows the log's
+	// position (it reads the live records only) and one that reads every
+	// record answer alike, without old.
+	for _, st := range []*SeenStore{s, otherStore(s)} {
+		got, err = st.Seen(ctx, "f", []string{"old", "kept", "last", "new3"})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	got, err = s.Seen(ctx, "f", []string{"old", "kept", "last", "new3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["old"] || !got["kept"] || !got["last"] || !got["new3"] {
-		t.Fatalf("after the snapshot: %v (want kept, last and new3 but not old)", got)
+		if got["old"] || !got["kept"] || !got["last"] || !got["new3"] {
+			t.Fatalf("after the snapshot: %v (want kept, last and new3 but not old)", got)
+		}
 	}
 }
 
@@ -381,5 +380,81 @@ func TestSeenExpiredUnderKnownPosition(t *testing.T) {
 	}
 	if got, err := probe.Seen(ctx, "f", []string{"old", "new"}); err != nil || len(got) != 1 || !got["new"] {
 		t.Fatalf("got %v, %v; want only new", got, err)
+	}
+}
+
+// TestSeenReadsLiveRecords: a store that knows a feed's log position reads
+// only the snapshot, the deltas after it and the next slot (not the stale
+// slots a fold leaves), answers as a store reading every record does, and
+// still sees another store's later write, whether a delta or a fold.
+func TestSeenReadsLiveRecords(t *testing.T) {
+	ctx, b, s := seenWithA(t)
+	var written []string
+	for i := range seenlog.Deltas + 3 { // a fold, then deltas
+		k := "k" + strconv.Itoa(i)
+		if err := s.MarkSeen(ctx, "f", []string{k}); err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, k)
+	}
+	tok := feedToken("f")
+	pos, ok := s.logs.get(tok)
+	if !ok || pos.log.Snap == 0 || pos.chunks != 1 {
+		t.Fatalf("position %+v, %v: want a known snapshot of one chunk", pos, ok)
+	}
+	subs := liveSubjects(tok, pos)
+	if len(subs) != 1+pos.log.Pending+1 {
+		t.Fatalf("live subjects %v: want the chunk, %d deltas and the next slot", subs, pos.log.Pending)
+	}
+	if n := len(logKeys(t, b, "f")); n != seenlog.Deltas+1 {
+		t.Fatalf("the log has %d keys, want every slot and the chunk", n)
+	}
+	query := append([]string{"a", "never"}, written...)
+	same := func(step string) {
+		t.Helper()
+		got, err := s.Seen(ctx, "f", query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := otherStore(s).Seen(ctx, "f", query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(full) || got["never"] {
+			t.Fatalf("%s: live records give %v, every record %v", step, got, full)
+		}
+	}
+	same("own writes")
+	// Another store appends (it took the feed while this one did not
+	// notice): its delta goes to the next slot, which the read includes.
+	owner := otherStore(s)
+	if err := owner.MarkSeen(ctx, "f", []string{"theirs"}); err != nil {
+		t.Fatal(err)
+	}
+	query = append(query, "theirs")
+	same("another store's delta")
+	if got, err := s.Seen(ctx, "f", []string{"theirs"}); err != nil || !got["theirs"] {
+		t.Fatalf("another store's delta unseen: %v, %v", got, err)
+	}
+	// ... and folds: the snapshot's first chunk is read too.
+	for i := 0; ; i++ {
+		p, _ := owner.logs.get(tok)
+		if kind, _ := p.log.Next(); kind == seenlog.Snapshot {
+			break
+		}
+		if err := owner.MarkSeen(ctx, "f", []string{"o" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Seen(ctx, "f", []string{"a"}); err != nil { // s reads the owner's position
+		t.Fatal(err)
+	}
+	if err := owner.MarkSeen(ctx, "f", []string{"folded"}); err != nil { // a fold
+		t.Fatal(err)
+	}
+	query = append(query, "folded")
+	same("another store's fold")
+	if got, err := s.Seen(ctx, "f", []string{"folded", "theirs"}); err != nil || !got["folded"] || !got["theirs"] {
+		t.Fatalf("another store's fold unseen: %v, %v", got, err)
 	}
 }

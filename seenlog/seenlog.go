@@ -174,9 +174,17 @@ func Read(records []Record) Log {
 	return l
 }
 
-// Contains reports, for each hash in want, whether any record holds it.
+// Contains reports, for each hash in want, whether the log holds it: its
+// snapshot, a newer one's chunks, or a delta after it. Older records
+// (deltas left in their slots by a fold, chunks of an older snapshot) are
+// covered by the snapshot, less what its retention dropped, so they do
+// not count: a reader of every record and one of the live records alone
+// answer alike.
 func (l Log) Contains(want map[uint64]bool) {
 	for _, r := range l.records {
+		if r.Seq < l.Snap || (r.Seq == l.Snap && r.Kind == Delta) {
+			continue
+		}
 		for i := range r.Len() {
 			h := binary.LittleEndian.Uint64(r.entries[i*entrySize:])
 			if _, ok := want[h]; ok {

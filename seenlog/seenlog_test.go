@@ -71,10 +71,12 @@ func TestRead(t *testing.T) {
 		next       Kind
 		nextSeq    uint64
 		containing []uint64
+		stale      []uint64 // in records the snapshot covers: not contained
 	}{
 		{name: "empty", next: Delta, nextSeq: 1},
 		{name: "deltas only", records: []Record{delta(1), delta(2)}, max: 2, pending: 2, next: Delta, nextSeq: 3, containing: []uint64{1, 2}},
-		{name: "snapshot and stale deltas", records: []Record{delta(3), snap(5, 0, 1), delta(6), delta(4)}, snap: 5, max: 6, pending: 1, next: Delta, nextSeq: 7, containing: []uint64{3, 4, 50, 6}},
+		{name: "snapshot and stale deltas", records: []Record{delta(3), snap(5, 0, 1), delta(6), delta(4), delta(5)}, snap: 5, max: 6, pending: 1, next: Delta, nextSeq: 7, containing: []uint64{50, 6}, stale: []uint64{3, 4, 5}},
+		{name: "chunks of an older snapshot", records: []Record{snap(7, 0, 1), snap(3, 1, 2), delta(8)}, snap: 7, max: 8, pending: 1, next: Delta, nextSeq: 9, containing: []uint64{70, 8}, stale: []uint64{31}},
 		{name: "torn snapshot counts as none", records: []Record{snap(9, 0, 2), snap(4, 0, 1), delta(5), delta(8)}, snap: 4, max: 9, pending: 2, next: Delta, nextSeq: 10, containing: []uint64{90, 40, 5, 8}},
 		{name: "two-chunk snapshot", records: []Record{snap(9, 1, 2), snap(9, 0, 2), delta(10)}, snap: 9, max: 10, pending: 1, next: Delta, nextSeq: 11, containing: []uint64{90, 91, 10}},
 		{name: "full", records: fullLog(t), snap: 1, max: 1 + Deltas, pending: Deltas, next: Snapshot, nextSeq: 2 + Deltas},
@@ -99,6 +101,16 @@ func TestRead(t *testing.T) {
 			}
 			if want[12345] {
 				t.Error("12345 contained")
+			}
+			want = map[uint64]bool{}
+			for _, h := range tc.stale {
+				want[h] = false
+			}
+			l.Contains(want)
+			for _, h := range tc.stale {
+				if want[h] {
+					t.Errorf("%d contained: its record is older than the snapshot", h)
+				}
 			}
 		})
 	}
