@@ -405,7 +405,8 @@ type multiLastRequest struct {
 }
 
 // readDirect passes the data of the last message of every subject matching
-// subject (a wildcard) that is a put to add, through batched direct gets,
+// one of subjects (wildcards allowed) that is a put to add, through batched
+// direct gets,
 // and returns the newest of those messages' stream sequences (deletes
 // included; 0 when there is none).
 func (s *SeenStore) readDirect(ctx context.Context, subjects []string, add func([]byte)) (last uint64, err error) {
