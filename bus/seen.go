@@ -67,8 +67,6 @@ type logPosition struct {
 	// which the next write expects; fenced says it is known.
 	last   uint64
 	fenced bool
-	// chunks is how many chunks the snapshot log.Snap has (0: unknown).
-	chunks uint32
 }
 
 // liveSubjects are the KV subjects that hold the log at pos, its
@@ -81,13 +79,13 @@ type logPosition struct {
 // server to handle. nil when pos does not tell them.
 func liveSubjects(tok string, pos logPosition) []string {
 	l := pos.log
-	if !pos.fenced || l.Max == 0 || l.Pending >= seenlog.Deltas || (l.Snap > 0 && pos.chunks == 0) ||
+	if !pos.fenced || l.Max == 0 || l.Pending >= seenlog.Deltas || (l.Snap > 0 && l.Chunks == 0) ||
 		l.Max-l.Snap != uint64(l.Pending) {
 		return nil
 	}
-	subs := make([]string, 0, int(pos.chunks)+l.Pending+1)
+	subs := make([]string, 0, int(l.Chunks)+l.Pending+1)
 	if l.Snap > 0 {
-		for i := range pos.chunks {
+		for i := range l.Chunks {
 			subs = append(subs, seenSubjectPrefix+"f."+tok+".s"+strconv.FormatUint(uint64(i), 10))
 		}
 	}
@@ -95,16 +93,6 @@ func liveSubjects(tok string, pos logPosition) []string {
 		subs = append(subs, seenSubjectPrefix+"f."+tok+".d"+strconv.FormatUint(seq%seenlog.Deltas, 10))
 	}
 	return subs
-}
-
-// snapshotChunks is how many chunks the snapshot at seq has in recs.
-func snapshotChunks(recs []seenlog.Record, seq uint64) uint32 {
-	for _, r := range recs {
-		if r.Kind == seenlog.Snapshot && r.Seq == seq {
-			return r.Chunks
-		}
-	}
-	return 0
 }
 
 func (p *logPositions) get(tok string) (logPosition, bool) {
@@ -118,7 +106,7 @@ func (p *logPositions) set(tok string, pos logPosition) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := pos.log
-	pos.log = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending}
+	pos.log = seenlog.Log{Snap: l.Snap, Max: l.Max, Pending: l.Pending, Chunks: l.Chunks}
 	p.m[tok] = pos
 }
 
@@ -233,8 +221,7 @@ func (s *SeenStore) write(ctx context.Context, tok string, pos *logPosition, add
 				return err
 			}
 		}
-		l = seenlog.Log{Snap: seq, Max: seq}
-		pos.chunks = uint32(len(chunks))
+		l = seenlog.Log{Snap: seq, Max: seq, Chunks: uint32(len(chunks))}
 	}
 	pos.log = l
 	return nil
@@ -336,8 +323,8 @@ func (s *SeenStore) load(ctx context.Context, feed string) (logPosition, error) 
 			})
 			if perr == nil && last == known.last {
 				l := seenlog.Read(part)
-				if l.Snap == known.log.Snap && l.Max == known.log.Max && l.Pending == known.log.Pending {
-					pos = logPosition{log: l, last: last, fenced: true, chunks: known.chunks}
+				if l.Snap == known.log.Snap && l.Max == known.log.Max && l.Pending == known.log.Pending && l.Chunks == known.log.Chunks {
+					pos = logPosition{log: l, last: last, fenced: true}
 					s.logs.set(tok, pos)
 					return pos, nil
 				}
@@ -361,7 +348,6 @@ func (s *SeenStore) load(ctx context.Context, feed string) (logPosition, error) 
 		return logPosition{}, fmt.Errorf("read seen-state of feed %q: %w", feed, err)
 	}
 	pos.log = seenlog.Read(recs)
-	pos.chunks = snapshotChunks(recs, pos.log.Snap)
 	s.logs.set(tok, pos)
 	return pos, nil
 }

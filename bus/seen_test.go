@@ -399,7 +399,7 @@ func TestSeenReadsLiveRecords(t *testing.T) {
 	}
 	tok := feedToken("f")
 	pos, ok := s.logs.get(tok)
-	if !ok || pos.log.Snap == 0 || pos.chunks != 1 {
+	if !ok || pos.log.Snap == 0 || pos.log.Chunks != 1 {
 		t.Fatalf("position %+v, %v: want a known snapshot of one chunk", pos, ok)
 	}
 	subs := liveSubjects(tok, pos)

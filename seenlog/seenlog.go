@@ -143,6 +143,8 @@ type Log struct {
 	Snap, Max uint64
 	// Pending is how many deltas were written after Snap.
 	Pending int
+	// Chunks is how many chunks snapshot Snap has (0: no snapshot).
+	Chunks uint32
 }
 
 // Read puts a feed's records together.
@@ -163,7 +165,7 @@ func Read(records []Record) Log {
 	}
 	for seq, chunks := range have {
 		if uint32(len(chunks)) == want[seq] && seq > l.Snap {
-			l.Snap = seq
+			l.Snap, l.Chunks = seq, want[seq]
 		}
 	}
 	for _, r := range records {

@@ -383,13 +383,8 @@ func linkHost(u *url.URL) (string, bool) {
 		}
 		h = a
 	}
-	if p := u.Port(); p != "" {
-		return h + ":" + p, true
-	}
-	if strings.HasSuffix(u.Host, ":") {
-		return h + ":", true
-	}
-	return h, true
+	// The port as written (":8080", a bare ":" or nothing).
+	return h + u.Host[len(u.Hostname()):], true
 }
 
 // Title is the hit's display title: its item title on one line, or a
