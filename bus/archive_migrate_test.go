@@ -59,7 +59,7 @@ func TestArchiveMixedFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := st.CachedInfo().Config; c.Compression != jetstream.NoCompression || c.MaxMsgsPerSubject != -1 || len(c.Subjects) != 2 {
+	if c := st.CachedInfo().Config; c.Compression != jetstream.S2Compression || c.MaxMsgsPerSubject != -1 || len(c.Subjects) != 2 {
 		t.Errorf("stream not updated: %+v", c)
 	}
 	archiveItems(t, b, "uk",

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/feedwatch/feedwatch/archive"
 	"github.com/feedwatch/feedwatch/item"
 )
@@ -211,6 +213,15 @@ func TestArchiveLimits(t *testing.T) {
 		info, err := b.ArchiveInfo(context.Background())
 		if err != nil || info.Retention != 2*time.Hour || info.MaxBytes != 2<<20 {
 			t.Errorf("info = %+v, %v", info, err)
+		}
+		// The SPEC's archive is a compressed stream: S2 on the server,
+		// over batches the client compressed.
+		st, err := b.js.Stream(context.Background(), ItemsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.CachedInfo().Config.Compression; c != jetstream.S2Compression {
+			t.Errorf("stream compression %v, want s2", c)
 		}
 	})
 }
