@@ -144,9 +144,17 @@ func TestDeadLetter(t *testing.T) {
 }
 
 func TestKVKey(t *testing.T) {
-	for in, want := range map[string]string{"world": "world", "a b": "a=20b", "é": "=C3=A9", "x.y": "x=2Ey"} {
+	for in, want := range map[string]string{"world": "world", "a b": "a=20b", "é": "=C3=A9", "x.y": "x=2Ey", "=": "=3D"} {
 		if got := kvKey(in); got != want {
 			t.Errorf("kvKey(%q) = %q, want %q", in, got, want)
+		}
+		if back, ok := nameOfKey(want); !ok || back != in {
+			t.Errorf("nameOfKey(%q) = %q, %v, want %q", want, back, ok, in)
+		}
+	}
+	for _, bad := range []string{"a=2", "=ZZ", "x="} {
+		if got, ok := nameOfKey(bad); ok {
+			t.Errorf("nameOfKey(%q) = %q, want no name", bad, got)
 		}
 	}
 }

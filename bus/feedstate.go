@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -105,4 +106,66 @@ func kvKey(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// nameOfKey is kvKey's inverse; false for a key kvKey does not make.
+func nameOfKey(k string) (string, bool) {
+	if !strings.Contains(k, "=") {
+		return k, true
+	}
+	var sb strings.Builder
+	for i := 0; i < len(k); i++ {
+		if k[i] != '=' {
+			sb.WriteByte(k[i])
+			continue
+		}
+		if i+2 >= len(k) {
+			return "", false
+		}
+		v, err := strconv.ParseUint(k[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", false
+		}
+		sb.WriteByte(byte(v))
+		i += 2
+	}
+	return sb.String(), true
+}
+
+// WatchFeedStates hands fn every feed's stored state, then each change
+// as it is written (nil: deleted), until ctx ends or the watch breaks;
+// fn runs on one goroutine. initial is called once the states stored
+// when the watch began have all been handed over. Status pages use it to
+// show the feeds other processes poll.
+func (b *Bus) WatchFeedStates(ctx context.Context, fn func(feed string, state []byte), initial func()) error {
+	w, err := b.feeds.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch feed states: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch feed states: the watch ended")
+			}
+			if e == nil {
+				if initial != nil {
+					initial()
+				}
+				continue
+			}
+			feed, ok := nameOfKey(e.Key())
+			if !ok {
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				fn(feed, nil)
+				continue
+			}
+			fn(feed, e.Value())
+		}
+	}
 }

@@ -166,3 +166,55 @@ func TestMembersShareFeeds(t *testing.T) {
 	took = wait("a takes b's feeds", 10*time.Second, func() bool { return split(a) })
 	t.Logf("failover after a silent death: %s", took)
 }
+
+// TestWatchFeedStates: a process sees the states other processes store,
+// those there when it starts and each write after.
+func TestWatchFeedStates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := natstest.Start(t)
+	owner, viewer := openURL(t, n.URL(), 1), openURL(t, n.URL(), 1)
+	st := owner.FeedState()
+	if err := st.Save(ctx, "world", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	type change struct{ feed, state string }
+	got := make(chan change, 16)
+	initial := make(chan struct{})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- viewer.WatchFeedStates(wctx, func(feed string, state []byte) {
+			if state == nil {
+				got <- change{feed, "(deleted)"}
+				return
+			}
+			got <- change{feed, string(state)}
+		}, func() { close(initial) })
+	}()
+	next := func(want change) {
+		t.Helper()
+		select {
+		case c := <-got:
+			if c != want {
+				t.Fatalf("got %+v, want %+v", c, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no change; want %+v", want)
+		}
+	}
+	next(change{"world", "1"})
+	<-initial
+	if err := st.Save(ctx, "uk news", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	next(change{"uk news", "2"})
+	if err := st.Save(ctx, "world", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	next(change{"world", "3"})
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("watch ended with %v, want context.Canceled", err)
+	}
+}

@@ -38,6 +38,10 @@ type Feed struct {
 	Failures                         int
 	// ItemsPerDay is the new items of the last 24 hours (estimated).
 	ItemsPerDay float64
+	// PolledBy is the member that polls the feed when it is another
+	// process: the row is then that process's stored state (its last poll
+	// at least as recent as shown, no next poll, no items per day).
+	PolledBy string
 }
 
 // State is ok, failing, gone or new (not polled yet).

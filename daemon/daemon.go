@@ -103,7 +103,9 @@ type daemon struct {
 	engines *engines
 	state   *stateKeeper // nil when not watching
 	members *membership
-	opml    *opmlWatches // nil when not watching
+	// remote follows the feeds other processes poll, for status pages.
+	remote *othersFeeds
+	opml   *opmlWatches // nil when not watching
 	// websub is nil unless websub.callback_url is set and this process
 	// watches; pushTo hands its pushes to the watcher.
 	websub *websub.Manager
@@ -201,6 +203,7 @@ func Run(ctx context.Context, o Options) error {
 		return startErr(ctx, d.log, err)
 	}
 	defer d.members.leave()
+	d.remote = newOthersFeeds(runCtx, d.bus, d.log)
 	d.items = newItemRates(o.Now)
 
 	if err := d.newWebSub(ctx, cfg); err != nil {

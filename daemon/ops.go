@@ -316,6 +316,11 @@ type FeedStatus struct {
 	Gone     bool      `json:"gone,omitempty"`
 	Failures int       `json:"failures,omitempty"`
 	Notice   string    `json:"notice,omitempty"`
+	// Owner is the member that polls the feed (its id, as in members),
+	// when more than one process polls feeds or this one polls none: the
+	// status then lists every configured feed, those of the others from
+	// the state they stored (at most stateSaveEvery old).
+	Owner string `json:"polled_by,omitempty"`
 	// Push is the feed's WebSub state (only with websub.callback_url).
 	Push *websub.FeedPush `json:"push,omitempty"`
 }
@@ -347,6 +352,7 @@ func (d *daemon) statusWith(withPush bool) Status {
 			}
 		}
 	}
+	s.Feeds = d.withOthersFeeds(s.Feeds)
 	if d.sink != nil {
 		s.Profiles = d.sink.ProfileStats()
 	}

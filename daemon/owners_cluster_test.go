@@ -448,6 +448,9 @@ func TestWatchersShareFeeds(t *testing.T) {
 	if roles["watch"] != 2 || roles["notify"] != 2 || owned != clusterFeeds {
 		t.Errorf("status members: %+v", st.Members)
 	}
+	// Status lists every feed, b's too, each with who polls it; b's from
+	// the state b stored.
+	r.checkStatusFeeds(st, map[string]*member{"a": a, "b": b})
 	metrics, err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/metrics", r.port))
 	if err != nil {
 		t.Fatal(err)
@@ -548,4 +551,53 @@ func getJSON(url string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return io.ReadAll(resp.Body)
+}
+
+// checkStatusFeeds checks that st (member a's status) lists every feed,
+// each with its owner among ms and a poll, and that a's console lists
+// the feeds of the others with their owner too.
+func (r *ownersRig) checkStatusFeeds(st Status, ms map[string]*member) {
+	t := r.t
+	t.Helper()
+	if len(st.Feeds) != clusterFeeds {
+		t.Fatalf("status lists %d feeds, want all %d", len(st.Feeds), clusterFeeds)
+	}
+	ids := map[string]string{}
+	for name, m := range ms {
+		ids[m.coord.ID()] = name
+	}
+	others, other := 0, ""
+	for i, f := range st.Feeds {
+		if want := fmt.Sprintf("feed-%d", i); i > 0 && f.Name <= st.Feeds[i-1].Name {
+			t.Errorf("feeds out of order: %q after %q (want e.g. %q)", f.Name, st.Feeds[i-1].Name, want)
+		}
+		by, ok := ids[f.Owner]
+		if !ok || !ms[by].coord.Owns(f.Name) {
+			t.Errorf("%s: polled_by %q, not its owner", f.Name, f.Owner)
+			continue
+		}
+		if f.LastPoll.IsZero() || f.Result == "" {
+			t.Errorf("%s (polled by %s): no last poll or result: %+v", f.Name, by, f)
+		}
+		if by != "a" {
+			others++
+			other = f.Name
+		}
+	}
+	if others == 0 {
+		t.Fatal("no feed of another member in the status")
+	}
+	feedPage, err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/feeds/%s", r.port, other))
+	if err != nil || !strings.Contains(string(feedPage), "<dt>polled by</dt>") {
+		t.Errorf("console page of %s (polled by another member) does not say by whom: %v", other, err)
+	}
+	page, err := getJSON(fmt.Sprintf("http://127.0.0.1:%d/feeds", r.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, name := range ids {
+		if name != "a" && !strings.Contains(string(page), "by "+id) {
+			t.Errorf("console /feeds does not say which feeds %s (%s) polls", name, id)
+		}
+	}
 }

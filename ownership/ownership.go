@@ -233,6 +233,14 @@ func (c *Coordinator) Owns(feed string) bool {
 	return c.leaseValid(time.Now()) && c.owned[feed]
 }
 
+// Watchers returns the live members that poll feeds, sorted, as the
+// share was last computed from: with Owner, who polls a feed.
+func (c *Coordinator) Watchers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lastWatchers)
+}
+
 // startTries is how long Start keeps trying to register.
 const startTries = 30 * time.Second
 

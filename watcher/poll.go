@@ -189,26 +189,48 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 // show the last run's results from the start, not empty ones until the
 // feed's next poll.
 func (w *Watcher) showState(f *feed, next time.Time) {
-	st := f.st
-	src := f.cfg.URL
+	fs := statusOfState(f.name, f.cfg.URL, f.st)
+	w.setStatus(f.name, func(s *FeedStatus) {
+		s.URL = fs.URL
+		s.Notice = fs.Notice
+		s.LastPoll = fs.LastPoll
+		s.Result = fs.Result
+		s.NextDue = next
+		s.Error = fs.Error
+		s.Gone = fs.Gone
+		s.Failures = fs.Failures
+	})
+}
+
+// statusOfState is what a feed's stored state tells of it, its URL as
+// polled (unmasked).
+func statusOfState(name, cfgURL string, st feedState) FeedStatus {
+	src := cfgURL
 	if st.MovedTo != "" {
 		src = st.MovedTo
 	}
-	notice := moveOf(f.cfg.URL, st.MovedTo).notice()
 	result := st.LastResult
 	if st.Gone {
 		result = string(fetch.KindGone)
 	}
-	w.setStatus(f.name, func(s *FeedStatus) {
-		s.URL = src
-		s.Notice = notice
-		s.LastPoll = st.LastPoll
-		s.Result = result
-		s.NextDue = next
-		s.Error = st.LastError
-		s.Gone = st.Gone
-		s.Failures = st.Failures
-	})
+	return FeedStatus{Name: name, URL: src, Notice: moveOf(cfgURL, st.MovedTo).notice(),
+		LastPoll: st.LastPoll, Result: result, NextDue: st.NextDue, Error: st.LastError,
+		Gone: st.Gone, Failures: st.Failures}
+}
+
+// StoredStatus is the status of a feed polled by another process, from
+// the state it stored (at most one state-save interval old): what status
+// pages show of the feeds of a whole cluster. The URL is masked like
+// Status's. cfgURL is the configured URL the state belongs to: a state
+// of another URL (the config changed) says nothing of the feed now.
+func StoredStatus(name string, state []byte) (fs FeedStatus, cfgURL string, err error) {
+	st, err := decodeState(state)
+	if err != nil {
+		return FeedStatus{Name: name}, "", fmt.Errorf("state of feed %q: %w", name, err)
+	}
+	fs = statusOfState(name, st.ConfigURL, st)
+	fs.URL = feedurl.Masked(fs.URL)
+	return fs, st.ConfigURL, nil
 }
 
 // outcome is what one poll came to.

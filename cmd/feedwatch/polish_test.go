@@ -107,6 +107,19 @@ func TestStatusLenient(t *testing.T) {
 	}
 }
 
+// TestStatusCluster: when the daemon's status says who polls each feed
+// (several processes poll), status prints that column.
+func TestStatusCluster(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"mode":"watch","ready":true,"feeds":[{"name":"uk","result":"ok","polled_by":"host-b-2f1c"},{"name":"world","result":"ok","polled_by":"host-a-9e0d"}]}`))
+	}))
+	defer srv.Close()
+	code, out, errOut := runCLI(t, nil, "status", "--url", srv.URL, "--config", "/nonexistent/feedwatch.yaml")
+	if code != 0 || !strings.Contains(out, "POLLED BY") || !strings.Contains(out, "host-b-2f1c") || !strings.Contains(out, "host-a-9e0d") {
+		t.Errorf("status of a cluster: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 // TestMatchWithoutUnusedSecrets: match needs neither notifier nor feed
 // secrets.
 func TestMatchWithoutUnusedSecrets(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -25,7 +26,10 @@ func statusCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 		Use: "status", Short: "Print the running daemon's feeds and profiles (from http.listen's /api/status)", Args: args(cobra.NoArgs),
 		Long: `status asks the running daemon for its state (GET /api/status on http.listen) and
 prints its feeds (last poll, result, next poll, error), profiles (hits, last hit)
-and notifiers (delivered, failed, dead, pending).
+and notifiers (delivered, failed, dead, pending). When several processes poll
+feeds, every feed is listed with the member that polls it; the other members'
+feeds show the last poll they stored (a poll that changes nothing is stored only
+every few hours).
 
 It reads only http.listen from the config, so it works right after a broken edit
 and without the daemon's secrets; --url names the daemon directly. When the daemon
@@ -52,9 +56,18 @@ http.auth.username from the config (or FEEDWATCH_HTTP_AUTH_USERNAME).`,
 				printState(tw, *c)
 			}
 			fmt.Fprintln(tw)
-			fmt.Fprintln(tw, "FEED\tLAST POLL\tRESULT\tNEXT DUE\tERROR")
-			for _, f := range st.Feeds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, when(f.LastPoll), f.Result, when(f.NextDue), f.Error)
+			// Several processes poll: every feed, and who polls it (the
+			// others' rows are the state they stored).
+			if slices.ContainsFunc(st.Feeds, func(f daemon.FeedStatus) bool { return f.Owner != "" }) {
+				fmt.Fprintln(tw, "FEED\tLAST POLL\tRESULT\tNEXT DUE\tPOLLED BY\tERROR")
+				for _, f := range st.Feeds {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, when(f.LastPoll), f.Result, when(f.NextDue), f.Owner, f.Error)
+				}
+			} else {
+				fmt.Fprintln(tw, "FEED\tLAST POLL\tRESULT\tNEXT DUE\tERROR")
+				for _, f := range st.Feeds {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, when(f.LastPoll), f.Result, when(f.NextDue), f.Error)
+				}
 			}
 			for _, f := range st.Feeds {
 				if f.Notice != "" {
