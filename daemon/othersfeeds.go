@@ -35,6 +35,10 @@ type othersFeeds struct {
 
 	mu     sync.Mutex
 	states map[string]remoteFeed // by feed name
+	// byName is the configured feeds sorted by name, made again when
+	// the config's feed list is another slice (a reload).
+	byName   []config.Feed
+	byNameOf *config.Feed
 }
 
 // firstLoadWait bounds how long the first status waits for the stored
@@ -106,19 +110,28 @@ func (c *othersFeeds) put(feed string, state []byte) {
 // feeds this process polls), with who polls it: its stored state when
 // that is of its configured URL, else only its name and URL.
 func (c *othersFeeds) rows(feeds []config.Feed, local map[string]bool, watchers []string) []FeedStatus {
-	var out []FeedStatus
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range feeds {
-		name := f.Name
-		if name == "" {
-			name = f.URL
+	if len(feeds) == 0 {
+		return nil
+	}
+	if c.byNameOf != &feeds[0] || len(c.byName) != len(feeds) {
+		c.byName = slices.Clone(feeds)
+		for i := range c.byName {
+			if c.byName[i].Name == "" {
+				c.byName[i].Name = c.byName[i].URL
+			}
 		}
-		if local[name] {
+		slices.SortFunc(c.byName, func(a, b config.Feed) int { return strings.Compare(a.Name, b.Name) })
+		c.byNameOf = &feeds[0]
+	}
+	out := make([]FeedStatus, 0, max(len(feeds)-len(local), 0))
+	for _, f := range c.byName {
+		if local[f.Name] {
 			continue
 		}
-		row := FeedStatus{Name: name, Owner: ownership.Owner(name, watchers)}
-		if rf, ok := c.states[name]; ok && rf.cfgURL == f.URL {
+		row := FeedStatus{Name: f.Name, Owner: ownership.Owner(f.Name, watchers)}
+		if rf, ok := c.states[f.Name]; ok && rf.cfgURL == f.URL {
 			s := rf.st
 			// No next poll: the owner stores its state when a poll changes
 			// something (and every stateSaveEvery), so the next poll it
@@ -130,7 +143,6 @@ func (c *othersFeeds) rows(feeds []config.Feed, local map[string]bool, watchers 
 		}
 		out = append(out, row)
 	}
-	slices.SortFunc(out, func(a, b FeedStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

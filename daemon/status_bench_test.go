@@ -12,6 +12,7 @@ import (
 	"github.com/feedwatch/feedwatch/bus"
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/item"
+	"github.com/feedwatch/feedwatch/ownership"
 	"github.com/feedwatch/feedwatch/watcher"
 	"github.com/feedwatch/feedwatch/websub"
 )
@@ -234,4 +235,38 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkOthersFeedsRows: the rows a status adds in a cluster for the
+// feeds other processes poll, 50,000 feeds over three watchers (a third
+// this process's), every other feed's state stored:
+//
+//	go test ./daemon -run '^$' -bench OthersFeedsRows -benchmem
+func BenchmarkOthersFeedsRows(b *testing.B) {
+	const n = 50_000
+	watchers := []string{"host-a-1", "host-b-2", "host-c-3"}
+	o := newOthersFeeds(context.Background(), nil, nil)
+	feeds := make([]config.Feed, n)
+	local := map[string]bool{}
+	now := time.Now()
+	for i := range feeds {
+		u := fmt.Sprintf("https://site%d.example.com/news/section-%d/rss.xml", i%997, i)
+		feeds[i] = config.Feed{Name: fmt.Sprintf("feed %06d", i), URL: u}
+		if ownership.Owner(feeds[i].Name, watchers) == watchers[0] {
+			local[feeds[i].Name] = true
+			continue
+		}
+		s, err := json.Marshal(map[string]any{"config_url": u, "last_poll": now.Add(-time.Minute),
+			"next_due": now.Add(time.Hour), "last_result": "not_modified", "etag": `"x"`})
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.put(feeds[i].Name, s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if rows := o.rows(feeds, local, watchers); len(rows) != n-len(local) {
+			b.Fatalf("%d rows, want %d", len(rows), n-len(local))
+		}
+	}
 }
