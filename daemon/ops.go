@@ -252,7 +252,13 @@ type Status struct {
 	// Members are the processes sharing this NATS deployment, this one
 	// included.
 	Members []ownership.Member `json:"members"`
+	// Member is this process's id among them: its own feeds are those
+	// polled_by it (or without polled_by).
+	Member string `json:"member,omitempty"`
 }
+
+// Own reports whether the process that made s polls f.
+func (s *Status) Own(f FeedStatus) bool { return f.Owner == "" || f.Owner == s.Member }
 
 // NotifierStats counts one notifier's deliveries since the process started.
 type NotifierStats struct {
@@ -331,6 +337,9 @@ func (d *daemon) status() Status { return d.statusWith(true) }
 // (the console shows none).
 func (d *daemon) statusWith(withPush bool) Status {
 	s := Status{Mode: d.opts.Mode.String(), Ready: d.ready.Load() && d.bus.Connected(), Feeds: []FeedStatus{}, Profiles: map[string]ProfileStats{}, Members: d.members.list()}
+	if d.members != nil {
+		s.Member = d.members.c.ID()
+	}
 	if d.watcher != nil {
 		feeds := d.watcher.Status()
 		s.Feeds = make([]FeedStatus, len(feeds))

@@ -170,6 +170,9 @@ func TestMeasureScaleOut(t *testing.T) {
 				return nil
 			}
 			for _, f := range st.Feeds {
+				if !st.Own(f) {
+					continue
+				}
 				i, _ := strconv.Atoi(strings.TrimPrefix(f.Name, "feed-"))
 				out[p.name] = append(out[p.name], i)
 			}
