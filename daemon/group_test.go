@@ -25,7 +25,8 @@ import (
 
 // TestEndToEndOneMessagePerItem: an item that matches two profiles is two
 // hits on NATS and one email (its subject naming both profiles) and one
-// Slack message; another item is a message of its own.
+// Slack message; another item is a message of its own. The webhook, whose
+// body is the hit JSON, gets each hit on its own, as the stream holds it.
 func TestEndToEndOneMessagePerItem(t *testing.T) {
 	feed := &feedServer{title: "World Desk"}
 	feedSrv := httptest.NewServer(feed)
@@ -33,6 +34,9 @@ func TestEndToEndOneMessagePerItem(t *testing.T) {
 	slackRec := &recorder{}
 	slackSrv := httptest.NewServer(slackRec)
 	defer slackSrv.Close()
+	hookRec := &recorder{}
+	hookSrv := httptest.NewServer(hookRec)
+	defer hookSrv.Close()
 	box, smtpPort := startSMTP(t)
 
 	dir := t.TempDir()
@@ -63,7 +67,10 @@ notifiers:
     tls: none
     from: feedwatch <alerts@example.org>
     to: [me@example.org]
-`, filepath.Join(dir, "data"), httpPort, natsPort, feedSrv.URL, slackSrv.URL, smtpPort)
+  hook:
+    type: webhook
+    url: %s/hook
+`, filepath.Join(dir, "data"), httpPort, natsPort, feedSrv.URL, slackSrv.URL, smtpPort, hookSrv.URL)
 	path := filepath.Join(dir, "feedwatch.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -80,13 +87,31 @@ notifiers:
 	feed.add("b", "Xinjiang cotton report", "One.", now)
 	waitFor(t, "deliveries", 30*time.Second, func() bool {
 		s, _ := slackRec.snapshot()
-		return len(s) >= 2 && len(box.snapshot()) >= 2
+		h, _ := hookRec.snapshot()
+		return len(s) >= 2 && len(box.snapshot()) >= 2 && len(h) >= 3
 	})
 	time.Sleep(time.Second) // room for a wrong third message
-	if n := len(streamHits(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))); n != 3 {
+	stored := streamHits(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+	if n := len(stored); n != 3 {
 		t.Errorf("stream holds %d hits, want 3 (one per profile and item)", n)
 	}
 	d.stop(t)
+
+	hooked, heads := hookRec.snapshot()
+	if len(hooked) != len(stored) {
+		t.Errorf("webhook got %d bodies, want one per hit (%d)", len(hooked), len(stored))
+	}
+	for _, m := range stored {
+		found := false
+		for i, b := range hooked {
+			if bytes.Equal(b, m.Data) && heads[i].Get("X-Feedwatch-Hit-Id") == m.Header.Get("Nats-Msg-Id") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no webhook body is hit %s as the stream holds it:\n%s", m.Header.Get("Nats-Msg-Id"), m.Data)
+		}
+	}
 
 	var subjects []string
 	for _, raw := range box.snapshot() {

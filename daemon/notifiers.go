@@ -129,9 +129,12 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		RateLimit:   build.RateLimit(n),
 		AckWait:     ackWait,
 		MaxInFlight: inFlight,
-		Logger:      e.log,
-		Metrics:     e.metrics,
-		Mutes:       muter(e.mutes),
+		// The SPEC's webhook body is the hit JSON: each hit on its own,
+		// as the stream holds it (people's channels get an item once).
+		PerHit:  n.Type == "webhook",
+		Logger:  e.log,
+		Metrics: e.metrics,
+		Mutes:   muter(e.mutes),
 	})
 	if err != nil {
 		return fmt.Errorf("notifier %q: %w", name, err)

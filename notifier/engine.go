@@ -77,6 +77,11 @@ type EngineOptions struct {
 	// out as one message; 0 means 100 ms. GatherMax caps the wait from the
 	// first hit held; 0 means 400 ms (at least GatherQuiet).
 	GatherQuiet, GatherMax time.Duration
+	// PerHit sends each hit as a message of its own, never grouped with
+	// the item's hits for other profiles, without waiting for them: for
+	// receivers that are programs (the webhook), which want each hit as
+	// the stream holds it.
+	PerHit bool
 	// AckWait is the consumer's AckWait; slow sends call InProgress well
 	// before it runs out. 0 means JetStream's default, 30 s.
 	AckWait time.Duration
@@ -380,7 +385,7 @@ func (e *Engine) dispatch(ctx context.Context, s *sender, ready []group, haveSlo
 // goes when no hit has come for GatherQuiet, or GatherMax after its first
 // hit. When full, every group but the last goes.
 func (e *Engine) readyGroups(held []entry, full bool) (ready []group, keep []entry) {
-	groups := groupEntries(held)
+	groups := e.groupEntries(held)
 	now := time.Now()
 	for i, g := range groups {
 		last := i == len(groups)-1
@@ -397,6 +402,9 @@ func (e *Engine) readyGroups(held []entry, full bool) (ready []group, keep []ent
 
 // readyAt is when a group of held goes out.
 func (e *Engine) readyAt(g group, held []entry) time.Time {
+	if e.o.PerHit {
+		return g[0].at // no other hit to wait for
+	}
 	first, latest, lastID := g[0].at, g[0].at, g[0].id
 	for _, en := range g[1:] {
 		first, latest, lastID = minTime(first, en.at), maxTime(latest, en.at), max(lastID, en.id)
@@ -417,7 +425,7 @@ func (e *Engine) readyAt(g group, held []entry) time.Time {
 // nextReady is when the first of the held groups goes out.
 func (e *Engine) nextReady(held []entry) time.Time {
 	var next time.Time
-	for i, g := range groupEntries(held) {
+	for i, g := range e.groupEntries(held) {
 		at := e.readyAt(g, held)
 		if i == 0 || at.Before(next) {
 			next = at
@@ -918,7 +926,7 @@ func (e *Engine) runDigest(ctx, sendCtx context.Context) error {
 // flush sends a window's hits, each item once with all its profiles,
 // MaxDigest items per message.
 func (e *Engine) flush(ctx, sendCtx context.Context, batch []entry) {
-	groups := groupEntries(batch)
+	groups := e.groupEntries(batch)
 	for len(groups) > 0 {
 		n := min(len(groups), MaxDigest)
 		e.deliver(ctx, sendCtx, groups[:n])

@@ -45,6 +45,19 @@ func itemKey(h hit.Hit) string {
 	return strings.Join([]string{h.Feed.Name, h.Item.ID, h.Item.Link, h.Item.Title, published}, "\x00")
 }
 
+// groupEntries is groupEntries, or each entry a group of its own when the
+// engine sends each hit on its own.
+func (e *Engine) groupEntries(ens []entry) []group {
+	if !e.o.PerHit {
+		return groupEntries(ens)
+	}
+	groups := make([]group, len(ens))
+	for i, en := range ens {
+		groups[i] = group{en}
+	}
+	return groups
+}
+
 // groupEntries groups decoded entries by item, in order of first
 // appearance. A group never holds two different hits of one profile: those
 // are different items however alike they look, and each is sent.

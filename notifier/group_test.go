@@ -82,6 +82,13 @@ func TestEngineGroupsAnItemsHits(t *testing.T) {
 		{"in flight 4", []hit.Hit{itemHit(1, "a"), itemHit(1, "b"), itemHit(2, "a"), itemHit(3, "a"), itemHit(3, "c")},
 			func(o *notifier.EngineOptions) { o.MaxInFlight = 4 },
 			[]string{"story 1[a,b]", "story 2[a]", "story 3[a,c]"}},
+		// The webhook's: each hit a message of its own.
+		{"per hit", []hit.Hit{itemHit(1, "xinjiang"), itemHit(1, "trade-bill"), itemHit(2, "xinjiang")},
+			func(o *notifier.EngineOptions) { o.PerHit = true },
+			[]string{"story 1[xinjiang]", "story 1[trade-bill]", "story 2[xinjiang]"}},
+		{"per hit, in flight 4", []hit.Hit{itemHit(1, "a"), itemHit(1, "b"), itemHit(1, "c")},
+			func(o *notifier.EngineOptions) { o.PerHit, o.MaxInFlight = true, 4 },
+			[]string{"story 1[a]", "story 1[b]", "story 1[c]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -176,13 +176,22 @@ func CheckTemplate(text string) error {
 }
 
 // Body is the request body for hits: the hit envelope for one, a JSON array
-// for a digest.
+// for a digest. Each hit is as the stream holds it: the engine sends a
+// webhook's hits one by one (PerHit), and the profiles list the engine
+// gives a hit as delivered is left out when it names only the hit's own.
 func (w *Webhook) Body(hits []hit.Hit) ([]byte, error) {
 	if w.tmpl == nil {
-		if len(hits) == 1 {
-			return json.Marshal(hits[0])
+		plain := make([]hit.Hit, len(hits))
+		for i, h := range hits {
+			if len(h.Profiles) == 1 && h.Profiles[0] == h.Profile {
+				h.Profiles = nil
+			}
+			plain[i] = h
 		}
-		return json.Marshal(hits)
+		if len(plain) == 1 {
+			return json.Marshal(plain[0])
+		}
+		return json.Marshal(plain)
 	}
 	parts := make([]string, len(hits))
 	for i, h := range hits {
