@@ -70,13 +70,14 @@ notifiers:
   hook:
     type: webhook
     url: %s/hook
+  console: {type: console}
 `, filepath.Join(dir, "data"), httpPort, natsPort, feedSrv.URL, slackSrv.URL, smtpPort, hookSrv.URL)
 	path := filepath.Join(dir, "feedwatch.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	d := startDaemon(t, path, &syncBuffer{}, logs)
+	logs, stdout := &syncBuffer{}, &syncBuffer{}
+	d := startDaemon(t, path, stdout, logs)
 	defer func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs.String())
@@ -97,6 +98,12 @@ notifiers:
 	}
 	d.stop(t)
 
+	// The console prints a block per hit.
+	for _, want := range []string{"== hit xinjiang ==\nTrade Bill amendment on Xinjiang", "== hit trade-bill ==\nTrade Bill amendment on Xinjiang", "== hit xinjiang ==\nXinjiang cotton report"} {
+		if strings.Count(stdout.String(), want) != 1 {
+			t.Errorf("console output has %q %d times, want once:\n%s", want, strings.Count(stdout.String(), want), stdout.String())
+		}
+	}
 	hooked, heads := hookRec.snapshot()
 	if len(hooked) != len(stored) {
 		t.Errorf("webhook got %d bodies, want one per hit (%d)", len(hooked), len(stored))

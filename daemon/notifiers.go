@@ -129,9 +129,10 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		RateLimit:   build.RateLimit(n),
 		AckWait:     ackWait,
 		MaxInFlight: inFlight,
-		// The SPEC's webhook body is the hit JSON: each hit on its own,
-		// as the stream holds it (people's channels get an item once).
-		PerHit:  n.Type == "webhook",
+		// The SPEC's webhook body is the hit JSON, and the console prints
+		// "one readable line (or block) per hit": each hit on its own, as
+		// the stream holds it. People's channels get an item once.
+		PerHit:  n.Type == "webhook" || n.Type == "console",
 		Logger:  e.log,
 		Metrics: e.metrics,
 		Mutes:   muter(e.mutes),
