@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedwatch/feedwatch/ownership"
@@ -15,7 +17,14 @@ import (
 const MembersBucket = "feedwatch_members"
 
 // MemberStore implements ownership.Store over the members bucket.
-type MemberStore struct{ kv jetstream.KeyValue }
+type MemberStore struct {
+	mu sync.Mutex
+	kv jetstream.KeyValue
+	// remake creates the bucket again: it is in memory, so a NATS server
+	// that restarts (a single server, or every replica) comes back
+	// without it, and no record could be written until it exists again.
+	remake func(context.Context) (jetstream.KeyValue, error)
+}
 
 var _ ownership.Store = (*MemberStore)(nil)
 
@@ -23,11 +32,31 @@ var _ ownership.Store = (*MemberStore)(nil)
 // Records expire ttl after their last write, so a dead process's record
 // goes away by itself (the others count it dead from ttl on anyway).
 func (b *Bus) Members(ctx context.Context, ttl time.Duration) (*MemberStore, error) {
-	kv, err := b.ensureBucket(ctx, membersConfig(ttl))
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", MembersBucket, err)
+	remake := func(ctx context.Context) (jetstream.KeyValue, error) {
+		kv, err := b.ensureBucket(ctx, membersConfig(ttl))
+		if err != nil {
+			return nil, fmt.Errorf("create bucket %s: %w", MembersBucket, err)
+		}
+		return kv, nil
 	}
-	return &MemberStore{kv: kv}, nil
+	kv, err := remake(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &MemberStore{kv: kv, remake: remake}, nil
+}
+
+func (s *MemberStore) bucket() jetstream.KeyValue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kv
+}
+
+// bucketGone reports whether err says the bucket's stream is not there
+// (it answers nothing, or the server says so).
+func bucketGone(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrBucketNotFound)
 }
 
 func membersConfig(ttl time.Duration) jetstream.KeyValueConfig {
@@ -41,9 +70,21 @@ func membersConfig(ttl time.Duration) jetstream.KeyValueConfig {
 	}
 }
 
-// Put writes a member's record.
+// Put writes a member's record. When the bucket is gone (a NATS restart
+// emptied the server's memory), it is made again and the write retried.
 func (s *MemberStore) Put(ctx context.Context, key string, value []byte) error {
-	if _, err := s.kv.Put(ctx, key, value); err != nil {
+	_, err := s.bucket().Put(ctx, key, value)
+	if err != nil && bucketGone(err) && s.remake != nil {
+		kv, rerr := s.remake(ctx)
+		if rerr != nil {
+			return fmt.Errorf("put member %s: %w (making the bucket again: %w)", key, err, rerr)
+		}
+		s.mu.Lock()
+		s.kv = kv
+		s.mu.Unlock()
+		_, err = kv.Put(ctx, key, value)
+	}
+	if err != nil {
 		return fmt.Errorf("put member %s: %w", key, err)
 	}
 	return nil
@@ -51,7 +92,7 @@ func (s *MemberStore) Put(ctx context.Context, key string, value []byte) error {
 
 // Delete removes a member's record.
 func (s *MemberStore) Delete(ctx context.Context, key string) error {
-	if err := s.kv.Delete(ctx, key); err != nil {
+	if err := s.bucket().Delete(ctx, key); err != nil {
 		return fmt.Errorf("delete member %s: %w", key, err)
 	}
 	return nil
@@ -59,7 +100,7 @@ func (s *MemberStore) Delete(ctx context.Context, key string) error {
 
 // List returns every record.
 func (s *MemberStore) List(ctx context.Context) ([]ownership.Entry, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	w, err := s.bucket().WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
@@ -83,7 +124,7 @@ func (s *MemberStore) List(ctx context.Context) ([]ownership.Entry, error) {
 
 // Watch sends every change after the current records until ctx ends.
 func (s *MemberStore) Watch(ctx context.Context) (<-chan ownership.Entry, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	w, err := s.bucket().WatchAll(ctx, jetstream.UpdatesOnly())
 	if err != nil {
 		return nil, fmt.Errorf("watch members: %w", err)
 	}

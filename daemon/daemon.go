@@ -23,6 +23,7 @@ import (
 	"github.com/feedwatch/feedwatch/console"
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
+	"github.com/feedwatch/feedwatch/redact"
 	"github.com/feedwatch/feedwatch/watcher"
 	"github.com/feedwatch/feedwatch/websub"
 )
@@ -178,8 +179,20 @@ func Run(ctx context.Context, o Options) error {
 		// backtest and dead reach this process's store through it.
 		bo.LocalAccessFile = filepath.Join(cfg.DataDir, bus.LocalAccessName)
 	}
-	d.bus, err = bus.Open(ctx, bo)
-	if err != nil {
+	// http.listen answers from now on: /healthz live, /readyz 503 until
+	// the daemon has started (NATS reached, config loaded).
+	var ops *opsServer
+	if cfg.HTTP.Listen != "" {
+		if ops, err = d.listenHTTP(cfg.HTTP.Listen); err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = ops.srv.Shutdown(sctx)
+			cancel()
+		}()
+	}
+	if d.bus, err = d.openBus(ctx, cfg, bo); err != nil {
 		return startErr(ctx, d.log, err)
 	}
 	defer d.bus.Close()
@@ -212,6 +225,9 @@ func Run(ctx context.Context, o Options) error {
 
 	var wg sync.WaitGroup
 	var srv, wsSrv *http.Server
+	if ops != nil {
+		srv = ops.srv
+	}
 	watchCtx, stopWatch := context.WithCancel(runCtx)
 	defer stopWatch()
 	// stop winds down what has started: at shutdown, and when starting
@@ -254,10 +270,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := d.startConsole(runCtx); err != nil {
 			return err
 		}
-		srv, err = d.serveHTTP(cfg.HTTP.Listen)
-		if err != nil {
-			return err
-		}
+		d.serveHTTP(ops, cfg.HTTP.Listen)
 	}
 	if d.websub != nil && cfg.WebSub.Listen != "" {
 		wsSrv, err = d.serveWebSub(cfg.WebSub.Listen)
@@ -351,6 +364,41 @@ func busOptions(cfg *config.Config, clientName string, log *slog.Logger) bus.Opt
 
 // startErr is what Run returns when starting failed with err: nothing,
 // when the failure is only the stop that was asked for during start.
+// openBus connects to NATS (or starts the embedded server). A NATS server
+// named by nats.url that cannot be reached (down, restarting, a network
+// not up yet) is waited for, with a warning each try, until ctx ends:
+// the process stays up, /healthz live and /readyz not ready, rather than
+// exiting. The embedded server's errors (data_dir) end the start at once.
+func (d *daemon) openBus(ctx context.Context, cfg *config.Config, bo bus.Options) (*bus.Bus, error) {
+	url := redact.Userinfo(cfg.NATS.URL)
+	for attempt := 1; ; attempt++ {
+		slow := time.AfterFunc(natsSlowAfter, func() {
+			if cfg.NATS.URL != "" {
+				d.log.Warn("still connecting to NATS: not reachable yet", "url", url)
+			}
+		})
+		b, err := bus.Open(ctx, bo)
+		slow.Stop()
+		if err == nil || cfg.NATS.URL == "" || ctx.Err() != nil {
+			return b, err
+		}
+		wait := min(time.Duration(attempt)*natsRetryStep, natsRetryMax)
+		d.log.Warn("cannot start on NATS; trying again (the process stays up, /readyz not ready)", "url", url, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// How long start waits for NATS before a warning, and between tries.
+const (
+	natsSlowAfter = 5 * time.Second
+	natsRetryStep = 2 * time.Second
+	natsRetryMax  = 30 * time.Second
+)
+
 func startErr(ctx context.Context, log *slog.Logger, err error) error {
 	if ctx.Err() != nil {
 		log.Info("feedwatch stopped while starting", "err", err)

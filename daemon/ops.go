@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,25 +26,62 @@ import (
 
 // serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
 // /api/status and POST /-/reload.
-func (d *daemon) serveHTTP(addr string) (*http.Server, error) {
+// opsServer is http.listen's server. It listens from the start of Run:
+// while NATS is not reached yet it answers /healthz (live) and nothing
+// else (503, /readyz included); once the daemon has started, serve puts
+// the whole endpoint behind it.
+type opsServer struct {
+	srv      *http.Server
+	addr     string
+	loopback bool
+	h        atomic.Pointer[http.Handler]
+}
+
+func (s *opsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+// listenHTTP opens http.listen with the starting handler.
+func (d *daemon) listenHTTP(addr string) (*opsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", addr, err)
 	}
 	tcp, _ := ln.Addr().(*net.TCPAddr)
-	loopback := tcp != nil && tcp.IP.IsLoopback()
-	srv := &http.Server{
-		Handler: d.opsHandler(loopback), ReadHeaderTimeout: 10 * time.Second,
+	s := &opsServer{addr: ln.Addr().String(), loopback: tcp != nil && tcp.IP.IsLoopback()}
+	starting := startingHandler()
+	s.h.Store(&starting)
+	s.srv = &http.Server{
+		Handler: s, ReadHeaderTimeout: 10 * time.Second,
 		// net/http's own complaints go through slog too, so that
 		// --log-format json holds for every line.
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	go func() { _ = srv.Serve(ln) }()
-	d.log.Info("serving the web console, metrics and health", "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
-	if exposed(loopback, d.cfg.HTTP.Auth) {
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// startingHandler is http.listen's answer before the daemon has started:
+// alive, not ready.
+func startingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "not ready: feedwatch is starting (connecting to NATS)", http.StatusServiceUnavailable)
+	})
+	return mux
+}
+
+// serveHTTP puts the whole endpoint (console, metrics, health, status,
+// actions) behind s.
+func (d *daemon) serveHTTP(s *opsServer, addr string) {
+	h := d.opsHandler(s.loopback)
+	s.h.Store(&h)
+	d.log.Info("serving the web console, metrics and health", "addr", s.addr, "console", "http://"+s.addr+"/")
+	if exposed(s.loopback, d.cfg.HTTP.Auth) {
 		warnExposed(d.log, addr)
 	}
-	return srv, nil
 }
 
 // exposed reports whether the endpoint is open beyond this machine: not

@@ -159,11 +159,12 @@ func TestOpsNoWarningOnLoopback(t *testing.T) {
 	var logs syncBuffer
 	r := newOpsRig(true)
 	r.d.log = slog.New(slog.NewTextHandler(&logs, nil))
-	srv, err := r.d.serveHTTP("127.0.0.1:0")
+	ops, err := r.d.listenHTTP("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	defer ops.srv.Close()
+	r.d.serveHTTP(ops, "127.0.0.1:0")
 	if strings.Contains(logs.String(), "not a loopback") {
 		t.Errorf("warned on a loopback bind:\n%s", logs.String())
 	}
@@ -200,10 +201,11 @@ func TestOpsErrorLog(t *testing.T) {
 	var logs syncBuffer
 	r := newOpsRig(true)
 	r.d.log = slog.New(slog.NewJSONHandler(&logs, nil))
-	srv, err := r.d.serveHTTP("127.0.0.1:0")
+	ops, err := r.d.listenHTTP("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := ops.srv
 	defer srv.Close()
 	if srv.ErrorLog == nil {
 		t.Fatal("http.Server has no ErrorLog: net/http writes to the standard logger")
