@@ -73,6 +73,13 @@ delivers it by console, email, Slack or webhook, once.`,
   feedwatch match --query '"trade bill" AND genocide' https://example.org/rss`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// No command is a usage error (exit 2), with the usage to read;
+		// --help still exits 0.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(e.stderr)
+			_ = cmd.Usage()
+			return usageError{errors.New("no command given")}
+		},
 	}
 	root.SetArgs(e.args)
 	root.SetOut(e.stdout)
@@ -109,7 +116,9 @@ delivers it by console, email, Slack or webhook, once.`,
 		withConfig(healthcheckCmd(ctx, e, g)),
 		feedsCmd(ctx, e, g, withConfig),
 		deadCmd(ctx, e, g, withConfig),
-		versionCmd(e),
+		// --config is a common flag: version takes it too (and needs
+		// no config).
+		withConfig(versionCmd(e)),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -29,6 +29,21 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "feedwatch dev") || !strings.Contains(out, "go1.") {
 		t.Fatalf("version: %d %q", code, out)
 	}
+	// --config is a common flag: version takes it and reads nothing.
+	if code, out, errOut := runCLI(t, nil, "version", "--config", "/nonexistent/feedwatch.yaml", "--log-format", "json"); code != 0 || !strings.Contains(out, "feedwatch dev") {
+		t.Fatalf("version with the common flags: %d %q %q", code, out, errOut)
+	}
+}
+
+// TestNoCommand: feedwatch alone is a usage error, with the usage on
+// stderr; --help is not.
+func TestNoCommand(t *testing.T) {
+	if code, _, errOut := runCLI(t, nil); code != 2 || !strings.Contains(errOut, "Usage:") || !strings.Contains(errOut, "no command") {
+		t.Errorf("no command: exit %d, stderr %q", code, errOut)
+	}
+	if code, out, _ := runCLI(t, nil, "--help"); code != 0 || !strings.Contains(out, "Usage:") {
+		t.Errorf("--help: exit %d", code)
+	}
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
