@@ -106,7 +106,9 @@ type daemon struct {
 	members *membership
 	// remote follows the feeds other processes poll, for status pages.
 	remote *othersFeeds
-	opml   *opmlWatches // nil when not watching
+	// ops is http.listen's server (nil when off); a reload may replace it.
+	ops  *opsServer
+	opml *opmlWatches // nil when not watching
 	// websub is nil unless websub.callback_url is set and this process
 	// watches; pushTo hands its pushes to the watcher.
 	websub *websub.Manager
@@ -181,16 +183,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// http.listen answers from now on: /healthz live, /readyz 503 until
 	// the daemon has started (NATS reached, config loaded).
-	var ops *opsServer
 	if cfg.HTTP.Listen != "" {
-		if ops, err = d.listenHTTP(cfg.HTTP.Listen); err != nil {
+		if d.ops, err = d.listenHTTP(cfg.HTTP.Listen); err != nil {
 			return err
 		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = ops.srv.Shutdown(sctx)
-			cancel()
-		}()
+		defer func() { d.ops.shutdown() }()
 	}
 	if d.bus, err = d.openBus(ctx, cfg, bo); err != nil {
 		return startErr(ctx, d.log, err)
@@ -224,10 +221,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var wg sync.WaitGroup
-	var srv, wsSrv *http.Server
-	if ops != nil {
-		srv = ops.srv
-	}
+	var wsSrv *http.Server
 	watchCtx, stopWatch := context.WithCancel(runCtx)
 	defer stopWatch()
 	// stop winds down what has started: at shutdown, and when starting
@@ -258,19 +252,18 @@ func Run(ctx context.Context, o Options) error {
 			// written for unpublished items: nothing is lost by leaving now.
 			d.log.Warn("shutdown grace ran out; in-flight work will be redone at next start")
 		}
-		for _, s := range []*http.Server{srv, wsSrv} {
-			if s != nil {
-				sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = s.Shutdown(sctx)
-				cancel()
-			}
+		d.ops.shutdown()
+		if wsSrv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = wsSrv.Shutdown(sctx)
+			cancel()
 		}
 	}
 	if cfg.HTTP.Listen != "" {
 		if err := d.startConsole(runCtx); err != nil {
 			return err
 		}
-		d.serveHTTP(ops, cfg.HTTP.Listen)
+		d.serveHTTP(d.ops, cfg.HTTP.Listen)
 	}
 	if d.websub != nil && cfg.WebSub.Listen != "" {
 		wsSrv, err = d.serveWebSub(cfg.WebSub.Listen)
@@ -579,8 +572,8 @@ func (d *daemon) doReload(ctx context.Context) {
 	if keys := restartOnly(old, cfg); len(keys) > 0 {
 		d.log.Warn("config reload: these settings take effect at the next restart", "keys", keys)
 	}
-	if l := cfg.HTTP.Listen; l != old.HTTP.Listen && l != "" && exposed(loopbackListen(l), cfg.HTTP.Auth) {
-		warnExposed(d.log, l)
+	if old.HTTP != cfg.HTTP {
+		d.reloadHTTP(ctx, old.HTTP, cfg.HTTP)
 	}
 	d.reloadOK.Set(1)
 	d.reloadTime.Set(float64(d.opts.Now().Unix()))
@@ -588,15 +581,13 @@ func (d *daemon) doReload(ctx context.Context) {
 }
 
 // restartOnly lists changed settings that a reload does not apply: where
-// state lives, how NATS is reached, the HTTP listener and the watcher's
-// process-wide limits. Feeds, profiles and notifiers all apply live.
+// state lives, how NATS is reached, WebSub's listener and the watcher's
+// process-wide limits. Feeds, profiles, notifiers, the archive and http.*
+// all apply live.
 func restartOnly(old, cur *config.Config) []string {
 	var out []string
 	if old.DataDir != cur.DataDir {
 		out = append(out, "data_dir")
-	}
-	if old.HTTP != cur.HTTP {
-		out = append(out, "http")
 	}
 	if old.NATS != cur.NATS {
 		out = append(out, "nats")

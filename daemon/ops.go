@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,6 +58,53 @@ func (d *daemon) listenHTTP(addr string) (*opsServer, error) {
 	}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
+}
+
+// shutdown stops s (nil: nothing), giving requests in flight a second.
+func (s *opsServer) shutdown() {
+	if s == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(sctx)
+}
+
+// reloadHTTP applies a reload's change of http.*: a new listen address is
+// opened before the old one closes (if it cannot be opened, the old one
+// stays, and the error is logged); "" closes it; auth and admin apply to
+// the next request.
+func (d *daemon) reloadHTTP(ctx context.Context, old, cur config.HTTP) {
+	if cur.Listen == old.Listen {
+		if d.ops != nil {
+			h := d.opsHandler(d.ops.loopback)
+			d.ops.h.Store(&h)
+			d.log.Info("config reload: http settings applied", "addr", d.ops.addr)
+			if exposed(d.ops.loopback, cur.Auth) {
+				warnExposed(d.log, cur.Listen)
+			}
+		}
+		return
+	}
+	if cur.Listen == "" {
+		d.ops.shutdown()
+		d.ops = nil
+		d.log.Info("config reload: http.listen is off; the web console, metrics and health endpoint are closed")
+		return
+	}
+	if d.console == nil {
+		if err := d.startConsole(ctx); err != nil {
+			d.log.Error("config reload: web console not started", "err", err)
+		}
+	}
+	ops, err := d.listenHTTP(cur.Listen)
+	if err != nil {
+		d.log.Error("config reload: http.listen not changed", "err", err, "still", old.Listen)
+		return
+	}
+	d.serveHTTP(ops, cur.Listen)
+	d.ops.shutdown()
+	d.ops = ops
 }
 
 // startingHandler is http.listen's answer before the daemon has started:

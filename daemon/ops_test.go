@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/feedwatch/feedwatch/config"
 	"github.com/feedwatch/feedwatch/ownership"
@@ -184,8 +186,9 @@ func TestReloadWarnsExposedListen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Applied at the next restart only, so nothing binds 0.0.0.0 here.
-	exposed := strings.Replace(string(b), "listen: 127.0.0.1:", "listen: 0.0.0.0:", 1)
+	// The reload opens the new address (a free port: the old one is still
+	// open until then).
+	exposed := strings.Replace(string(b), fmt.Sprintf("listen: 127.0.0.1:%d", r.port), fmt.Sprintf("listen: 0.0.0.0:%d", freePort(t)), 1)
 	if err := os.WriteFile(r.path, []byte(exposed), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +196,67 @@ func TestReloadWarnsExposedListen(t *testing.T) {
 	waitFor(t, "the warning", 10*time.Second, func() bool {
 		return strings.Contains(r.logs.String(), "http.listen is not a loopback address")
 	})
+}
+
+// TestReloadHTTP: http.* applies on reload: a new listen address opens and
+// the old one closes; http.auth then guards everything but the health
+// checks; a listen address that cannot be opened keeps the old one.
+func TestReloadHTTP(t *testing.T) {
+	r := newReloadRig(t)
+	r.write(t, xinjiangOnly, "10s")
+	r.start(t)
+	defer r.stop(t)
+	get := func(port int, path string) int {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	edit := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(r.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), from) {
+			t.Fatalf("config lacks %q", from)
+		}
+		if err := os.WriteFile(r.path, []byte(strings.Replace(string(b), from, to, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r.reload <- struct{}{}
+	}
+	oldPort, newPort := r.port, freePort(t)
+	if c := get(oldPort, "/api/status"); c != http.StatusOK {
+		t.Fatalf("/api/status = %d before the reload", c)
+	}
+	edit(fmt.Sprintf("listen: 127.0.0.1:%d", oldPort), fmt.Sprintf("listen: 127.0.0.1:%d", newPort))
+	waitFor(t, "the new address", 10*time.Second, func() bool { return get(newPort, "/api/status") == http.StatusOK })
+	waitFor(t, "the old address closed", 10*time.Second, func() bool { return get(oldPort, "/healthz") == 0 })
+
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit("  admin: true\n", fmt.Sprintf("  admin: true\n  auth:\n    username: ops\n    password_hash: '%s'\n", hash))
+	waitFor(t, "auth applied", 10*time.Second, func() bool { return get(newPort, "/api/status") == http.StatusUnauthorized })
+	if c := get(newPort, "/healthz"); c != http.StatusOK {
+		t.Errorf("/healthz = %d with auth, want 200 (exempt)", c)
+	}
+
+	// A port taken by someone else: the running address stays.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	edit(fmt.Sprintf("listen: 127.0.0.1:%d", newPort), "listen: "+taken.Addr().String())
+	waitFor(t, "the error", 10*time.Second, func() bool { return strings.Contains(r.logs.String(), "http.listen not changed") })
+	if c := get(newPort, "/healthz"); c != http.StatusOK {
+		t.Errorf("/healthz on the running address = %d after a failed move, want 200", c)
+	}
 }
 
 // TestOpsErrorLog: what net/http's server logs on its own goes through the

@@ -165,8 +165,8 @@ func TestReloadOnFileEdit(t *testing.T) {
 		h := hookTitles(t, r.hook)
 		return h["trade-bill: Trade Bill and Xinjiang"] == 1 && h["xinjiang: Trade Bill and Xinjiang"] == 1
 	})
-	if bodies, _ := r.hook.snapshot(); len(bodies) != 3 {
-		t.Errorf("%d webhook messages, want 3: the item matching both profiles is one", len(bodies))
+	if bodies, _ := r.hook.snapshot(); len(bodies) != 4 {
+		t.Errorf("%d webhook messages, want 4: one per hit", len(bodies))
 	}
 
 	// Delete and recreate: watching goes on.

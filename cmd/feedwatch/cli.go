@@ -116,9 +116,9 @@ delivers it by console, email, Slack or webhook, once.`,
 		withConfig(healthcheckCmd(ctx, e, g)),
 		feedsCmd(ctx, e, g, withConfig),
 		deadCmd(ctx, e, g, withConfig),
-		// --config is a common flag: version takes it too (and needs
-		// no config).
-		withConfig(versionCmd(e)),
+		// --config is a common flag: version takes it too, but reads no
+		// config, so its help does not offer it.
+		hiddenConfig(withConfig(versionCmd(e))),
 	)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -134,6 +134,12 @@ delivers it by console, email, Slack or webhook, once.`,
 		return 2
 	}
 	return 1
+}
+
+// hiddenConfig keeps --config out of cmd's help.
+func hiddenConfig(cmd *cobra.Command) *cobra.Command {
+	_ = cmd.Flags().MarkHidden("config")
+	return cmd
 }
 
 // isCobraUsage recognises cobra's own errors for unknown commands and bad
