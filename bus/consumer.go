@@ -305,6 +305,17 @@ func (m *message) Delivered() int {
 	return int(md.NumDelivered)
 }
 
+// StreamSeq is the message's sequence in the hits stream (0 unknown): a
+// dead letter's id names it, so a redelivery of this message is the same
+// dead letter and a replay of the hit (another message) another one.
+func (m *message) StreamSeq() uint64 {
+	md, err := m.m.Metadata()
+	if err != nil {
+		return 0
+	}
+	return md.Sequence.Stream
+}
+
 // Ack waits for the server to confirm, so an ack lost on the way is seen.
 func (m *message) Ack(ctx context.Context) error      { return m.m.DoubleAck(ctx) }
 func (m *message) NakWithDelay(d time.Duration) error { return m.m.NakWithDelay(d) }

@@ -141,6 +141,28 @@ func TestDeadLetterListReplayDrop(t *testing.T) {
 	if got := deadIDs(t, b, ""); !slices.Equal(got, []string{"other/h3", "hook/h1"}) {
 		t.Fatalf("after drop: %v", got)
 	}
+
+	// A replay that fails before the replayed letter is removed (the
+	// webhook sends at once): the failing message is another one, so its
+	// letter is another letter; a redelivery of one message stays one.
+	if err := dead.Dead(ctx, "hook", notifier.DeadLetter{Notifier: "hook", Hit: sampleHit("h4", "p"), Error: "first", Attempts: 1, Seq: 40}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the replay's message, dead-lettered twice (a crash before its Term)
+		if err := dead.Dead(ctx, "hook", notifier.DeadLetter{Notifier: "hook", Hit: sampleHit("h4", "p"), Error: "replayed", Attempts: 1, Seq: 41}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, _ = b.ListDead(ctx, "hook")
+	var errs []string
+	for _, e := range es {
+		if e.Letter.Hit.ID == "h4" {
+			errs = append(errs, e.Letter.Error)
+		}
+	}
+	if !slices.Equal(errs, []string{"first", "replayed"}) {
+		t.Fatalf("letters of h4: %q, want the first and the replay's, once each", errs)
+	}
 }
 
 func TestDeadLetterUnreadable(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -26,6 +27,13 @@ func (d *DeadLetters) Dead(ctx context.Context, notifierName string, l notifier.
 	}
 	opts := []jetstream.PublishOpt{}
 	id := notifierName + "." + l.Hit.ID
+	if l.Seq > 0 {
+		// The failing message: its redelivery (a crash before the Term)
+		// is dropped as a repeat; a replay of the hit that fails again is
+		// another message, so another dead letter, even while the one it
+		// replays is still being removed.
+		id += "." + strconv.FormatUint(l.Seq, 10)
+	}
 	if l.Hit.ID != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}

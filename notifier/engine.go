@@ -821,6 +821,9 @@ func (e *Engine) deadLetter(ctx context.Context, en entry, cause error) {
 		Attempts: attempts,
 		At:       e.o.Now().UTC(),
 	}
+	if s, ok := en.msg.(interface{ StreamSeq() uint64 }); ok {
+		letter.Seq = s.StreamSeq()
+	}
 	defer e.settled(en)
 	if err := e.o.Dead.Dead(ctx, e.o.Name, letter); err != nil {
 		e.log.Error("publish dead letter failed; will retry", "hit", en.hit.ID, "error", err, "cause", cause)

@@ -72,4 +72,8 @@ type DeadLetter struct {
 	Error    string    `json:"error"`
 	Attempts int       `json:"attempts"`
 	At       time.Time `json:"at"`
+	// Seq is the failing message's sequence in the hits stream, when the
+	// source tells it (0 otherwise): the store tells a repeat of this
+	// dead letter from a new one by it.
+	Seq uint64 `json:"-"`
 }
