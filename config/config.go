@@ -13,8 +13,9 @@
 //     secrets, notify no feed secrets; check only warns). ${NAME:-default}
 //     allows a default (also empty: ${NAME:-}). "$${" writes a literal "${";
 //     a "$" not followed by "{" is left alone, so passwords need no escaping.
-//   - FEEDWATCH_<PATH> overrides any scalar key of data_dir, http, nats and
-//     watcher (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL), and of a
+//   - FEEDWATCH_<PATH> overrides any scalar key of the top level and of the
+//     sections and the structs in them (FEEDWATCH_NATS_URL,
+//     FEEDWATCH_WATCHER_INTERVAL, FEEDWATCH_HTTP_AUTH_USERNAME), and of a
 //     notifier that is in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL;
 //     "." and "-" become "_"). Values from the environment are not expanded.
 //   - Durations are Go durations plus "d" for 24 hours ("90d", "1d12h",

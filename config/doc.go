@@ -102,7 +102,8 @@ The file is YAML (` + "`.toml`" + ` is TOML, ` + "`.json`" + ` JSON). Durations 
 (` + "`90s`, `5m`, `2h`, `7d`" + `); sizes are bytes or a number with ` + "`KB`, `MB`, `GB`" + ` (1024-based).
 ` + "`${NAME}`" + ` in any string value is the environment variable NAME (` + "`${NAME:-default}`" + ` gives a
 default, ` + "`$${`" + ` a literal ` + "`${`" + `); ` + "`FEEDWATCH_<PATH>`" + ` sets ` + "`data_dir`" + ` or a scalar key of a section
-(` + "`http`, `nats`, `watcher`, `archive`, `websub`" + `) or of a notifier in the file (` + "`FEEDWATCH_NATS_URL`, `FEEDWATCH_NATS_REPLICAS`, `FEEDWATCH_ARCHIVE_RETENTION`, `FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL`" + `).
+(` + "`http`, `nats`, `watcher`, `archive`, `websub`" + `, and ` + "`http.auth`" + `) or of a notifier in the file (` + "`FEEDWATCH_NATS_URL`, `FEEDWATCH_NATS_REPLICAS`, `FEEDWATCH_ARCHIVE_RETENTION`, `FEEDWATCH_HTTP_AUTH_USERNAME`, `FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL`" + `);
+lists and the entries of ` + "`feeds`" + ` and ` + "`profiles`" + ` are set in the file.
 Values marked secret never appear in logs, errors, ` + "`/metrics` or `/api/status`" + `.
 `)
 	cfgType := reflect.TypeFor[Config]()

@@ -425,8 +425,9 @@ func takeHeaders(clean map[string]any) []map[string]string {
 }
 
 // applyEnv sets FEEDWATCH_<PATH> overrides for every scalar key of the
-// fixed sections (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL) and of
-// each notifier in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL).
+// top level, of the fixed sections and the structs in them
+// (FEEDWATCH_NATS_URL, FEEDWATCH_WATCHER_INTERVAL, FEEDWATCH_HTTP_AUTH_USERNAME)
+// and of each notifier in the file (FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL).
 // It returns the paths it set with their variable names.
 func applyEnv(tree map[string]any, getenv func(string) string, chs channelSet) map[string]string {
 	set := map[string]string{}
@@ -437,36 +438,44 @@ func applyEnv(tree map[string]any, getenv func(string) string, chs channelSet) m
 			set[joinPath(path, key)] = name
 		}
 	}
-	cfgType := reflect.TypeFor[Config]()
-	for i := range cfgType.NumField() {
-		f := cfgType.Field(i)
-		key := keyOf(f)
-		switch {
-		case key == "":
-		case isScalar(f.Type):
-			try(tree, "", key)
-		case f.Type.Kind() == reflect.Struct:
-			for j := range f.Type.NumField() {
-				sf := f.Type.Field(j)
-				sk := keyOf(sf)
-				if sk == "" || !isScalar(sf.Type) {
+	// walk sets the scalar keys of struct type t at path (whose map in
+	// the tree is got, made on first need), and those of the structs in
+	// it: FEEDWATCH_HTTP_AUTH_USERNAME as well as FEEDWATCH_NATS_URL.
+	var walk func(path string, t reflect.Type, get func(create bool) (map[string]any, bool))
+	walk = func(path string, t reflect.Type, get func(create bool) (map[string]any, bool)) {
+		for j := range t.NumField() {
+			sf := t.Field(j)
+			sk := keyOf(sf)
+			switch {
+			case sk == "":
+			case isScalar(sf.Type):
+				if getenv(EnvName(joinPath(path, sk))) == "" {
 					continue
 				}
-				if getenv(EnvName(key+"."+sk)) == "" {
-					continue
+				if m, ok := get(true); ok {
+					try(m, path, sk)
 				}
-				sect, ok := tree[key].(map[string]any)
-				if !ok {
-					if tree[key] != nil {
-						continue // the checker reports the bad section
+			case sf.Type.Kind() == reflect.Struct:
+				walk(joinPath(path, sk), sf.Type, func(create bool) (map[string]any, bool) {
+					parent, ok := get(create)
+					if !ok {
+						return nil, false
+					}
+					sect, ok := parent[sk].(map[string]any)
+					if ok {
+						return sect, true
+					}
+					if parent[sk] != nil || !create {
+						return nil, false // the checker reports a bad section
 					}
 					sect = map[string]any{}
-					tree[key] = sect
-				}
-				try(sect, key, sk)
+					parent[sk] = sect
+					return sect, true
+				})
 			}
 		}
 	}
+	walk("", reflect.TypeFor[Config](), func(bool) (map[string]any, bool) { return tree, true })
 	notifiers, _ := tree["notifiers"].(map[string]any)
 	for name, n := range notifiers {
 		m, ok := n.(map[string]any)

@@ -548,6 +548,9 @@ notifiers:
 		"FEEDWATCH_NOTIFIERS_TEAM_SLACK_WEBHOOK_URL":  "https://from.env/y",
 		"FEEDWATCH_NOTIFIERS_TEAM_SLACK_MAX_ATTEMPTS": "3",
 		"FEEDWATCH_NOTIFIERS_NOPE_TYPE":               "console", // no such notifier: ignored
+		// Keys of a struct inside a section, the section not in the file.
+		"FEEDWATCH_HTTP_AUTH_USERNAME":      "ops",
+		"FEEDWATCH_HTTP_AUTH_PASSWORD_HASH": "$2a$10$abcdefghijklmnopqrstuuAq3oG7j0DE1ZyHjvqE9ItSQ3OC/kOOa",
 	}
 	c, err := Load(p, envMap(env), WithChannels(testChannels...))
 	if err != nil {
@@ -564,6 +567,7 @@ notifiers:
 		{"allow_private_redirects", c.Watcher.AllowPrivate, true},
 		{"data_dir", c.DataDir, "/var/lib/feedwatch"},
 		{"http.listen", c.HTTP.Listen, "0.0.0.0:9090"},
+		{"http.auth.username", c.HTTP.Auth.Username, "ops"},
 		{"webhook_url", c.Notifiers["team-slack"].Settings["webhook_url"], "https://from.env/y"},
 		{"max_attempts", c.Notifiers["team-slack"].MaxAttempts, 3},
 		{"notifiers", len(c.Notifiers), 1},
