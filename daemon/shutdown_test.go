@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -54,5 +55,43 @@ func TestStopWithHitsInFlight(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s delivered %d times", k, n)
 		}
+	}
+}
+
+// TestStopHandsBackAHangingSend: a send that hangs past the shutdown's
+// grace is handed back at stop, so the next start delivers the hit at
+// once, not after the consumer's 30 s ack wait.
+func TestStopHandsBackAHangingSend(t *testing.T) {
+	r := newReloadRig(t)
+	var hang atomic.Bool
+	hang.Store(true)
+	var got atomic.Int32
+	over := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if hang.Load() {
+			got.Add(1)
+			select { // until the client gives up
+			case <-req.Context().Done():
+			case <-over:
+			}
+			return
+		}
+		r.hook.ServeHTTP(w, req)
+	}))
+	defer hs.Close()
+	defer close(over)
+	r.hookURL = hs.URL
+	r.write(t, xinjiangOnly, "60s")
+	r.start(t)
+	r.feed.add("h", "Xinjiang hanging", "", time.Now())
+	waitFor(t, "the send under way", 15*time.Second, func() bool { return got.Load() > 0 })
+	r.stop(t)
+	hang.Store(false)
+	r.start(t)
+	defer r.stop(t)
+	restarted := time.Now()
+	waitFor(t, "the hit after restart", 20*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang hanging"] == 1 })
+	if d := time.Since(restarted); d > 10*time.Second {
+		t.Errorf("delivered %v after the restart: not handed back at stop", d)
 	}
 }

@@ -204,8 +204,8 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 }
 
 // Run fetches and delivers until ctx ends. Then it stops fetching, lets
-// sends in flight finish for up to 5 s, hands back (NakWithDelay(0)) what
-// is left, and returns nil.
+// sends in flight finish for up to 5 s, hands back (NakWithDelay) what is
+// left, and returns nil.
 func (e *Engine) Run(ctx context.Context) error {
 	sendCtx, stop := graceContext(ctx, e.grace)
 	defer stop()
@@ -842,10 +842,18 @@ func (e *Engine) deadLetter(ctx context.Context, en entry, cause error) {
 		"attempts", attempts, "error", cause)
 }
 
-// requeue hands messages back for immediate redelivery (shutdown).
+// handBackDelay is how long a hit handed back at shutdown waits before it
+// is handed out again. Not 0: this process's own pull request may still
+// be open at the server for a moment, and an immediate redelivery would
+// go straight back into it, to wait out the 30 s AckWait once the
+// process has gone. A little longer than a pull lives at the bus.
+const handBackDelay = 3 * time.Second
+
+// requeue hands messages back for redelivery (shutdown): to whichever
+// process asks next, this one restarted or another notify process.
 func (e *Engine) requeue(ens []entry) {
 	for _, en := range ens {
-		if err := en.msg.NakWithDelay(0); err != nil {
+		if err := en.msg.NakWithDelay(handBackDelay); err != nil {
 			e.log.Warn("hand back hit failed", "hit", en.hit.ID, "error", err)
 		}
 		e.o.Metrics.delivery(e.o.Name, ResultRequeued)

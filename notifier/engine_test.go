@@ -432,7 +432,7 @@ func TestEngineDigest(t *testing.T) {
 		})
 		waitFor(t, "fetched", func() bool { return h.q.Records()[0].Delivered == 1 })
 		h.stop(t)
-		if s := h.q.Records()[0]; s.Acked || fmt.Sprint(s.Naks) != "[0s]" || len(rec.calls) != 0 {
+		if s := h.q.Records()[0]; s.Acked || fmt.Sprint(s.Naks) != "[3s]" || len(rec.calls) != 0 {
 			t.Errorf("want the hit handed back unsent: %+v", s)
 		}
 	})
@@ -472,8 +472,8 @@ func TestEngineShutdown(t *testing.T) {
 		<-started
 		h.stop(t)
 		s := h.q.Records()[0]
-		if s.Acked || s.Termed || fmt.Sprint(s.Naks) != "[0s]" {
-			t.Errorf("want NakWithDelay(0): %+v", s)
+		if s.Acked || s.Termed || fmt.Sprint(s.Naks) != "[3s]" {
+			t.Errorf("want NakWithDelay(3s), the hand-back delay: %+v", s)
 		}
 		if len(h.dead.Letters()) != 0 {
 			t.Errorf("a shutdown must not dead-letter")
@@ -599,7 +599,7 @@ func TestEngineRetryAfterHoldsBackOtherHits(t *testing.T) {
 	if c := calls.Load(); c != 1 {
 		t.Errorf("%d sends during a Retry-After, want 1", c)
 	}
-	if s := h.q.Snapshot(second); fmt.Sprint(s.Naks) != "[0s]" || s.Termed {
+	if s := h.q.Snapshot(second); fmt.Sprint(s.Naks) != "[3s]" || s.Termed {
 		t.Errorf("second hit: %+v, want it handed back untouched", s)
 	}
 	// The queue hands a nakked hit back at once, so the engine may hold it

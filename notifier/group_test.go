@@ -339,7 +339,7 @@ func TestEngineSendsAGroupOnceAnotherItemFollows(t *testing.T) {
 	if got := m.profiles(); fmt.Sprint(got) != "[story 1[xinjiang,trade-bill]]" {
 		t.Errorf("messages %q", got)
 	}
-	if s := h.q.Records()[2]; s.Acked || fmt.Sprint(s.Naks) != "[0s]" {
+	if s := h.q.Records()[2]; s.Acked || fmt.Sprint(s.Naks) != "[3s]" {
 		t.Errorf("story 2: acked=%v naks=%v, want it handed back at the stop", s.Acked, s.Naks)
 	}
 }

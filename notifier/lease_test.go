@@ -42,7 +42,7 @@ func TestEngineDigestLease(t *testing.T) {
 	waitFor(t, "fetched with the lease", func() bool { return h.q.Records()[0].Delivered == 1 })
 	lease.held.Store(false)
 	waitFor(t, "handed back when the lease is lost", func() bool { return len(h.q.Records()[0].Naks) == 1 })
-	if s := h.q.Records()[0]; s.Acked || s.Naks[0] != 0 || len(rec.calls) != 0 {
+	if s := h.q.Records()[0]; s.Acked || s.Naks[0] != 3*time.Second || len(rec.calls) != 0 {
 		t.Errorf("want the hit handed back unsent at once: %+v, sends %v", s, rec.calls)
 	}
 	lease.held.Store(true)
