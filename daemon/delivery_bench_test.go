@@ -35,7 +35,7 @@ type deliveryRig struct {
 	start    time.Time
 }
 
-func newDeliveryRig(b *testing.B, inFlight int, preload int) *deliveryRig {
+func newDeliveryRig(b *testing.B, inFlight int, preload int, perHit bool) *deliveryRig {
 	b.Helper()
 	ctx := context.Background()
 	bs, err := bus.Open(ctx, bus.Options{DataDir: b.TempDir()})
@@ -70,7 +70,7 @@ func newDeliveryRig(b *testing.B, inFlight int, preload int) *deliveryRig {
 		}
 	}
 	r.start = time.Now()
-	e, err := notifier.NewEngine(notifier.EngineOptions{Name: "hook", Notifier: wh, Source: src, Ledger: bs.Ledger(), Dead: bs.DeadLetters(), MaxInFlight: inFlight, Logger: slog.New(slog.DiscardHandler)})
+	e, err := notifier.NewEngine(notifier.EngineOptions{Name: "hook", Notifier: wh, Source: src, Ledger: bs.Ledger(), Dead: bs.DeadLetters(), MaxInFlight: inFlight, PerHit: perHit, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			// The hits are stored first; the clock runs from the engine's
 			// start to the last delivery.
 			b.StopTimer()
-			r := newDeliveryRig(b, inFlight, b.N)
+			r := newDeliveryRig(b, inFlight, b.N, true)
 			defer r.stop()
 			b.StartTimer()
 			for r.got.Load() < int64(b.N) {
@@ -109,9 +109,20 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 }
 
 // BenchmarkDeliveryLatency publishes at a steady 100 hits/s and reports
-// publish-to-delivery latency percentiles.
+// publish-to-delivery latency percentiles: "webhook" sends each hit at
+// once (as the daemon runs webhooks); "grouped" waits for an item's other
+// hits first, as email, Slack and the other people's channels do.
 func BenchmarkDeliveryLatency(b *testing.B) {
-	r := newDeliveryRig(b, build.InFlight(config.Notifier{Type: webhook.Type}), 0)
+	for _, mode := range []struct {
+		name   string
+		perHit bool
+	}{{"webhook", true}, {"grouped", false}} {
+		b.Run(mode.name, func(b *testing.B) { deliveryLatency(b, mode.perHit) })
+	}
+}
+
+func deliveryLatency(b *testing.B, perHit bool) {
+	r := newDeliveryRig(b, build.InFlight(config.Notifier{Type: webhook.Type}), 0, perHit)
 	defer r.stop()
 	ctx := context.Background()
 	n := b.N
