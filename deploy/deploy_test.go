@@ -22,6 +22,15 @@ func qualified(ref string) bool {
 }
 
 func TestDockerfile(t *testing.T) {
+	// deploy/Dockerfile is the root one (a link), so both
+	// `docker build .` and `docker build -f deploy/Dockerfile .` work.
+	root, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if here, err := os.ReadFile("Dockerfile"); err != nil || string(here) != string(root) {
+		t.Errorf("deploy/Dockerfile is not the root Dockerfile: %v", err)
+	}
 	f, err := os.Open("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
