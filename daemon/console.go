@@ -65,20 +65,16 @@ func (d *daemon) consoleStatus() console.Status {
 	s := d.statusWith(false)
 	out := console.Status{Mode: s.Mode, Ready: s.Ready, Members: s.Members}
 	out.Feeds = make([]console.Feed, len(s.Feeds))
-	self := ""
-	if d.members != nil {
-		self = d.members.c.ID()
-	}
 	for i, f := range s.Feeds {
 		out.Feeds[i] = console.Feed{Name: f.Name, URL: f.URL, Result: f.Result, Error: f.Error, Notice: f.Notice,
 			LastPoll: f.LastPoll, NextDue: f.NextDue, Gone: f.Gone, Failures: f.Failures}
-		if f.Owner != "" && f.Owner != self || f.Owner == "" && d.watcher == nil {
-			out.Feeds[i].PolledBy = f.Owner
-			if f.Owner == "" {
-				out.Feeds[i].PolledBy = "no process"
-			}
-		} else {
+		switch {
+		case d.watcher != nil && s.Own(f):
 			out.Feeds[i].ItemsPerDay = d.items.perDay(f.Name)
+		case f.Owner == "":
+			out.Feeds[i].PolledBy = "no process" // no watcher is live
+		default:
+			out.Feeds[i].PolledBy = f.Owner
 		}
 	}
 	d.cfgMu.Lock()

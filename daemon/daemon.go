@@ -355,8 +355,6 @@ func busOptions(cfg *config.Config, clientName string, log *slog.Logger) bus.Opt
 	}
 }
 
-// startErr is what Run returns when starting failed with err: nothing,
-// when the failure is only the stop that was asked for during start.
 // openBus connects to NATS (or starts the embedded server). A NATS server
 // named by nats.url that cannot be reached (down, restarting, a network
 // not up yet) is waited for, with a warning each try, until ctx ends:
@@ -392,6 +390,8 @@ const (
 	natsRetryMax  = 30 * time.Second
 )
 
+// startErr is what Run returns when starting failed with err: nothing,
+// when the failure is only the stop that was asked for during start.
 func startErr(ctx context.Context, log *slog.Logger, err error) error {
 	if ctx.Err() != nil {
 		log.Info("feedwatch stopped while starting", "err", err)

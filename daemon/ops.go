@@ -25,8 +25,6 @@ import (
 	"github.com/feedwatch/feedwatch/websub"
 )
 
-// serveHTTP starts the operations endpoint: /metrics, /healthz, /readyz,
-// /api/status and POST /-/reload.
 // opsServer is http.listen's server. It listens from the start of Run:
 // while NATS is not reached yet it answers /healthz (live) and nothing
 // else (503, /readyz included); once the daemon has started, serve puts
@@ -121,8 +119,8 @@ func startingHandler() http.Handler {
 	return mux
 }
 
-// serveHTTP puts the whole endpoint (console, metrics, health, status,
-// actions) behind s.
+// serveHTTP puts the whole operations endpoint behind s: /metrics,
+// /healthz, /readyz, /api/status, POST /-/reload and the web console.
 func (d *daemon) serveHTTP(s *opsServer, addr string) {
 	h := d.opsHandler(s.loopback)
 	s.h.Store(&h)
