@@ -106,7 +106,8 @@ type Bus struct {
 	// seenDirect: the seen bucket answers batched direct gets.
 	seenDirect atomic.Bool
 	seenLogs   logPositions
-	retention  time.Duration
+	// retention is state_retention in nanoseconds (SetRetention).
+	retention atomic.Int64
 	// storeDir is the embedded server's store ("" when not embedded).
 	storeDir string
 	replicas int
@@ -135,7 +136,8 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	b := &Bus{log: opts.Logger, retention: opts.Retention, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
+	b := &Bus{log: opts.Logger, replicas: opts.Replicas, seenLogs: logPositions{m: map[string]logPosition{}}}
+	b.retention.Store(int64(opts.Retention))
 	b.archiver.now, b.archiver.log = time.Now, opts.Logger
 	var err error
 	if !opts.ReadOnly {
@@ -327,22 +329,48 @@ func (b *Bus) setup(ctx context.Context, opts Options) error {
 			Storage:     jetstream.FileStorage,
 		})
 	}
-	if b.seen, err = kv(SeenBucket, "items seen, a log per feed", opts.Retention); err != nil {
+	if b.seen, b.alerted, b.ledger, err = b.retainedBuckets(ctx, opts.Retention); err != nil {
 		return err
 	}
 	b.seenDirect.Store(multiLastServer(b.nc.ConnectedServerVersion()) && allowsDirect(ctx, b.seen))
 	if b.feeds, err = kv(FeedsBucket, "per-feed validators and schedule", 0); err != nil {
 		return err
 	}
-	if b.alerted, err = kv(AlertedBucket, "hit ids already published", opts.Retention); err != nil {
-		return err
-	}
-	if b.ledger, err = kv(LedgerBucket, "hit ids delivered, per notifier", opts.Retention); err != nil {
-		return err
-	}
 	if b.leases, err = kv(LeaseBucket, "which process sends each notifier's digests", LeaseTTL); err != nil {
 		return err
 	}
+	return nil
+}
+
+// retainedBuckets makes or updates the buckets whose entries live for
+// state_retention: seen items, alerted hits, the delivery ledger.
+func (b *Bus) retainedBuckets(ctx context.Context, ttl time.Duration) (seen, alerted, ledger jetstream.KeyValue, err error) {
+	kv := func(name, desc string) (jetstream.KeyValue, error) {
+		return b.ensureBucket(ctx, jetstream.KeyValueConfig{Bucket: name, Description: desc, TTL: ttl, Storage: jetstream.FileStorage})
+	}
+	if seen, err = kv(SeenBucket, "items seen, a log per feed"); err != nil {
+		return nil, nil, nil, err
+	}
+	if alerted, err = kv(AlertedBucket, "hit ids already published"); err != nil {
+		return nil, nil, nil, err
+	}
+	if ledger, err = kv(LedgerBucket, "hit ids delivered, per notifier"); err != nil {
+		return nil, nil, nil, err
+	}
+	return seen, alerted, ledger, nil
+}
+
+// SetRetention applies another state_retention (a config reload): the
+// buckets' TTL, and what a seen-log snapshot keeps from now on. A shorter
+// one drops older entries at once, as the user asked.
+func (b *Bus) SetRetention(ctx context.Context, d time.Duration) error {
+	if d <= 0 || time.Duration(b.retention.Load()) == d {
+		return nil
+	}
+	if _, _, _, err := b.retainedBuckets(ctx, d); err != nil {
+		return fmt.Errorf("state_retention: %w", err)
+	}
+	b.retention.Store(int64(d))
 	return nil
 }
 

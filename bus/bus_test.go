@@ -168,3 +168,40 @@ func TestMultiLastServer(t *testing.T) {
 		}
 	}
 }
+
+// TestSetRetention: another watcher.state_retention on reload becomes the
+// TTL of the seen, alerted and ledger buckets, and what a seen-log
+// snapshot keeps, with the state already there kept.
+func TestSetRetention(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, t.TempDir())
+	defer b.Close()
+	if err := b.Seen().MarkSeen(ctx, "world", []string{"k1"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := b.Seen()
+	if err := b.SetRetention(ctx, 72*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, bucket := range []string{SeenBucket, AlertedBucket, LedgerBucket} {
+		kv, err := b.js.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TTL() != 72*time.Hour {
+			t.Errorf("bucket %s TTL %v, want 72h", bucket, st.TTL())
+		}
+	}
+	// A store made before the reload follows it: 3 days and a day's slack.
+	if got := seen.oldestDay(100); got != 96 {
+		t.Errorf("oldest day kept %d, want 96", got)
+	}
+	got, err := b.Seen().Seen(ctx, "world", []string{"k1"})
+	if err != nil || !got["k1"] {
+		t.Fatalf("seen after the change: %v, %v", got, err)
+	}
+}

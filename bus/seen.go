@@ -46,7 +46,7 @@ type SeenStore struct {
 	// turns one down.
 	direct    *atomic.Bool
 	logs      *logPositions
-	retention time.Duration
+	retention *atomic.Int64 // the bus's state_retention, in nanoseconds
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -119,7 +119,7 @@ func (p *logPositions) forget(tok string) {
 // Seen returns the seen-state store.
 func (b *Bus) Seen() *SeenStore {
 	return &SeenStore{kv: b.seen, js: b.js, nc: b.nc, direct: &b.seenDirect, logs: &b.seenLogs,
-		retention: b.retention, now: time.Now, log: b.log}
+		retention: &b.retention, now: time.Now, log: b.log}
 }
 
 // Seen reports which of keys the feed's log holds. It reads the log: one
@@ -263,7 +263,7 @@ const expectedLastSubjSeqSubjHeader = "Nats-Expected-Last-Subject-Sequence-Subje
 // oldestDay is the first day whose entries a snapshot keeps: the
 // retention, rounded up, and one day of slack.
 func (s *SeenStore) oldestDay(today uint16) uint16 {
-	days := int((s.retention+24*time.Hour-1)/(24*time.Hour)) + 1
+	days := int((time.Duration(s.retention.Load())+24*time.Hour-1)/(24*time.Hour)) + 1
 	return uint16(max(int(today)-days, 0))
 }
 

@@ -557,7 +557,15 @@ func (d *daemon) doReload(ctx context.Context) {
 		if err := d.bus.SetArchive(ctx, archiveOptions(cfg)); err != nil {
 			d.log.Error("config reload: archive settings not applied", "err", err)
 		}
+		if d.watcher != nil && d.watcherLimitsChanged(cfg) {
+			if err := d.watcher.SetLimits(watcherLimits(cfg)); err != nil {
+				d.log.Error("config reload: watcher limits not applied", "err", err)
+			}
+		}
 		d.catchUp.request(cfg)
+	}
+	if err := d.bus.SetRetention(ctx, cfg.Watcher.StateRetention.D()); err != nil {
+		d.log.Error("config reload: watcher.state_retention not applied", "err", err)
 	}
 	if d.engines != nil {
 		if err := d.engines.apply(ctx, cfg); err != nil {
@@ -581,9 +589,8 @@ func (d *daemon) doReload(ctx context.Context) {
 }
 
 // restartOnly lists changed settings that a reload does not apply: where
-// state lives, how NATS is reached, WebSub's listener and the watcher's
-// process-wide limits. Feeds, profiles, notifiers, the archive and http.*
-// all apply live.
+// state lives, how NATS is reached and WebSub's listener. Feeds, profiles,
+// notifiers, the archive, watcher.* and http.* all apply live.
 func restartOnly(old, cur *config.Config) []string {
 	var out []string
 	if old.DataDir != cur.DataDir {
@@ -595,13 +602,24 @@ func restartOnly(old, cur *config.Config) []string {
 	if old.WebSub != cur.WebSub {
 		out = append(out, "websub")
 	}
-	ow, cw := old.Watcher, cur.Watcher
-	// Each feed carries its own interval, so watcher.interval applies live.
-	ow.Interval, cw.Interval = 0, 0
-	if ow != cw {
-		out = append(out, "watcher")
-	}
 	return out
+}
+
+// watcherLimits are cfg's watcher.* limits that a reload applies to the
+// running watcher (watcher.interval goes with each feed, state_retention
+// to the bus).
+func watcherLimits(cfg *config.Config) watcher.Limits {
+	o := watcherOptions(cfg, nil, nil, nil, nil)
+	return watcher.Limits{Timeout: o.Timeout, MaxBody: o.MaxBody, Concurrency: o.Concurrency, PerHost: o.PerHost,
+		UserAgent: o.UserAgent, AllowPrivateRedirects: o.AllowPrivateRedirects, Backfill: o.Backfill}
+}
+
+// watcherLimitsChanged reports whether cfg's watcher limits differ from
+// the running config's.
+func (d *daemon) watcherLimitsChanged(cfg *config.Config) bool {
+	d.cfgMu.Lock()
+	defer d.cfgMu.Unlock()
+	return watcherLimits(d.cfg) != watcherLimits(cfg)
 }
 
 // logProblems logs config problems so that each can be read: with the JSON

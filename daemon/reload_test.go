@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,5 +258,74 @@ func TestReloadHostileFile(t *testing.T) {
 		if v := r.metric(t, "feedwatch_config_last_reload_successful"); v != "0" {
 			t.Fatalf("reload successful = %q", v)
 		}
+	}
+}
+
+// TestReloadWatcherLimits: watcher.* keys apply on reload, without a
+// restart: the next polls carry the new user agent, and a body over the
+// new max_body fails its poll.
+func TestReloadWatcherLimits(t *testing.T) {
+	r := newReloadRig(t)
+	var (
+		mu     sync.Mutex
+		agents []string
+	)
+	ua := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		agents = append(agents, req.UserAgent())
+		mu.Unlock()
+		r.feed.ServeHTTP(w, req)
+	}))
+	t.Cleanup(ua.Close)
+	write := func(agent, maxBody string) {
+		t.Helper()
+		cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+watcher:
+  interval: 1s
+  user_agent: %s
+  max_body: %s
+  state_retention: 30d
+feeds:
+  - url: %s/world.xml
+    name: world
+profiles:
+%s
+notifiers:
+  hook: {type: webhook, url: %s/hook}
+`, filepath.Join(r.dir, "data"), r.port, agent, maxBody, ua.URL, xinjiangOnly, r.hookURL)
+		if err := os.WriteFile(r.path+".tmp", []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(r.path+".tmp", r.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sawAgent := func(a string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(agents, a)
+	}
+	write("first-agent", "10MB")
+	r.start(t)
+	defer r.stop(t)
+	waitFor(t, "a poll with the first user agent", 15*time.Second, func() bool { return sawAgent("first-agent") })
+
+	write("second-agent", "10MB")
+	r.reload <- struct{}{} // the file watch may have started after this edit
+	waitFor(t, "a poll with the reloaded user agent", 15*time.Second, func() bool { return sawAgent("second-agent") })
+
+	r.feed.add("big", "Xinjiang long read", strings.Repeat("words ", 400), time.Now())
+	write("second-agent", "1KB")
+	r.reload <- struct{}{}
+	waitFor(t, "the reloaded max_body failing a poll", 15*time.Second, func() bool {
+		return strings.Contains(r.logs.String(), "body exceeds max_body")
+	})
+	if hookTitles(t, r.hook)["xinjiang: Xinjiang long read"] != 0 {
+		t.Error("a document over the reloaded max_body was read")
+	}
+	if strings.Contains(r.logs.String(), "next restart") {
+		t.Errorf("a watcher key was left for the next restart:\n%s", r.logs.String())
 	}
 }

@@ -264,7 +264,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	if !forceFull {
 		req.ETag, req.LastModified = st.ETag, st.LastModified
 	}
-	resp, err := w.fetcher.Fetch(ctx, req)
+	resp, err := w.lim.Load().fetcher.Fetch(ctx, req)
 	if err != nil && ctx.Err() != nil {
 		return canceled(now)
 	}
@@ -411,8 +411,8 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	// alerting: at a feed's first poll (backfill), and at its first poll
 	// after seen-state was lost (recovery).
 	var cutoff time.Time
-	if !st.Primed && w.opts.Backfill >= 0 {
-		cutoff = now.Add(-w.opts.Backfill) // BackfillNone: everything until now
+	if backfill := w.lim.Load().backfill; !st.Primed && backfill >= 0 {
+		cutoff = now.Add(-backfill) // BackfillNone: everything until now
 	}
 	if !f.delivered && w.opts.RecoverBefore.After(cutoff) {
 		cutoff = w.opts.RecoverBefore

@@ -52,7 +52,7 @@ func (w *Watcher) Push(feed string, body []byte, contentType string) error {
 	case !w.running:
 		w.mu.Unlock()
 		return ErrNotRunning
-	case w.pushBytes+int64(len(body)) > pushBudget*w.opts.MaxBody:
+	case w.pushBytes+int64(len(body)) > pushBudget*w.lim.Load().maxBody:
 		w.mu.Unlock()
 		return ErrPushBusy
 	}
@@ -125,7 +125,7 @@ func (s *scheduler) queuePush(f *feed) {
 	if len(f.pushes) == 0 || f.running || f.waiting || f.removed {
 		return
 	}
-	if s.inFlight >= s.w.opts.Concurrency {
+	if s.inFlight >= s.conc {
 		for _, q := range s.pushReady {
 			if q == f {
 				return

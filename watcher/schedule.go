@@ -94,6 +94,16 @@ type scheduler struct {
 	inFlight int
 	perHost  map[string]int
 	parked   map[string][]*feed // due but waiting for a per-host slot
+	// lim are the limits in force (Watcher.SetLimits), conc and hostCap
+	// their polls in flight, in all and per host.
+	lim           *limits
+	conc, hostCap int
+	// spawn starts n workers on jobs (nil in tests that take jobs
+	// themselves).
+	spawn func(jobs <-chan job, n int)
+	// recheckParked: a parked feed's host may have room that no poll of
+	// that host will hand over (the limits changed).
+	recheckParked bool
 	// leaving holds removed feeds whose poll still runs: added back
 	// meanwhile, the feed continues rather than a second copy being
 	// polled beside it.
@@ -120,24 +130,28 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 	s := newScheduler(w)
 	var wg sync.WaitGroup
-	for range w.opts.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range s.jobs {
-				if j.push != nil {
-					next := w.pushFeed(ctx, j.f, *j.push)
-					s.results <- done{f: j.f, next: next, push: true}
-					continue
+	s.spawn = func(jobs <-chan job, n int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					if j.push != nil {
+						next := w.pushFeed(ctx, j.f, *j.push)
+						s.results <- done{f: j.f, next: next, push: true}
+						continue
+					}
+					next, stop := w.pollFeed(ctx, j.f)
+					s.results <- done{f: j.f, next: next, stop: stop}
 				}
-				next, stop := w.pollFeed(ctx, j.f)
-				s.results <- done{f: j.f, next: next, stop: stop}
-			}
-		}()
+			}()
+		}
 	}
+	s.spawn(s.jobs, s.conc)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		s.applyLimits()
 		s.applyPending()
 		s.applyPushes()
 		s.dispatch()
@@ -171,7 +185,7 @@ func (s *scheduler) wait() time.Duration {
 	// no timer then (a due heap top would make the loop spin). The wake
 	// is at the first due time, not Slack before it: dispatch then takes
 	// every poll due in the Slack after it, one wake for them all.
-	if len(s.h) > 0 && s.inFlight < s.w.opts.Concurrency {
+	if len(s.h) > 0 && s.inFlight < s.conc {
 		wait = s.h[0].due.Sub(s.w.now())
 	}
 	// Re-check at least every minute: the injected clock may jump.
@@ -179,21 +193,28 @@ func (s *scheduler) wait() time.Duration {
 }
 
 func newScheduler(w *Watcher) *scheduler {
+	l := w.lim.Load()
 	return &scheduler{
 		w:       w,
+		lim:     l,
+		conc:    l.concurrency,
+		hostCap: l.perHost,
+		jobs:    make(chan job, l.concurrency),
 		feeds:   make(map[string]*feed),
 		perHost: make(map[string]int),
 		parked:  make(map[string][]*feed),
 		leaving: make(map[string]*feed),
-		jobs:    make(chan job, w.opts.Concurrency),
 		results: make(chan done, w.opts.Concurrency),
 	}
 }
 
 // dispatch starts every due feed that the global and per-host limits allow.
 func (s *scheduler) dispatch() {
+	if s.recheckParked && s.inFlight < s.conc {
+		s.startParked()
+	}
 	// Pushes first: they are what someone is waiting for.
-	for len(s.pushReady) > 0 && s.inFlight < s.w.opts.Concurrency {
+	for len(s.pushReady) > 0 && s.inFlight < s.conc {
 		f := s.pushReady[0]
 		s.pushReady[0] = nil
 		s.pushReady = s.pushReady[1:]
@@ -205,7 +226,7 @@ func (s *scheduler) dispatch() {
 	// flushes and acks) instead of each paying its own.
 	limit := now.Add(s.w.opts.Slack)
 	var held []*feed
-	for s.inFlight < s.w.opts.Concurrency && len(s.h) > 0 && !s.h[0].due.After(limit) {
+	for s.inFlight < s.conc && len(s.h) > 0 && !s.h[0].due.After(limit) {
 		f := heap.Pop(&s.h).(*feed)
 		if early(f, now) {
 			held = append(held, f)
@@ -216,7 +237,7 @@ func (s *scheduler) dispatch() {
 			}
 			continue
 		}
-		if f.host != "" && s.perHost[f.host] >= s.w.opts.PerHost {
+		if f.host != "" && s.perHost[f.host] >= s.hostCap {
 			f.waiting = true
 			s.parked[f.host] = append(s.parked[f.host], f)
 			continue
@@ -245,7 +266,58 @@ func (s *scheduler) start(f *feed) {
 	if f.host != "" {
 		s.perHost[f.host]++
 	}
-	s.jobs <- job{f: f} // never blocks: buffer == concurrency >= inFlight
+	s.jobs <- job{f: f} // never blocks: a job starts only below s.conc, the buffer of a pool made after every job in flight
+}
+
+// unpark starts the oldest parked feed of host, if any; it reports
+// whether one started.
+func (s *scheduler) unpark(host string) bool {
+	for q := s.parked[host]; len(q) > 0; q = s.parked[host] {
+		next := q[0]
+		q[0] = nil
+		if len(q) == 1 {
+			delete(s.parked, host)
+		} else {
+			s.parked[host] = q[1:]
+		}
+		next.waiting = false
+		if !next.removed {
+			s.start(next)
+			return true
+		}
+	}
+	return false
+}
+
+// applyLimits takes the watcher's latest limits. Another concurrency
+// gets a new pool of workers: the old pool's job channel is closed, its
+// workers finish what they hold and end, so a job is never sent to a
+// channel with less room than the polls in flight. A larger per-host cap
+// starts parked feeds at once.
+func (s *scheduler) applyLimits() {
+	l := s.w.lim.Load()
+	if l == s.lim {
+		return
+	}
+	s.lim, s.hostCap = l, l.perHost
+	if l.concurrency != s.conc {
+		s.conc = l.concurrency
+		close(s.jobs)
+		s.jobs = make(chan job, s.conc)
+		if s.spawn != nil {
+			s.spawn(s.jobs, s.conc)
+		}
+	}
+	s.recheckParked = true
+}
+
+// startParked starts parked feeds whose host has room again.
+func (s *scheduler) startParked() {
+	for host := range s.parked {
+		for s.inFlight < s.conc && s.perHost[host] < s.hostCap && s.unpark(host) {
+		}
+	}
+	s.recheckParked = s.inFlight >= s.conc
 }
 
 func (s *scheduler) finish(r done) {
@@ -261,20 +333,13 @@ func (s *scheduler) finish(r done) {
 		if s.perHost[f.host] <= 0 {
 			delete(s.perHost, f.host)
 		}
-		// Hand the freed host slot to the oldest parked feed of that host.
-		for q := s.parked[f.host]; len(q) > 0; q = s.parked[f.host] {
-			next := q[0]
-			q[0] = nil
-			if len(q) == 1 {
-				delete(s.parked, f.host)
-			} else {
-				s.parked[f.host] = q[1:]
-			}
-			next.waiting = false
-			if !next.removed {
-				s.start(next)
-				break
-			}
+		// Hand the freed host slot to the oldest parked feed of that host;
+		// past a lowered concurrency (SetLimits), dispatch does when a
+		// slot frees.
+		if s.inFlight < s.conc {
+			s.unpark(f.host)
+		} else if len(s.parked[f.host]) > 0 {
+			s.recheckParked = true
 		}
 	}
 	if f.removed {

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -173,12 +174,15 @@ const (
 
 // Watcher polls feeds. Create with New, start with Run.
 type Watcher struct {
-	opts    Options
-	seed    maphash.Seed // for the per-feed known-key sets
-	log     *slog.Logger
-	now     func() time.Time
-	fetcher *fetch.Fetcher
-	m       *metrics
+	opts Options
+	seed maphash.Seed // for the per-feed known-key sets
+	log  *slog.Logger
+	now  func() time.Time
+	m    *metrics
+	// lim are the limits a reload may change while the watcher runs
+	// (SetLimits): polls read them at their start, the scheduler at each
+	// wake.
+	lim atomic.Pointer[limits]
 
 	mu      sync.Mutex
 	pending []FeedConfig // set by SetFeeds, applied by the scheduler
@@ -230,7 +234,6 @@ func New(opts Options) (*Watcher, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		now:      opts.Now,
-		fetcher:  f,
 		m:        m,
 		status:   make(map[string]*FeedStatus),
 		wake:     make(chan struct{}, 1),
@@ -238,7 +241,54 @@ func New(opts Options) (*Watcher, error) {
 		pending:  opts.Feeds,
 		hasNew:   true,
 	}
+	w.lim.Store(&limits{fetcher: f, backfill: opts.Backfill, maxBody: opts.MaxBody, concurrency: opts.Concurrency, perHost: opts.PerHost})
 	return w, nil
+}
+
+// Limits are the watcher's options that a config reload may change while
+// it runs (SetLimits); the rest of Options is fixed by New.
+type Limits struct {
+	Timeout               time.Duration
+	MaxBody               int64
+	Concurrency, PerHost  int
+	UserAgent             string
+	AllowPrivateRedirects bool
+	Backfill              time.Duration
+}
+
+// limits are the Limits in force, with the fetcher built from them.
+type limits struct {
+	fetcher              *fetch.Fetcher
+	backfill             time.Duration
+	maxBody              int64
+	concurrency, perHost int
+}
+
+// SetLimits applies l from the next poll on; polls in flight finish on the
+// old ones. A new fetcher carries the new timeout, size cap and user agent
+// (the old one's idle connections are closed); the scheduler runs as many
+// polls, and per host, as l allows at its next wake.
+func (w *Watcher) SetLimits(l Limits) error {
+	if l.Concurrency <= 0 || l.PerHost <= 0 {
+		return fmt.Errorf("watcher: concurrency %d, per host %d: must be positive", l.Concurrency, l.PerHost)
+	}
+	w.mu.Lock() // one SetLimits at a time; w.opts itself never changes after New
+	o := w.opts
+	o.Timeout, o.MaxBody, o.UserAgent, o.AllowPrivateRedirects = l.Timeout, l.MaxBody, l.UserAgent, l.AllowPrivateRedirects
+	o.Concurrency, o.PerHost, o.Backfill = l.Concurrency, l.PerHost, l.Backfill
+	f, err := newFetcher(o)
+	if err != nil {
+		w.mu.Unlock()
+		return fmt.Errorf("watcher: %w", err)
+	}
+	old := w.lim.Swap(&limits{fetcher: f, backfill: l.Backfill, maxBody: l.MaxBody, concurrency: l.Concurrency, perHost: l.PerHost})
+	w.mu.Unlock()
+	old.fetcher.CloseIdle()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // withDefaults fills what is not a limit: the logger, the clock and the

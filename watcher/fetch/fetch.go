@@ -142,6 +142,10 @@ func New(cfg Config) (*Fetcher, error) {
 	return f, nil
 }
 
+// CloseIdle closes the fetcher's idle connections: a fetcher replaced
+// (other limits) should not keep them open.
+func (f *Fetcher) CloseIdle() { f.client.CloseIdleConnections() }
+
 func (f *Fetcher) transport(concurrency, perHost int) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, ControlContext: f.controlDial}
 	return &http.Transport{

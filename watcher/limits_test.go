@@ -1,0 +1,141 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSchedulerSetLimits(t *testing.T) {
+	var feeds []FeedConfig
+	for i := range 6 {
+		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("a%d", i), URL: fmt.Sprintf("http://a.example/%d", i)})
+	}
+	s, clock := newTestScheduler(t, 2, 1, feeds)
+	clock.Add(3 * time.Second) // past the start spread: everything due
+	s.dispatch()
+	if run := started(s); len(run) != 1 || len(s.parked["a.example"]) != 5 {
+		t.Fatalf("per host 1: started %d, parked %d", len(run), len(s.parked["a.example"]))
+	}
+	old := s.jobs
+	if err := s.w.SetLimits(Limits{Timeout: time.Second, MaxBody: 1 << 20, Concurrency: 4, PerHost: 3}); err != nil {
+		t.Fatal(err)
+	}
+	s.applyLimits()
+	if _, open := <-old; open {
+		t.Error("the old pool's job channel is still open")
+	}
+	// The larger host cap starts parked feeds at the next dispatch, on the
+	// new pool.
+	s.dispatch()
+	if run := started(s); len(run) != 2 || s.inFlight != 3 || cap(s.jobs) != 4 {
+		t.Fatalf("per host 3: started %d more, in flight %d, pool %d", len(run), s.inFlight, cap(s.jobs))
+	}
+	s.dispatch()
+	if run := started(s); len(run) != 0 {
+		t.Fatalf("started %d past the host cap", len(run))
+	}
+	// Lower limits hold from the next dispatch; polls in flight finish.
+	if err := s.w.SetLimits(Limits{Timeout: time.Second, MaxBody: 1 << 20, Concurrency: 1, PerHost: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.applyLimits()
+	for range 3 {
+		s.finish(done{f: s.feeds[firstRunning(s)], next: clock.Now().Add(time.Hour)})
+	}
+	// Only the last finish, below the new concurrency, starts a parked
+	// feed.
+	s.dispatch()
+	if run := started(s); len(run) != 1 || s.inFlight != 1 {
+		t.Fatalf("concurrency 1: started %d, in flight %d", len(run), s.inFlight)
+	}
+	if err := s.w.SetLimits(Limits{Timeout: time.Second, MaxBody: 1 << 20, Concurrency: 0, PerHost: 1}); err == nil {
+		t.Error("SetLimits took concurrency 0")
+	}
+}
+
+func firstRunning(s *scheduler) string {
+	for name, f := range s.feeds {
+		if f.running {
+			return name
+		}
+	}
+	return ""
+}
+
+// TestSetLimitsWhileRunning changes the user agent and the per-host cap of
+// a running watcher: feeds parked behind the old cap start at once, and
+// their requests carry the new user agent.
+func TestSetLimitsWhileRunning(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		inFlight int
+		agents   []string
+	)
+	release := make(chan struct{})
+	reached := make(chan int, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		agents = append(agents, r.UserAgent())
+		reached <- inFlight
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/rss+xml")
+		_, _ = w.Write([]byte(rssDoc("1|one|https://example.org/1|" + time.Now().Format(time.RFC1123Z))))
+	}))
+	defer srv.Close()
+	defer close(release)
+	var feeds []FeedConfig
+	for i := range 4 {
+		feeds = append(feeds, FeedConfig{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("%s/%d", srv.URL, i)})
+	}
+	w, err := New(testOptions(Options{Feeds: feeds, Concurrency: 4, PerHost: 1, UserAgent: "old",
+		Sink: &recSink{}, Seen: newMemSeen(), State: newMemState()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = w.Run(ctx) }()
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case got := <-reached:
+				if got > n {
+					t.Fatalf("%d requests in flight, want at most %d", got, n)
+				}
+				if got == n {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("never %d requests in flight", n)
+			}
+		}
+	}
+	waitFor(1)
+	select {
+	case got := <-reached:
+		t.Fatalf("%d requests in flight with per_host 1", got)
+	case <-time.After(3 * time.Second): // past the start spread
+	}
+	if err := w.SetLimits(Limits{Timeout: 30 * time.Second, MaxBody: 10 << 20, Concurrency: 4, PerHost: 4, UserAgent: "new", Backfill: 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(4)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(agents, ","); got != "old,new,new,new" {
+		t.Errorf("user agents %s, want old,new,new,new", got)
+	}
+}
