@@ -55,7 +55,7 @@ func NewHit(r matcher.Result, feed item.Feed, it *item.Item, now time.Time) hit.
 		DetectedAt: now.UTC().Truncate(time.Second),
 		Feed:       hit.Feed{Name: feed.Name, URL: feed.URL, Title: feed.Title},
 		Item: hit.Item{
-			ID:         it.ID,
+			ID:         itemID(it),
 			Title:      plaintext.FromHTML(it.Title),
 			Link:       it.Link,
 			Published:  published,
@@ -65,6 +65,22 @@ func NewHit(r matcher.Result, feed item.Feed, it *item.Item, now time.Time) hit.
 		},
 		Matches: matches,
 		Snippet: r.Snippet,
+	}
+}
+
+// itemID is item.id of a hit: the feed's GUID/id, else what identifies
+// the item instead (SPEC "Items, dedup and state"): its link, else its
+// key, the hash of its title and date. Never "": a receiver that drops
+// repeats by item.id would otherwise drop every item without a GUID but
+// the first.
+func itemID(it *item.Item) string {
+	switch {
+	case it.ID != "":
+		return it.ID
+	case it.Link != "":
+		return it.Link
+	default:
+		return it.Key
 	}
 }
 

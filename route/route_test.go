@@ -133,6 +133,26 @@ func TestHitSummary(t *testing.T) {
 	}
 }
 
+// TestHitItemID: item.id is the GUID, else the link, else the item's key:
+// never empty.
+func TestHitItemID(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		it   item.Item
+		want string
+	}{
+		{"guid", item.Item{ID: "urn:1", Link: "https://example.org/1", Key: "g_1"}, "urn:1"},
+		{"link without guid", item.Item{Link: "https://example.org/1", Key: "l_1"}, "https://example.org/1"},
+		{"neither", item.Item{Title: "Xinjiang", Key: "h_1"}, "h_1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NewHit(matcher.Result{Profile: "xinjiang"}, item.Feed{Name: "world"}, &tc.it, time.Now()).Item.ID; got != tc.want {
+				t.Errorf("item.id %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestTableScopes: a profile sees an item only through a feed its scope
 // admits, by name or tag; MatchAnyFeed sets scopes aside.
 func TestTableScopes(t *testing.T) {
