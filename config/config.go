@@ -53,6 +53,10 @@ type Config struct {
 	// Path is the file the config was read from ("" when built in code);
 	// relative feed paths resolve against its folder.
 	Path string `mapstructure:"-"`
+	// FileSum is the SHA-256 of the file's bytes as read (Load): the
+	// config watch compares with it, so an edit saved while the daemon
+	// was starting is not missed.
+	FileSum [32]byte `mapstructure:"-"`
 
 	// Warnings are problems that did not stop the load (see Role).
 	Warnings Problems `mapstructure:"-"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -153,7 +154,11 @@ func Load(path string, getenv func(string) string, opts ...Option) (*Config, err
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data, getenv, opts...)
+	c, err := Parse(path, data, getenv, opts...)
+	if c != nil {
+		c.FileSum = sha256.Sum256(data)
+	}
+	return c, err
 }
 
 // Parse is Load on bytes already read; path names the file (its extension

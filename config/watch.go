@@ -27,11 +27,24 @@ func Watch(ctx context.Context, path string, onChange func(), logger *slog.Logge
 	return watch(ctx, path, onChange, logger, watchOptions{debounce: 250 * time.Millisecond, poll: 2 * time.Second})
 }
 
+// WatchSince is Watch for a file whose content was read earlier with
+// SHA-256 sum (Config.FileSum): a file that changed since then calls
+// onChange as soon as watching starts.
+func WatchSince(ctx context.Context, path string, sum [sha256.Size]byte, onChange func(), logger *slog.Logger) error {
+	if sum == ([sha256.Size]byte{}) { // not read by Load
+		return Watch(ctx, path, onChange, logger)
+	}
+	return watch(ctx, path, onChange, logger, watchOptions{debounce: 250 * time.Millisecond, poll: 2 * time.Second, since: &sum})
+}
+
 type watchOptions struct {
 	debounce time.Duration
 	// poll is how often to retry watching missing folders and, while any
 	// is unwatched, to check the file directly.
 	poll time.Duration
+	// since, when set, is the content's sum as last read: a file that
+	// differs from it at the start is a change.
+	since *[sha256.Size]byte
 	// ready and checked, for tests, run once watching has started and
 	// after each check of the file.
 	ready   func()
@@ -66,6 +79,7 @@ func watch(ctx context.Context, path string, onChange func(), logger *slog.Logge
 		defer w.fw.Close()
 	}
 	w.last, w.present = w.fingerprint()
+	startChanged := o.since != nil && w.present && w.last != *o.since
 	w.sync()
 
 	var events <-chan fsnotify.Event
@@ -79,6 +93,9 @@ func watch(ctx context.Context, path string, onChange func(), logger *slog.Logge
 	defer poll.Stop()
 	if o.ready != nil {
 		o.ready()
+	}
+	if startChanged {
+		onChange()
 	}
 	check := func() {
 		w.sync()

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -340,5 +341,56 @@ func TestWatchReturnsOnCancel(t *testing.T) {
 		}
 	case <-time.After(deadline):
 		t.Fatal("Watch did not return")
+	}
+}
+
+// TestWatchSince: an edit saved between reading the config and the start
+// of watching (a daemon waiting for NATS) is a change; a file as read is
+// not.
+func TestWatchSince(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edited bool
+	}{{"edited before watching", true}, {"as read", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "feedwatch.yaml")
+			write(t, path, "a: 1\n")
+			sum := sha256.Sum256([]byte("a: 1\n"))
+			if tc.edited {
+				write(t, path, "a: 2\n")
+			}
+			changes := make(chan struct{}, 4)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- WatchSince(ctx, path, sum, func() { changes <- struct{}{} }, nil) }()
+			select {
+			case <-changes:
+				if !tc.edited {
+					t.Error("a file as read was reported changed")
+				}
+			case <-time.After(time.Second):
+				if tc.edited {
+					t.Error("an edit made before watching was not reported")
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLoadFileSum: a loaded config carries the SHA-256 of the file's bytes.
+func TestLoadFileSum(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feedwatch.yaml")
+	body := "feeds:\n  - url: https://example.org/rss\nprofiles:\n  - name: x\n    keywords: [Xinjiang]\nnotifiers:\n  c: {type: console}\n"
+	write(t, path, body)
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FileSum != sha256.Sum256([]byte(body)) {
+		t.Error("FileSum is not the file's SHA-256")
 	}
 }

@@ -311,7 +311,7 @@ func Run(ctx context.Context, o Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := config.Watch(watchCtx, cfg.Path, d.requestReload, d.log); err != nil {
+			if err := config.WatchSince(watchCtx, cfg.Path, cfg.FileSum, d.requestReload, d.log); err != nil {
 				d.log.Warn("config file watching stopped", "err", err)
 			}
 		}()

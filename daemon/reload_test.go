@@ -312,13 +312,15 @@ notifiers:
 	defer r.stop(t)
 	waitFor(t, "a poll with the first user agent", 15*time.Second, func() bool { return sawAgent("first-agent") })
 
+	// Saved as the daemon may still be starting its file watch: the edit
+	// is found all the same (config.WatchSince).
 	write("second-agent", "10MB")
-	r.reload <- struct{}{} // the file watch may have started after this edit
 	waitFor(t, "a poll with the reloaded user agent", 15*time.Second, func() bool { return sawAgent("second-agent") })
 
-	r.feed.add("big", "Xinjiang long read", strings.Repeat("words ", 400), time.Now())
+	reloads := strings.Count(r.logs.String(), "config reloaded")
 	write("second-agent", "1KB")
-	r.reload <- struct{}{}
+	waitFor(t, "the max_body reload", 15*time.Second, func() bool { return strings.Count(r.logs.String(), "config reloaded") > reloads })
+	r.feed.add("big", "Xinjiang long read", strings.Repeat("words ", 400), time.Now())
 	waitFor(t, "the reloaded max_body failing a poll", 15*time.Second, func() bool {
 		return strings.Contains(r.logs.String(), "body exceeds max_body")
 	})
