@@ -399,7 +399,7 @@ func TestLoadGoodFiles(t *testing.T) {
 				t.Errorf("Path = %q, want %q", c.Path, abs)
 			}
 			got := *c
-			got.Path, got.src, got.channels = "", nil, nil
+			got.Path, got.src, got.channels, got.FileSum = "", nil, nil, [32]byte{}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
