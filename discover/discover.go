@@ -6,7 +6,11 @@
 //   - Otherwise every <link rel="alternate"> of type application/rss+xml,
 //     application/atom+xml, application/feed+json or application/json is a
 //     candidate, resolved against <base href> (itself resolved against the
-//     page's URL after redirects).
+//     page's URL after redirects); after them, those of a generic XML type
+//     (application/xml, text/xml, application/rdf+xml) or of none (unless
+//     they name a language or media: a translation or print version), as
+//     sites advertise working feeds that way too. Each is confirmed by
+//     parsing it, so a page that is not a feed is only a wasted fetch.
 //   - Only when no advertised candidate is confirmed, a few common paths
 //     on the page's origin are tried one after the other (/feed, /rss,
 //     /rss.xml, /atom.xml, /feed.xml, /index.xml, /feed.json), stopping at
@@ -45,6 +49,14 @@ var feedTypes = map[string]bool{
 	"application/atom+xml":  true,
 	"application/feed+json": true,
 	"application/json":      true,
+}
+
+// weakFeedTypes advertise a feed less surely: tried after feedTypes.
+var weakFeedTypes = map[string]bool{
+	"application/xml":     true,
+	"text/xml":            true,
+	"application/rdf+xml": true,
+	"":                    true,
 }
 
 // MaxCandidates bounds the advertised links fetched for one page.
@@ -246,7 +258,7 @@ func Links(body []byte, page *url.URL) []*url.URL {
 	z := html.NewTokenizer(bytes.NewReader(body))
 	base := page
 	baseSet := false
-	var out []*url.URL
+	var out, weak []*url.URL
 	seen := map[string]bool{}
 	for len(out) < MaxCandidates {
 		tt := z.Next()
@@ -275,7 +287,11 @@ func Links(body []byte, page *url.URL) []*url.URL {
 				continue
 			}
 			typ, _, _ := strings.Cut(strings.ToLower(attrs["type"]), ";")
-			if !feedTypes[strings.TrimSpace(typ)] {
+			typ = strings.TrimSpace(typ)
+			_, lang := attrs["hreflang"]
+			_, media := attrs["media"]
+			sure := feedTypes[typ]
+			if !sure && (!weakFeedTypes[typ] || typ == "" && (lang || media)) {
 				continue
 			}
 			href := strings.TrimSpace(attrs["href"])
@@ -289,9 +305,19 @@ func Links(body []byte, page *url.URL) []*url.URL {
 			u.Fragment = ""
 			if k := u.String(); !seen[k] {
 				seen[k] = true
-				out = append(out, u)
+				if sure {
+					out = append(out, u)
+				} else {
+					weak = append(weak, u)
+				}
 			}
 		}
+	}
+	for _, u := range weak {
+		if len(out) >= MaxCandidates {
+			break
+		}
+		out = append(out, u)
 	}
 	return out
 }

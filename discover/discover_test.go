@@ -190,6 +190,24 @@ func TestDiscover(t *testing.T) {
 			want:      []got{{"/new/feed.xml", "New", 2, "advertised"}, {"/final.xml", "Moved", 1, "advertised"}},
 		},
 		{
+			name: "generic XML types and untyped alternates: after the sure types; translations and print versions skipped",
+			docs: map[string]doc{
+				"/": {html, page(`<link rel="alternate" type="application/xml" href="/b.xml">
+					<link rel="alternate" href="/untyped">
+					<link rel="alternate" hreflang="de" href="/de/">
+					<link rel="alternate" media="print" href="/print">
+					<link rel="alternate" type="text/xml" href="/c.xml">
+					<link rel="alternate" type="application/atom+xml" href="/a.xml">`)},
+				"/a.xml":   {"application/atom+xml", atomDoc("A", 1)},
+				"/b.xml":   {"application/xml", atomDoc("B", 2)},
+				"/untyped": {"text/xml", rss("U", 3)},
+				"/c.xml":   {"text/xml", rss("C", 4)},
+			},
+			path:     "/",
+			want:     []got{{"/a.xml", "A", 1, "advertised"}, {"/b.xml", "B", 2, "advertised"}, {"/untyped", "U", 3, "advertised"}, {"/c.xml", "C", 4, "advertised"}},
+			requests: []string{"/", "/a.xml", "/b.xml", "/untyped", "/c.xml"},
+		},
+		{
 			name: "the page is a feed",
 			docs: map[string]doc{"/rss": {"application/xml", rss("Itself", 7)}},
 			path: "/rss",

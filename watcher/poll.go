@@ -58,13 +58,7 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	started := time.Now()
 	now := w.now()
 	lag := now.Sub(f.due)
-	interval := f.cfg.Interval
-	if interval <= 0 {
-		interval = w.opts.Interval
-	}
-	if w.opts.Hubs != nil {
-		interval = w.opts.Hubs.Interval(f.name, interval)
-	}
+	interval := w.intervalOf(f.name, f.cfg)
 	if !w.owns(f.name) {
 		// Another watcher has it, or our lease lapsed: state is read
 		// again if the feed comes back to us.
@@ -118,6 +112,55 @@ func (w *Watcher) pollFeed(ctx context.Context, f *feed) (time.Time, bool) {
 	return next, out.stop
 }
 
+// intervalOf is the poll interval of feed name configured as c: its own
+// or the default, or WebSub's fallback while pushes arrive.
+func (w *Watcher) intervalOf(name string, c FeedConfig) time.Duration {
+	interval := c.Interval
+	if interval <= 0 {
+		interval = w.opts.Interval
+	}
+	if w.opts.Hubs != nil {
+		interval = w.opts.Hubs.Interval(name, interval)
+	}
+	return interval
+}
+
+// waitAfter is the wait after st's last poll under interval: the interval,
+// or its backoff after failures.
+func waitAfter(st *feedState, interval time.Duration) time.Duration {
+	if st.Failures > 0 {
+		return backoff(interval, st.Failures)
+	}
+	return interval
+}
+
+// reschedule is when a feed last polled at st.LastPoll is due under
+// interval (a reload changed it), and its floor: the wait after the last
+// poll, jittered, never before what the server asked (HintUntil).
+func reschedule(st *feedState, interval time.Duration) (due, floor time.Time) {
+	d := waitAfter(st, interval)
+	due, floor = st.LastPoll.Add(jitter(d)), st.LastPoll.Add(d)
+	if st.HintUntil.After(floor) {
+		floor = st.HintUntil
+	}
+	if st.HintUntil.After(due) {
+		due = st.HintUntil
+	}
+	return due, floor
+}
+
+// latestDue is the latest due time a poll at st.LastPoll could have set
+// under interval (jitter adds at most a fifth): a stored due time past it
+// was set under a longer interval.
+func latestDue(st *feedState, interval time.Duration) time.Time {
+	d := waitAfter(st, interval)
+	t := st.LastPoll.Add(d + d/5)
+	if st.HintUntil.After(t) {
+		return st.HintUntil
+	}
+	return t
+}
+
 // loadState reads f's stored state once, at its first poll. It returns
 // poll=false with the time to come back when the stored schedule says the
 // feed is not due yet (restart), or when the state store failed.
@@ -153,6 +196,11 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 	}
 	if st.LastError != "" {
 		f.errKind = "restored"
+	}
+	if !st.LastPoll.IsZero() && st.NextDue.After(latestDue(&st, interval)) {
+		// Scheduled under a longer interval: the config changed since.
+		st.NextDue, _ = reschedule(&st, interval)
+		f.st.NextDue = st.NextDue
 	}
 	if st.NextDue.After(now) {
 		f.floor = st.NextDue // the previous run's schedule, kept to the dot
@@ -497,10 +545,12 @@ func (p *pollRun) succeed(result string, n int, hint time.Duration) outcome {
 	st.Failures = 0
 	st.LastError = ""
 	d := interval
+	st.HintUntil = time.Time{}
 	// Server hints may lengthen the interval, never shorten it, and not
 	// beyond a day (a far Expires must not silence a feed).
 	if hint > d {
 		d = min(hint, max(interval, maxHintInterval))
+		st.HintUntil = now.Add(d)
 	}
 	next := now.Add(jitter(d))
 	f.floor = now.Add(d)
@@ -530,6 +580,7 @@ func (p *pollRun) fail(err error) outcome {
 		return outcome{result: kind, stop: true}
 	}
 	var d time.Duration
+	st.HintUntil = time.Time{}
 	if kind == "sink" {
 		// Downstream trouble: retry at the normal pace, no backoff.
 		d = interval
@@ -539,6 +590,7 @@ func (p *pollRun) fail(err error) outcome {
 		var fe *fetch.Error
 		if errors.As(err, &fe) && fe.RetryAfter > d {
 			d = min(fe.RetryAfter, max(interval, maxHintInterval))
+			st.HintUntil = now.Add(d)
 		}
 	}
 	if f.errKind != kind {

@@ -199,11 +199,7 @@ func (w *Watcher) handlePush(ctx context.Context, f *feed, p pushReq, now time.T
 		return "not_owner", 0, time.Time{}
 	}
 	if !f.loaded {
-		interval := f.cfg.Interval
-		if interval <= 0 {
-			interval = w.opts.Interval
-		}
-		nx, poll, stop := w.loadState(ctx, f, now, interval)
+		nx, poll, stop := w.loadState(ctx, f, now, w.intervalOf(f.name, f.cfg))
 		if !f.loaded {
 			return "state", 0, time.Time{}
 		}

@@ -378,6 +378,19 @@ func (s *scheduler) applyCfg(f *feed, c FeedConfig, now time.Time) {
 			heap.Push(&s.h, f)
 		}
 		s.w.setStatus(f.name, func(st *FeedStatus) { *st = FeedStatus{Name: f.name, URL: c.URL, NextDue: now} })
+	} else if c.Interval != f.cfg.Interval && f.loaded && !f.st.LastPoll.IsZero() && !f.st.Gone && f.index >= 0 {
+		// Another interval applies from the last poll (SPEC: a valid edit
+		// takes effect without a restart), not after the poll the old one
+		// scheduled; what the server asked for still holds. Overdue
+		// feeds are spread over up to 30 s, as after a restart.
+		interval := s.w.intervalOf(f.name, c)
+		due, floor := reschedule(&f.st, interval)
+		if due.Before(now) {
+			due = now.Add(time.Duration(rand.Int64N(int64(min(interval, 30*time.Second)) + 1)))
+		}
+		f.due, f.floor, f.st.NextDue = due, floor, due
+		heap.Fix(&s.h, f.index)
+		s.w.setStatus(f.name, func(st *FeedStatus) { st.NextDue = due })
 	}
 	f.cfg = c
 }

@@ -1,6 +1,7 @@
 package watcher
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"net/http"
@@ -240,5 +241,72 @@ func TestHostileFeedDoesNotStallOthers(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("good feed starved by the hanging one")
+	}
+}
+
+// TestSchedulerIntervalReload: a reload that changes a feed's interval
+// reschedules it from its last poll, not after the poll the old interval
+// scheduled; backoff and what the server asked for still hold.
+func TestSchedulerIntervalReload(t *testing.T) {
+	last := t0.Add(-10 * time.Second)
+	for _, tc := range []struct {
+		name     string
+		st       feedState
+		from, to time.Time
+	}{
+		{"shorter", feedState{LastPoll: last}, last.Add(time.Minute), last.Add(72 * time.Second)},
+		{"server hint holds", feedState{LastPoll: last, HintUntil: t0.Add(30 * time.Minute)}, t0.Add(30 * time.Minute), t0.Add(30 * time.Minute)},
+		{"backoff after failures", feedState{LastPoll: last, Failures: 2}, last.Add(2 * time.Minute), last.Add(144 * time.Second)},
+		{"overdue: spread", feedState{LastPoll: t0.Add(-2 * time.Hour)}, t0, t0.Add(30 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := "http://x.example/a"
+			s, _ := newTestScheduler(t, 4, 2, []FeedConfig{{Name: "a", URL: url, Interval: time.Hour}})
+			f := s.feeds["a"]
+			f.loaded, f.st = true, tc.st
+			f.st.ConfigURL = url
+			f.due = last.Add(time.Hour)
+			heap.Fix(&s.h, f.index)
+			s.w.SetFeeds([]FeedConfig{{Name: "a", URL: url, Interval: time.Minute}})
+			s.applyPending()
+			if f.due.Before(tc.from) || f.due.After(tc.to) {
+				t.Errorf("due %v after t0, want %v to %v", f.due.Sub(t0), tc.from.Sub(t0), tc.to.Sub(t0))
+			}
+			if s.h[0] != f || f.cfg.Interval != time.Minute {
+				t.Error("the heap or the feed's config was not updated")
+			}
+		})
+	}
+}
+
+// TestLoadStateShorterInterval: a due time stored under a longer interval
+// (the config changed while feedwatch was down) gives way to the current
+// interval from the last poll.
+func TestLoadStateShorterInterval(t *testing.T) {
+	ds := newDocServer(t, rssDoc())
+	h := newHarness(t, ds.srv.URL, func(o *Options) { o.Feeds[0].Interval = time.Minute })
+	last := t0.Add(-10 * time.Second)
+	for _, tc := range []struct {
+		name     string
+		stored   time.Time
+		from, to time.Time
+	}{
+		{"stored under 1h", last.Add(time.Hour), last.Add(time.Minute), last.Add(72 * time.Second)},
+		{"stored under 1m: kept", last.Add(70 * time.Second), last.Add(70 * time.Second), last.Add(70 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := feedState{ConfigURL: ds.srv.URL, LastPoll: last, NextDue: tc.stored, Primed: true}.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.state.Save(context.Background(), "f", b); err != nil {
+				t.Fatal(err)
+			}
+			h.f.loaded = false
+			next, poll, _ := h.w.loadState(context.Background(), h.f, t0, time.Minute)
+			if poll || next.Before(tc.from) || next.After(tc.to) {
+				t.Errorf("next %v after t0 (poll now: %v), want %v to %v", next.Sub(t0), poll, tc.from.Sub(t0), tc.to.Sub(t0))
+			}
+		})
 	}
 }

@@ -25,6 +25,11 @@ type feedState struct {
 	// of the last poll that wrote the state, at most stateSaveEvery old.
 	LastResult string `json:"last_result,omitempty"`
 	Gone       bool   `json:"gone,omitempty"`
+	// HintUntil is the earliest next poll a server asked for (max-age,
+	// Expires, RSS ttl, Retry-After) when it lengthened the wait: a
+	// shorter interval from a reload does not bring the poll before it.
+	// Like NextDue it makes no write by itself.
+	HintUntil time.Time `json:"hint_until,omitzero"`
 	// Primed: the first successful parse (with backfill) happened.
 	Primed bool `json:"primed,omitempty"`
 	// Refreshed is when the seen keys of the items present were last

@@ -72,7 +72,8 @@ func ParseVerification(rawQuery string) (Verification, bool) {
 
 // verify answers an intent verification: the challenge is echoed only for
 // a request this process made (same callback id, same topic, a pending or
-// active subscription, or an unsubscribe in progress); 404 otherwise.
+// active subscription asked for within askWindow, or an unsubscribe in
+// progress); 404 otherwise.
 func (m *Manager) verify(w http.ResponseWriter, r *http.Request, id string) {
 	v, ok := ParseVerification(r.URL.RawQuery)
 	if !ok {
@@ -86,7 +87,8 @@ func (m *Manager) verify(w http.ResponseWriter, r *http.Request, id string) {
 	switch v.Mode {
 	case "subscribe":
 		rec := m.byID[id]
-		if rec == nil || rec.Topic != v.Topic || (rec.State != StatePending && rec.State != StateActive) || !m.owns(rec.Feed) {
+		if rec == nil || rec.Topic != v.Topic || (rec.State != StatePending && rec.State != StateActive) || !m.owns(rec.Feed) ||
+			rec.Asked.IsZero() || now.Sub(rec.Asked) > m.askWindow() {
 			m.mu.Unlock()
 			m.m.verifications.WithLabelValues(v.Mode, "refused").Inc()
 			http.NotFound(w, r)
@@ -142,6 +144,11 @@ func (m *Manager) verify(w http.ResponseWriter, r *http.Request, id string) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, v.Challenge)
 }
+
+// askWindow is how long after a subscribe request its verification is
+// answered: hubs verify within seconds to minutes, and a request not
+// verified within VerifyWait is sent again anyway.
+func (m *Manager) askWindow() time.Duration { return max(2*m.o.VerifyWait, time.Hour) }
 
 func clip(s string, n int) string {
 	if len(s) > n {

@@ -310,8 +310,9 @@ func (m *Manager) subscribe(ctx context.Context, rec *Record) {
 		"hub.lease_seconds": {strconv.Itoa(m.o.LeaseSeconds)},
 	}
 	hub, private := rec.Hub, m.privateHubOK(rec)
-	m.mu.Unlock()
 	started := m.o.Now()
+	rec.Asked = started
+	m.mu.Unlock()
 	err := m.post(ctx, hub, form, private)
 	m.mu.Lock()
 	defer m.mu.Unlock()

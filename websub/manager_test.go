@@ -540,3 +540,29 @@ func TestNewChecksOptions(t *testing.T) {
 		t.Fatalf("%v %q", err, m.PathPrefix())
 	}
 }
+
+// TestVerificationLongAfterRequest: a subscribe verification that comes
+// long after our last request (nobody asked for it) is refused, and the
+// lease stays as the hub granted it.
+func TestVerificationLongAfterRequest(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	e := start(t, nil, nil, func(o *Options) { o.Now, o.LeaseSeconds = clock, 10*24*3600 })
+	e.subscribe(t, "world")
+	before := e.m.Status("world").Expires
+	cb := e.hub.Subs()[0].Callback
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	if code, echoed := e.hub.SendVerification(cb, "subscribe", e.feed); code != http.StatusNotFound || echoed {
+		t.Fatalf("status %d, echoed %v; want 404 without the challenge", code, echoed)
+	}
+	if st := e.m.Status("world"); st.State != StateActive || !st.Expires.Equal(before) {
+		t.Fatalf("state %s, expires %v; want active, %v", st.State, st.Expires, before)
+	}
+}
