@@ -24,6 +24,7 @@ import (
 	"github.com/feedwatch/feedwatch/notifier"
 	"github.com/feedwatch/feedwatch/notifier/build"
 	"github.com/feedwatch/feedwatch/redact"
+	"github.com/feedwatch/feedwatch/route"
 	"github.com/feedwatch/feedwatch/watcher"
 	"github.com/feedwatch/feedwatch/websub"
 )
@@ -534,9 +535,9 @@ func (d *daemon) doReload(ctx context.Context) {
 		return
 	}
 	logProblems(d.log, slog.LevelWarn, "config warning", cfg.Warnings)
+	var rt *route.Table
 	if d.opts.Mode.watches() {
-		rt, err := compileRoutes(cfg)
-		if err != nil {
+		if rt, err = compileRoutes(cfg); err != nil {
 			d.reloadOK.Set(0)
 			d.log.Error("config reload failed; keeping the running config", "err", err)
 			return
@@ -548,6 +549,16 @@ func (d *daemon) doReload(ctx context.Context) {
 			d.log.Error("config reload failed; keeping the running config", "err", err)
 			return
 		}
+	}
+	// Notifiers before the feeds and routes: hits of a feed or profile
+	// the edit adds reach notifiers already changed by it (a digest
+	// turned on in the same edit batches them).
+	if d.engines != nil {
+		if err := d.engines.apply(ctx, cfg); err != nil {
+			d.log.Error("config reload: notifier not started", "err", err)
+		}
+	}
+	if d.opts.Mode.watches() {
 		d.sink.SetTable(rt)
 		d.members.setFeeds(feedConfigs(cfg))
 		if d.websub != nil {
@@ -566,11 +577,6 @@ func (d *daemon) doReload(ctx context.Context) {
 	}
 	if err := d.bus.SetRetention(ctx, cfg.Watcher.StateRetention.D()); err != nil {
 		d.log.Error("config reload: watcher.state_retention not applied", "err", err)
-	}
-	if d.engines != nil {
-		if err := d.engines.apply(ctx, cfg); err != nil {
-			d.log.Error("config reload: notifier not started", "err", err)
-		}
 	}
 	d.cfgMu.Lock()
 	old := d.cfg

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/feedwatch/feedwatch/bus"
@@ -45,6 +46,13 @@ type runningEngine struct {
 	profiles []string
 	cancel   context.CancelFunc
 	done     chan struct{}
+	// src is the engine's consumer source, with the buffer it pulls.
+	src    *bus.Source
+	buffer int
+	// handOver, set before cancel, keeps src open for the engine that
+	// replaces this one (same consumer): its open pull goes on, so no hit
+	// is handed back and delayed by the restart.
+	handOver atomic.Bool
 }
 
 // ensureConsumers creates or updates every notifier's consumer, so hits
@@ -69,10 +77,16 @@ func (e *engines) apply(ctx context.Context, cfg *config.Config) error {
 	if e.running == nil {
 		e.running = map[string]*runningEngine{}
 	}
+	kept := map[string]*runningEngine{}
 	for name, r := range e.running {
 		n, ok := cfg.Notifiers[name]
-		if ok && reflect.DeepEqual(n, r.cfg) && slices.Equal(profilesFor(cfg, name), r.profiles) {
+		profiles := profilesFor(cfg, name)
+		if ok && reflect.DeepEqual(n, r.cfg) && slices.Equal(profiles, r.profiles) {
 			continue
+		}
+		if ok && slices.Equal(profiles, r.profiles) && bufferFor(build.InFlight(n)) == r.buffer {
+			r.handOver.Store(true)
+			kept[name] = r
 		}
 		r.cancel()
 		<-r.done
@@ -88,25 +102,39 @@ func (e *engines) apply(ctx context.Context, cfg *config.Config) error {
 			e.log.Info("notifier has no profiles routed to it", "notifier", name)
 			continue
 		}
-		if err := e.start(ctx, name, n, profiles); err != nil {
+		var src *bus.Source
+		if r := kept[name]; r != nil {
+			src = r.src
+			delete(kept, name)
+		}
+		if err := e.start(ctx, name, n, profiles, src); err != nil {
 			e.log.Error("start notifier", "notifier", name, "err", err)
 			if firstErr == nil {
 				firstErr = err
 			}
 		}
 	}
+	for _, r := range kept { // not started again (no profiles now, or an error)
+		r.src.Close()
+	}
 	return firstErr
 }
 
-func (e *engines) start(ctx context.Context, name string, n config.Notifier, profiles []string) error {
+// start runs notifier name's engine, on src when a stopped engine of the
+// same consumer left it open, else on a source of its own.
+func (e *engines) start(ctx context.Context, name string, n config.Notifier, profiles []string, src *bus.Source) error {
 	ch, err := build.New(name, n, e.out, e.client)
 	if err != nil {
+		if src != nil {
+			src.Close()
+		}
 		return fmt.Errorf("notifier %q: %w", name, err)
 	}
 	inFlight := build.InFlight(n)
-	src, err := e.bus.EnsureConsumer(ctx, name, bus.ConsumerOptions{Profiles: profiles, AckWait: ackWait, Buffer: bufferFor(inFlight)})
-	if err != nil {
-		return err
+	if src == nil {
+		if src, err = e.bus.EnsureConsumer(ctx, name, bus.ConsumerOptions{Profiles: profiles, AckWait: ackWait, Buffer: bufferFor(inFlight)}); err != nil {
+			return err
+		}
 	}
 	var lease notifier.Lease
 	if n.Digest.D() > 0 {
@@ -138,16 +166,21 @@ func (e *engines) start(ctx context.Context, name string, n config.Notifier, pro
 		Mutes:   muter(e.mutes),
 	})
 	if err != nil {
+		src.Close()
 		return fmt.Errorf("notifier %q: %w", name, err)
 	}
 	ectx, cancel := context.WithCancel(ctx)
-	r := &runningEngine{cfg: n, profiles: profiles, cancel: cancel, done: make(chan struct{})}
+	r := &runningEngine{cfg: n, profiles: profiles, cancel: cancel, done: make(chan struct{}), src: src, buffer: bufferFor(inFlight)}
 	e.running[name] = r
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		defer close(r.done)
-		defer src.Close()
+		defer func() {
+			if !r.handOver.Load() {
+				src.Close()
+			}
+		}()
 		if err := eng.Run(ectx); err != nil {
 			e.log.Error("notifier stopped", "notifier", name, "err", err)
 		}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -329,5 +330,59 @@ notifiers:
 	}
 	if strings.Contains(r.logs.String(), "next restart") {
 		t.Errorf("a watcher key was left for the next restart:\n%s", r.logs.String())
+	}
+}
+
+// TestReloadDigestWithNewFeed: one edit turns a Slack digest on and adds a
+// feed whose items match: the new feed's first hits are already batched
+// (notifiers change before the feeds do), in one window (the restarted
+// engine takes over its predecessor's open pull: no hit handed back and
+// delayed).
+func TestReloadDigestWithNewFeed(t *testing.T) {
+	r := newReloadRig(t)
+	second := &feedServer{title: "Second"}
+	ss := httptest.NewServer(second)
+	t.Cleanup(ss.Close)
+	slackRec := &recorder{}
+	slackSrv := httptest.NewServer(slackRec)
+	t.Cleanup(slackSrv.Close)
+	write := func(digest, extraFeed string) {
+		t.Helper()
+		cfg := fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:%d
+watcher:
+  interval: 1s
+feeds:
+  - url: %s/world.xml
+    name: world
+%s
+profiles:
+%s
+notifiers:
+  slack: {type: slack, webhook_url: %s/services/T0/B0/X, digest: %s}
+`, filepath.Join(r.dir, "data"), r.port, r.feedURL, extraFeed, xinjiangOnly, slackSrv.URL, digest)
+		if err := os.WriteFile(r.path+".tmp", []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(r.path+".tmp", r.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0s", "")
+	r.start(t)
+	defer r.stop(t)
+	waitFor(t, "the first poll", 15*time.Second, func() bool { return r.metric(t, "feedwatch_feeds") == "1" })
+
+	now := time.Now()
+	second.add("1", "Xinjiang first", "", now)
+	second.add("2", "Xinjiang second", "", now)
+	write("2s", fmt.Sprintf("  - url: %s/second.xml\n    name: second", ss.URL))
+	r.reload <- struct{}{}
+	waitFor(t, "a Slack message", 20*time.Second, func() bool { b, _ := slackRec.snapshot(); return len(b) > 0 })
+	time.Sleep(3 * time.Second) // room for a second message
+	bodies, _ := slackRec.snapshot()
+	if len(bodies) != 1 || !bytes.Contains(bodies[0], []byte("Xinjiang first")) || !bytes.Contains(bodies[0], []byte("Xinjiang second")) {
+		t.Errorf("%d Slack messages, want one digest of both hits:\n%s", len(bodies), bytes.Join(bodies, []byte("\n---\n")))
 	}
 }
