@@ -40,8 +40,8 @@ type Record struct {
 	// Asked is when the last subscribe request went out: a verification
 	// is answered only for a request made lately (askWindow), so nobody
 	// can reset a lease with a verification we never asked for.
-	Asked time.Time `json:"asked,omitzero"`
-	Reason      string    `json:"reason,omitempty"` // the last error or denial, for status
+	Asked  time.Time `json:"asked,omitzero"`
+	Reason string    `json:"reason,omitempty"` // the last error or denial, for status
 	// PrivateFeed: the feed's URL is on a loopback or private address, so
 	// its hub may be too.
 	PrivateFeed bool `json:"private_feed,omitempty"`
