@@ -54,6 +54,20 @@ func (l *Ledger) MarkDropped(ctx context.Context, notifierName, hitID string) er
 	return nil
 }
 
+// mutedMark is the ledger value of a hit acked unsent because its profile
+// was muted: the console shows it as muted after the mute ends.
+const mutedMark = "muted"
+
+// MarkMuted records that notifierName dropped hitID for a mute. A hit
+// already marked stays as it is.
+func (l *Ledger) MarkMuted(ctx context.Context, notifierName, hitID string) error {
+	_, err := l.kv.Create(ctx, kvKey(notifierName)+"."+kvKey(hitID), []byte(mutedMark))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
+	}
+	return nil
+}
+
 // clearDropped removes a dropped mark of hitID, leaving a delivered one.
 func (l *Ledger) clearDropped(ctx context.Context, notifierName, hitID string) error {
 	key := kvKey(notifierName) + "." + kvKey(hitID)
@@ -73,7 +87,8 @@ func (l *Ledger) clearDropped(ctx context.Context, notifierName, hitID string) e
 }
 
 // State says what became of hitID for notifierName, as far as the ledger
-// knows: "delivered", "dropped" (its dead letter was dropped), or "".
+// knows: "delivered", "dropped" (its dead letter was dropped), "muted"
+// (acked unsent during a mute), or "".
 func (l *Ledger) State(ctx context.Context, notifierName, hitID string) (string, error) {
 	e, err := l.kv.Get(ctx, kvKey(notifierName)+"."+kvKey(hitID))
 	switch {
@@ -83,6 +98,8 @@ func (l *Ledger) State(ctx context.Context, notifierName, hitID string) (string,
 		return "", fmt.Errorf("ledger of notifier %q: %w", notifierName, err)
 	case string(e.Value()) == droppedMark:
 		return droppedMark, nil
+	case string(e.Value()) == mutedMark:
+		return mutedMark, nil
 	}
 	return "delivered", nil
 }

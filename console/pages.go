@@ -590,7 +590,10 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.On && d.Q != "" {
 		d.Ran = true
-		since, err := parseSince(d.Since)
+		since, err := time.Duration(0), error(nil) // "0": the whole archive, as backtest --since 0
+		if d.Since != "0" {
+			since, err = parseSince(d.Since)
+		}
 		if err != nil {
 			d.Err = err.Error()
 		} else {

@@ -382,6 +382,10 @@ func TestConsole(t *testing.T) {
 		if _, body := r.get("/profiles/trade-bill", true); code != http.StatusSeeOther || strings.Contains(body, "<b>muted</b>") {
 			t.Errorf("unmute: %d", code)
 		}
+		// The hit dropped by the mute stays shown as muted, not pending.
+		if _, body := r.get("/hits?profile=trade-bill", true); !strings.Contains(body, "console: muted") || strings.Contains(body, "console: pending") {
+			t.Errorf("after unmuting, the muted hit is not shown as muted")
+		}
 	})
 
 	// The query box backtests the archive (on by default) with a query no
@@ -395,6 +399,7 @@ func TestConsole(t *testing.T) {
 			{`"trade bill" AND vote`, "1d", []string{"3 matches", "<mark>Trade Bill</mark> <mark>vote</mark> 2"}},
 			{"onmouseover AND NOT story", "7d", []string{"1 match.", "<mark>onmouseover</mark>=&#39;alert(6)", "&#34;&gt; javascript:alert(3)"}},
 			{"vote", "1m", []string{"0 matches"}}, // published an hour ago
+			{"vote", "0", []string{"3 matches"}},  // the whole archive
 			{"nothing-like-this", "7d", []string{"0 matches"}},
 			{`vote AND (<script>alert(1)</script>`, "7d", []string{`class="error"`, "at column", `value="vote AND (&lt;script&gt;`}},
 			{"vote", "forever", []string{`class="error"`, `since &#34;forever&#34;`}},

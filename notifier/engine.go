@@ -639,6 +639,11 @@ func (e *Engine) unsent(ctx context.Context, ens []entry) []entry {
 		// that is too noisy now, so what it matched meanwhile is not held
 		// back for later either (the console still lists it).
 		if e.o.Mutes != nil && e.o.Mutes.Muted(en.hit.Profile) {
+			if mm, ok := e.o.Ledger.(MuteMarker); ok {
+				if err := mm.MarkMuted(ctx, e.o.Name, en.hit.ID); err != nil {
+					e.log.Warn("record a muted hit in the ledger failed", "hit", en.hit.ID, "error", err)
+				}
+			}
 			e.ack(ctx, en.msg, en.hit.ID)
 			e.o.Metrics.delivery(e.o.Name, ResultMuted)
 			e.settled(en)

@@ -49,6 +49,12 @@ type Ledger interface {
 	MarkDelivered(ctx context.Context, notifier, hitID string) error
 }
 
+// MuteMarker is what a Ledger may also do: record a hit acked unsent for a
+// mute, so that status pages tell it from one still to be sent.
+type MuteMarker interface {
+	MarkMuted(ctx context.Context, notifier, hitID string) error
+}
+
 // Lease is a notifier's digest lease, shared by every process that runs the
 // notifier: at most one holds it at a time, and only the holder gathers and
 // sends digests, so a window is sent once whatever the number of processes.
