@@ -197,7 +197,7 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 	if st.LastError != "" {
 		f.errKind = "restored"
 	}
-	if !st.LastPoll.IsZero() && st.NextDue.After(latestDue(&st, interval)) {
+	if !st.LastPoll.IsZero() && st.Interval > interval && st.NextDue.After(latestDue(&st, interval)) {
 		// Scheduled under a longer interval: the config changed since.
 		st.NextDue, _ = reschedule(&st, interval)
 		f.st.NextDue = st.NextDue
@@ -544,6 +544,7 @@ func (p *pollRun) succeed(result string, n int, hint time.Duration) outcome {
 	}
 	st.Failures = 0
 	st.LastError = ""
+	st.Interval = interval
 	d := interval
 	st.HintUntil = time.Time{}
 	// Server hints may lengthen the interval, never shorten it, and not
@@ -571,6 +572,7 @@ func (p *pollRun) fail(err error) outcome {
 	st.LastPoll = now
 	st.LastError = msg
 	st.LastResult = kind
+	st.Interval = interval
 	if kind == string(fetch.KindGone) {
 		st.Gone = true
 		st.NextDue = time.Time{}
@@ -624,7 +626,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	changed := st.MovedTo != before.MovedTo || st.ETag != before.ETag || st.LastModified != before.LastModified ||
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
-		st.LastError != before.LastError
+		st.LastError != before.LastError || st.Interval != before.Interval
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return
 	}

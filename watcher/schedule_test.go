@@ -289,13 +289,16 @@ func TestLoadStateShorterInterval(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		stored   time.Time
+		interval time.Duration
 		from, to time.Time
 	}{
-		{"stored under 1h", last.Add(time.Hour), last.Add(time.Minute), last.Add(72 * time.Second)},
-		{"stored under 1m: kept", last.Add(70 * time.Second), last.Add(70 * time.Second), last.Add(70 * time.Second)},
+		{"stored under 1h", last.Add(time.Hour), time.Hour, last.Add(time.Minute), last.Add(72 * time.Second)},
+		{"stored under 1m: kept", last.Add(70 * time.Second), time.Minute, last.Add(70 * time.Second), last.Add(70 * time.Second)},
+		{"a server's hint kept", last.Add(time.Hour), time.Minute, last.Add(time.Hour), last.Add(time.Hour)},
+		{"written before intervals were stored: kept", last.Add(time.Hour), 0, last.Add(time.Hour), last.Add(time.Hour)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := feedState{ConfigURL: ds.srv.URL, LastPoll: last, NextDue: tc.stored, Primed: true}.encode()
+			b, err := feedState{ConfigURL: ds.srv.URL, LastPoll: last, NextDue: tc.stored, Interval: tc.interval, Primed: true}.encode()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -30,6 +30,10 @@ type feedState struct {
 	// shorter interval from a reload does not bring the poll before it.
 	// Like NextDue it makes no write by itself.
 	HintUntil time.Time `json:"hint_until,omitzero"`
+	// Interval is the poll interval in force at LastPoll: a stored due
+	// time is recomputed at load only when the interval is shorter now
+	// (states written before it have none and keep their due time).
+	Interval time.Duration `json:"interval,omitempty"`
 	// Primed: the first successful parse (with backfill) happened.
 	Primed bool `json:"primed,omitempty"`
 	// Refreshed is when the seen keys of the items present were last
