@@ -97,6 +97,13 @@ func classify(r rune) int {
 	if r == utf8.RuneError {
 		return clSep
 	}
+	if unicode.Is(unicode.Cf, r) {
+		// Invisible format characters: a soft hyphen (&shy;, common in
+		// German feeds), zero-width space and joiners, the word joiner,
+		// bidi controls. Inside a word they are not a break: "Xin&shy;jiang"
+		// is the word xinjiang, as readers see it.
+		return clMarkDrop
+	}
 	if unicode.Is(unicode.Mn, r) {
 		if keepMark(r) {
 			return clMarkKeep

@@ -156,6 +156,12 @@ var matchCases = []struct {
 	{`москва`, s("МОСКВА"), true},
 	{`σοφια`, s("ΣΟΦΊΑ"), true},
 	{`ελλας`, s("Ἑλλάς"), true},
+	// Invisible format characters inside a word do not split it.
+	{`xinjiang`, s("Xin\u00ADjiang"), true},
+	{`uyghur`, s("Uy\u200Bghur workers"), true},
+	{`xinjiang`, s("Xin\u2060jiang"), true},
+	{`"trade bill"`, s("Trade\u00AD \u200DBill"), true},
+	{`xin`, s("Xin\u00ADjiang"), false},
 	{`uygur`, s("uyghur"), false},
 	// Scripts without spaces match without word boundaries.
 	{`新疆`, s("新疆维吾尔自治区"), true},
