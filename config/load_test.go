@@ -193,6 +193,14 @@ func TestLoadBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "names too long for NATS",
+			body: "profiles:\n  - name: nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\n    keywords: [a]\nnotifiers:\n  nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: {type: console}\n",
+			want: []string{
+				`feedwatch.yaml:2: profiles[0].name: a name of 201 characters: at most 200`,
+				`feedwatch.yaml:5: notifiers.nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: notifier name of 201 characters: at most 200 (it names the NATS consumer, notify-<name>, of at most 255)`,
+			},
+		},
+		{
 			name: "concurrency and per_host at least 1",
 			body: "watcher:\n  concurrency: 0\n  per_host: -1\n",
 			want: []string{

@@ -213,6 +213,8 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 			v.add(p+".name", "required")
 		case !validName(pr.Name):
 			v.add(p+".name", "%q must match [a-z0-9_-]+ (it names the NATS subject)", pr.Name)
+		case len(pr.Name) > maxNameLen:
+			v.add(p+".name", "a name of %d characters: at most %d", len(pr.Name), maxNameLen)
 		}
 		if pr.Name != "" {
 			if j, dup := names[pr.Name]; dup {
@@ -269,12 +271,18 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 	}
 }
 
+// maxNameLen bounds profile and notifier names: a notifier's consumer,
+// notify-<name>, may have at most 255 characters.
+const maxNameLen = 200
+
 func (v *validator) notifiers(c *Config) {
 	for _, name := range sortedKeys(c.Notifiers) {
 		n := c.Notifiers[name]
 		p := "notifiers." + name
 		if !validName(name) {
 			v.add(p, "notifier name %q must match [a-z0-9_-]+ (it names the NATS consumer)", name)
+		} else if len(name) > maxNameLen {
+			v.add(p, "notifier name of %d characters: at most %d (it names the NATS consumer, notify-<name>, of at most 255)", len(name), maxNameLen)
 		}
 		switch _, known := c.channels.lookup(n.Type); {
 		case n.Type == "" && len(c.channels) == 0:

@@ -24,13 +24,39 @@ func checkProfiles(c *config.Config) []config.Problem {
 	return out
 }
 
-// CheckConfig is what "feedwatch check" runs: the daemon's load with every
-// missing ${VAR} a warning (this shell need not hold the daemon's secrets),
+// CheckConfig is what "feedwatch check" runs: the load of the daemon
+// command role (RoleRun, RoleWatch, RoleNotify; RoleCheck makes every
+// missing ${VAR} a warning, for a shell without the daemon's secrets),
 // FEEDWATCH_* variables in environ that set nothing as warnings, local
-// feed files that must exist, and a usable data_dir.
-func CheckConfig(path string, getenv func(string) string, environ []string, version string) (*config.Config, error) {
-	return LoadConfig(path, getenv, version, config.WithRole(config.RoleCheck),
-		config.WithEnviron(environ), config.WithChecks(checkFeedFiles, checkDataDir))
+// feed files and NATS credential files that must exist, and a usable
+// data_dir.
+func CheckConfig(path string, getenv func(string) string, environ []string, version string, role config.Role) (*config.Config, error) {
+	return LoadConfig(path, getenv, version, config.WithRole(role),
+		config.WithEnviron(environ), config.WithChecks(checkFeedFiles, checkDataDir, checkNATSFiles))
+}
+
+// checkNATSFiles reports nats.creds and TLS files that cannot be read: the
+// daemon would otherwise wait for NATS for ever, retrying.
+func checkNATSFiles(c *config.Config) []config.Problem {
+	var out []config.Problem
+	for _, f := range []struct{ key, path string }{
+		{"nats.creds", c.NATS.Creds}, {"nats.tls_ca", c.NATS.TLSCA}, {"nats.tls_cert", c.NATS.TLSCert}, {"nats.tls_key", c.NATS.TLSKey},
+	} {
+		if f.path == "" {
+			continue
+		}
+		fh, err := os.Open(f.path) // as the NATS client opens it: relative to the working folder
+		if err != nil {
+			msg := fmt.Sprintf("cannot read %q: %v", f.path, errors.Unwrap(err))
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = fmt.Sprintf("no such file: %q", f.path)
+			}
+			out = append(out, config.Problem{Path: f.key, Msg: msg})
+			continue
+		}
+		_ = fh.Close()
+	}
+	return out
 }
 
 // checkFeedFiles reports feeds that name a local file (a path or file://)

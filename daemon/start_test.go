@@ -58,7 +58,7 @@ func TestCheckDataDir(t *testing.T) {
 			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := CheckConfig(path, func(string) string { return "" }, nil, "test")
+			_, err := CheckConfig(path, func(string) string { return "" }, nil, "test", config.RoleCheck)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)

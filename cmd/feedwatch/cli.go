@@ -222,23 +222,32 @@ func daemonCmd(ctx context.Context, e env, g *globals, name string, mode daemon.
 }
 
 func checkCmd(e env, g *globals) *cobra.Command {
-	return &cobra.Command{
+	var role string
+	cmd := &cobra.Command{
 		Use: "check", Short: "Validate the config: exit 0, or print every problem and exit 1", Args: args(cobra.NoArgs),
 		Long: `check reads the config as the daemon would and prints every problem at once, one a
 line, as file:line: key.path: message, with the key you probably meant for a typo.
 It exits 1 when there is a problem, 0 otherwise.
 
-Warnings do not change the exit code: a ${VAR} that is not set in this shell (the
-processes that use the key will refuse to start without it), and a FEEDWATCH_*
-variable that sets no key. Local feed files must exist.`,
+A ${VAR} that is not set is a problem, as for the daemon command --role names (run,
+the default; watch or notify, which do not use the other's secrets); with --role none
+every missing variable is only a warning (a shell without the daemon's secrets).
+Warnings do not change the exit code: those, and a FEEDWATCH_* variable that sets no
+key. Local feed files and NATS credential files must exist.`,
 		Example: `  feedwatch check --config /etc/feedwatch/feedwatch.yaml
-  FEEDWATCH_CONFIG=./feedwatch.yaml feedwatch check`,
+  feedwatch check --role watch    # the environment of a watch process
+  feedwatch check --role none     # CI, without the secrets`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			roles := map[string]config.Role{"run": config.RoleRun, "watch": config.RoleWatch, "notify": config.RoleNotify, "none": config.RoleCheck}
+			r, ok := roles[role]
+			if !ok {
+				return usageError{fmt.Errorf("--role %q: want run, watch, notify or none", role)}
+			}
 			path, err := g.configPath(e)
 			if err != nil {
 				return err
 			}
-			cfg, err := daemon.CheckConfig(path, e.getenv, e.environ, version)
+			cfg, err := daemon.CheckConfig(path, e.getenv, e.environ, version, r)
 			var ps config.Problems
 			if errors.As(err, &ps) {
 				errs := 0
@@ -265,6 +274,8 @@ variable that sets no key. Local feed files must exist.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&role, "role", "run", "the daemon command whose keys must have their ${VAR}s set: run, watch, notify, or none")
+	return cmd
 }
 
 func sendTestCmd(ctx context.Context, e env, g *globals) *cobra.Command {

@@ -23,8 +23,8 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 // TestCheckOutput: one line per problem in plain words, a missing local
-// feed file is a problem, missing secrets and stray FEEDWATCH_* variables
-// are warnings.
+// feed file and a missing secret are problems (check judges for run by
+// default), stray FEEDWATCH_* variables are warnings.
 func TestCheckOutput(t *testing.T) {
 	path := writeConfig(t, `data_dir: ./data
 feeds:
@@ -59,7 +59,7 @@ notifiers:
 		`feedwatch.yaml:13: notifiers.me.to[0]: not an email address: "bob"`,
 		`feedwatch.yaml:14: notifiers.me.max_attempts: must be at least 1`,
 		`feedwatch.yaml:15: notifiers.c.type: unknown notifier type "consol", did you mean "console"?`,
-		`feedwatch.yaml:16: warning: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set or empty`,
+		`feedwatch.yaml:16: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set or empty`,
 		`feedwatch.yaml: warning: environment variable FEEDWATCH_NATS_ULR sets no key, did you mean FEEDWATCH_NATS_URL?`,
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -74,15 +74,32 @@ notifiers:
 	if strings.Contains(out.String(), "angle-addr") || strings.Contains(out.String(), "mail:") {
 		t.Errorf("library jargon in the output:\n%s", out.String())
 	}
-	if !strings.Contains(errb.String(), "6 problem(s), 2 warning(s)") {
+	if !strings.Contains(errb.String(), "7 problem(s), 1 warning(s)") {
 		t.Errorf("summary: %q", errb.String())
 	}
 
-	// Warnings alone do not fail check.
+	// A missing secret is judged for the role asked; warnings alone do
+	// not fail check.
 	path = writeConfig(t, "profiles:\n  - name: x\n    keywords: [a]\nnotifiers:\n  s: {type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\"}\n")
-	code, stdout, stderr := runCLI(t, nil, "check", "--config", path)
-	if code != 0 || !strings.Contains(stdout, "warning: notifiers.s.webhook_url") || !strings.Contains(stdout, "ok (") {
-		t.Errorf("check with only warnings: exit %d\n%s%s", code, stdout, stderr)
+	for _, tc := range []struct {
+		role string
+		code int
+		want string
+	}{
+		{"", 1, "feedwatch.yaml:5: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set"},
+		{"notify", 1, "feedwatch.yaml:5: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set"},
+		{"watch", 0, "warning: notifiers.s.webhook_url: environment variable SLACK_WEBHOOK_URL is not set or empty; ignored because feedwatch watch does not use this key"},
+		{"none", 0, "warning: notifiers.s.webhook_url"},
+		{"bogus", 2, ""},
+	} {
+		args := []string{"check", "--config", path}
+		if tc.role != "" {
+			args = append(args, "--role", tc.role)
+		}
+		code, stdout, stderr := runCLI(t, nil, args...)
+		if code != tc.code || !strings.Contains(stdout, tc.want) || tc.code == 0 && !strings.Contains(stdout, "ok (") {
+			t.Errorf("check --role %q: exit %d, want %d and %q\n%s%s", tc.role, code, tc.code, tc.want, stdout, stderr)
+		}
 	}
 }
 
@@ -191,5 +208,17 @@ func TestSendTestIsMarked(t *testing.T) {
 		"profiles:\n  - name: a\n    keywords: [x]\nnotifiers:\n  console: {type: console}\n")
 	if code, _, errOut := runCLI(t, nil, "send-test", "console", "--config", path); code != 0 {
 		t.Fatalf("send-test without the feed's secret: %d %q", code, errOut)
+	}
+}
+
+// TestCheckNATSFiles: a nats.creds or TLS file that cannot be read is a
+// problem at check, not an endless wait for NATS at start.
+func TestCheckNATSFiles(t *testing.T) {
+	path := writeConfig(t, "nats:\n  url: nats://127.0.0.1:1\n  creds: /nonexistent/x.creds\n  tls_ca: /nonexistent/ca.pem\nprofiles:\n  - name: x\n    keywords: [a]\nnotifiers:\n  c: {type: console}\n")
+	code, stdout, stderr := runCLI(t, nil, "check", "--config", path)
+	for _, want := range []string{`feedwatch.yaml:3: nats.creds: no such file: "/nonexistent/x.creds"`, `feedwatch.yaml:4: nats.tls_ca: no such file: "/nonexistent/ca.pem"`} {
+		if code != 1 || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
+		}
 	}
 }
