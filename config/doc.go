@@ -50,7 +50,7 @@ var keyDocs = map[string]keyDoc{
 	"watcher.timeout":                 {doc: "Time limit of one poll (connect, redirects, body)."},
 	"watcher.max_body":                {doc: "Largest feed document read, counted after decompression."},
 	"watcher.backfill":                {doc: "At a feed's first poll, items older than this (or undated) are remembered without alerting; 0s: no item already in the feed alerts."},
-	"watcher.state_retention":         {doc: "How long an item stays remembered after it was last seen in its feed."},
+	"watcher.state_retention":         {doc: "How long an item stays remembered after it was last seen in its feed: at least 1h and twice the longest poll interval. Items still in a feed are re-marked seen every 24 h (or a quarter of this, if less), and a feed answering 304 is fetched in full every 7 days (or a quarter of this) for that."},
 	"watcher.user_agent":              {doc: "User-Agent header of every poll.", def: "`feedwatch/<version> (+" + ProjectURL + ")`"},
 	"watcher.allow_private_redirects": {doc: "Let a redirect go from a public address to a loopback, private or link-local one (intranet feeds); off, such redirects fail."},
 

@@ -201,6 +201,16 @@ func TestLoadBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "state_retention too short for the polls",
+			body: "watcher:\n  state_retention: 30m\n",
+			want: []string{`feedwatch.yaml:2: watcher.state_retention: want at least 1h (an item is remembered this long after it was last seen in its feed)`},
+		},
+		{
+			name: "state_retention under twice a feed's interval",
+			body: "watcher:\n  state_retention: 3h\nfeeds:\n  - url: https://example.org/rss\n    interval: 2h\n",
+			want: []string{`feedwatch.yaml:2: watcher.state_retention: 3h0m0s is less than twice the longest poll interval (2h0m0s, feeds[0].interval): items still in a feed would be forgotten between polls and alert again`},
+		},
+		{
 			name: "concurrency and per_host at least 1",
 			body: "watcher:\n  concurrency: 0\n  per_host: -1\n",
 			want: []string{

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"golang.org/x/net/http/httpguts"
@@ -115,6 +116,26 @@ func (v *validator) top(c *Config) {
 	for _, p := range positive {
 		if p.d <= 0 {
 			v.add("watcher."+p.key, "must be more than 0")
+		}
+	}
+	if w.StateRetention > 0 {
+		// An item still in its feed is re-marked seen at least every
+		// quarter of the retention (and at each poll when polls are rarer),
+		// so it cannot expire while polls come more than twice as often.
+		longest, key := w.Interval, "watcher.interval"
+		for i, f := range c.Feeds {
+			if f.Interval > longest {
+				longest, key = f.Interval, indexPath("feeds", i)+".interval"
+			}
+		}
+		if c.WebSub.CallbackURL != "" && c.WebSub.FallbackInterval > longest {
+			longest, key = c.WebSub.FallbackInterval, "websub.fallback_interval"
+		}
+		switch {
+		case w.StateRetention < Duration(time.Hour):
+			v.add("watcher.state_retention", "want at least 1h (an item is remembered this long after it was last seen in its feed)")
+		case w.StateRetention < 2*longest:
+			v.add("watcher.state_retention", "%s is less than twice the longest poll interval (%s, %s): items still in a feed would be forgotten between polls and alert again", w.StateRetention, longest, key)
 		}
 	}
 	if w.Backfill < 0 {

@@ -471,6 +471,7 @@ func watcherOptions(cfg *config.Config, s watcher.Sink, b *bus.Bus, log *slog.Lo
 		Interval:              cfg.Watcher.Interval.D(),
 		Timeout:               cfg.Watcher.Timeout.D(),
 		Backfill:              cfg.Watcher.Backfill.D(), // "0s" is watcher.BackfillNone
+		StateRetention:        cfg.Watcher.StateRetention.D(),
 		MaxBody:               int64(cfg.Watcher.MaxBody),
 		Concurrency:           cfg.Watcher.Concurrency,
 		PerHost:               cfg.Watcher.PerHost,
@@ -617,7 +618,7 @@ func restartOnly(old, cur *config.Config) []string {
 func watcherLimits(cfg *config.Config) watcher.Limits {
 	o := watcherOptions(cfg, nil, nil, nil, nil)
 	return watcher.Limits{Timeout: o.Timeout, MaxBody: o.MaxBody, Concurrency: o.Concurrency, PerHost: o.PerHost,
-		UserAgent: o.UserAgent, AllowPrivateRedirects: o.AllowPrivateRedirects, Backfill: o.Backfill}
+		UserAgent: o.UserAgent, AllowPrivateRedirects: o.AllowPrivateRedirects, Backfill: o.Backfill, StateRetention: o.StateRetention}
 }
 
 // watcherLimitsChanged reports whether cfg's watcher limits differ from

@@ -25,9 +25,20 @@ import (
 // every key present is re-marked in one MarkSeen call: at most one extra
 // write per feed per day. A feed that answers 304 or an identical body for longer than
 // forceFullAfter (7 days) gets one unconditional GET that is parsed, so its
-// keys are refreshed too. Retention must therefore exceed ~8 days; the
-// default is 90.
+// keys are refreshed too. A state_retention shorter than four times these
+// shortens both to a quarter of it (refreshPeriods); the config makes the
+// retention at least twice the longest poll interval.
 const forceFullAfter = 7 * 24 * time.Hour
+
+// refreshPeriods are the seen-key refresh interval and the forced full
+// fetch's for a state retention (0: unknown, the defaults).
+func refreshPeriods(retention time.Duration) (refresh, forceFull time.Duration) {
+	refresh, forceFull = 24*time.Hour, forceFullAfter
+	if retention > 0 {
+		refresh, forceFull = min(refresh, retention/4), min(forceFull, retention/4)
+	}
+	return refresh, forceFull
+}
 
 // stateSaveEvery bounds how long an unchanged state goes unsaved (each
 // 304 would otherwise cost a KV write); the schedule after a restart is
@@ -307,7 +318,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	st := &f.st
 	run := &pollRun{w: w, ctx: ctx, f: f, before: *st, now: now, interval: interval}
 	src, headers := pollTarget(f.cfg, st.MovedTo)
-	forceFull := st.Primed && now.Sub(st.Refreshed) > forceFullAfter
+	forceFull := st.Primed && now.Sub(st.Refreshed) > w.lim.Load().forceFull
 	req := fetch.Request{URL: src, Headers: headers}
 	if !forceFull {
 		req.ETag, req.LastModified = st.ETag, st.LastModified
@@ -454,7 +465,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			}
 		}
 	}
-	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
+	refresh := now.Sub(st.Refreshed) >= w.lim.Load().refresh
 	// Items published before cutoff (or undated) are remembered without
 	// alerting: at a feed's first poll (backfill), and at its first poll
 	// after seen-state was lost (recovery).

@@ -372,6 +372,53 @@ func TestSeenRefreshPolicy(t *testing.T) {
 	}
 }
 
+// TestSeenRefreshShortRetention: with a state_retention of 8 h, a feed
+// answering 304 gets its unconditional GET, and its keys are re-marked,
+// every 2 h (a quarter of it): an item still in the feed never expires.
+func TestSeenRefreshShortRetention(t *testing.T) {
+	ds := newDocServer(t, "")
+	ds.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("If-None-Match") == `"x"` {
+			w.WriteHeader(http.StatusNotModified)
+			return true
+		}
+		w.Header().Set("ETag", `"x"`)
+		return false
+	}
+	d := recent(time.Hour)
+	ds.set(rssDoc("1|a|http://x/a|" + d))
+	h := newHarness(t, ds.srv.URL, func(o *Options) { o.StateRetention = 8 * time.Hour })
+	keyA := ItemKey("f", itemWith("1", "http://x/a"))
+	h.poll()
+	for range 3 { // 90 minutes of 304s
+		h.clock.Add(30 * time.Minute)
+		h.poll()
+	}
+	if h.seen.keys[keyA] != 1 {
+		t.Fatalf("a marked %d times within 2 h", h.seen.keys[keyA])
+	}
+	h.clock.Add(31 * time.Minute)
+	h.poll()
+	if got := ds.last().Header.Get("If-None-Match"); got != "" || h.seen.keys[keyA] != 2 {
+		t.Fatalf("after 2 h: If-None-Match %q, a marked %d times; want an unconditional GET re-marking it", got, h.seen.keys[keyA])
+	}
+}
+
+func TestRefreshPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		retention, refresh, full time.Duration
+	}{
+		{0, 24 * time.Hour, 7 * 24 * time.Hour},
+		{90 * 24 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour},
+		{8 * 24 * time.Hour, 24 * time.Hour, 2 * 24 * time.Hour},
+		{time.Hour, 15 * time.Minute, 15 * time.Minute},
+	} {
+		if r, f := refreshPeriods(tc.retention); r != tc.refresh || f != tc.full {
+			t.Errorf("retention %v: refresh %v, full fetch %v; want %v, %v", tc.retention, r, f, tc.refresh, tc.full)
+		}
+	}
+}
+
 func TestSinkErrorNoBackoff(t *testing.T) {
 	ds := newDocServer(t, rssDoc("1|a|http://x/a|"+recent(time.Hour)))
 	h := newHarness(t, ds.srv.URL, nil)

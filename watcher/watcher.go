@@ -48,6 +48,7 @@ type Options struct {
 	// BackfillNone (0) marks every item of a first poll seen;
 	// BackfillOff alerts every one.
 	Backfill                     time.Duration
+	StateRetention               time.Duration // see Limits.StateRetention
 	MaxBody                      int64
 	Concurrency, PerHost         int
 	UserAgent                    string
@@ -241,7 +242,8 @@ func New(opts Options) (*Watcher, error) {
 		pending:  opts.Feeds,
 		hasNew:   true,
 	}
-	w.lim.Store(&limits{fetcher: f, backfill: opts.Backfill, maxBody: opts.MaxBody, concurrency: opts.Concurrency, perHost: opts.PerHost})
+	w.lim.Store(w.newLimits(f, Limits{Backfill: opts.Backfill, MaxBody: opts.MaxBody, Concurrency: opts.Concurrency,
+		PerHost: opts.PerHost, StateRetention: opts.StateRetention}))
 	return w, nil
 }
 
@@ -254,14 +256,29 @@ type Limits struct {
 	UserAgent             string
 	AllowPrivateRedirects bool
 	Backfill              time.Duration
+	// StateRetention is watcher.state_retention: keys of items still in
+	// their feed are re-marked seen well within it (0: every 24 h, and a
+	// full fetch of a feed answering 304 every 7 days).
+	StateRetention time.Duration
 }
 
-// limits are the Limits in force, with the fetcher built from them.
+// limits are the Limits in force, with the fetcher built from them and
+// the seen-key refresh periods the retention asks for.
 type limits struct {
 	fetcher              *fetch.Fetcher
 	backfill             time.Duration
 	maxBody              int64
 	concurrency, perHost int
+	refresh, forceFull   time.Duration
+}
+
+func (w *Watcher) newLimits(f *fetch.Fetcher, l Limits) *limits {
+	refresh, forceFull := refreshPeriods(l.StateRetention)
+	if w.opts.refreshInterval > 0 { // tests
+		refresh = w.opts.refreshInterval
+	}
+	return &limits{fetcher: f, backfill: l.Backfill, maxBody: l.MaxBody, concurrency: l.Concurrency, perHost: l.PerHost,
+		refresh: refresh, forceFull: forceFull}
 }
 
 // SetLimits applies l from the next poll on; polls in flight finish on the
@@ -281,7 +298,7 @@ func (w *Watcher) SetLimits(l Limits) error {
 		w.mu.Unlock()
 		return fmt.Errorf("watcher: %w", err)
 	}
-	old := w.lim.Swap(&limits{fetcher: f, backfill: l.Backfill, maxBody: l.MaxBody, concurrency: l.Concurrency, perHost: l.PerHost})
+	old := w.lim.Swap(w.newLimits(f, l))
 	w.mu.Unlock()
 	old.fetcher.CloseIdle()
 	select {
@@ -303,9 +320,7 @@ func withDefaults(o Options) Options {
 	if o.startSpread <= 0 {
 		o.startSpread = 2 * time.Second
 	}
-	if o.refreshInterval <= 0 {
-		o.refreshInterval = 24 * time.Hour
-	}
+
 	o.Slack = max(o.Slack, 0)
 	return o
 }
