@@ -87,6 +87,10 @@ type Options struct {
 	// without creating or changing any stream or bucket: for commands that
 	// only read, such as `feedwatch backtest`.
 	ReadOnly bool
+	// ConnectWait, when set, bounds the wait for the first connection to
+	// a server at URL before anything is asked of it: Open fails with
+	// ErrNotReached after it (one-shot commands must exit, not wait).
+	ConnectWait time.Duration
 	// ClientName names the connection in the server's monitoring.
 	ClientName string
 	Logger     *slog.Logger
@@ -175,6 +179,10 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	b.archiver.js = b.js
+	if opts.ConnectWait > 0 && !waitConnected(ctx, b.nc, opts.ConnectWait) {
+		b.Close()
+		return nil, ErrNotReached
+	}
 	if opts.ReadOnly {
 		return b, nil
 	}
@@ -187,6 +195,25 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// ErrNotReached means no server answered within Options.ConnectWait.
+var ErrNotReached = errors.New("nats server not reached")
+
+// waitConnected waits up to d for nc to be connected.
+func waitConnected(ctx context.Context, nc *nats.Conn, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsConnected() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // startEmbedded starts the embedded server; token is the one clients

@@ -138,27 +138,16 @@ func OpenStore(ctx context.Context, cfg *config.Config, cmd string, log *slog.Lo
 }
 
 // openReached opens the bus on a server reached over the network (what
-// names it for the error) and waits up to connectWait for the connection:
-// the client retries in the background, so a read-only open returns
-// before it is up.
+// names it for the error), failing when no connection is up within
+// connectWait: the client retries in the background, and without a bound
+// an open that makes streams would wait on requests nobody answers.
 func openReached(ctx context.Context, bo bus.Options, what string) (*bus.Bus, error) {
+	bo.ConnectWait = connectWait // before any stream is made: a request to nobody has no end
 	b, err := bus.Open(ctx, bo)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, bus.ErrNotReached) {
+		return nil, fmt.Errorf("cannot reach NATS (%s)", what)
 	}
-	wctx, cancel := context.WithTimeout(ctx, connectWait)
-	defer cancel()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for !b.Connected() {
-		select {
-		case <-wctx.Done():
-			b.Close()
-			return nil, fmt.Errorf("cannot reach NATS (%s)", what)
-		case <-t.C:
-		}
-	}
-	return b, nil
+	return b, err
 }
 
 // dialAddr turns a listen address into one to dial: a wildcard host

@@ -357,3 +357,27 @@ func TestDeadUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadUnreachableNATS: with nats.url naming a server that is down, the
+// dead commands exit 1 saying so (they waited for ever on a stream request
+// before).
+func TestDeadUnreachableNATS(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "feedwatch.yaml")
+	body := "data_dir: " + filepath.Join(dir, "data") + "\nnats: {url: \"nats://" + addr + "\"}\nhttp: {listen: \"\"}\nprofiles:\n  - {name: xj, keywords: [Xinjiang]}\nnotifiers:\n  hook: {type: webhook, url: \"http://127.0.0.1:1/hook\"}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"dead", "drop", "--id", "x"}} { // list, replay and drop open the store alike
+		code, _, errOut := runCLI(t, nil, append(args, "--config", cfg)...)
+		if code != 1 || !strings.Contains(errOut, "cannot reach NATS") {
+			t.Errorf("%v: exit %d %s", args, code, errOut)
+		}
+	}
+}
