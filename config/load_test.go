@@ -201,6 +201,11 @@ func TestLoadBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			name: "catch_up longer than state_retention",
+			body: "watcher:\n  state_retention: 10d\nprofiles:\n  - name: x\n    keywords: [a]\n    catch_up: 30d\n",
+			want: []string{`feedwatch.yaml:6: profiles[0].catch_up: 30d is longer than watcher.state_retention (10d): items alerted before that are no longer remembered and would alert again`},
+		},
+		{
 			name: "state_retention too short for the polls",
 			body: "watcher:\n  state_retention: 30m\n",
 			want: []string{`feedwatch.yaml:2: watcher.state_retention: want at least 1h (an item is remembered this long after it was last seen in its feed)`},

@@ -252,6 +252,10 @@ func (v *validator) profiles(c *Config, tags map[string]bool) {
 			v.add(p+".catch_up", "must not be negative")
 		case pr.CatchUp > 0 && !c.Archive.On():
 			v.add(p+".catch_up", "needs the archive: archive.retention is 0")
+		case pr.CatchUp > 0 && c.Watcher.StateRetention > 0 && pr.CatchUp > c.Watcher.StateRetention:
+			// What was alerted is remembered for state_retention: older
+			// matches in a longer window would alert again.
+			v.add(p+".catch_up", "%s is longer than watcher.state_retention (%s): items alerted before that are no longer remembered and would alert again", pr.CatchUp, c.Watcher.StateRetention)
 		}
 		for j, k := range pr.Keywords {
 			if strings.TrimSpace(k) == "" {

@@ -413,7 +413,12 @@ func (s *Slack) classify(err error, rec *recorder) (bool, error) {
 		}
 		return true, notifier.WithRetryAfter(s.errorf("status 429 rate limited"), after)
 	case status >= 500:
-		return true, s.errorf("status %d%s", status, excerpt)
+		// A 503 may say when to come back, as the other channels honour.
+		e := s.errorf("status %d%s", status, excerpt)
+		if after := notifier.ParseRetryAfter(retryAfter, time.Now()); after > 0 {
+			e = notifier.WithRetryAfter(e, after)
+		}
+		return true, e
 	case status >= 400:
 		return false, s.errorf("status %d%s", status, excerpt)
 	case errors.As(err, &apiErr):

@@ -350,6 +350,12 @@ func TestSlackFailures(t *testing.T) {
 		{"500", func(*fakeSlack) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }
 		}, true, 0, "status 500"},
+		{"503 with Retry-After", func(*fakeSlack) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "6")
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}, true, 6 * time.Second, "status 503"},
 		{"hang", func(f *fakeSlack) http.HandlerFunc { return f.Hang }, true, 0, "timed out"},
 	}
 	for _, m := range modes {
