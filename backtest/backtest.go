@@ -66,6 +66,10 @@ type Options struct {
 	// Progress, when set, is told now and then how many archive messages
 	// were read of about how many (a message holds a poll's new items).
 	Progress func(read, total uint64)
+	// DetectedAtArchived stamps each hit's detected_at with when its item
+	// was archived (when feedwatch first found it), not with Now: what a
+	// backtest shows. Catch-up's hits are live ones and keep Now.
+	DetectedAtArchived bool
 }
 
 // Stats sum a run up.
@@ -318,6 +322,9 @@ func match(ctx context.Context, o *Options, br *archive.BatchReader, u *unit, no
 				rec.DeriveKey()
 				for i := n; i < len(u.hits); i++ {
 					u.hits[i].ID = hit.ID(u.hits[i].Profile, rec.Key)
+					if o.DetectedAtArchived && !rec.ArchivedAt.IsZero() {
+						u.hits[i].DetectedAt = rec.ArchivedAt
+					}
 				}
 			}
 		}

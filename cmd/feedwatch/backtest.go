@@ -80,7 +80,7 @@ func backtestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			defer store.Close()
 			b := store.Bus
 			now := time.Now()
-			o := backtest.Options{Table: table, Feed: backtest.ConfiguredFeeds(cfg), OnlyFeed: feed, Now: func() time.Time { return now }}
+			o := backtest.Options{Table: table, Feed: backtest.ConfiguredFeeds(cfg), OnlyFeed: feed, Now: func() time.Time { return now }, DetectedAtArchived: true}
 			if since > 0 {
 				o.Since = now.Add(-time.Duration(since))
 			}
@@ -90,7 +90,7 @@ func backtestCmd(ctx context.Context, e env, g *globals) *cobra.Command {
 			enc := json.NewEncoder(e.stdout)
 			enc.SetEscapeHTML(false)
 			st, err := backtest.Run(ctx, b, o, func(h hit.Hit) error {
-				day := backtestDate(h, now).Format(time.DateOnly)
+				day := backtestDate(h).Format(time.DateOnly)
 				if counts[h.Profile] == nil {
 					counts[h.Profile] = map[string]int{}
 				}
@@ -178,13 +178,12 @@ func archiveError(err error) error {
 }
 
 // backtestDate is the date a hit's item counts from: published, else when
-// it was found (the archiving time is not in the hit: detected_at of the
-// run stands in).
-func backtestDate(h hit.Hit, now time.Time) time.Time {
+// it was archived (the backtest's detected_at).
+func backtestDate(h hit.Hit) time.Time {
 	if h.Item.Published != nil {
 		return h.Item.Published.UTC()
 	}
-	return now.UTC()
+	return h.DetectedAt.UTC()
 }
 
 // printBacktestHit prints one hit for a terminal; feed text goes through
@@ -197,6 +196,8 @@ func printBacktestHit(w io.Writer, h hit.Hit) {
 	fmt.Fprintf(w, "  feed: %s", oneLine(h.Feed.Name))
 	if h.Item.Published != nil {
 		fmt.Fprintf(w, "  published: %s", h.Item.Published.UTC().Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(w, "  undated, archived: %s", h.DetectedAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
 	var words []string

@@ -239,6 +239,13 @@ func TestBacktestCommand(t *testing.T) {
 		t.Errorf("text: exit %d\n%s\n%s", code, out, errOut)
 	}
 
+	// An undated item shows when it was archived, which is also its hit's
+	// detected_at and its day in the counts.
+	code, out, errOut = runCLI(t, nil, "backtest", "--config", r.cfgNoListen, "--query", "undated", "--since", "0")
+	if _, at, _ := strings.Cut(out, "undated, archived: "); code != 0 || len(at) < 20 || time.Since(mustTime(t, at[:20])) > time.Hour {
+		t.Errorf("undated item: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// Mistakes.
 	code, _, errOut = runCLI(t, nil, "backtest", "--config", r.cfgNoListen, "--profile", "nope")
 	if code != 2 || !strings.Contains(errOut, `no profile "nope"`) || !strings.Contains(errOut, "known: xinjiang, trade-bill") {
@@ -258,6 +265,15 @@ func TestBacktestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "archive damaged") || !strings.Contains(errOut, "could not load") {
 		t.Errorf("damaged archive: exit %d, %q", code, errOut)
 	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return at
 }
 
 // archiveMsgs is how many messages the archive in a stopped daemon's
