@@ -198,7 +198,7 @@ func TestConsole(t *testing.T) {
 			{"/hits", []string{"console: delivered", "hook: dead", "page 1 of 2 (63)"}},
 			{"/hits?profile=trade-bill", []string{"<mark>Trade Bill</mark> vote 3", "console: delivered"}},
 			{"/dead", []string{"status 404", "Replay", "Drop", "page 1 of 2 (60)"}},
-			{"/members", []string{"<td>run</td>"}},
+			{"/members", []string{"<td>run</td>", "feeds configured", `<td class="num">1</td><td>`}},
 			{"/", []string{"<h2>Members</h2>", "<td>run</td>"}},
 			{"/static/console.css", []string{"prefers-color-scheme: dark"}},
 		} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/feedwatch/feedwatch/config"
+	"github.com/feedwatch/feedwatch/feedurl"
 	"github.com/feedwatch/feedwatch/ownership"
 	"github.com/feedwatch/feedwatch/watcher"
 )
@@ -80,7 +81,7 @@ func (d *daemon) startMembers(ctx, runCtx context.Context, cfg *config.Config) e
 	ms.c = c
 	ms.feeds = feedConfigs(cfg)
 	if d.opts.Mode.watches() {
-		c.SetFeeds(feedNames(ms.feeds))
+		c.SetFeedList(feedNames(ms.feeds), feedListFingerprint(ms.feeds))
 	}
 	if err := c.Start(ctx); err != nil {
 		return fmt.Errorf("membership: %w", err)
@@ -116,6 +117,18 @@ func feedNames(fs []watcher.FeedConfig) []string {
 		}
 	}
 	return out
+}
+
+// feedListFingerprint identifies the feed list among the members: each
+// feed's name and URL (secrets in it masked, as everywhere it is shown),
+// so that processes share feeds only with those that know the same ones.
+func feedListFingerprint(fs []watcher.FeedConfig) string {
+	names := feedNames(fs)
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = names[i] + "\x00" + feedurl.Public(f.URL, f.URLSecrets...)
+	}
+	return ownership.Fingerprint(keys)
 }
 
 // leave removes this process's record once its watcher has stopped, so
@@ -165,7 +178,7 @@ func (ms *membership) setFeeds(feeds []watcher.FeedConfig) {
 		ms.w.SetFeeds(ms.ownedLocked())
 	}
 	ms.mu.Unlock()
-	ms.c.SetFeeds(feedNames(feeds))
+	ms.c.SetFeedList(feedNames(feeds), feedListFingerprint(feeds))
 }
 
 // ownedFeeds returns the configured feeds this process owns.

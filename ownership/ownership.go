@@ -12,17 +12,28 @@
 // TTL after they last saw that record change before they take its feeds, so
 // a member that is paused or cut off stops writing before anyone else
 // starts. Owns is checked by the watcher before every poll and write.
+//
+// Feed lists: each process knows only the feeds of its own config, so a
+// member shares its feeds only with the live watchers whose record carries
+// the same feed-list fingerprint (see SameFeedList). Processes with
+// different configs (one reloaded before the others, or set up apart)
+// form groups that each cover all of their own feeds.
 package ownership
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,6 +65,11 @@ type Member struct {
 	Started    time.Time `json:"started"`
 	LastSeen   time.Time `json:"last_seen"`
 	FeedsOwned int       `json:"feeds_owned"`
+	// FeedList fingerprints the feed list the member shares (Fingerprint),
+	// FeedsConfigured counts it; notify members have none. A record of an
+	// older version has no fingerprint and matches every list.
+	FeedList        string `json:"feed_list,omitempty"`
+	FeedsConfigured int    `json:"feeds_configured"`
 }
 
 // Entry is one record of the store.
@@ -119,6 +135,14 @@ type Coordinator struct {
 	// hashing 50,000 feeds each time would be waste).
 	feedsGen, lastGen int
 	lastWatchers      []string
+	// feedList and feedCount are what SetFeedList gave; self.FeedList is
+	// what the store last accepted. The share follows the published one,
+	// so the others can see this member in the group it shares with.
+	feedList  string
+	feedCount int
+	// othersKey names the live watchers with another feed list, as last
+	// logged: the warning goes out once per change.
+	othersKey string
 
 	members *prometheus.GaugeVec
 	ownedG  prometheus.Gauge
@@ -209,13 +233,30 @@ func (c *Coordinator) watches() bool {
 	return c.opts.Role == RoleWatch || c.opts.Role == RoleRun
 }
 
-// SetFeeds replaces the feed set (config load and reload).
+// SetFeeds replaces the feed set (config load and reload), fingerprinted
+// by the names.
 func (c *Coordinator) SetFeeds(names []string) {
+	c.SetFeedList(names, Fingerprint(names))
+}
+
+// SetFeedList replaces the feed set with its fingerprint given (the
+// daemon's also covers each feed's URL). A changed fingerprint is
+// published at once; this member shares with its new group from then on.
+func (c *Coordinator) SetFeedList(names []string, fingerprint string) {
 	c.mu.Lock()
 	c.feeds = slices.Clone(names)
 	c.feedsGen++
+	c.feedList, c.feedCount = fingerprint, len(names)
 	c.mu.Unlock()
 	c.poke()
+}
+
+// listPending reports whether the feed list changed since the last
+// accepted renewal.
+func (c *Coordinator) listPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.feedList != c.self.FeedList || c.feedCount != c.self.FeedsConfigured
 }
 
 func (c *Coordinator) poke() {
@@ -233,8 +274,9 @@ func (c *Coordinator) Owns(feed string) bool {
 	return c.leaseValid(time.Now()) && c.owned[feed]
 }
 
-// Watchers returns the live members that poll feeds, sorted, as the
-// share was last computed from: with Owner, who polls a feed.
+// Watchers returns the live members that poll feeds with this member's
+// feed list, sorted, as the share was last computed from: with Owner, who
+// polls a feed.
 func (c *Coordinator) Watchers() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -275,7 +317,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 		return fmt.Errorf("read members: %w", err)
 	}
 	c.mu.Lock()
-	if c.watches() && c.liveWatchersLocked(time.Now()) > 0 {
+	if c.watches() && c.groupWatchersLocked(time.Now()) > 0 {
 		// The others poll every feed until they see our record: take no
 		// share before they can have (see handoverHold).
 		c.holdUntil = c.renewedAt.Add(c.handoverHold())
@@ -324,20 +366,22 @@ func (c *Coordinator) Run(ctx context.Context) error {
 				c.compute()
 			}
 		case <-c.kick:
+			// A new feed list is published before the share follows it.
+			if c.listPending() && !c.isHalted() {
+				nextRenew = c.renewAt(ctx, time.Now())
+				if ctx.Err() != nil {
+					return nil
+				}
+			}
 			c.compute()
 		case now := <-tick.C:
 			if c.isHalted() {
 				return nil
 			}
-			if !now.Before(nextRenew) {
-				if err := c.renew(ctx); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					c.log.Warn("renew member record", "member", c.self.ID, "err", err)
-					nextRenew = now.Add(c.opts.Renew / 3)
-				} else {
-					nextRenew = now.Add(c.opts.Renew)
+			if !now.Before(nextRenew) || c.listPending() {
+				nextRenew = c.renewAt(ctx, now)
+				if ctx.Err() != nil {
+					return nil
 				}
 			}
 			if !now.Before(nextSync) {
@@ -349,6 +393,17 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			c.compute()
 		}
 	}
+}
+
+// renewAt renews the record and returns when to renew next.
+func (c *Coordinator) renewAt(ctx context.Context, now time.Time) time.Time {
+	if err := c.renew(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("renew member record", "member", c.self.ID, "err", err)
+		}
+		return now.Add(c.opts.Renew / 3)
+	}
+	return now.Add(c.opts.Renew)
 }
 
 // Leave removes this member's record, so the others take its feeds at
@@ -403,6 +458,7 @@ func (c *Coordinator) renew(ctx context.Context) error {
 	fault := c.fault
 	m := c.self
 	m.FeedsOwned = len(c.ownedList)
+	m.FeedList, m.FeedsConfigured = c.feedList, c.feedCount
 	c.mu.Unlock()
 	m.LastSeen = time.Now().UTC().Truncate(time.Second)
 	b, err := json.Marshal(m)
@@ -427,6 +483,18 @@ func (c *Coordinator) renew(ctx context.Context) error {
 		c.holdUntil = sent.Add(c.handoverHold())
 		c.log.Warn("member lease regained after a lapse; rejoining", "member", c.self.ID, "lapse", sent.Sub(c.renewedAt).Round(time.Millisecond))
 	}
+	if prev := c.self.FeedList; prev != "" && prev != m.FeedList {
+		c.self.FeedList = m.FeedList
+		if c.watches() && c.groupWatchersLocked(sent) > 0 {
+			// A new feed list joins a group whose members poll every
+			// feed of it until they see this record: hold off as a
+			// joining member does.
+			if until := sent.Add(c.handoverHold()); until.After(c.holdUntil) {
+				c.holdUntil = until
+			}
+		}
+	}
+	c.self.FeedList, c.self.FeedsConfigured = m.FeedList, m.FeedsConfigured
 	c.renewedAt = sent
 	c.mu.Unlock()
 	return nil
@@ -442,17 +510,19 @@ func (c *Coordinator) handoverHold() time.Duration {
 	return 3 * c.opts.Renew
 }
 
-// liveWatchersLocked counts the other watching members not yet counted
-// dead. c.mu is held.
-func (c *Coordinator) liveWatchersLocked(now time.Time) int {
+// groupWatchersLocked counts the other watching members not yet counted
+// dead that share this member's feed list. c.mu is held.
+func (c *Coordinator) groupWatchersLocked(now time.Time) int {
 	n := 0
 	for _, p := range c.peers {
-		if now.Sub(p.at) <= c.opts.TTL && (p.m.Role == RoleWatch || p.m.Role == RoleRun) {
+		if now.Sub(p.at) <= c.opts.TTL && isWatcher(p.m.Role) && SameFeedList(p.m.FeedList, c.self.FeedList) {
 			n++
 		}
 	}
 	return n
 }
+
+func isWatcher(role string) bool { return role == RoleWatch || role == RoleRun }
 
 // resync reads every record. At start, a record's age is taken from the
 // store's clock, so a member dead for longer than TTL is not waited for;
@@ -542,16 +612,19 @@ func (c *Coordinator) observe(e Entry, now time.Time) bool {
 		c.peers[e.Key] = &peer{m: m, rev: e.Revision, at: now}
 		return true
 	}
+	// A new feed list moves the member to another group.
+	moved := p.m.FeedList != m.FeedList
 	p.m, p.rev, p.at = m, e.Revision, now
-	return false
+	return moved
 }
 
-// compute assigns the feeds over the live watching members and reports a
-// change of this member's share.
+// compute assigns the feeds over the live watching members with this
+// member's feed list and reports a change of this member's share.
 func (c *Coordinator) compute() {
 	now := time.Now()
 	c.mu.Lock()
 	var watchers []string
+	var others []Member // live watchers with another feed list
 	counts := map[string]int{}
 	if c.leaseValid(now) {
 		counts[c.opts.Role]++
@@ -564,11 +637,17 @@ func (c *Coordinator) compute() {
 			continue
 		}
 		counts[p.m.Role]++
-		if p.m.Role == RoleWatch || p.m.Role == RoleRun {
+		if !isWatcher(p.m.Role) {
+			continue
+		}
+		if SameFeedList(p.m.FeedList, c.self.FeedList) {
 			watchers = append(watchers, id)
+		} else {
+			others = append(others, p.m)
 		}
 	}
 	slices.Sort(watchers)
+	othersLog, othersChanged := c.othersChangedLocked(others)
 	owned := c.ownedList
 	if c.feedsGen != c.lastGen || !slices.Equal(watchers, c.lastWatchers) {
 		c.lastGen, c.lastWatchers = c.feedsGen, watchers
@@ -596,6 +675,9 @@ func (c *Coordinator) compute() {
 		c.members.WithLabelValues(role).Set(float64(counts[role]))
 	}
 	c.ownedG.Set(float64(len(owned)))
+	if othersChanged {
+		c.logOthers(othersLog)
+	}
 	if !same && c.opts.OnChange != nil {
 		c.log.Info("feed share changed", "member", c.self.ID, "feeds_owned", len(owned), "watchers", len(watchers))
 		c.opts.OnChange(slices.Clone(owned))
@@ -649,4 +731,65 @@ func processAlive(pid int) bool {
 	}
 	err = p.Signal(syscall.Signal(0))
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// othersChangedLocked reports whether the set of live watchers with
+// another feed list (and their lists) changed since it was last logged,
+// with the text naming them. Only watching members with a published list
+// compare. c.mu is held.
+func (c *Coordinator) othersChangedLocked(others []Member) (string, bool) {
+	if !c.watches() || c.self.FeedList == "" {
+		others = nil
+	}
+	slices.SortFunc(others, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+	var b strings.Builder
+	for i, m := range others {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%s, %d feeds, list %s)", m.ID, m.Host, m.FeedsConfigured, m.FeedList)
+	}
+	key := b.String()
+	if key == c.othersKey {
+		return "", false
+	}
+	c.othersKey = key
+	return key, true
+}
+
+// othersHint is what the warning about other feed lists advises.
+const othersHint = "feedwatch processes sharing a NATS should run the same config; each group of identical feed lists polls its own feeds meanwhile"
+
+func (c *Coordinator) logOthers(others string) {
+	c.mu.Lock()
+	list, n := c.self.FeedList, c.self.FeedsConfigured
+	c.mu.Unlock()
+	if others == "" {
+		c.log.Info("every live watcher has this member's feed list again", "member", c.self.ID, "feed_list", list)
+		return
+	}
+	c.log.Warn("members with another feed list do not share this member's feeds", "member", c.self.ID,
+		"feed_list", list, "feeds", n, "others", others, "hint", othersHint)
+}
+
+// SameFeedList reports whether members with these feed-list fingerprints
+// share their feeds: the lists are the same, or one is unknown (a record
+// written by an older version, which shares with everyone as it did).
+func SameFeedList(a, b string) bool {
+	return a == "" || b == "" || a == b
+}
+
+// Fingerprint identifies a feed list by its keys in any order: 16 hex
+// digits of SHA-256 over the sorted keys, each length-prefixed so that
+// no two lists run together. 50,000 feeds take a few milliseconds.
+func Fingerprint(keys []string) string {
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, k := range sorted {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(k)))])
+		io.WriteString(h, k)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -175,7 +175,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 			_, _ = w.Write([]byte("ok"))
 		case "/api/status":
 			_, _ = w.Write([]byte(`{"mode":"run","ready":true,"feeds":[{"Name":"world","Result":"ok","notice":"moved permanently from https://a.example:443 to another origin"}],"profiles":{"xinjiang":{"hits":3}},` +
-				`"members":[{"id":"n1-42-abcdef","role":"watch","host":"n1","pid":42,"feeds_owned":7}],` +
+				`"members":[{"id":"n1-42-abcdef","role":"watch","host":"n1","pid":42,"feeds_owned":7,"feed_list":"0123456789abcdef","feeds_configured":12}],` +
 				`"state":{"result":"damaged","lost":["seen items (bucket feedwatch_seen): missing"],"good_at":"2026-03-01T12:00:00Z","recover_before":"2026-03-01T12:00:00Z"}}`))
 		default:
 			http.NotFound(w, r)
@@ -196,7 +196,7 @@ func TestStatusAndHealthcheck(t *testing.T) {
 	}
 	code, out, errOut := runCLI(t, nil, "status", "--config", path)
 	if code != 0 || !strings.Contains(out, "world") || !strings.Contains(out, "xinjiang") || !strings.Contains(out, "notice: feed world moved permanently") ||
-		!strings.Contains(out, "n1-42-abcdef  watch") ||
+		!strings.Contains(out, "n1-42-abcdef  watch") || !strings.Contains(out, "0123456789abcdef (12 feeds)") ||
 		!strings.Contains(out, "state DAMAGED") || !strings.Contains(out, "lost: seen items (bucket feedwatch_seen): missing") {
 		t.Fatalf("status: exit %d\nout: %s\nerr: %s", code, out, errOut)
 	}

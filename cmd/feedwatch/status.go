@@ -98,9 +98,13 @@ http.auth.username from the config (or FEEDWATCH_HTTP_AUTH_USERNAME).`,
 				}
 			}
 			if len(st.Members) > 0 {
-				fmt.Fprintln(tw, "\nMEMBER\tROLE\tHOST\tFEEDS OWNED\tLAST SEEN")
+				fmt.Fprintln(tw, "\nMEMBER\tROLE\tHOST\tFEEDS OWNED\tLAST SEEN\tFEED LIST")
 				for _, m := range st.Members {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", m.ID, m.Role, m.Host, m.FeedsOwned, when(m.LastSeen))
+					list := "-"
+					if m.FeedList != "" {
+						list = fmt.Sprintf("%s (%d feeds)", m.FeedList, m.FeedsConfigured)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.Role, m.Host, m.FeedsOwned, when(m.LastSeen), list)
 				}
 			}
 			return tw.Flush()
