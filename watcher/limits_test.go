@@ -139,3 +139,74 @@ func TestSetLimitsWhileRunning(t *testing.T) {
 		t.Errorf("user agents %s, want old,new,new,new", got)
 	}
 }
+
+// TestFlushStatesOnLeave: polls that change nothing leave the stored state
+// behind (one write per 6 h); when a feed leaves this watcher (a stop, or
+// handed to another by SetFeeds) its last poll and next due time are
+// written, so its next owner keeps its schedule instead of polling at once.
+func TestFlushStatesOnLeave(t *testing.T) {
+	for _, how := range []string{"stop", "handed over"} {
+		t.Run(how, func(t *testing.T) {
+			ds := newDocServer(t, rssDoc("1|one|https://example.org/1|"+time.Now().Format(time.RFC1123Z)))
+			ds.hook = func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Header.Get("If-None-Match") == `"x"` {
+					w.WriteHeader(http.StatusNotModified)
+					return true
+				}
+				w.Header().Set("ETag", `"x"`)
+				return false
+			}
+			state := newMemState()
+			w, err := New(testOptions(Options{Feeds: []FeedConfig{{Name: "f", URL: ds.srv.URL, Interval: 300 * time.Millisecond}},
+				Sink: &recSink{}, Seen: newMemSeen(), State: state}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				ds.mu.Lock()
+				n := len(ds.reqs)
+				ds.mu.Unlock()
+				if n >= 3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d polls", n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			stored := func() feedState {
+				state.mu.Lock()
+				defer state.mu.Unlock()
+				st, err := decodeState(state.m["f"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+			before := stored().LastPoll
+			if how == "stop" {
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				w.SetFeeds(nil)
+			}
+			deadline = time.Now().Add(10 * time.Second)
+			for !stored().LastPoll.After(before) {
+				if time.Now().After(deadline) {
+					t.Fatalf("stored last poll %v, not the latest one", stored().LastPoll)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if st := stored(); !st.NextDue.After(st.LastPoll) {
+				t.Errorf("stored next due %v, not after the last poll %v", st.NextDue, st.LastPoll)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/feedwatch/feedwatch/feedurl"
@@ -663,6 +664,67 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 			w.log.Warn("save feed state", "feed", f.name, "err", err)
 		}
 	}
+}
+
+// stale reports whether f's stored state is older than its last poll
+// (polls that change nothing write it only every stateSaveEvery).
+func stale(f *feed) bool {
+	return f.loaded && !f.st.LastPoll.IsZero() && f.st.Saved.Before(f.st.LastPoll)
+}
+
+// flushBudget bounds how long a flush of stale states (a stop, feeds
+// handed to another watcher) may take; and flushWorkers how many writes
+// it has in flight.
+const (
+	flushBudget  = 2 * time.Second
+	flushWorkers = 16
+)
+
+// flushStates writes the states of feeds leaving this watcher whose stored
+// state is older than their last poll: the watcher that takes them over
+// then sees when they were last polled and keeps their schedule, instead
+// of polling them at once (SPEC: each feed once per interval, however many
+// watchers). The store's revision check keeps a write from overwriting a
+// newer owner's state; a feed not written in time is only polled early.
+func (w *Watcher) flushStates(states map[string]feedState) {
+	if len(states) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
+	defer cancel()
+	type job struct {
+		name string
+		st   feedState
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range min(flushWorkers, len(states)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.st.Saved = w.now()
+				b, err := j.st.encode()
+				if err == nil {
+					err = w.opts.State.Save(ctx, j.name, b)
+				}
+				if err != nil && !errors.Is(err, ErrStateChanged) && ctx.Err() == nil {
+					w.log.Debug("flush feed state", "feed", j.name, "err", err)
+				}
+			}
+		}()
+	}
+	for name, st := range states {
+		select {
+		case jobs <- job{name, st}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
 }
 
 // errKind maps an error to its result label.

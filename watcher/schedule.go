@@ -166,6 +166,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}()
 			for range s.results {
 			}
+			// Before the others take these feeds (the daemon leaves the
+			// cluster after Run returns): their last polls on record.
+			w.flushStates(s.staleStates(s.feeds))
 			w.mu.Lock()
 			w.running = false
 			w.mu.Unlock()
@@ -462,9 +465,16 @@ func (s *scheduler) applyPending() {
 		heap.Push(&s.h, f)
 		w.setStatus(name, func(st *FeedStatus) { st.URL = c.URL; st.NextDue = f.first })
 	}
+	var gone map[string]*feed
 	for name, f := range s.feeds {
 		if keep[name] {
 			continue
+		}
+		if !f.running && stale(f) {
+			if gone == nil {
+				gone = map[string]*feed{}
+			}
+			gone[name] = f
 		}
 		f.removed = true
 		if f.index >= 0 {
@@ -483,6 +493,28 @@ func (s *scheduler) applyPending() {
 		f.pushes = nil
 	}
 	w.m.feeds.Set(float64(len(s.feeds)))
+	if len(gone) > 0 {
+		// Taken by another watcher, most likely (or removed from the
+		// config): its new owner should see when each was last polled.
+		go w.flushStates(s.staleStates(gone))
+	}
+}
+
+// staleStates copies the states of feeds whose stored state is older than
+// their last poll, with their next due time (for flushStates).
+func (s *scheduler) staleStates(feeds map[string]*feed) map[string]feedState {
+	out := map[string]feedState{}
+	for name, f := range feeds {
+		if f.running || !stale(f) {
+			continue
+		}
+		st := f.st
+		if !f.due.IsZero() {
+			st.NextDue = f.due
+		}
+		out[name] = st
+	}
+	return out
 }
 
 // jitter lengthens d by 0-20% (mean +10%): polls of feeds that share an
