@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -491,7 +492,43 @@ func applyEnv(tree map[string]any, getenv func(string) string, chs channelSet) m
 			try(m, "notifiers."+name, sk)
 		}
 	}
+	// Entries of the file's feeds and profiles lists, by index:
+	// FEEDWATCH_FEEDS_0_INTERVAL, FEEDWATCH_PROFILES_1_QUERY.
+	for _, l := range listEnvKeys(tree) {
+		if v := getenv(l.env); v != "" {
+			l.entry[l.key] = v
+			set[l.path] = l.env
+		}
+	}
 	return set
+}
+
+// listEnvKey is a scalar key of an entry of the feeds or profiles list
+// and the FEEDWATCH_* variable that sets it.
+type listEnvKey struct {
+	entry          map[string]any
+	key, path, env string
+}
+
+func listEnvKeys(tree map[string]any) []listEnvKey {
+	var out []listEnvKey
+	for _, l := range []struct {
+		key string
+		t   reflect.Type
+	}{{"feeds", reflect.TypeFor[Feed]()}, {"profiles", reflect.TypeFor[Profile]()}} {
+		entries, _ := tree[l.key].([]any)
+		for i, e := range entries {
+			m, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			for _, sk := range scalarKeys(l.t) {
+				out = append(out, listEnvKey{entry: m, key: sk, path: indexPath(l.key, i) + "." + sk,
+					env: EnvName(l.key + "." + strconv.Itoa(i) + "." + sk)})
+			}
+		}
+	}
+	return out
 }
 
 // EnvName is the FEEDWATCH_* variable that overrides a key path:
@@ -568,6 +605,9 @@ func unknownEnv(tree map[string]any, environ []string, chs channelSet) Problems 
 		for _, sk := range chs.notifierScalarKeys() {
 			known = append(known, EnvName("notifiers."+name+"."+sk))
 		}
+	}
+	for _, l := range listEnvKeys(tree) {
+		known = append(known, l.env)
 	}
 	var ps Problems
 	for _, kv := range environ {

@@ -555,12 +555,22 @@ func TestLoadEnvOverrides(t *testing.T) {
   url: nats://file:4222
 watcher:
   interval: 1m
+feeds:
+  - url: https://example.org/a
+  - url: https://example.org/b
+profiles:
+  - name: x
+    query: from-file
 notifiers:
   team-slack:
     type: slack
     webhook_url: https://from.file/x
 `)
 	env := map[string]string{
+		"FEEDWATCH_FEEDS_1_INTERVAL":                  "7m",
+		"FEEDWATCH_FEEDS_1_NAME":                      "bee",
+		"FEEDWATCH_PROFILES_0_QUERY":                  "from-env",
+		"FEEDWATCH_FEEDS_5_INTERVAL":                  "1m", // no such entry: ignored
 		"FEEDWATCH_NATS_URL":                          "nats://env:4222",
 		"FEEDWATCH_WATCHER_INTERVAL":                  "2d",
 		"FEEDWATCH_WATCHER_CONCURRENCY":               "7",
@@ -594,6 +604,10 @@ notifiers:
 		{"webhook_url", c.Notifiers["team-slack"].Settings["webhook_url"], "https://from.env/y"},
 		{"max_attempts", c.Notifiers["team-slack"].MaxAttempts, 3},
 		{"notifiers", len(c.Notifiers), 1},
+		{"feeds[1].interval", c.Feeds[1].Interval, Duration(7 * time.Minute)},
+		{"feeds[1].name", c.Feeds[1].Name, "bee"},
+		{"feeds[0].interval", c.Feeds[0].Interval, Duration(48 * time.Hour)},
+		{"profiles[0].query", c.Profiles[0].Query, "from-env"},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
