@@ -565,6 +565,9 @@ func (d *daemon) doReload(ctx context.Context) {
 		if d.websub != nil {
 			// Feeds that left the config are unsubscribed.
 			d.websub.SetFeeds(feedNames(feedConfigs(cfg)))
+			if err := d.websub.SetTunables(websubTunables(cfg)); err != nil {
+				d.log.Error("config reload: websub settings not applied", "err", err)
+			}
 		}
 		if err := d.bus.SetArchive(ctx, archiveOptions(cfg)); err != nil {
 			d.log.Error("config reload: archive settings not applied", "err", err)
@@ -596,8 +599,9 @@ func (d *daemon) doReload(ctx context.Context) {
 }
 
 // restartOnly lists changed settings that a reload does not apply: where
-// state lives, how NATS is reached and WebSub's listener. Feeds, profiles,
-// notifiers, the archive, watcher.* and http.* all apply live.
+// state lives, how NATS is reached and where WebSub callbacks arrive.
+// Feeds, profiles, notifiers, the archive, watcher.*, websub.lease and
+// fallback_interval, and http.* all apply live.
 func restartOnly(old, cur *config.Config) []string {
 	var out []string
 	if old.DataDir != cur.DataDir {
@@ -606,8 +610,13 @@ func restartOnly(old, cur *config.Config) []string {
 	if old.NATS != cur.NATS {
 		out = append(out, "nats")
 	}
-	if old.WebSub != cur.WebSub {
-		out = append(out, "websub")
+	// WebSub's lease and fallback interval apply live; where hubs call
+	// back (and whether WebSub is on at all) waits for a restart.
+	if old.WebSub.CallbackURL != cur.WebSub.CallbackURL {
+		out = append(out, "websub.callback_url")
+	}
+	if old.WebSub.Listen != cur.WebSub.Listen {
+		out = append(out, "websub.listen")
 	}
 	return out
 }

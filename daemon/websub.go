@@ -60,19 +60,12 @@ func (d *daemon) newWebSub(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("websub: %w", err)
 	}
-	fallback := ws.FallbackInterval.D()
-	if fallback <= 0 {
-		fallback = config.DefaultWebSubFallback.D()
-	}
-	lease := ws.Lease.D()
-	if lease <= 0 {
-		lease = config.DefaultWebSubLease.D()
-	}
+	t := websubTunables(cfg)
 	d.pushTo = &lateWatcher{}
 	m, err := websub.New(websub.Options{
-		CallbackURL: ws.CallbackURL, LeaseSeconds: int(lease / time.Second), Fallback: fallback,
-		MaxBody: int64(cfg.Watcher.MaxBody), AllowPrivate: cfg.Watcher.AllowPrivate,
-		Store: store, Pusher: d.pushTo, Owner: d.members.c, UserAgent: cfg.Watcher.UserAgent,
+		CallbackURL: ws.CallbackURL, LeaseSeconds: t.LeaseSeconds, Fallback: t.Fallback,
+		MaxBody: t.MaxBody, AllowPrivate: t.AllowPrivate,
+		Store: store, Pusher: d.pushTo, Owner: d.members.c, UserAgent: t.UserAgent,
 		Logger: d.log, Registerer: d.reg, Now: d.opts.Now,
 	})
 	if err != nil {
@@ -84,6 +77,21 @@ func (d *daemon) newWebSub(ctx context.Context, cfg *config.Config) error {
 	m.SetFeeds(feedNames(feedConfigs(cfg)))
 	d.websub = m
 	return nil
+}
+
+// websubTunables are the manager's options that a reload applies.
+func websubTunables(cfg *config.Config) websub.Tunables {
+	ws := cfg.WebSub
+	fallback := ws.FallbackInterval.D()
+	if fallback <= 0 {
+		fallback = config.DefaultWebSubFallback.D()
+	}
+	lease := ws.Lease.D()
+	if lease <= 0 {
+		lease = config.DefaultWebSubLease.D()
+	}
+	return websub.Tunables{LeaseSeconds: int(lease / time.Second), Fallback: fallback,
+		MaxBody: int64(cfg.Watcher.MaxBody), UserAgent: cfg.Watcher.UserAgent, AllowPrivate: cfg.Watcher.AllowPrivate}
 }
 
 // serveWebSub starts the callback listener of websub.listen.

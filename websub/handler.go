@@ -96,7 +96,7 @@ func (m *Manager) verify(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		lease := v.LeaseSeconds
 		if lease == 0 {
-			lease = m.o.LeaseSeconds
+			lease = m.tun.Load().LeaseSeconds
 		}
 		if rec.State != StateActive {
 			m.log.Info("websub: subscription verified", "feed", rec.Feed, "lease", time.Duration(lease)*time.Second)
@@ -197,7 +197,8 @@ func (m *Manager) push(w http.ResponseWriter, r *http.Request, id string) {
 		http.Error(w, "no such subscription", http.StatusGone)
 		return
 	}
-	if r.ContentLength > m.o.MaxBody {
+	maxBody := m.tun.Load().MaxBody
+	if r.ContentLength > maxBody {
 		m.m.pushes.WithLabelValues(PushTooLarge).Inc()
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
@@ -210,12 +211,12 @@ func (m *Manager) push(w http.ResponseWriter, r *http.Request, id string) {
 		http.Error(w, "unsupported content encoding: send identity or gzip", http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.o.MaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	if int64(len(body)) > m.o.MaxBody {
+	if int64(len(body)) > maxBody {
 		m.m.pushes.WithLabelValues(PushTooLarge).Inc()
 		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
@@ -231,11 +232,11 @@ func (m *Manager) push(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	if enc == "gzip" {
-		body, err = inflate(body, m.o.MaxBody)
+		body, err = inflate(body, maxBody)
 		switch {
 		case errors.Is(err, errInflatedTooLarge):
 			m.m.pushes.WithLabelValues(PushTooLarge).Inc()
-			m.log.Warn("websub: gzip push inflates past watcher.max_body; dropped, the next poll reads the feed", "feed", feed, "max_body", m.o.MaxBody)
+			m.log.Warn("websub: gzip push inflates past watcher.max_body; dropped, the next poll reads the feed", "feed", feed, "max_body", maxBody)
 			http.Error(w, "body too large once inflated", http.StatusRequestEntityTooLarge)
 			return
 		case err != nil:

@@ -120,6 +120,8 @@ type Manager struct {
 	loaded   atomic.Bool
 	// ownClient: the hub client is ours, with the private-address rule.
 	ownClient bool
+	// tun are the options a config reload may change (SetTunables).
+	tun atomic.Pointer[Tunables]
 
 	mu      sync.Mutex
 	subs    map[string]*Record // by feed
@@ -169,12 +171,33 @@ func New(o Options) (*Manager, error) {
 		byID:     map[string]*Record{},
 		leaving:  map[string]*Record{},
 	}
+	m.tun.Store(&Tunables{LeaseSeconds: o.LeaseSeconds, Fallback: o.Fallback, MaxBody: o.MaxBody, UserAgent: o.UserAgent, AllowPrivate: o.AllowPrivate})
 	m.ownClient = o.Client == nil
 	m.o.Client = m.hubClient(o.Client)
 	if m.m, err = newMetrics(o.Registerer, m); err != nil {
 		return nil, fmt.Errorf("websub: metrics: %w", err)
 	}
 	return m, nil
+}
+
+// Tunables are the Options a config reload may change while the manager
+// runs: they apply to the next request, verification, push or poll.
+type Tunables struct {
+	LeaseSeconds int
+	Fallback     time.Duration
+	MaxBody      int64
+	UserAgent    string
+	AllowPrivate bool
+}
+
+// SetTunables applies t (websub.lease, websub.fallback_interval and the
+// watcher's max_body, user_agent and private-redirect rule on reload).
+func (m *Manager) SetTunables(t Tunables) error {
+	if t.LeaseSeconds <= 0 || t.Fallback <= 0 || t.MaxBody <= 0 {
+		return errors.New("websub: lease, fallback interval and max body must be positive")
+	}
+	m.tun.Store(&t)
+	return nil
 }
 
 // PathPrefix is the path the callback handler serves, ending in "/".
@@ -307,7 +330,7 @@ func (m *Manager) subscribe(ctx context.Context, rec *Record) {
 		"hub.topic":         {rec.Topic},
 		"hub.callback":      {rec.Callback},
 		"hub.secret":        {rec.Secret},
-		"hub.lease_seconds": {strconv.Itoa(m.o.LeaseSeconds)},
+		"hub.lease_seconds": {strconv.Itoa(m.tun.Load().LeaseSeconds)},
 	}
 	hub, private := rec.Hub, m.privateHubOK(rec)
 	started := m.o.Now()
@@ -389,7 +412,7 @@ func retryAfter(base time.Duration, attempts int) time.Duration {
 // privateHubOK: the hub may be on a private address when the feed's own
 // configured URL is (an intranet feed's intranet hub), or when allowed.
 func (m *Manager) privateHubOK(rec *Record) bool {
-	return m.o.AllowPrivate || rec.PrivateFeed
+	return m.tun.Load().AllowPrivate || rec.PrivateFeed
 }
 
 type privateKey struct{}
@@ -414,8 +437,8 @@ func (m *Manager) post(ctx context.Context, hub string, form url.Values, allowPr
 	}
 	req = req.WithContext(context.WithValue(ctx, privateKey{}, allowPrivate))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if m.o.UserAgent != "" {
-		req.Header.Set("User-Agent", m.o.UserAgent)
+	if ua := m.tun.Load().UserAgent; ua != "" {
+		req.Header.Set("User-Agent", ua)
 	}
 	resp, err := m.o.Client.Do(req)
 	if err != nil {
@@ -630,7 +653,7 @@ func (m *Manager) Interval(feed string, normal time.Duration) time.Duration {
 	if rec == nil || rec.State != StateActive || !m.o.Now().Before(rec.Expires) || !m.ours(rec) {
 		return normal
 	}
-	return max(normal, m.o.Fallback)
+	return max(normal, m.tun.Load().Fallback)
 }
 
 // FeedPush is a feed's push state for status pages.

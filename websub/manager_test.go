@@ -566,3 +566,29 @@ func TestVerificationLongAfterRequest(t *testing.T) {
 		t.Fatalf("state %s, expires %v; want active, %v", st.State, st.Expires, before)
 	}
 }
+
+// TestSetTunables: a reload's fallback interval, body cap and lease apply
+// to the next poll, push and request.
+func TestSetTunables(t *testing.T) {
+	e := start(t, nil, nil, func(o *Options) { o.MaxBody = 1000 })
+	e.subscribe(t, "world")
+	if err := e.m.SetTunables(Tunables{LeaseSeconds: 1234, Fallback: 30 * time.Minute, MaxBody: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.m.Interval("world", 5*time.Minute); d != 30*time.Minute {
+		t.Errorf("interval with an active subscription = %v, want the new fallback 30m", d)
+	}
+	cb := e.hub.Subs()[0].Callback
+	body := bytes.Repeat([]byte("a"), 11)
+	if got := e.hub.PostTo(context.Background(), cb, e.feed, body, "application/atom+xml", Sign("sha256", []byte(e.hub.Subs()[0].Secret), body)); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("push over the new cap: status %d, want 413", got)
+	}
+	e.m.Found("other", "http://127.0.0.1:1/other.xml", nil, atomWithHub(e.hub.URL, "http://127.0.0.1:1/other.xml"))
+	waitFor(t, "a second subscribe request", func() bool { return len(e.hub.Requests()) >= 2 })
+	if r := e.hub.Requests()[len(e.hub.Requests())-1]; r.LeaseSeconds != 1234 {
+		t.Errorf("lease asked %d, want 1234", r.LeaseSeconds)
+	}
+	if err := e.m.SetTunables(Tunables{LeaseSeconds: 0, Fallback: time.Hour, MaxBody: 1}); err == nil {
+		t.Error("a zero lease was taken")
+	}
+}
