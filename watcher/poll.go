@@ -181,6 +181,20 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 			w.log.Warn("discard unreadable feed state", "feed", f.name, "err", err)
 		}
 		st = feedState{ConfigURL: f.cfg.URL}
+		if prev, old, ok := w.adopt(ctx, f); ok {
+			w.log.Info("feed renamed: adopting the state of "+old, "feed", f.name, "former", old)
+			st = prev
+			f.st = st
+			// Saved under the new name before the former one is retired:
+			// a crash in between leaves both, never neither.
+			if w.saveState(ctx, f, feedState{}, now) {
+				w.retire(ctx, old, f.name)
+			}
+			if !f.loaded { // no longer ours: the new owner adopts again
+				return now.Add(ownerRecheck), false, false
+			}
+			st = f.st
+		}
 	}
 	if m := moveOf(f.cfg.URL, st.MovedTo); m.downgrade {
 		// Stored by a version that followed such moves: go back to the
@@ -454,6 +468,15 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			}
 		}
 	}
+	// A renamed feed's items seen under its former name are seen; they
+	// are marked under the new name below.
+	var before map[int]bool
+	if st.RenamedFrom != "" {
+		var err error
+		if before, err = w.seenBefore(ctx, st.RenamedFrom, ks, seen); err != nil {
+			return 0, fmt.Errorf("%w: %v", errSink, err)
+		}
+	}
 	refresh := now.Sub(st.Refreshed) >= w.opts.refreshInterval
 	// Items published before cutoff (or undated) are remembered without
 	// alerting: at a feed's first poll (backfill), and at its first poll
@@ -467,10 +490,10 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	}
 	var fresh, quiet []item.Item
 	var mark []string
-	for _, k := range ks {
+	for i, k := range ks {
 		old := seen[k.it.Key] || (k.alt != "" && seen[k.alt])
-		if old {
-			if refresh {
+		if old || before[i] {
+			if refresh || !old {
 				mark = append(mark, k.it.Key)
 				if k.alt != "" {
 					mark = append(mark, k.alt)
@@ -525,6 +548,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		st.Refreshed = now
 	}
 	st.Primed = true
+	st.RenamedFrom = "" // every item the former name saw here is marked under this one
 	f.delivered = true
 	// Every item of this document is now seen: the old ones were, the new
 	// ones were just marked.
@@ -616,7 +640,9 @@ func backoff(interval time.Duration, failures int) time.Duration {
 	return min(d, max(maxBackoff, interval))
 }
 
-func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) {
+// saveState writes f's state when it changed (or every stateSaveEvery);
+// it reports whether it wrote it.
+func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) bool {
 	st := &f.st
 	st.ConfigURL = f.cfg.URL
 	// LastResult is left out on purpose: a feed alternating between 200
@@ -626,14 +652,26 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	changed := st.MovedTo != before.MovedTo || st.ETag != before.ETag || st.LastModified != before.LastModified ||
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
-		st.LastError != before.LastError || st.Interval != before.Interval
+		st.LastError != before.LastError || st.Interval != before.Interval ||
+		st.RenamedFrom != before.RenamedFrom || st.Alias != st.ConfigURL
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
-		return
+		return false
 	}
 	if !w.owns(f.name) {
 		// The feed moved while this poll ran: its new owner writes.
 		f.loaded = false
-		return
+		return false
+	}
+	if st.Alias != st.ConfigURL {
+		// Once per feed and URL (states of older versions get theirs at
+		// their first save): what a rename of the feed is found by.
+		if err := w.writeAlias(ctx, f.name, st.ConfigURL); err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("record the feed's name for its url", "feed", f.name, "err", err)
+			}
+		} else {
+			st.Alias = st.ConfigURL
+		}
 	}
 	prevSaved := st.Saved
 	st.Saved = now
@@ -644,14 +682,16 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	if errors.Is(err, ErrStateChanged) {
 		w.log.Info("feed state was written by another watcher; reading it again", "feed", f.name)
 		f.loaded = false
-		return
+		return false
 	}
 	if err != nil {
 		st.Saved = prevSaved
 		if ctx.Err() == nil {
 			w.log.Warn("save feed state", "feed", f.name, "err", err)
 		}
+		return false
 	}
+	return true
 }
 
 // errKind maps an error to its result label.

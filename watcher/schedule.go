@@ -237,6 +237,14 @@ func (s *scheduler) dispatch() {
 			}
 			continue
 		}
+		if !f.loaded && len(s.leaving) > 0 && s.urlLeaving(f.cfg.URL) {
+			// A feed removed with this URL (renamed, by the same reload)
+			// is still polling: this one's first visit may adopt its
+			// state (rename.go), so it waits for the last poll's writes.
+			f.due = now.Add(leavingRecheck)
+			held = append(held, f)
+			continue
+		}
 		if f.host != "" && s.perHost[f.host] >= s.hostCap {
 			f.waiting = true
 			s.parked[f.host] = append(s.parked[f.host], f)
@@ -247,6 +255,20 @@ func (s *scheduler) dispatch() {
 	for _, f := range held {
 		heap.Push(&s.h, f)
 	}
+}
+
+// leavingRecheck is how soon a feed waiting for a removed feed of its URL
+// to end its poll is looked at again.
+const leavingRecheck = 100 * time.Millisecond
+
+// urlLeaving reports whether a removed feed whose poll still runs has url.
+func (s *scheduler) urlLeaving(url string) bool {
+	for _, l := range s.leaving {
+		if l.cfg.URL == url {
+			return true
+		}
+	}
+	return false
 }
 
 // maxHeld bounds how many feeds due within the slack but not yet past

@@ -39,6 +39,16 @@ type feedState struct {
 	// Refreshed is when the seen keys of the items present were last
 	// re-marked (see refresh policy in poll.go).
 	Refreshed time.Time `json:"refreshed,omitzero"`
+	// Alias is the ConfigURL whose alias record (rename.go) names this
+	// feed: the record is written once, not at every save.
+	Alias string `json:"alias,omitempty"`
+	// RenamedFrom is the feed's former name, whose state it adopted:
+	// until its first document is delivered, items seen under that name
+	// count as seen.
+	RenamedFrom string `json:"renamed_from,omitempty"`
+	// RenamedTo marks the state of a former name as taken over by that
+	// feed (the state is otherwise empty, so it is never used again).
+	RenamedTo string `json:"renamed_to,omitempty"`
 	// Saved is when this state was last written.
 	Saved time.Time `json:"saved,omitzero"`
 }

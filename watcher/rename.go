@@ -1,0 +1,201 @@
+package watcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Renames. An item's key holds its feed's name (key.go), so a feed renamed
+// in the config (same URL, another name) would find none of its items seen
+// and alert again those inside the backfill window. To prevent that, the
+// state store keeps, per configured URL, the names recently polled at it
+// (an alias record, written once per feed and URL: feedState.Alias). A
+// feed without usable state of its own looks its URL up there; a name that
+// is not configured any more and whose state is of the same URL is the
+// feed's former name: its state is adopted (validators, schedule, primed),
+// and until the first document is delivered, an item whose key under the
+// former name is seen counts as seen (and is marked under the new name).
+
+// aliasPrefix starts the state-store names of alias records: configured
+// feed names cannot hold control characters (config validation), so they
+// never collide.
+const aliasPrefix = "\x01url "
+
+// maxAliasNames bounds the names one alias record keeps (several feeds may
+// share a URL; a rename back and forth adds one).
+const maxAliasNames = 4
+
+// aliasName is the state-store name of url's alias record: a hash, so that
+// no URL (and no credential in one) shows in a key.
+func aliasName(url string) string {
+	s := sha256.Sum256([]byte(url))
+	return aliasPrefix + base64.RawURLEncoding.EncodeToString(s[:18])
+}
+
+// IsAliasName reports whether a state-store name is an alias record rather
+// than a feed (for code that lists the store).
+func IsAliasName(name string) bool { return strings.HasPrefix(name, aliasPrefix) }
+
+// aliasRecord is the JSON of an alias record.
+type aliasRecord struct {
+	// Feeds are the names polled at the URL, the latest first.
+	Feeds []string `json:"feeds"`
+}
+
+func (w *Watcher) loadAlias(ctx context.Context, url string) (aliasRecord, error) {
+	var a aliasRecord
+	b, err := w.opts.State.Load(ctx, aliasName(url))
+	if err != nil || len(b) == 0 {
+		return a, err
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return aliasRecord{}, nil // damaged: rewritten by the next feed that saves
+	}
+	return a, nil
+}
+
+// writeAlias records that feed name is polled at url. It reads the record
+// first, so a write that raced with another (ErrStateChanged from a fenced
+// store) is tried once more on a fresh read.
+func (w *Watcher) writeAlias(ctx context.Context, name, url string) error {
+	var err error
+	for range 2 {
+		var a aliasRecord
+		if a, err = w.loadAlias(ctx, url); err != nil {
+			return err
+		}
+		if len(a.Feeds) > 0 && a.Feeds[0] == name {
+			return nil
+		}
+		a.Feeds = slices.DeleteFunc(a.Feeds, func(n string) bool { return n == name })
+		a.Feeds = append([]string{name}, a.Feeds...)
+		a.Feeds = a.Feeds[:min(len(a.Feeds), maxAliasNames)]
+		b, jerr := json.Marshal(a)
+		if jerr != nil {
+			return jerr
+		}
+		if err = w.opts.State.Save(ctx, aliasName(url), b); !errors.Is(err, ErrStateChanged) {
+			return err
+		}
+	}
+	return err
+}
+
+// configured reports whether a feed named name is in the configuration
+// now: Options.Configured, else this watcher's latest feed list.
+func (w *Watcher) configured(name string) bool {
+	if w.opts.Configured != nil {
+		return w.opts.Configured(name)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.ContainsFunc(w.pending, func(c FeedConfig) bool { return feedName(c) == name })
+}
+
+// adopt looks for the state of f's former name, for a feed without usable
+// state: the latest name of f's URL that is no longer configured and whose
+// state is of the same URL. It returns that state, ready to be f's, and
+// the former name; ok is false when there is none.
+func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string, ok bool) {
+	a, err := w.loadAlias(ctx, f.cfg.URL)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("look up the former names of the feed's url", "feed", f.name, "err", err)
+		}
+		return feedState{}, "", false
+	}
+	for _, name := range a.Feeds {
+		if name == f.name || w.configured(name) {
+			continue
+		}
+		b, err := w.opts.State.Load(ctx, name)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("load the state of the feed's former name", "feed", f.name, "former", name, "err", err)
+			}
+			continue
+		}
+		prev, err := decodeState(b)
+		if err != nil || len(b) == 0 || prev.ConfigURL != f.cfg.URL {
+			continue // renamed on already, or the name moved to another URL
+		}
+		prev.Alias = "" // the record gets f's name at the next save
+		if prev.RenamedFrom == "" {
+			prev.RenamedFrom = name
+		}
+		// else: the former name never delivered a document since it
+		// adopted its own former name's state, whose seen keys are still
+		// the ones that count.
+		return prev, name, true
+	}
+	return feedState{}, "", false
+}
+
+// retire marks the state of a feed's former name as taken over, after the
+// new name's state is saved: a later feed of that name (a rename back) does
+// not pick up its stale schedule and seen keys but adopts the newer name's
+// state, through the alias record, like any renamed feed.
+func (w *Watcher) retire(ctx context.Context, old, by string) {
+	b, err := feedState{RenamedTo: by}.encode()
+	if err == nil {
+		err = w.opts.State.Save(ctx, old, b)
+	}
+	if err != nil && ctx.Err() == nil {
+		w.log.Warn("mark the state of the feed's former name as taken over", "feed", by, "former", old, "err", err)
+	}
+}
+
+// formerKeys are k's keys under the feed name old: its primary key and,
+// for a GUID item with a unique link, its link key (see assignKeys).
+func formerKeys(k keyed, old string) (key, alt string) {
+	it := k.it
+	switch {
+	case strings.HasPrefix(it.Key, nsGUIDL):
+		key = token(nsGUIDL, old, it.ID, NormalizeLink(it.Link))
+	default:
+		key = ItemKey(old, it)
+	}
+	if k.alt != "" {
+		alt = linkKey(old, NormalizeLink(it.Link))
+	}
+	return key, alt
+}
+
+// seenBefore reports which of ks (not seen under the feed's own name) were
+// seen under its former name old, by index in ks.
+func (w *Watcher) seenBefore(ctx context.Context, old string, ks []keyed, seen map[string]bool) (map[int]bool, error) {
+	var keys []string
+	type pair struct{ key, alt string }
+	former := make(map[int]pair)
+	for i, k := range ks {
+		if seen[k.it.Key] || (k.alt != "" && seen[k.alt]) {
+			continue
+		}
+		key, alt := formerKeys(k, old)
+		former[i] = pair{key, alt}
+		keys = append(keys, key)
+		if alt != "" {
+			keys = append(keys, alt)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	got, err := w.opts.Seen.Seen(ctx, old, keys)
+	if err != nil {
+		return nil, fmt.Errorf("seen lookup under former name %q: %w", old, err)
+	}
+	out := make(map[int]bool)
+	for i, p := range former {
+		if got[p.key] || (p.alt != "" && got[p.alt]) {
+			out[i] = true
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,231 @@
+package watcher
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// renameRig polls one URL under successive feed names, with the same
+// seen-state and feed-state stores: a config edited between runs (or by a
+// reload).
+type renameRig struct {
+	t     *testing.T
+	ds    *docServer
+	clock *fakeClock
+	seen  *memSeen
+	state *memState
+	log   syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRenameRig(t *testing.T, doc string) *renameRig {
+	return &renameRig{t: t, ds: newDocServer(t, doc), clock: &fakeClock{t: t0}, seen: newMemSeen(), state: newMemState()}
+}
+
+// run polls the feed configured as name at url (the rig's server when
+// ""), with configured the names in the config now (nil: name alone), and
+// returns the titles delivered. The clock first moves past any schedule.
+func (r *renameRig) run(name, url string, configured []string) []string {
+	r.t.Helper()
+	if url == "" {
+		url = r.ds.srv.URL
+	}
+	sink := &recSink{}
+	o := testOptions(Options{
+		Feeds: []FeedConfig{{Name: name, URL: url}},
+		Sink:  sink, Seen: r.seen, State: r.state, Now: r.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&r.log, nil)),
+	})
+	if configured != nil {
+		o.Configured = func(n string) bool { return slices.Contains(configured, n) }
+	}
+	w, err := New(o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	f := &feed{cfg: o.Feeds[0], name: name, host: hostOf(url), index: -1}
+	// Past the schedule a previous run stored (interval 5 min + jitter),
+	// then to the feed's place in the restart spread.
+	r.clock.Add(10 * time.Minute)
+	for range 3 {
+		next, stop := w.pollFeed(context.Background(), f)
+		if stop {
+			r.t.Fatalf("feed %q stopped", name)
+		}
+		if f.st.LastPoll.Equal(r.clock.Now()) {
+			return sink.titles()
+		}
+		r.clock.t = next
+	}
+	r.t.Fatalf("feed %q not polled", name)
+	return nil
+}
+
+func (r *renameRig) stored(name string) feedState {
+	r.t.Helper()
+	b, _ := r.state.Load(context.Background(), name)
+	st, err := decodeState(b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return st
+}
+
+// renameDoc has GUID-only items (no link: the cross-feed link claim of the
+// daemon cannot catch them) and one link-only item, all published within
+// the backfill window.
+func renameDoc(extra ...string) string {
+	entries := []string{
+		"g1|guid one||" + recent(time.Hour),
+		"g2|guid two||" + recent(2*time.Hour),
+		"|link only|https://example.org/l|" + recent(3*time.Hour),
+	}
+	return rssDoc(append(entries, extra...)...)
+}
+
+// TestRenameAdoptsState: a feed renamed in the config (same URL) adopts
+// its former name's state: nothing the former name delivered is delivered
+// again, new items are; the former name's state is retired, so a rename
+// back adopts the newer name's state in turn.
+func TestRenameAdoptsState(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	if got := r.run("old", "", nil); len(got) != 3 {
+		t.Fatalf("first poll delivered %v, want 3 items", got)
+	}
+	if got := r.run("new", "", nil); len(got) != 0 {
+		t.Fatalf("renamed feed delivered %v again", got)
+	}
+	if !strings.Contains(r.log.String(), "feed renamed: adopting the state of old") {
+		t.Errorf("no rename logged:\n%s", r.log.String())
+	}
+	if st := r.stored("new"); !st.Primed || st.RenamedFrom != "old" || st.ConfigURL != r.ds.srv.URL {
+		t.Errorf("new's state after adopting old's: %+v", st)
+	}
+	if st := r.stored("old"); st.ConfigURL != "" || st.RenamedTo != "new" {
+		t.Errorf("old's state not retired: %+v", st)
+	}
+	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
+	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) {
+		t.Fatalf("renamed feed, next poll delivered %v, want [guid three]", got)
+	}
+	if st := r.stored("new"); st.RenamedFrom != "" {
+		t.Errorf("new's state after its first document: renamed_from %q", st.RenamedFrom)
+	}
+	// Renamed back: the keys under "old" lack guid three.
+	r.ds.set(renameDoc("g3|guid three||"+recent(time.Minute), "g4|guid four||"+recent(time.Minute)))
+	if got := r.run("old", "", nil); !slices.Equal(got, []string{"guid four"}) {
+		t.Fatalf("renamed back, delivered %v, want [guid four]", got)
+	}
+}
+
+// TestRenameAdoptionSurvivesUnparsedPolls: the former name's seen keys
+// count until the renamed feed's first delivered document, however many
+// polls (304s, a restart) come before it.
+func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	var notModified bool
+	var mu sync.Mutex
+	r.ds.hook = func(w http.ResponseWriter, _ *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if notModified {
+			w.WriteHeader(http.StatusNotModified)
+			return true
+		}
+		return false
+	}
+	if got := r.run("old", "", nil); len(got) != 3 {
+		t.Fatalf("first poll delivered %v", got)
+	}
+	mu.Lock()
+	notModified = true
+	mu.Unlock()
+	r.run("new", "", nil) // adopts, polls: 304
+	if st := r.stored("new"); st.RenamedFrom != "old" {
+		t.Fatalf("state saved before the first document: renamed_from %q, want old", st.RenamedFrom)
+	}
+	mu.Lock()
+	notModified = false
+	mu.Unlock()
+	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
+	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) { // a restart: state loaded again
+		t.Fatalf("delivered %v, want [guid three]", got)
+	}
+}
+
+// TestRenameOldStillConfigured: a second feed of the same URL, the first
+// still configured, is a feed of its own: no adoption, backfill as usual.
+func TestRenameOldStillConfigured(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.run("old", "", nil)
+	if got := r.run("new", "", []string{"old", "new"}); len(got) != 3 {
+		t.Fatalf("second feed of the url delivered %v, want its 3 recent items", got)
+	}
+	if st := r.stored("old"); st.ConfigURL != r.ds.srv.URL {
+		t.Errorf("old's state changed: %+v", st)
+	}
+}
+
+// TestRenameOtherURL: a new name at another URL adopts nothing, even when
+// a former name is gone (its state is of its own URL).
+func TestRenameOtherURL(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.run("old", "", nil)
+	other := newDocServer(t, renameDoc())
+	if got := r.run("new", other.srv.URL, []string{"new"}); len(got) != 3 {
+		t.Fatalf("feed at another url delivered %v, want its 3 recent items", got)
+	}
+	if strings.Contains(r.log.String(), "feed renamed") {
+		t.Errorf("rename logged for another url:\n%s", r.log.String())
+	}
+}
+
+// TestSchedulerHoldsRenamedWhileFormerPolls: a reload that removes a feed
+// and adds another of its URL while the first one's poll runs does not
+// start the new one's first visit (which may adopt the state) until that
+// poll has ended and written what it saw.
+func TestSchedulerHoldsRenamedWhileFormerPolls(t *testing.T) {
+	s, clock := newTestScheduler(t, 4, 2, []FeedConfig{{Name: "old", URL: "http://x.example/f"}})
+	clock.Add(3 * time.Second)
+	s.dispatch()
+	run := started(s)
+	if len(run) != 1 {
+		t.Fatalf("started %v", run)
+	}
+	s.w.SetFeeds([]FeedConfig{{Name: "new", URL: "http://x.example/f"}})
+	s.applyPending()
+	clock.Add(3 * time.Second)
+	s.dispatch()
+	if got := started(s); len(got) != 0 {
+		t.Fatalf("new started while old's poll runs: %v", got[0].name)
+	}
+	s.finish(done{f: run[0], next: clock.Now()})
+	clock.Add(time.Second)
+	s.dispatch()
+	if got := started(s); len(got) != 1 || got[0].name != "new" {
+		t.Fatalf("new not started after old's poll ended: %v", got)
+	}
+}
