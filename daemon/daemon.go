@@ -425,6 +425,7 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	wo.Feeds = d.members.ownedFeeds()
 	wo.Owner = d.members.c
+	wo.Configured = d.members.configured
 	// Overdue feeds taken over from a watcher that stopped or died are
 	// polled within seconds (SPEC: within 30 s of the loss).
 	wo.TakeoverSpread = 3 * time.Second

@@ -653,7 +653,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
 		st.LastError != before.LastError || st.Interval != before.Interval ||
-		st.RenamedFrom != before.RenamedFrom || st.Alias != st.ConfigURL
+		st.RenamedFrom != before.RenamedFrom || !st.Aliased
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return false
 	}
@@ -662,7 +662,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 		f.loaded = false
 		return false
 	}
-	if st.Alias != st.ConfigURL {
+	if !st.Aliased {
 		// Once per feed and URL (states of older versions get theirs at
 		// their first save): what a rename of the feed is found by.
 		if err := w.writeAlias(ctx, f.name, st.ConfigURL); err != nil {
@@ -670,7 +670,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 				w.log.Warn("record the feed's name for its url", "feed", f.name, "err", err)
 			}
 		} else {
-			st.Alias = st.ConfigURL
+			st.Aliased = true
 		}
 	}
 	prevSaved := st.Saved

@@ -15,7 +15,7 @@ import (
 // in the config (same URL, another name) would find none of its items seen
 // and alert again those inside the backfill window. To prevent that, the
 // state store keeps, per configured URL, the names recently polled at it
-// (an alias record, written once per feed and URL: feedState.Alias). A
+// (an alias record, written once per feed and URL: feedState.Aliased). A
 // feed without usable state of its own looks its URL up there; a name that
 // is not configured any more and whose state is of the same URL is the
 // feed's former name: its state is adopted (validators, schedule, primed),
@@ -125,7 +125,7 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 		if err != nil || len(b) == 0 || prev.ConfigURL != f.cfg.URL {
 			continue // renamed on already, or the name moved to another URL
 		}
-		prev.Alias = "" // the record gets f's name at the next save
+		prev.Aliased = false // the record gets f's name at the next save
 		if prev.RenamedFrom == "" {
 			prev.RenamedFrom = name
 		}

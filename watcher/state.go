@@ -39,9 +39,9 @@ type feedState struct {
 	// Refreshed is when the seen keys of the items present were last
 	// re-marked (see refresh policy in poll.go).
 	Refreshed time.Time `json:"refreshed,omitzero"`
-	// Alias is the ConfigURL whose alias record (rename.go) names this
-	// feed: the record is written once, not at every save.
-	Alias string `json:"alias,omitempty"`
+	// Aliased: the alias record of ConfigURL (rename.go) names this feed.
+	// It is written once per feed and URL, not at every save.
+	Aliased bool `json:"aliased,omitempty"`
 	// RenamedFrom is the feed's former name, whose state it adopted:
 	// until its first document is delivered, items seen under that name
 	// count as seen.
