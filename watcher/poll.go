@@ -351,7 +351,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		default:
 			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(feedurl.Masked(resp.MovedTo), f.cfg.URLSecrets...))
 		}
-		st.MovedTo = resp.MovedTo
+		st.MovedTo, st.MoveAliased = resp.MovedTo, false
 	}
 	if resp.NotModified {
 		if resp.ETag != "" {
@@ -653,7 +653,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
 		st.LastError != before.LastError || st.Interval != before.Interval ||
-		st.RenamedFrom != before.RenamedFrom || !st.Aliased
+		st.RenamedFrom != before.RenamedFrom || !st.Aliased || (st.MovedTo != "" && !st.MoveAliased)
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return false
 	}
@@ -671,6 +671,15 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 			}
 		} else {
 			st.Aliased = true
+		}
+	}
+	if st.MovedTo != "" && !st.MoveAliased {
+		if err := w.writeAlias(ctx, f.name, st.MovedTo); err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("record the feed's name for the url it moved to", "feed", f.name, "err", err)
+			}
+		} else {
+			st.MoveAliased = true
 		}
 	}
 	prevSaved := st.Saved

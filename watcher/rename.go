@@ -15,10 +15,11 @@ import (
 // in the config (same URL, another name) would find none of its items seen
 // and alert again those inside the backfill window. To prevent that, the
 // state store keeps, per configured URL, the names recently polled at it
-// (an alias record, written once per feed and URL: feedState.Aliased). A
-// feed without usable state of its own looks its URL up there; a name that
-// is not configured any more and whose state is of the same URL is the
-// feed's former name: its state is adopted (validators, schedule, primed),
+// (an alias record, written once per feed and URL: feedState.Aliased; also
+// for the URL a feed moved to permanently). A feed without usable state of
+// its own looks its URL up there; a name that is not configured any more
+// and whose state is of the same URL (or moved to it) is the feed's former
+// name: its state is adopted (validators, schedule, primed),
 // and until the first document is delivered, an item whose key under the
 // former name is seen counts as seen (and is marked under the new name).
 
@@ -100,7 +101,7 @@ func (w *Watcher) configured(name string) bool {
 
 // adopt looks for the state of f's former name, for a feed without usable
 // state: the latest name of f's URL that is no longer configured and whose
-// state is of the same URL. It returns that state, ready to be f's, and
+// state is of the same URL (or moved to it). It returns that state, ready to be f's, and
 // the former name; ok is false when there is none.
 func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string, ok bool) {
 	a, err := w.loadAlias(ctx, f.cfg.URL)
@@ -122,10 +123,17 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 			continue
 		}
 		prev, err := decodeState(b)
-		if err != nil || len(b) == 0 || prev.ConfigURL != f.cfg.URL {
-			continue // renamed on already, or the name moved to another URL
+		switch {
+		case err != nil || prev.ConfigURL == "":
+			continue // retired: renamed on already
+		case prev.ConfigURL == f.cfg.URL:
+		case prev.MovedTo == f.cfg.URL:
+			// The config now names the URL the feed moved to.
+			prev.ConfigURL, prev.MovedTo = f.cfg.URL, ""
+		default:
+			continue // the name went on to another URL
 		}
-		prev.Aliased = false // the record gets f's name at the next save
+		prev.Aliased, prev.MoveAliased = false, false // the record gets f's name at the next save
 		if prev.RenamedFrom == "" {
 			prev.RenamedFrom = name
 		}

@@ -95,13 +95,18 @@ func (r *renameRig) stored(name string) feedState {
 }
 
 // renameDoc has GUID-only items (no link: the cross-feed link claim of the
-// daemon cannot catch them) and one link-only item, all published within
-// the backfill window.
+// daemon cannot catch them) and an item of each other kind of key (link,
+// title and date, GUID with a link key beside, GUID repeated for another
+// link), all published within the backfill window.
 func renameDoc(extra ...string) string {
 	entries := []string{
 		"g1|guid one||" + recent(time.Hour),
 		"g2|guid two||" + recent(2*time.Hour),
 		"|link only|https://example.org/l|" + recent(3*time.Hour),
+		"|hashed||" + recent(3*time.Hour),
+		"g5|guid and link|https://example.org/5|" + recent(3*time.Hour),
+		"g6|guid repeated a|https://example.org/6a|" + recent(3*time.Hour),
+		"g6|guid repeated b|https://example.org/6b|" + recent(3*time.Hour),
 	}
 	return rssDoc(append(entries, extra...)...)
 }
@@ -112,8 +117,8 @@ func renameDoc(extra ...string) string {
 // back adopts the newer name's state in turn.
 func TestRenameAdoptsState(t *testing.T) {
 	r := newRenameRig(t, renameDoc())
-	if got := r.run("old", "", nil); len(got) != 3 {
-		t.Fatalf("first poll delivered %v, want 3 items", got)
+	if got := r.run("old", "", nil); len(got) != 7 {
+		t.Fatalf("first poll delivered %v, want 7 items", got)
 	}
 	if got := r.run("new", "", nil); len(got) != 0 {
 		t.Fatalf("renamed feed delivered %v again", got)
@@ -127,15 +132,20 @@ func TestRenameAdoptsState(t *testing.T) {
 	if st := r.stored("old"); st.ConfigURL != "" || st.RenamedTo != "new" {
 		t.Errorf("old's state not retired: %+v", st)
 	}
-	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
-	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) {
-		t.Fatalf("renamed feed, next poll delivered %v, want [guid three]", got)
+	// New items alert, a GUID repeated for another link among them; an
+	// item whose GUID changed while its link stayed does not.
+	doc := strings.Replace(renameDoc("g3|guid three||"+recent(time.Minute), "g6|guid repeated c|https://example.org/6c|"+recent(time.Minute)),
+		">g5<", ">g5 changed<", 1)
+	r.ds.set(doc)
+	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three", "guid repeated c"}) {
+		t.Fatalf("renamed feed, next poll delivered %v, want [guid three, guid repeated c]", got)
 	}
 	if st := r.stored("new"); st.RenamedFrom != "" {
 		t.Errorf("new's state after its first document: renamed_from %q", st.RenamedFrom)
 	}
 	// Renamed back: the keys under "old" lack guid three.
-	r.ds.set(renameDoc("g3|guid three||"+recent(time.Minute), "g4|guid four||"+recent(time.Minute)))
+	r.ds.set(renameDoc("g3|guid three||"+recent(time.Minute), "g6|guid repeated c|https://example.org/6c|"+recent(time.Minute),
+		"g4|guid four||"+recent(time.Minute)))
 	if got := r.run("old", "", nil); !slices.Equal(got, []string{"guid four"}) {
 		t.Fatalf("renamed back, delivered %v, want [guid four]", got)
 	}
@@ -157,7 +167,7 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 		}
 		return false
 	}
-	if got := r.run("old", "", nil); len(got) != 3 {
+	if got := r.run("old", "", nil); len(got) != 7 {
 		t.Fatalf("first poll delivered %v", got)
 	}
 	mu.Lock()
@@ -181,8 +191,8 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 func TestRenameOldStillConfigured(t *testing.T) {
 	r := newRenameRig(t, renameDoc())
 	r.run("old", "", nil)
-	if got := r.run("new", "", []string{"old", "new"}); len(got) != 3 {
-		t.Fatalf("second feed of the url delivered %v, want its 3 recent items", got)
+	if got := r.run("new", "", []string{"old", "new"}); len(got) != 7 {
+		t.Fatalf("second feed of the url delivered %v, want its 7 recent items", got)
 	}
 	if st := r.stored("old"); st.ConfigURL != r.ds.srv.URL {
 		t.Errorf("old's state changed: %+v", st)
@@ -195,8 +205,8 @@ func TestRenameOtherURL(t *testing.T) {
 	r := newRenameRig(t, renameDoc())
 	r.run("old", "", nil)
 	other := newDocServer(t, renameDoc())
-	if got := r.run("new", other.srv.URL, []string{"new"}); len(got) != 3 {
-		t.Fatalf("feed at another url delivered %v, want its 3 recent items", got)
+	if got := r.run("new", other.srv.URL, []string{"new"}); len(got) != 7 {
+		t.Fatalf("feed at another url delivered %v, want its 7 recent items", got)
 	}
 	if strings.Contains(r.log.String(), "feed renamed") {
 		t.Errorf("rename logged for another url:\n%s", r.log.String())
@@ -227,5 +237,31 @@ func TestSchedulerHoldsRenamedWhileFormerPolls(t *testing.T) {
 	s.dispatch()
 	if got := started(s); len(got) != 1 || got[0].name != "new" {
 		t.Fatalf("new not started after old's poll ended: %v", got)
+	}
+}
+
+// TestRenameToMovedURL: a feed that moved permanently (301), configured
+// afterwards at the URL it moved to under another name (a feed without
+// name: takes its URL's), adopts the state it had under its former name.
+func TestRenameToMovedURL(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.ds.hook = func(w http.ResponseWriter, req *http.Request) bool {
+		if req.URL.Path == "/old" {
+			http.Redirect(w, req, "/new", http.StatusMovedPermanently)
+			return true
+		}
+		return false
+	}
+	if got := r.run("old", r.ds.srv.URL+"/old", nil); len(got) != 7 {
+		t.Fatalf("first poll delivered %v, want 7 items", got)
+	}
+	if st := r.stored("old"); st.MovedTo != r.ds.srv.URL+"/new" || !st.MoveAliased {
+		t.Fatalf("move not recorded with its alias: %+v", st)
+	}
+	if got := r.run("new", r.ds.srv.URL+"/new", []string{"new"}); len(got) != 0 {
+		t.Fatalf("feed configured at the moved-to url delivered %v again", got)
+	}
+	if st := r.stored("new"); st.ConfigURL != r.ds.srv.URL+"/new" || st.MovedTo != "" || !st.Primed {
+		t.Errorf("adopted state: %+v", st)
 	}
 }

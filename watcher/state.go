@@ -42,6 +42,10 @@ type feedState struct {
 	// Aliased: the alias record of ConfigURL (rename.go) names this feed.
 	// It is written once per feed and URL, not at every save.
 	Aliased bool `json:"aliased,omitempty"`
+	// MoveAliased: the alias record of MovedTo names this feed too, so a
+	// config edited to the URL the feed moved to finds its state even
+	// under another name (a feed without name: takes its URL's).
+	MoveAliased bool `json:"move_aliased,omitempty"`
 	// RenamedFrom is the feed's former name, whose state it adopted:
 	// until its first document is delivered, items seen under that name
 	// count as seen.
