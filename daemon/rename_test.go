@@ -1,16 +1,23 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedwatch/feedwatch/bus"
+	"github.com/feedwatch/feedwatch/watcher"
 )
 
 // guidFeed serves an RSS document of GUID-only items (no link): the
@@ -104,6 +111,72 @@ func TestRenamedFeedKeepsState(t *testing.T) {
 	for _, old := range []string{"world", "world-news"} {
 		if !strings.Contains(r.logs.String(), `msg="feed renamed: adopting the state of `+old+`"`) {
 			t.Errorf("adoption of %s not logged", old)
+		}
+	}
+}
+
+// TestRenameInUpgradeRestart: states written by a version before alias
+// records (no record, no "aliased" mark) get them once at start, so a
+// feed renamed in the same restart as the upgrade keeps its state too.
+func TestRenameInUpgradeRestart(t *testing.T) {
+	r := newReloadRig(t)
+	gf := &guidFeed{}
+	srv := httptest.NewServer(gf)
+	t.Cleanup(srv.Close)
+	r.feedURL = srv.URL
+	writeRenameConfig(t, r, "world")
+	r.start(t)
+	now := time.Now()
+	gf.add("g1", "Xinjiang one", now.Add(-time.Hour))
+	waitFor(t, "first hit", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang one"] == 1 })
+	r.stop(t)
+
+	// What an earlier version leaves: states without the mark, no alias
+	// records (emptied: the store has no delete) and no record of them
+	// having been made.
+	ctx := context.Background()
+	b, err := bus.Open(ctx, bus.Options{DataDir: filepath.Join(r.dir, "data"), Retention: 90 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string][]byte{}
+	wctx, stop := context.WithCancel(ctx)
+	_ = b.WatchFeedStates(wctx, func(feed string, state []byte) { states[feed] = state }, stop)
+	stop()
+	st := b.FeedState()
+	for name, state := range states {
+		var m map[string]any
+		switch {
+		case name == watcher.AliasesRecorded:
+			state = nil
+		case watcher.IsAliasName(name):
+			state = []byte(`{"feeds":[]}`)
+		case json.Unmarshal(state, &m) == nil:
+			delete(m, "aliased")
+			delete(m, "move_aliased")
+			state, _ = json.Marshal(m)
+		}
+		if err := st.Save(ctx, name, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	if len(states) < 2 {
+		t.Fatalf("stored: %v, want world's state and its alias record", slices.Collect(maps.Keys(states)))
+	}
+
+	writeRenameConfig(t, r, "asia")
+	r.start(t)
+	gf.add("g2", "Xinjiang two", now)
+	waitFor(t, "hit after the restart", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang two"] == 1 })
+	time.Sleep(2500 * time.Millisecond)
+	r.stop(t)
+	if n := hookTitles(t, r.hook)["xinjiang: Xinjiang one"]; n != 1 {
+		t.Errorf("Xinjiang one delivered %d times, want 1", n)
+	}
+	for _, want := range []string{"recorded the names of the stored feeds by url", `msg="feed renamed: adopting the state of world"`} {
+		if !strings.Contains(r.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
 		}
 	}
 }

@@ -23,10 +23,18 @@ import (
 // and until the first document is delivered, an item whose key under the
 // former name is seen counts as seen (and is marked under the new name).
 
-// aliasPrefix starts the state-store names of alias records: configured
-// feed names cannot hold control characters (config validation), so they
-// never collide.
-const aliasPrefix = "\x01url "
+// aliasPrefix starts the state-store names of alias records. Names that
+// start with reservedPrefix are not feeds: configured feed names cannot
+// hold control characters (config validation), so they never collide.
+const (
+	reservedPrefix = "\x01"
+	aliasPrefix    = reservedPrefix + "url "
+)
+
+// AliasesRecorded is the state-store name of the mark that the alias
+// records of the states written before them were made (the daemon does it
+// once, with MissingAliases and WriteAlias).
+const AliasesRecorded = reservedPrefix + "aliases recorded v1"
 
 // maxAliasNames bounds the names one alias record keeps (several feeds may
 // share a URL; a rename back and forth adds one).
@@ -39,9 +47,10 @@ func aliasName(url string) string {
 	return aliasPrefix + base64.RawURLEncoding.EncodeToString(s[:18])
 }
 
-// IsAliasName reports whether a state-store name is an alias record rather
-// than a feed (for code that lists the store).
-func IsAliasName(name string) bool { return strings.HasPrefix(name, aliasPrefix) }
+// IsAliasName reports whether a state-store name is an alias record (or
+// another record of this file) rather than a feed, for code that lists the
+// store.
+func IsAliasName(name string) bool { return strings.HasPrefix(name, reservedPrefix) }
 
 // aliasRecord is the JSON of an alias record.
 type aliasRecord struct {
@@ -50,8 +59,12 @@ type aliasRecord struct {
 }
 
 func (w *Watcher) loadAlias(ctx context.Context, url string) (aliasRecord, error) {
+	return loadAlias(ctx, w.opts.State, url)
+}
+
+func loadAlias(ctx context.Context, store StateStore, url string) (aliasRecord, error) {
 	var a aliasRecord
-	b, err := w.opts.State.Load(ctx, aliasName(url))
+	b, err := store.Load(ctx, aliasName(url))
 	if err != nil || len(b) == 0 {
 		return a, err
 	}
@@ -65,10 +78,16 @@ func (w *Watcher) loadAlias(ctx context.Context, url string) (aliasRecord, error
 // first, so a write that raced with another (ErrStateChanged from a fenced
 // store) is tried once more on a fresh read.
 func (w *Watcher) writeAlias(ctx context.Context, name, url string) error {
+	return WriteAlias(ctx, w.opts.State, name, url)
+}
+
+// WriteAlias records in store's alias record of url that feed name is
+// polled there.
+func WriteAlias(ctx context.Context, store StateStore, name, url string) error {
 	var err error
 	for range 2 {
 		var a aliasRecord
-		if a, err = w.loadAlias(ctx, url); err != nil {
+		if a, err = loadAlias(ctx, store, url); err != nil {
 			return err
 		}
 		if len(a.Feeds) > 0 && a.Feeds[0] == name {
@@ -81,11 +100,31 @@ func (w *Watcher) writeAlias(ctx context.Context, name, url string) error {
 		if jerr != nil {
 			return jerr
 		}
-		if err = w.opts.State.Save(ctx, aliasName(url), b); !errors.Is(err, ErrStateChanged) {
+		if err = store.Save(ctx, aliasName(url), b); !errors.Is(err, ErrStateChanged) {
 			return err
 		}
 	}
 	return err
+}
+
+// MissingAliases returns the URLs whose alias records do not name yet
+// the feed whose stored state is b. A state written before alias records
+// existed gets them at its first save; the daemon makes them at once for
+// every stored state (AliasesRecorded), so that a rename in the same
+// restart as the upgrade is recognised too.
+func MissingAliases(b []byte) []string {
+	st, err := decodeState(b)
+	if err != nil || st.ConfigURL == "" {
+		return nil
+	}
+	var out []string
+	if !st.Aliased {
+		out = append(out, st.ConfigURL)
+	}
+	if st.MovedTo != "" && !st.MoveAliased {
+		out = append(out, st.MovedTo)
+	}
+	return out
 }
 
 // configured reports whether a feed named name is in the configuration
