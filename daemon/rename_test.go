@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -141,8 +142,11 @@ func TestRenameInUpgradeRestart(t *testing.T) {
 	}
 	states := map[string][]byte{}
 	wctx, stop := context.WithCancel(ctx)
-	_ = b.WatchFeedStates(wctx, func(feed string, state []byte) { states[feed] = state }, stop)
+	err = b.WatchFeedStates(wctx, func(feed string, state []byte) { states[feed] = state }, stop)
 	stop()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("list the stored states: %v", err)
+	}
 	st := b.FeedState()
 	for name, state := range states {
 		var m map[string]any
@@ -154,7 +158,9 @@ func TestRenameInUpgradeRestart(t *testing.T) {
 		case json.Unmarshal(state, &m) == nil:
 			delete(m, "aliased")
 			delete(m, "move_aliased")
-			state, _ = json.Marshal(m)
+			if state, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := st.Save(ctx, name, state); err != nil {
 			t.Fatal(err)

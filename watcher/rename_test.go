@@ -186,30 +186,35 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 	}
 }
 
-// TestRenameOldStillConfigured: a second feed of the same URL, the first
-// still configured, is a feed of its own: no adoption, backfill as usual.
-func TestRenameOldStillConfigured(t *testing.T) {
-	r := newRenameRig(t, renameDoc())
-	r.run("old", "", nil)
-	if got := r.run("new", "", []string{"old", "new"}); len(got) != 7 {
-		t.Fatalf("second feed of the url delivered %v, want its 7 recent items", got)
-	}
-	if st := r.stored("old"); st.ConfigURL != r.ds.srv.URL {
-		t.Errorf("old's state changed: %+v", st)
-	}
-}
-
-// TestRenameOtherURL: a new name at another URL adopts nothing, even when
-// a former name is gone (its state is of its own URL).
-func TestRenameOtherURL(t *testing.T) {
-	r := newRenameRig(t, renameDoc())
-	r.run("old", "", nil)
-	other := newDocServer(t, renameDoc())
-	if got := r.run("new", other.srv.URL, []string{"new"}); len(got) != 7 {
-		t.Fatalf("feed at another url delivered %v, want its 7 recent items", got)
-	}
-	if strings.Contains(r.log.String(), "feed renamed") {
-		t.Errorf("rename logged for another url:\n%s", r.log.String())
+// TestRenameNoAdoption: a new name adopts nothing when the former name is
+// still configured (a second feed of the same URL is a feed of its own)
+// or when it is at another URL: backfill as usual, the former state kept.
+func TestRenameNoAdoption(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		otherURL   bool
+		configured []string
+	}{
+		{"old name still configured", false, []string{"old", "new"}},
+		{"another url", true, []string{"new"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRenameRig(t, renameDoc())
+			r.run("old", "", nil)
+			url := ""
+			if tc.otherURL {
+				url = newDocServer(t, renameDoc()).srv.URL
+			}
+			if got := r.run("new", url, tc.configured); len(got) != 7 {
+				t.Fatalf("new feed delivered %v, want its 7 recent items", got)
+			}
+			if strings.Contains(r.log.String(), "feed renamed") {
+				t.Errorf("rename logged:\n%s", r.log.String())
+			}
+			if st := r.stored("old"); st.ConfigURL != r.ds.srv.URL || st.RenamedTo != "" {
+				t.Errorf("old's state changed: %+v", st)
+			}
+		})
 	}
 }
 
