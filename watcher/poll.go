@@ -181,7 +181,15 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 			w.log.Warn("discard unreadable feed state", "feed", f.name, "err", err)
 		}
 		st = feedState{ConfigURL: f.cfg.URL}
-		if prev, old, ok := w.adopt(ctx, f); ok {
+		prev, old, ok, err := w.adopt(ctx, f)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("look for the state of a former name of the feed", "feed", f.name, "err", err)
+			}
+			f.loaded = false // as when the state itself cannot be read
+			return now.Add(30 * time.Second), false, false
+		}
+		if ok {
 			w.log.Info("feed renamed: adopting the state of "+old, "feed", f.name, "former", old)
 			st = prev
 			f.st = st

@@ -140,15 +140,14 @@ func (w *Watcher) configured(name string) bool {
 
 // adopt looks for the state of f's former name, for a feed without usable
 // state: the latest name of f's URL that is no longer configured and whose
-// state is of the same URL (or moved to it). It returns that state, ready to be f's, and
-// the former name; ok is false when there is none.
-func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string, ok bool) {
+// state is of the same URL (or moved to it). It returns that state, ready
+// to be f's, and the former name; ok is false when there is none. A store
+// error is returned: without the answer, a first poll could alert again
+// what the former name showed.
+func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string, ok bool, err error) {
 	a, err := w.loadAlias(ctx, f.cfg.URL)
 	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("look up the former names of the feed's url", "feed", f.name, "err", err)
-		}
-		return feedState{}, "", false
+		return feedState{}, "", false, fmt.Errorf("look up the former names of the url of feed %q: %w", f.name, err)
 	}
 	for _, name := range a.Feeds {
 		if name == f.name || w.configured(name) {
@@ -156,10 +155,7 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 		}
 		b, err := w.opts.State.Load(ctx, name)
 		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("load the state of the feed's former name", "feed", f.name, "former", name, "err", err)
-			}
-			continue
+			return feedState{}, "", false, fmt.Errorf("load the state of %q, former name of feed %q: %w", name, f.name, err)
 		}
 		prev, err := decodeState(b)
 		switch {
@@ -179,9 +175,9 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 		// else: the former name never delivered a document since it
 		// adopted its own former name's state, whose seen keys are still
 		// the ones that count.
-		return prev, name, true
+		return prev, name, true, nil
 	}
-	return feedState{}, "", false
+	return feedState{}, "", false, nil
 }
 
 // retire marks the state of a feed's former name as taken over, after the

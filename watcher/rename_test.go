@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -22,6 +23,8 @@ type renameRig struct {
 	seen  *memSeen
 	state *memState
 	log   syncBuffer
+	// failAlias fails reads of alias records.
+	failAlias atomic.Bool
 }
 
 type syncBuffer struct {
@@ -50,23 +53,7 @@ func newRenameRig(t *testing.T, doc string) *renameRig {
 // returns the titles delivered. The clock first moves past any schedule.
 func (r *renameRig) run(name, url string, configured []string) []string {
 	r.t.Helper()
-	if url == "" {
-		url = r.ds.srv.URL
-	}
-	sink := &recSink{}
-	o := testOptions(Options{
-		Feeds: []FeedConfig{{Name: name, URL: url}},
-		Sink:  sink, Seen: r.seen, State: r.state, Now: r.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(&r.log, nil)),
-	})
-	if configured != nil {
-		o.Configured = func(n string) bool { return slices.Contains(configured, n) }
-	}
-	w, err := New(o)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	f := &feed{cfg: o.Feeds[0], name: name, host: hostOf(url), index: -1}
+	w, f, sink := r.watcher(name, url, configured)
 	// Past the schedule a previous run stored (interval 5 min + jitter),
 	// then to the feed's place in the restart spread.
 	r.clock.Add(10 * time.Minute)
@@ -82,6 +69,43 @@ func (r *renameRig) run(name, url string, configured []string) []string {
 	}
 	r.t.Fatalf("feed %q not polled", name)
 	return nil
+}
+
+// watcher makes a watcher of the one feed name at url (see run).
+func (r *renameRig) watcher(name, url string, configured []string) (*Watcher, *feed, *recSink) {
+	r.t.Helper()
+	if url == "" {
+		url = r.ds.srv.URL
+	}
+	sink := &recSink{}
+	o := testOptions(Options{
+		Feeds: []FeedConfig{{Name: name, URL: url}},
+		Sink:  sink, Seen: r.seen, State: aliasFailer{r}, Now: r.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&r.log, nil)),
+	})
+	if configured != nil {
+		o.Configured = func(n string) bool { return slices.Contains(configured, n) }
+	}
+	w, err := New(o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return w, &feed{cfg: o.Feeds[0], name: name, host: hostOf(url), index: -1}, sink
+}
+
+// aliasFailer is the rig's state store, failing reads of alias records
+// while the rig says so.
+type aliasFailer struct{ r *renameRig }
+
+func (a aliasFailer) Load(ctx context.Context, feed string) ([]byte, error) {
+	if IsAliasName(feed) && a.r.failAlias.Load() {
+		return nil, errBoom
+	}
+	return a.r.state.Load(ctx, feed)
+}
+
+func (a aliasFailer) Save(ctx context.Context, feed string, b []byte) error {
+	return a.r.state.Save(ctx, feed, b)
 }
 
 func (r *renameRig) stored(name string) feedState {
@@ -183,6 +207,25 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
 	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) { // a restart: state loaded again
 		t.Fatalf("delivered %v, want [guid three]", got)
+	}
+}
+
+// TestRenameLookupFails: when the former names cannot be looked up, the
+// feed is not polled (it could alert again what they showed) but tried
+// again, as when its own state cannot be read.
+func TestRenameLookupFails(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.run("old", "", nil)
+	r.failAlias.Store(true)
+	w, f, sink := r.watcher("new", "", nil)
+	r.clock.Add(10 * time.Minute)
+	next, _ := w.pollFeed(context.Background(), f)
+	if got := sink.titles(); len(got) != 0 || f.loaded || next.Before(r.clock.Now().Add(time.Second)) {
+		t.Fatalf("lookup failed: delivered %v, loaded %v, next in %s", got, f.loaded, next.Sub(r.clock.Now()))
+	}
+	r.failAlias.Store(false)
+	if got := r.run("new", "", nil); len(got) != 0 {
+		t.Fatalf("after the failure, delivered %v again", got)
 	}
 }
 
