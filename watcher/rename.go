@@ -185,13 +185,21 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 // not pick up its stale schedule and seen keys but adopts the newer name's
 // state, through the alias record, like any renamed feed.
 func (w *Watcher) retire(ctx context.Context, old, by string) {
-	b, err := feedState{RenamedTo: by}.encode()
+	// No config_url: never used as a feed's state again. renamed_to is
+	// for people reading the store (not a field of feedState, which every
+	// feed holds in memory).
+	b, err := json.Marshal(retired{RenamedTo: by})
 	if err == nil {
 		err = w.opts.State.Save(ctx, old, b)
 	}
 	if err != nil && ctx.Err() == nil {
 		w.log.Warn("mark the state of the feed's former name as taken over", "feed", by, "former", old, "err", err)
 	}
+}
+
+// retired is the state a former name is left with.
+type retired struct {
+	RenamedTo string `json:"renamed_to"`
 }
 
 // formerKeys are k's keys under the feed name old: its primary key and,

@@ -50,9 +50,6 @@ type feedState struct {
 	// until its first document is delivered, items seen under that name
 	// count as seen.
 	RenamedFrom string `json:"renamed_from,omitempty"`
-	// RenamedTo marks the state of a former name as taken over by that
-	// feed (the state is otherwise empty, so it is never used again).
-	RenamedTo string `json:"renamed_to,omitempty"`
 	// Saved is when this state was last written.
 	Saved time.Time `json:"saved,omitzero"`
 }
