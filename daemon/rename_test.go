@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,15 @@ notifiers:
 	}
 }
 
+// okPolls is the daemon's count of polls that parsed a changed document.
+// A poll is counted after its state is written: a test that stops the
+// daemon after a hit waits for it, or the stop could cut the write.
+func okPolls(t *testing.T, r *reloadRig) int {
+	t.Helper()
+	n, _ := strconv.Atoi(r.metric(t, `feedwatch_polls_total{result="ok"}`))
+	return n
+}
+
 // TestRenamedFeedKeepsState: a feed renamed in the config (same URL), by a
 // live reload and across a restart, adopts its former name's state: the
 // items it already alerted (recent, GUID-only) do not alert again under
@@ -91,8 +101,10 @@ func TestRenamedFeedKeepsState(t *testing.T) {
 	writeRenameConfig(t, r, "world-news")
 	r.reload <- struct{}{}
 	waitFor(t, "reload", 15*time.Second, func() bool { return strings.Contains(r.logs.String(), "config reloaded") })
+	ok := okPolls(t, r)
 	gf.add("g2", "Xinjiang two", now)
 	waitFor(t, "hit after the live rename", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang two"] == 1 })
+	waitFor(t, "its poll's end", 15*time.Second, func() bool { return okPolls(t, r) > ok })
 	r.stop(t)
 
 	// Across a restart.
@@ -130,6 +142,7 @@ func TestRenameInUpgradeRestart(t *testing.T) {
 	now := time.Now()
 	gf.add("g1", "Xinjiang one", now.Add(-time.Hour))
 	waitFor(t, "first hit", 15*time.Second, func() bool { return hookTitles(t, r.hook)["xinjiang: Xinjiang one"] == 1 })
+	waitFor(t, "its poll's end", 15*time.Second, func() bool { return okPolls(t, r) > 0 })
 	r.stop(t)
 
 	// What an earlier version leaves: states without the mark, no alias

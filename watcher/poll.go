@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/feedwatch/feedwatch/feedurl"
@@ -479,7 +480,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	// A renamed feed's items seen under its former name are seen; they
 	// are marked under the new name below.
 	var before map[int]bool
-	if st.RenamedFrom != "" {
+	if len(st.RenamedFrom) > 0 {
 		var err error
 		if before, err = w.seenBefore(ctx, st.RenamedFrom, ks, seen); err != nil {
 			return 0, fmt.Errorf("%w: %v", errSink, err)
@@ -556,7 +557,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		st.Refreshed = now
 	}
 	st.Primed = true
-	st.RenamedFrom = "" // every item the former name saw here is marked under this one
+	st.RenamedFrom = nil // every item the former names saw here is marked under this one
 	f.delivered = true
 	// Every item of this document is now seen: the old ones were, the new
 	// ones were just marked.
@@ -661,7 +662,7 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
 		st.LastError != before.LastError || st.Interval != before.Interval ||
-		st.RenamedFrom != before.RenamedFrom || !st.Aliased || (st.MovedTo != "" && !st.MoveAliased)
+		!slices.Equal(st.RenamedFrom, before.RenamedFrom) || !st.Aliased || (st.MovedTo != "" && !st.MoveAliased)
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
 		return false
 	}

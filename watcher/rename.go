@@ -169,12 +169,16 @@ func (w *Watcher) adopt(ctx context.Context, f *feed) (st feedState, old string,
 			continue // the name went on to another URL
 		}
 		prev.Aliased, prev.MoveAliased = false, false // the record gets f's name at the next save
-		if prev.RenamedFrom == "" {
-			prev.RenamedFrom = name
+		// Names the former one adopted from and has not delivered a
+		// document since (as its state says: a crash may have come
+		// between its seen-state write and its state's) still count.
+		from := []string{name}
+		for _, n := range prev.RenamedFrom {
+			if n != f.name && !slices.Contains(from, n) && len(from) < maxAliasNames {
+				from = append(from, n)
+			}
 		}
-		// else: the former name never delivered a document since it
-		// adopted its own former name's state, whose seen keys are still
-		// the ones that count.
+		prev.RenamedFrom = from
 		return prev, name, true, nil
 	}
 	return feedState{}, "", false, nil
@@ -219,13 +223,33 @@ func formerKeys(k keyed, old string) (key, alt string) {
 }
 
 // seenBefore reports which of ks (not seen under the feed's own name) were
-// seen under its former name old, by index in ks.
-func (w *Watcher) seenBefore(ctx context.Context, old string, ks []keyed, seen map[string]bool) (map[int]bool, error) {
+// seen under one of its former names, by index in ks: one look-up per
+// name, only until the feed's first delivered document.
+func (w *Watcher) seenBefore(ctx context.Context, names []string, ks []keyed, seen map[string]bool) (map[int]bool, error) {
+	var out map[int]bool
+	for _, old := range names {
+		got, err := w.seenUnder(ctx, old, ks, seen, out)
+		if err != nil {
+			return nil, err
+		}
+		for i := range got {
+			if out == nil {
+				out = make(map[int]bool)
+			}
+			out[i] = true
+		}
+	}
+	return out, nil
+}
+
+// seenUnder reports which of ks, seen neither under the feed's own name
+// nor in done, were seen under the name old.
+func (w *Watcher) seenUnder(ctx context.Context, old string, ks []keyed, seen map[string]bool, done map[int]bool) (map[int]bool, error) {
 	var keys []string
 	type pair struct{ key, alt string }
 	former := make(map[int]pair)
 	for i, k := range ks {
-		if seen[k.it.Key] || (k.alt != "" && seen[k.alt]) {
+		if seen[k.it.Key] || (k.alt != "" && seen[k.alt]) || done[i] {
 			continue
 		}
 		key, alt := formerKeys(k, old)

@@ -150,7 +150,7 @@ func TestRenameAdoptsState(t *testing.T) {
 	if !strings.Contains(r.log.String(), "feed renamed: adopting the state of old") {
 		t.Errorf("no rename logged:\n%s", r.log.String())
 	}
-	if st := r.stored("new"); !st.Primed || st.RenamedFrom != "old" || st.ConfigURL != r.ds.srv.URL {
+	if st := r.stored("new"); !st.Primed || !slices.Equal(st.RenamedFrom, []string{"old"}) || st.ConfigURL != r.ds.srv.URL {
 		t.Errorf("new's state after adopting old's: %+v", st)
 	}
 	if b, _ := r.state.Load(context.Background(), "old"); string(b) != `{"renamed_to":"new"}` {
@@ -164,7 +164,7 @@ func TestRenameAdoptsState(t *testing.T) {
 	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three", "guid repeated c"}) {
 		t.Fatalf("renamed feed, next poll delivered %v, want [guid three, guid repeated c]", got)
 	}
-	if st := r.stored("new"); st.RenamedFrom != "" {
+	if st := r.stored("new"); st.RenamedFrom != nil {
 		t.Errorf("new's state after its first document: renamed_from %q", st.RenamedFrom)
 	}
 	// Renamed back: the keys under "old" lack guid three.
@@ -198,7 +198,7 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 	notModified = true
 	mu.Unlock()
 	r.run("new", "", nil) // adopts, polls: 304
-	if st := r.stored("new"); st.RenamedFrom != "old" {
+	if st := r.stored("new"); !slices.Equal(st.RenamedFrom, []string{"old"}) {
 		t.Fatalf("state saved before the first document: renamed_from %q, want old", st.RenamedFrom)
 	}
 	mu.Lock()
@@ -207,6 +207,39 @@ func TestRenameAdoptionSurvivesUnparsedPolls(t *testing.T) {
 	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
 	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) { // a restart: state loaded again
 		t.Fatalf("delivered %v, want [guid three]", got)
+	}
+}
+
+// TestRenameChainAfterLostSave: a feed renamed twice, whose state write
+// after its first delivered document was lost (a crash between the seen
+// write and the state write), still says it adopted from its own former
+// name: the next name checks both former names' seen items.
+func TestRenameChainAfterLostSave(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.run("old", "", nil)
+	r.run("new", "", nil) // adopts old's state; same body: nothing parsed
+	adopted, _ := r.state.Load(context.Background(), "new")
+	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
+	if got := r.run("new", "", nil); !slices.Equal(got, []string{"guid three"}) {
+		t.Fatalf("new delivered %v, want [guid three]", got)
+	}
+	if err := r.state.Save(context.Background(), "new", adopted); err != nil { // the lost write
+		t.Fatal(err)
+	}
+	if got := r.run("third", "", nil); len(got) != 0 {
+		t.Fatalf("renamed again, delivered %v again", got)
+	}
+}
+
+// TestRenameTwiceBeforeADocument: renamed again before its first
+// delivered document, a feed's items are still found under the first name.
+func TestRenameTwiceBeforeADocument(t *testing.T) {
+	r := newRenameRig(t, renameDoc())
+	r.run("old", "", nil)
+	r.run("new", "", nil) // adopts old's state; same body: nothing parsed
+	r.ds.set(renameDoc("g3|guid three||" + recent(time.Minute)))
+	if got := r.run("third", "", nil); !slices.Equal(got, []string{"guid three"}) {
+		t.Fatalf("renamed twice, delivered %v, want [guid three]", got)
 	}
 }
 

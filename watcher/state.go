@@ -46,10 +46,10 @@ type feedState struct {
 	// config edited to the URL the feed moved to finds its state even
 	// under another name (a feed without name: takes its URL's).
 	MoveAliased bool `json:"move_aliased,omitempty"`
-	// RenamedFrom is the feed's former name, whose state it adopted:
-	// until its first document is delivered, items seen under that name
-	// count as seen.
-	RenamedFrom string `json:"renamed_from,omitempty"`
+	// RenamedFrom are the feed's former names, the one whose state it
+	// adopted first: until its first document is delivered, items seen
+	// under them count as seen.
+	RenamedFrom []string `json:"renamed_from,omitempty"`
 	// Saved is when this state was last written.
 	Saved time.Time `json:"saved,omitzero"`
 }
