@@ -78,7 +78,9 @@ func (s *StateStore) Save(ctx context.Context, feed string, data []byte) error {
 		// Update fails as changed and the state is read again.
 		return fmt.Errorf("save state of feed %q: %w", feed, err)
 	}
-	s.setRev(feed, nrev, true)
+	// An alias record is read before each write (watcher/rename.go): its
+	// revision need not be kept, which saves an entry per feed.
+	s.setRev(feed, nrev, !watcher.IsAliasName(feed))
 	return nil
 }
 

@@ -419,12 +419,16 @@ func (d *daemon) startWatcher(ctx context.Context, cfg *config.Config, wg *sync.
 	}
 	d.sink = newSink(d.bus, d.reg, d.opts.Now)
 	d.sink.SetTable(rt)
+	if err := d.recordAliases(ctx); err != nil && ctx.Err() == nil {
+		d.log.Warn("record the stored feeds by url (for renames); trying again at the next start", "err", err)
+	}
 	wo := watcherOptions(cfg, newArchivingSink(countingSink{Sink: d.sink, rates: d.items, seen: d.seen, now: d.opts.Now}, d.bus.Archiver(), d.reg), d.bus, d.log, d.reg)
 	if d.state != nil {
 		wo.RecoverBefore = d.state.recoverBefore()
 	}
 	wo.Feeds = d.members.ownedFeeds()
 	wo.Owner = d.members.c
+	wo.Configured = d.members.configured
 	// Overdue feeds taken over from a watcher that stopped or died are
 	// polled within seconds (SPEC: within 30 s of the loss).
 	wo.TakeoverSpread = 3 * time.Second

@@ -38,6 +38,7 @@ type membership struct {
 
 	mu    sync.Mutex
 	feeds []watcher.FeedConfig // every configured feed
+	names map[string]bool      // their names
 	owned map[string]bool
 	w     *watcher.Watcher // set once the watcher exists
 	// onOwned, if set, sees each change of the share (a test hook).
@@ -80,6 +81,7 @@ func (d *daemon) startMembers(ctx, runCtx context.Context, cfg *config.Config) e
 	}
 	ms.c = c
 	ms.feeds = feedConfigs(cfg)
+	ms.names = nameSet(ms.feeds)
 	if d.opts.Mode.watches() {
 		c.SetFeedList(feedNames(ms.feeds), feedListFingerprint(ms.feeds))
 	}
@@ -174,11 +176,29 @@ func (ms *membership) ownedChanged(owned []string) {
 func (ms *membership) setFeeds(feeds []watcher.FeedConfig) {
 	ms.mu.Lock()
 	ms.feeds = feeds
+	ms.names = nameSet(feeds)
 	if ms.w != nil {
 		ms.w.SetFeeds(ms.ownedLocked())
 	}
 	ms.mu.Unlock()
 	ms.c.SetFeedList(feedNames(feeds), feedListFingerprint(feeds))
+}
+
+func nameSet(fs []watcher.FeedConfig) map[string]bool {
+	out := make(map[string]bool, len(fs))
+	for _, n := range feedNames(fs) {
+		out[n] = true
+	}
+	return out
+}
+
+// configured reports whether a feed of that name is configured now,
+// whichever process polls it (watcher.Options.Configured: a renamed feed
+// adopts only the state of a name no longer configured).
+func (ms *membership) configured(name string) bool {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	return ms.names[name]
 }
 
 // ownedFeeds returns the configured feeds this process owns.

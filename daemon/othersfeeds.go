@@ -90,6 +90,9 @@ func (c *othersFeeds) run() {
 }
 
 func (c *othersFeeds) put(feed string, state []byte) {
+	if watcher.IsAliasName(feed) {
+		return // not a feed: a url's former names (watcher/rename.go)
+	}
 	var rf remoteFeed
 	ok := state != nil
 	if ok {

@@ -158,7 +158,8 @@ func TestFlushStatesOnLeave(t *testing.T) {
 			}
 			state := newMemState()
 			w, err := New(testOptions(Options{Feeds: []FeedConfig{{Name: "f", URL: ds.srv.URL, Interval: 300 * time.Millisecond}},
-				Sink: &recSink{}, Seen: newMemSeen(), State: state}))
+				Sink: &recSink{}, Seen: newMemSeen(), State: state,
+				Configured: func(string) bool { return true }})) // handed to another watcher, not removed
 			if err != nil {
 				t.Fatal(err)
 			}

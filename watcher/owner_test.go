@@ -15,7 +15,8 @@ type flagOwner struct{ owned atomic.Bool }
 
 func (o *flagOwner) Owns(string) bool { return o.owned.Load() }
 
-// countState counts Load and Save calls and can fail Save as changed.
+// countState counts Load and Save calls of feeds (not of alias records,
+// see rename.go) and can fail Save as changed.
 type countState struct {
 	*memState
 	mu           sync.Mutex
@@ -24,6 +25,9 @@ type countState struct {
 }
 
 func (s *countState) Load(ctx context.Context, feed string) ([]byte, error) {
+	if IsAliasName(feed) {
+		return s.memState.Load(ctx, feed)
+	}
 	s.mu.Lock()
 	s.loads++
 	s.mu.Unlock()
@@ -31,6 +35,9 @@ func (s *countState) Load(ctx context.Context, feed string) ([]byte, error) {
 }
 
 func (s *countState) Save(ctx context.Context, feed string, b []byte) error {
+	if IsAliasName(feed) {
+		return s.memState.Save(ctx, feed, b)
+	}
 	s.mu.Lock()
 	s.saves++
 	changed := s.changed

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -193,6 +194,28 @@ func (w *Watcher) loadState(ctx context.Context, f *feed, now time.Time, interva
 			w.log.Warn("discard unreadable feed state", "feed", f.name, "err", err)
 		}
 		st = feedState{ConfigURL: f.cfg.URL}
+		prev, old, ok, err := w.adopt(ctx, f)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("look for the state of a former name of the feed", "feed", f.name, "err", err)
+			}
+			f.loaded = false // as when the state itself cannot be read
+			return now.Add(30 * time.Second), false, false
+		}
+		if ok {
+			w.log.Info("feed renamed: adopting the state of "+old, "feed", f.name, "former", old)
+			st = prev
+			f.st = st
+			// Saved under the new name before the former one is retired:
+			// a crash in between leaves both, never neither.
+			if w.saveState(ctx, f, feedState{}, now) {
+				w.retire(ctx, old, f.name)
+			}
+			if !f.loaded { // no longer ours: the new owner adopts again
+				return now.Add(ownerRecheck), false, false
+			}
+			st = f.st
+		}
 	}
 	if m := moveOf(f.cfg.URL, st.MovedTo); m.downgrade {
 		// Stored by a version that followed such moves: go back to the
@@ -349,7 +372,7 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 		default:
 			w.log.Info("feed moved permanently, polling the new url from now on", "feed", f.name, "url", feedurl.Public(feedurl.Masked(resp.MovedTo), f.cfg.URLSecrets...))
 		}
-		st.MovedTo = resp.MovedTo
+		st.MovedTo, st.MoveAliased = resp.MovedTo, false
 	}
 	if resp.NotModified {
 		if resp.ETag != "" {
@@ -466,6 +489,15 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 			}
 		}
 	}
+	// A renamed feed's items seen under its former name are seen; they
+	// are marked under the new name below.
+	var before map[int]bool
+	if len(st.RenamedFrom) > 0 {
+		var err error
+		if before, err = w.seenBefore(ctx, st.RenamedFrom, ks, seen); err != nil {
+			return 0, fmt.Errorf("%w: %v", errSink, err)
+		}
+	}
 	refresh := now.Sub(st.Refreshed) >= w.lim.Load().refresh
 	// Items published before cutoff (or undated) are remembered without
 	// alerting: at a feed's first poll (backfill), and at its first poll
@@ -479,10 +511,10 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 	}
 	var fresh, quiet []item.Item
 	var mark []string
-	for _, k := range ks {
+	for i, k := range ks {
 		old := seen[k.it.Key] || (k.alt != "" && seen[k.alt])
-		if old {
-			if refresh {
+		if old || before[i] {
+			if refresh || !old {
 				mark = append(mark, k.it.Key)
 				if k.alt != "" {
 					mark = append(mark, k.alt)
@@ -537,6 +569,7 @@ func (w *Watcher) deliver(ctx context.Context, f *feed, fi item.Feed, ks []keyed
 		st.Refreshed = now
 	}
 	st.Primed = true
+	st.RenamedFrom = nil // every item the former names saw here is marked under this one
 	f.delivered = true
 	// Every item of this document is now seen: the old ones were, the new
 	// ones were just marked.
@@ -628,7 +661,9 @@ func backoff(interval time.Duration, failures int) time.Duration {
 	return min(d, max(maxBackoff, interval))
 }
 
-func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) {
+// saveState writes f's state when it changed (or every stateSaveEvery);
+// it reports whether it wrote it.
+func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now time.Time) bool {
 	st := &f.st
 	st.ConfigURL = f.cfg.URL
 	// LastResult is left out on purpose: a feed alternating between 200
@@ -638,14 +673,35 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	changed := st.MovedTo != before.MovedTo || st.ETag != before.ETag || st.LastModified != before.LastModified ||
 		st.BodyHash != before.BodyHash || st.Failures != before.Failures || st.Gone != before.Gone ||
 		st.Primed != before.Primed || !st.Refreshed.Equal(before.Refreshed) || st.ConfigURL != before.ConfigURL ||
-		st.LastError != before.LastError || st.Interval != before.Interval
+		st.LastError != before.LastError || st.Interval != before.Interval ||
+		!slices.Equal(st.RenamedFrom, before.RenamedFrom) || !st.Aliased || (st.MovedTo != "" && !st.MoveAliased)
 	if !changed && now.Sub(st.Saved) < stateSaveEvery {
-		return
+		return false
 	}
 	if !w.owns(f.name) {
 		// The feed moved while this poll ran: its new owner writes.
 		f.loaded = false
-		return
+		return false
+	}
+	if !st.Aliased {
+		// Once per feed and URL (states of older versions get theirs at
+		// their first save): what a rename of the feed is found by.
+		if err := w.writeAlias(ctx, f.name, st.ConfigURL); err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("record the feed's name for its url", "feed", f.name, "err", err)
+			}
+		} else {
+			st.Aliased = true
+		}
+	}
+	if st.MovedTo != "" && !st.MoveAliased {
+		if err := w.writeAlias(ctx, f.name, st.MovedTo); err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("record the feed's name for the url it moved to", "feed", f.name, "err", err)
+			}
+		} else {
+			st.MoveAliased = true
+		}
 	}
 	prevSaved := st.Saved
 	st.Saved = now
@@ -656,14 +712,16 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 	if errors.Is(err, ErrStateChanged) {
 		w.log.Info("feed state was written by another watcher; reading it again", "feed", f.name)
 		f.loaded = false
-		return
+		return false
 	}
 	if err != nil {
 		st.Saved = prevSaved
 		if ctx.Err() == nil {
 			w.log.Warn("save feed state", "feed", f.name, "err", err)
 		}
+		return false
 	}
+	return true
 }
 
 // stale reports whether f's stored state is older than its last poll

@@ -240,6 +240,14 @@ func (s *scheduler) dispatch() {
 			}
 			continue
 		}
+		if !f.loaded && len(s.leaving) > 0 && s.urlLeaving(f.cfg.URL) {
+			// A feed removed with this URL (renamed, by the same reload)
+			// is still polling: this one's first visit may adopt its
+			// state (rename.go), so it waits for the last poll's writes.
+			f.due = now.Add(leavingRecheck)
+			held = append(held, f)
+			continue
+		}
 		if f.host != "" && s.perHost[f.host] >= s.hostCap {
 			f.waiting = true
 			s.parked[f.host] = append(s.parked[f.host], f)
@@ -250,6 +258,20 @@ func (s *scheduler) dispatch() {
 	for _, f := range held {
 		heap.Push(&s.h, f)
 	}
+}
+
+// leavingRecheck is how soon a feed waiting for a removed feed of its URL
+// to end its poll is looked at again.
+const leavingRecheck = 100 * time.Millisecond
+
+// urlLeaving reports whether a removed feed whose poll still runs has url.
+func (s *scheduler) urlLeaving(url string) bool {
+	for _, l := range s.leaving {
+		if l.cfg.URL == url {
+			return true
+		}
+	}
+	return false
 }
 
 // maxHeld bounds how many feeds due within the slack but not yet past
@@ -470,7 +492,10 @@ func (s *scheduler) applyPending() {
 		if keep[name] {
 			continue
 		}
-		if !f.running && stale(f) {
+		// Only a feed still configured moves to another watcher; one
+		// removed (or renamed: its new name adopts the state) is not
+		// written again.
+		if !f.running && stale(f) && w.opts.Configured != nil && w.opts.Configured(name) {
 			if gone == nil {
 				gone = map[string]*feed{}
 			}
@@ -494,8 +519,8 @@ func (s *scheduler) applyPending() {
 	}
 	w.m.feeds.Set(float64(len(s.feeds)))
 	if len(gone) > 0 {
-		// Taken by another watcher, most likely (or removed from the
-		// config): its new owner should see when each was last polled.
+		// Taken by another watcher: its new owner should see when each
+		// was last polled.
 		go w.flushStates(s.staleStates(gone))
 	}
 }

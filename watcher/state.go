@@ -39,6 +39,17 @@ type feedState struct {
 	// Refreshed is when the seen keys of the items present were last
 	// re-marked (see refresh policy in poll.go).
 	Refreshed time.Time `json:"refreshed,omitzero"`
+	// Aliased: the alias record of ConfigURL (rename.go) names this feed.
+	// It is written once per feed and URL, not at every save.
+	Aliased bool `json:"aliased,omitempty"`
+	// MoveAliased: the alias record of MovedTo names this feed too, so a
+	// config edited to the URL the feed moved to finds its state even
+	// under another name (a feed without name: takes its URL's).
+	MoveAliased bool `json:"move_aliased,omitempty"`
+	// RenamedFrom are the feed's former names, the one whose state it
+	// adopted first: until its first document is delivered, items seen
+	// under them count as seen.
+	RenamedFrom []string `json:"renamed_from,omitempty"`
 	// Saved is when this state was last written.
 	Saved time.Time `json:"saved,omitzero"`
 }

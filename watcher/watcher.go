@@ -83,6 +83,12 @@ type Options struct {
 	// watcher, or added by a reload), and their overdue polls, are spread.
 	TakeoverSpread time.Duration
 
+	// Configured reports whether a feed name is in the configuration now,
+	// whoever polls it: a feed without state adopts the state of a former
+	// name of its URL only if that name is not (see rename.go). nil: the
+	// names of this watcher's feed list.
+	Configured func(name string) bool
+
 	// Slack lets a poll start up to Slack before it is due when the
 	// scheduler wakes for another one, never before the feed's interval
 	// (backoff, server hint) since its last poll: polls then run in bursts
