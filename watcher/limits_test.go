@@ -148,14 +148,7 @@ func TestFlushStatesOnLeave(t *testing.T) {
 	for _, how := range []string{"stop", "handed over"} {
 		t.Run(how, func(t *testing.T) {
 			ds := newDocServer(t, rssDoc("1|one|https://example.org/1|"+time.Now().Format(time.RFC1123Z)))
-			ds.hook = func(w http.ResponseWriter, r *http.Request) bool {
-				if r.Header.Get("If-None-Match") == `"x"` {
-					w.WriteHeader(http.StatusNotModified)
-					return true
-				}
-				w.Header().Set("ETag", `"x"`)
-				return false
-			}
+			ds.hook = etagX
 			state := newMemState()
 			w, err := New(testOptions(Options{Feeds: []FeedConfig{{Name: "f", URL: ds.srv.URL, Interval: 300 * time.Millisecond}},
 				Sink: &recSink{}, Seen: newMemSeen(), State: state,

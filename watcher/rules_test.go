@@ -312,14 +312,7 @@ func TestGUIDInstability(t *testing.T) {
 
 func TestSeenRefreshPolicy(t *testing.T) {
 	ds := newDocServer(t, "")
-	ds.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Header.Get("If-None-Match") == `"x"` {
-			w.WriteHeader(http.StatusNotModified)
-			return true
-		}
-		w.Header().Set("ETag", `"x"`)
-		return false
-	}
+	ds.hook = etagX
 	d := recent(time.Hour)
 	ds.set(rssDoc("1|a|http://x/a|"+d, "2|b|http://x/b|"+d))
 	h := newHarness(t, ds.srv.URL, nil)
@@ -377,14 +370,7 @@ func TestSeenRefreshPolicy(t *testing.T) {
 // every 2 h (a quarter of it): an item still in the feed never expires.
 func TestSeenRefreshShortRetention(t *testing.T) {
 	ds := newDocServer(t, "")
-	ds.hook = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Header.Get("If-None-Match") == `"x"` {
-			w.WriteHeader(http.StatusNotModified)
-			return true
-		}
-		w.Header().Set("ETag", `"x"`)
-		return false
-	}
+	ds.hook = etagX
 	d := recent(time.Hour)
 	ds.set(rssDoc("1|a|http://x/a|" + d))
 	h := newHarness(t, ds.srv.URL, func(o *Options) { o.StateRetention = 8 * time.Hour })

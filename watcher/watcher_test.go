@@ -116,6 +116,17 @@ func newDocServer(t *testing.T, body string) *docServer {
 	return d
 }
 
+// etagX is a docServer hook serving the body with ETag "x", and 304 to a
+// request that has it.
+func etagX(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("If-None-Match") == `"x"` {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	w.Header().Set("ETag", `"x"`)
+	return false
+}
+
 func (d *docServer) set(body string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
