@@ -629,9 +629,7 @@ func restartOnly(old, cur *config.Config) []string {
 // running watcher (watcher.interval goes with each feed, state_retention
 // to the bus).
 func watcherLimits(cfg *config.Config) watcher.Limits {
-	o := watcherOptions(cfg, nil, nil, nil, nil)
-	return watcher.Limits{Timeout: o.Timeout, MaxBody: o.MaxBody, Concurrency: o.Concurrency, PerHost: o.PerHost,
-		UserAgent: o.UserAgent, AllowPrivateRedirects: o.AllowPrivateRedirects, Backfill: o.Backfill, StateRetention: o.StateRetention}
+	return watcherOptions(cfg, nil, nil, nil, nil).Limits()
 }
 
 // watcherLimitsChanged reports whether cfg's watcher limits differ from

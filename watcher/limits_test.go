@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedwatch/feedwatch/item"
 )
 
 func TestSchedulerSetLimits(t *testing.T) {
@@ -202,5 +204,51 @@ func TestFlushStatesOnLeave(t *testing.T) {
 				t.Errorf("stored next due %v, not after the last poll %v", st.NextDue, st.LastPoll)
 			}
 		})
+	}
+}
+
+// TestSinkFailureRetriedSoon: a delivery that fails on our side (NATS
+// electing a leader) is offered again within seconds, from the document
+// already fetched, not an interval later, and the feed is not fetched
+// again for it.
+func TestSinkFailureRetriedSoon(t *testing.T) {
+	ds := newDocServer(t, rssDoc("1|one|https://example.org/1|"+time.Now().Format(time.RFC1123Z)))
+	sink := &recSink{fail: errBoom, ch: make(chan item.Item, 4)}
+	w, err := New(testOptions(Options{Feeds: []FeedConfig{{Name: "f", URL: ds.srv.URL, Interval: time.Hour}},
+		Sink: sink, Seen: newMemSeen(), State: newMemState()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = w.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ds.mu.Lock()
+		n := len(ds.reqs)
+		ds.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no poll")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	sink.mu.Lock()
+	sink.fail = nil // the stream is back
+	sink.mu.Unlock()
+	select {
+	case it := <-sink.ch:
+		if it.Title != "one" {
+			t.Fatalf("delivered %q", it.Title)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the failed delivery was not retried before the next poll (an hour)")
+	}
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if len(ds.reqs) != 1 {
+		t.Errorf("%d fetches, want 1: the retry reuses the document", len(ds.reqs))
 	}
 }

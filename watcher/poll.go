@@ -409,8 +409,12 @@ func (w *Watcher) poll(ctx context.Context, f *feed, now time.Time, interval tim
 	}
 	if err != nil {
 		// Keep the old validators and hash: the items must come back.
+		if errors.Is(err, errSink) {
+			w.retryDelivery(f, interval, resp.Body, resp.ContentType)
+		}
 		return run.fail(err)
 	}
+	f.sinkFails = 0
 	st.ETag, st.LastModified, st.BodyHash = resp.ETag, resp.LastModified, hash
 	return run.succeed("ok", n, max(resp.MaxAge, doc.TTL))
 }
@@ -722,6 +726,34 @@ func (w *Watcher) saveState(ctx context.Context, f *feed, before feedState, now 
 		return false
 	}
 	return true
+}
+
+// Retrying a delivery that failed on our side (NATS unreachable, a stream
+// electing a new leader): the document is handed back to the feed's own
+// path as a push after sinkRetryMin, doubling per failure up to the feed's
+// interval, so its items reach the stream seconds after NATS is back rather
+// than a whole interval later, without fetching the feed again. The bodies
+// waiting take at most retryBudget bytes; past it, the next poll does.
+const (
+	sinkRetryMin = 2 * time.Second
+	retryBudget  = 64 << 20
+)
+
+// retryDelivery schedules body of feed f (copied) for another delivery.
+// Only f's worker calls it.
+func (w *Watcher) retryDelivery(f *feed, interval time.Duration, body []byte, contentType string) {
+	f.sinkFails++
+	if w.retryBytes.Add(int64(len(body))) > retryBudget {
+		w.retryBytes.Add(-int64(len(body)))
+		return
+	}
+	delay := min(sinkRetryMin<<min(f.sinkFails-1, 16), interval)
+	b := append([]byte(nil), body...)
+	name := f.name
+	time.AfterFunc(delay, func() {
+		w.retryBytes.Add(-int64(len(b)))
+		_ = w.Push(name, b, contentType) // not running, or busy: the next poll offers the items
+	})
 }
 
 // stale reports whether f's stored state is older than its last poll

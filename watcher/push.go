@@ -230,10 +230,14 @@ func (w *Watcher) handlePush(ctx context.Context, f *feed, p pushReq, now time.T
 		f.loaded = false
 		return "not_owner", 0, next
 	case err != nil:
-		// Not marked seen: the next poll offers the items again.
-		w.log.Warn("pushed document not delivered; the next poll offers its items again", "feed", f.name, "err", err)
+		// Not marked seen: offered again soon, and by the next poll.
+		w.log.Warn("pushed document not delivered; it is offered again", "feed", f.name, "err", err)
+		if errors.Is(err, errSink) {
+			w.retryDelivery(f, w.intervalOf(f.name, f.cfg), p.body, p.contentType)
+		}
 		return "sink", 0, next
 	}
+	f.sinkFails = 0
 	// A push sets no validators: the next poll still asks for the
 	// feed's own changes. Primed and refresh time may have changed.
 	w.saveState(ctx, f, before, now)

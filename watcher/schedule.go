@@ -44,6 +44,9 @@ type feed struct {
 	// left the heap while a push runs (it goes back at its due time).
 	pushes   []pushReq
 	pushHeld bool
+	// sinkFails counts deliveries in a row that failed on our side (see
+	// retryDelivery); only the worker running f touches it.
+	sinkFails int
 }
 
 // dueHeap orders feeds by due time: one heap and one timer serve every

@@ -190,6 +190,9 @@ type Watcher struct {
 	// (SetLimits): polls read them at their start, the scheduler at each
 	// wake.
 	lim atomic.Pointer[limits]
+	// retryBytes are the bodies waiting for another delivery
+	// (retryDelivery).
+	retryBytes atomic.Int64
 
 	mu      sync.Mutex
 	pending []FeedConfig // set by SetFeeds, applied by the scheduler
@@ -248,9 +251,14 @@ func New(opts Options) (*Watcher, error) {
 		pending:  opts.Feeds,
 		hasNew:   true,
 	}
-	w.lim.Store(w.newLimits(f, Limits{Backfill: opts.Backfill, MaxBody: opts.MaxBody, Concurrency: opts.Concurrency,
-		PerHost: opts.PerHost, StateRetention: opts.StateRetention}))
+	w.lim.Store(w.newLimits(f, opts.Limits()))
 	return w, nil
+}
+
+// Limits returns o's limits, those SetLimits may change.
+func (o Options) Limits() Limits {
+	return Limits{Timeout: o.Timeout, MaxBody: o.MaxBody, Concurrency: o.Concurrency, PerHost: o.PerHost,
+		UserAgent: o.UserAgent, AllowPrivateRedirects: o.AllowPrivateRedirects, Backfill: o.Backfill, StateRetention: o.StateRetention}
 }
 
 // Limits are the watcher's options that a config reload may change while
@@ -326,7 +334,6 @@ func withDefaults(o Options) Options {
 	if o.startSpread <= 0 {
 		o.startSpread = 2 * time.Second
 	}
-
 	o.Slack = max(o.Slack, 0)
 	return o
 }
