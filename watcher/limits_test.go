@@ -251,4 +251,7 @@ func TestSinkFailureRetriedSoon(t *testing.T) {
 	if len(ds.reqs) != 1 {
 		t.Errorf("%d fetches, want 1: the retry reuses the document", len(ds.reqs))
 	}
+	if n := pushResults(w, "ok") + pushResults(w, "sink"); n != 0 {
+		t.Errorf("a retried delivery counted as %v WebSub pushes", n)
+	}
 }

@@ -752,7 +752,7 @@ func (w *Watcher) retryDelivery(f *feed, interval time.Duration, body []byte, co
 	name := f.name
 	time.AfterFunc(delay, func() {
 		w.retryBytes.Add(-int64(len(b)))
-		_ = w.Push(name, b, contentType) // not running, or busy: the next poll offers the items
+		_ = w.push(pushReq{feed: name, body: b, contentType: contentType, retry: true}) // not running, or busy: the next poll offers the items
 	})
 }
 

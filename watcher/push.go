@@ -27,6 +27,9 @@ type pushReq struct {
 	feed, contentType string
 	body              []byte
 	poll              bool
+	// retry: a fetched document whose delivery failed, offered again
+	// (retryDelivery); not a WebSub push, so not counted as one.
+	retry bool
 }
 
 // pushBudget bounds the bytes of pushed documents waiting or in work, in
@@ -47,17 +50,21 @@ var (
 // same parsing limits, identity keys, seen-state and backfill. Push does
 // not wait for it; it takes ownership of body.
 func (w *Watcher) Push(feed string, body []byte, contentType string) error {
+	return w.push(pushReq{feed: feed, contentType: contentType, body: body})
+}
+
+func (w *Watcher) push(p pushReq) error {
 	w.mu.Lock()
 	switch {
 	case !w.running:
 		w.mu.Unlock()
 		return ErrNotRunning
-	case w.pushBytes+int64(len(body)) > pushBudget*w.lim.Load().maxBody:
+	case w.pushBytes+int64(len(p.body)) > pushBudget*w.lim.Load().maxBody:
 		w.mu.Unlock()
 		return ErrPushBusy
 	}
-	w.pushBytes += int64(len(body))
-	w.pushIn = append(w.pushIn, pushReq{feed: feed, contentType: contentType, body: body})
+	w.pushBytes += int64(len(p.body))
+	w.pushIn = append(w.pushIn, p)
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -183,7 +190,9 @@ func (w *Watcher) pushFeed(ctx context.Context, f *feed, p pushReq) time.Time {
 	defer w.releasePush(len(p.body))
 	now := w.now()
 	result, n, next := w.handlePush(ctx, f, p, now)
-	w.m.pushes.WithLabelValues(result).Inc()
+	if !p.retry {
+		w.m.pushes.WithLabelValues(result).Inc()
+	}
 	if n > 0 {
 		w.m.newItems.Add(float64(n))
 	}
@@ -231,7 +240,9 @@ func (w *Watcher) handlePush(ctx context.Context, f *feed, p pushReq, now time.T
 		return "not_owner", 0, next
 	case err != nil:
 		// Not marked seen: offered again soon, and by the next poll.
-		w.log.Warn("pushed document not delivered; it is offered again", "feed", f.name, "err", err)
+		if !p.retry {
+			w.log.Warn("pushed document not delivered; it is offered again", "feed", f.name, "err", err)
+		}
 		if errors.Is(err, errSink) {
 			w.retryDelivery(f, w.intervalOf(f.name, f.cfg), p.body, p.contentType)
 		}
