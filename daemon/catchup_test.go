@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -43,13 +42,7 @@ notifiers:
     type: webhook
     url: %s/hook
 `, filepath.Join(r.dir, "data"), r.port, r.feedURL, profiles, r.hookURL)
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
-		t.Fatal(err)
-	}
+	r.save(t, cfg)
 }
 
 func (r *catchUpRig) start(t *testing.T) {

@@ -71,7 +71,12 @@ notifiers:
     url: %s/hook
     timeout: %s
 `, filepath.Join(r.dir, "data"), r.port, r.feedURL, profiles, r.hookURL, hookTimeout)
-	// Rename-save, as most editors do.
+	r.save(t, cfg)
+}
+
+// save writes cfg over the rig's config as most editors do: a rename-save.
+func (r *reloadRig) save(t *testing.T, cfg string) {
+	t.Helper()
 	tmp := r.path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -296,12 +301,7 @@ profiles:
 notifiers:
   hook: {type: webhook, url: %s/hook}
 `, filepath.Join(r.dir, "data"), r.port, agent, maxBody, ua.URL, xinjiangOnly, r.hookURL)
-		if err := os.WriteFile(r.path+".tmp", []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(r.path+".tmp", r.path); err != nil {
-			t.Fatal(err)
-		}
+		r.save(t, cfg)
 	}
 	sawAgent := func(a string) bool {
 		mu.Lock()
@@ -362,12 +362,7 @@ profiles:
 notifiers:
   slack: {type: slack, webhook_url: %s/services/T0/B0/X, digest: %s}
 `, filepath.Join(r.dir, "data"), r.port, r.feedURL, extraFeed, xinjiangOnly, slackSrv.URL, digest)
-		if err := os.WriteFile(r.path+".tmp", []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(r.path+".tmp", r.path); err != nil {
-			t.Fatal(err)
-		}
+		r.save(t, cfg)
 	}
 	write("0s", "")
 	r.start(t)

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,13 +61,7 @@ notifiers:
     type: webhook
     url: %s/hook
 `, filepath.Join(r.dir, "data"), r.port, r.feedURL, name, xinjiangOnly, r.hookURL)
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, r.path); err != nil {
-		t.Fatal(err)
-	}
+	r.save(t, cfg)
 }
 
 // okPolls is the daemon's count of polls that parsed a changed document.
