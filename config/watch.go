@@ -78,9 +78,12 @@ func watch(ctx context.Context, path string, onChange func(), logger *slog.Logge
 	} else {
 		defer w.fw.Close()
 	}
+	// Watch first, then read: an edit between the two is caught by the
+	// comparison with since, one after by its event (read first, an edit
+	// just before the watch began was missed).
+	w.sync()
 	w.last, w.present = w.fingerprint()
 	startChanged := o.since != nil && w.present && w.last != *o.since
-	w.sync()
 
 	var events <-chan fsnotify.Event
 	var errs <-chan error
